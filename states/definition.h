@@ -1,0 +1,194 @@
+// The parsed, validated, immutable model of a state machine. One Definition is
+// shared by every execution of it; nothing here changes while executions run.
+// Everything an execution changes lives in engine/execution_state.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "states/choice.h"
+#include "states/failure.h"
+#include "states/intrinsics.h"
+#include "states/json.h"
+#include "states/jsonpath.h"
+#include "states/payload.h"
+
+namespace stepwise::states {
+
+using StateIndex = std::uint32_t;
+using MachineId = std::uint32_t;
+inline constexpr StateIndex kNoState = UINT32_MAX;
+
+enum class StateType : std::uint8_t { Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map };
+const char* state_type_name(StateType t);  // "Task", "Pass", ...
+
+// ResultPath: absent means "$" (replace input), JSON null means discard the
+// result (keep input), otherwise a reference path.
+struct ResultPathSpec {
+  enum class Kind : std::uint8_t { Replace, Discard, Path } kind = Kind::Replace;
+  std::optional<JsonPath> path;  // set when kind == Path
+};
+
+// InputPath/OutputPath: absent means "$", null means {} (empty object).
+struct PathSpec {
+  enum class Kind : std::uint8_t { Whole, Empty, Path } kind = Kind::Whole;
+  std::optional<JsonPath> path;
+};
+
+// A number given either literally or through a ...Path field.
+struct NumberSource {
+  std::optional<double> literal;
+  std::optional<JsonPath> path;
+  bool present() const { return literal || path; }
+};
+
+enum class Jitter : std::uint8_t { None, Full };
+
+struct Retrier {
+  std::vector<std::string> errors;  // ErrorEquals
+  double interval_seconds = 1;
+  int max_attempts = 3;
+  double backoff_rate = 2.0;
+  std::optional<double> max_delay_seconds;
+  Jitter jitter = Jitter::None;
+};
+
+struct Catcher {
+  std::vector<std::string> errors;  // ErrorEquals
+  ResultPathSpec result_path;
+  StateIndex next = kNoState;
+  std::string next_name;
+};
+
+struct TaskSpec {
+  std::string resource;
+  NumberSource timeout_seconds;    // TimeoutSeconds / TimeoutSecondsPath
+  NumberSource heartbeat_seconds;  // HeartbeatSeconds / HeartbeatSecondsPath
+  std::optional<json::value> credentials;
+};
+
+struct PassSpec {
+  std::optional<json::value> result;  // Result
+};
+
+struct ChoiceBranch {
+  ChoiceRule rule;
+  StateIndex next = kNoState;
+  std::string next_name;
+};
+
+struct ChoiceSpec {
+  std::vector<ChoiceBranch> choices;
+  StateIndex default_next = kNoState;  // kNoState: States.NoChoiceMatched
+  std::string default_name;
+};
+
+struct WaitSpec {
+  std::optional<double> seconds;
+  std::optional<std::string> timestamp;  // validated RFC 3339 text
+  std::optional<JsonPath> seconds_path;
+  std::optional<JsonPath> timestamp_path;
+};
+
+struct SucceedSpec {};
+
+struct FailSpec {
+  std::optional<std::string> error;
+  std::optional<std::string> cause;
+  std::optional<JsonPath> error_path;
+  std::optional<Intrinsic> error_intrinsic;  // ErrorPath may be an intrinsic
+  std::optional<JsonPath> cause_path;
+  std::optional<Intrinsic> cause_intrinsic;
+};
+
+struct ParallelSpec {
+  std::vector<MachineId> branches;
+};
+
+struct MapSpec {
+  MachineId processor = 0;                     // ItemProcessor / Iterator
+  std::optional<JsonPath> items_path;          // ItemsPath (default "$")
+  std::optional<PayloadTemplate> item_selector;  // ItemSelector or legacy Parameters
+  NumberSource max_concurrency;                // MaxConcurrency / MaxConcurrencyPath; 0 = unlimited
+  NumberSource tolerated_failure_percentage;
+  NumberSource tolerated_failure_count;
+  std::string mode = "INLINE";                 // ProcessorConfig.Mode
+  std::optional<std::string> label;
+  std::optional<json::value> item_reader, item_batcher, result_writer;  // distributed map (later)
+};
+
+using StateSpec =
+    std::variant<TaskSpec, PassSpec, ChoiceSpec, WaitSpec, SucceedSpec, FailSpec, ParallelSpec, MapSpec>;
+
+struct State {
+  std::string name;
+  StateType type = StateType::Pass;
+  StateIndex index = 0;
+  std::optional<std::string> comment;
+
+  // Transition: next state, or end of this (sub)machine.
+  StateIndex next = kNoState;
+  std::string next_name;
+  bool end = false;
+
+  // Data flow (present only where the state type allows it).
+  PathSpec input_path;
+  PathSpec output_path;
+  std::optional<PayloadTemplate> parameters;       // Parameters (Task, Pass, Parallel; Map legacy → item_selector)
+  std::optional<PayloadTemplate> result_selector;  // Task, Parallel, Map
+  ResultPathSpec result_path;
+
+  std::vector<Retrier> retry;    // Task, Parallel, Map
+  std::vector<Catcher> catches;  // Task, Parallel, Map
+
+  StateSpec spec;
+
+  template <class T>
+  const T& as() const { return std::get<T>(spec); }
+};
+
+// A state machine: the top level, a Parallel branch or a Map processor.
+struct Machine {
+  MachineId id = 0;
+  std::string pointer;  // JSON pointer of this machine in the definition ("" for the top level)
+  std::string start_at;
+  StateIndex start = 0;
+  std::vector<State> states;
+  std::unordered_map<std::string, StateIndex> by_name;
+  std::optional<std::string> comment;
+
+  const State* find(const std::string& name) const {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : &states[it->second];
+  }
+};
+
+// A whole definition: every machine, nested ones included, in one flat table
+// so that an execution can name a machine by id (plain data, serializable).
+struct Definition {
+  std::vector<std::unique_ptr<Machine>> machines;  // machines[0] is the top level
+  std::optional<double> timeout_seconds;           // top-level TimeoutSeconds
+  std::optional<std::string> version;
+  std::optional<std::string> comment;
+  std::string query_language = "JSONPath";
+  json::value source;  // the definition as given
+
+  const Machine& top() const { return *machines[0]; }
+  const Machine& machine(MachineId id) const { return *machines[id]; }
+};
+
+// Parses and validates a definition. Returns the definition, or every problem
+// found (never just the first), each with a JSON pointer.
+struct ParseResult {
+  std::shared_ptr<const Definition> definition;  // null when diagnostics is non-empty
+  Diagnostics diagnostics;
+};
+ParseResult parse_definition(const json::value& definition);
+ParseResult parse_definition_text(std::string_view text);  // JSON syntax errors carry line/column
+
+}  // namespace stepwise::states

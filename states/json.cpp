@@ -1,0 +1,260 @@
+#include "states/json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace stepwise {
+namespace {
+
+void append_escaped(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (u < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", u);
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// Java's Double.toString layout over the shortest round-trip digits.
+void append_double(std::string& out, double d) {
+  if (std::isnan(d) || std::isinf(d)) {  // not representable in JSON
+    out += "null";
+    return;
+  }
+  if (d == 0) {
+    out += std::signbit(d) ? "-0.0" : "0.0";
+    return;
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));
+  // sci looks like "-1.2345e+07"
+  bool neg = sci.front() == '-';
+  if (neg) sci.remove_prefix(1);
+  auto epos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, epos))
+    if (c != '.') digits.push_back(c);
+  int exp = std::stoi(std::string(sci.substr(epos + 1)));
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  if (neg) out.push_back('-');
+  double a = std::fabs(d);
+  if (a >= 1e-3 && a < 1e7) {
+    if (exp >= 0) {
+      std::size_t int_len = static_cast<std::size_t>(exp) + 1;
+      if (digits.size() <= int_len) {
+        out += digits;
+        out.append(int_len - digits.size(), '0');
+        out += ".0";
+      } else {
+        out += digits.substr(0, int_len);
+        out.push_back('.');
+        out += digits.substr(int_len);
+      }
+    } else {
+      out += "0.";
+      out.append(static_cast<std::size_t>(-exp - 1), '0');
+      out += digits;
+    }
+  } else {
+    out.push_back(digits[0]);
+    out.push_back('.');
+    out += digits.size() > 1 ? digits.substr(1) : "0";
+    out.push_back('E');
+    out += std::to_string(exp);
+  }
+}
+
+void append_pretty(std::string& out, const json::value& v, int indent) {
+  auto newline = [&](int n) {
+    out.push_back('\n');
+    out.append(static_cast<std::size_t>(n) * 2, ' ');
+  };
+  if (v.is_object()) {
+    const auto& o = v.get_object();
+    if (o.empty()) {
+      out += "{}";
+      return;
+    }
+    out.push_back('{');
+    bool first = true;
+    for (const auto& kv : o) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(indent + 1);
+      append_escaped(out, kv.key());
+      out += ": ";
+      append_pretty(out, kv.value(), indent + 1);
+    }
+    newline(indent);
+    out.push_back('}');
+  } else if (v.is_array()) {
+    const auto& a = v.get_array();
+    if (a.empty()) {
+      out += "[]";
+      return;
+    }
+    out.push_back('[');
+    bool first = true;
+    for (const auto& e : a) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(indent + 1);
+      append_pretty(out, e, indent + 1);
+    }
+    newline(indent);
+    out.push_back(']');
+  } else {
+    append_json(out, v);
+  }
+}
+
+}  // namespace
+
+void append_json(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: out += "null"; break;
+    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
+    case json::kind::int64: {
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
+      out.append(buf, r.ptr);
+      break;
+    }
+    case json::kind::uint64: {
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      out.append(buf, r.ptr);
+      break;
+    }
+    case json::kind::double_: append_double(out, v.get_double()); break;
+    case json::kind::string: append_escaped(out, v.get_string()); break;
+    case json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json(out, e);
+      }
+      out.push_back(']');
+      break;
+    }
+    case json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_escaped(out, kv.key());
+        out.push_back(':');
+        append_json(out, kv.value());
+      }
+      out.push_back('}');
+      break;
+    }
+  }
+}
+
+std::string to_json(const json::value& v) {
+  std::string out;
+  append_json(out, v);
+  return out;
+}
+
+std::string to_pretty_json(const json::value& v) {
+  std::string out;
+  append_pretty(out, v, 0);
+  return out;
+}
+
+std::string JsonParseError::describe() const {
+  return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + message;
+}
+
+std::optional<json::value> parse_json(std::string_view text, JsonParseError* error) {
+  json::parse_options opts;
+  opts.max_depth = 10000;
+  json::stream_parser p({}, opts);
+  boost::system::error_code ec;
+  std::size_t consumed = p.write_some(text.data(), text.size(), ec);
+  if (!ec) {
+    // Anything left after one complete value must be whitespace.
+    std::size_t i = consumed;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
+    if (i < text.size()) {
+      ec = json::error::extra_data;
+      consumed = i;
+    } else {
+      p.finish(ec);
+      consumed = text.size();
+    }
+  }
+  if (ec) {
+    if (error) {
+      std::size_t line = 1, col = 1;
+      for (std::size_t i = 0; i < consumed && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+          ++line;
+          col = 1;
+        } else {
+          ++col;
+        }
+      }
+      error->message = ec.message();
+      error->line = line;
+      error->column = col;
+    }
+    return std::nullopt;
+  }
+  return p.release();
+}
+
+std::size_t json_size(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return 4;
+    case json::kind::bool_: return v.get_bool() ? 4 : 5;
+    case json::kind::string: return v.get_string().size() + 2;  // lower bound ignoring escapes
+    case json::kind::array: {
+      std::size_t n = 2;
+      for (const auto& e : v.get_array()) n += json_size(e) + 1;
+      return n;
+    }
+    case json::kind::object: {
+      std::size_t n = 2;
+      for (const auto& kv : v.get_object()) n += kv.key().size() + 4 + json_size(kv.value());
+      return n;
+    }
+    default: return to_json(v).size();
+  }
+}
+
+const char* json_type_name(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "boolean";
+    case json::kind::string: return "string";
+    case json::kind::array: return "array";
+    case json::kind::object: return "object";
+    default: return "number";
+  }
+}
+
+}  // namespace stepwise

@@ -1,0 +1,41 @@
+// JSON values (Boost.JSON) and the JSON text helpers the whole engine shares.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace stepwise {
+
+namespace json = boost::json;
+
+// Compact serialization, as AWS Step Functions prints payloads: no spaces,
+// strings escaped as JSON requires, integers as integers, doubles in their
+// shortest round-trip form with a ".0" kept for integral doubles ("1.0",
+// "2.5", "1.0E21" beyond 1e21 like Java's Double.toString). Object members
+// keep insertion order.
+std::string to_json(const json::value& v);
+void append_json(std::string& out, const json::value& v);
+
+// Human-readable indented form, for the command line.
+std::string to_pretty_json(const json::value& v);
+
+struct JsonParseError {
+  std::string message;  // e.g. "syntax error"
+  std::size_t line = 0;    // 1-based
+  std::size_t column = 0;  // 1-based
+  std::string describe() const;  // "line L, column C: message"
+};
+
+// Parses exactly one JSON text (surrounding whitespace allowed).
+std::optional<json::value> parse_json(std::string_view text, JsonParseError* error = nullptr);
+
+// Size in bytes of to_json(v), computed without building the string where cheap.
+std::size_t json_size(const json::value& v);
+
+// The JSON type name AWS uses in messages ("object", "array", "string", "number", "boolean", "null").
+const char* json_type_name(const json::value& v);
+
+}  // namespace stepwise
