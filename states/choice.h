@@ -14,15 +14,21 @@ namespace stepwise::states {
 
 class ChoiceRule {
  public:
-  // Compiles one rule. `top_level` rules carry "Next"; nested rules (inside
-  // And/Or/Not) must not. Problems go to diags with JSON pointers below
-  // `pointer`; returns nullopt if any. The Next field is not resolved here.
+  // Compiles one rule. `top_level` rules carry "Next" (and may carry
+  // "Assign"); nested rules (inside And/Or/Not) must not. "Comment" is allowed
+  // anywhere. Problems go to diags with JSON pointers below `pointer` (every
+  // problem, not just the first); returns nullopt if any. Next and Assign are
+  // not read here: the definition parser handles them.
   static std::optional<ChoiceRule> compile(const json::value& rule, const std::string& pointer,
                                            bool top_level, Diagnostics& diags);
 
-  // Evaluates against the state's input (and "$$" context). A Variable that
-  // matches nothing makes comparisons false (IsPresent tests it); failures are
-  // AWS's (States.Runtime for an invalid path value where AWS raises it).
+  // Evaluates against the state's input (and "$$" context). Type mismatches
+  // make a comparison false (StringEquals on a number, a Timestamp comparison
+  // on a non-timestamp string, ...). A Variable or ...Path operand that
+  // matches nothing is, as in AWS, a States.Runtime failure ("Invalid path
+  // '$.x': The choice state's condition path references an invalid value.");
+  // only IsPresent tests for it. And/Or stop at the first deciding rule.
+  // Allocation-free unless it fails.
   Result<bool> evaluate(const Scope& scope) const;
 
   struct Impl;
