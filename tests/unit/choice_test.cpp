@@ -460,3 +460,25 @@ TEST_CASE("compile reports every problem, not just the first") {
   auto diags = diagnose(R"({"Variable": 1, "NumericEquals": "1", "Bar": 0})", true);
   CHECK(diags.size() == 4);  // Variable, operand, Bar, missing Next
 }
+
+TEST_CASE("compile: Variable and ...Path operands must be Reference Paths") {
+  for (const char* path : {"$.items[*]", "$..name", "$.a[0:2]", "$.a[?(@.b == 1)]", "$.a[-1]"}) {
+    INFO(path);
+    auto diags = diagnose(std::string(R"({"Variable": ")") + path + R"(", "IsNull": true})");
+    CHECK(has_diagnostic(diags, "/States/C/Choices/0/Variable",
+                         "The value for the field 'Variable' must be a valid Reference Path"));
+    diags = diagnose(std::string(R"({"Variable": "$.v", "StringEqualsPath": ")") + path + "\"}");
+    CHECK(has_diagnostic(
+        diags, "/States/C/Choices/0/StringEqualsPath",
+        "The value for the field 'StringEqualsPath' must be a valid Reference Path"));
+  }
+}
+
+TEST_CASE("Variable paths use names, brackets and indices") {
+  CHECK(eval(R"({"Variable": "$['a b'][1].c", "StringEquals": "x"})",
+             R"({"a b": [{}, {"c": "x"}]})"));
+  CHECK(eval(R"({"Variable": "$", "StringEquals": "No messages"})", R"("No messages")"));
+  CHECK(eval(R"({"Variable": "$.list[5]", "IsPresent": false})", R"({"list": [1]})"));
+  CHECK(eval(R"({"Variable": "$.list[0]", "NumericEqualsPath": "$.list[1]"})",
+             R"({"list": [2, 2.0]})"));
+}
