@@ -219,3 +219,91 @@ TEST_CASE("payload templates reproduce the intrinsic_functions conformance cases
   }
   CHECK(replayed >= 125);
 }
+
+namespace {
+
+// Every Parameters / ResultSelector / ItemSelector object in a definition,
+// with its JSON pointer.
+void collect_templates(const json::value& node, const std::string& pointer,
+                       std::vector<std::pair<std::string, const json::value*>>& out) {
+  if (const auto* obj = node.if_object()) {
+    for (const auto& kv : *obj) {
+      std::string child = pointer + "/" + std::string(kv.key());
+      if (kv.key() == "Parameters" || kv.key() == "ResultSelector" || kv.key() == "ItemSelector") {
+        out.emplace_back(child, &kv.value());
+      }
+      collect_templates(kv.value(), child, out);
+    }
+  } else if (const auto* arr = node.if_array()) {
+    for (std::size_t i = 0; i < arr->size(); ++i)
+      collect_templates((*arr)[i], pointer + "/" + std::to_string(i), out);
+  }
+}
+
+// Workflow variables ("$name") are not in Scope yet; templates using them are skipped.
+bool uses_variables(const json::value& v) {
+  if (const auto* obj = v.if_object()) {
+    for (const auto& kv : *obj) {
+      if (kv.key().ends_with(".$") && kv.value().is_string()) {
+        std::string_view s = kv.value().get_string();
+        if (s.size() > 1 && s[0] == '$' && s[1] != '.' && s[1] != '$' && s[1] != '[') return true;
+        if (s.starts_with("States.") && s.find("($") != std::string_view::npos) {
+          for (std::size_t i = s.find('$'); i != std::string_view::npos; i = s.find('$', i + 1)) {
+            if (i + 1 < s.size() && std::isalpha(static_cast<unsigned char>(s[i + 1]))) return true;
+          }
+        }
+      }
+      if (uses_variables(kv.value())) return true;
+    }
+  } else if (const auto* arr = v.if_array()) {
+    for (const auto& e : *arr)
+      if (uses_variables(e)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// Every template in the JSONPath conformance cases compiles; the cases AWS
+// rejected for a bad ".$" value produce AWS's diagnostic at AWS's location.
+TEST_CASE("payload templates of all conformance cases compile as AWS decided") {
+  namespace fs = std::filesystem;
+  fs::path root = fs::path(__FILE__).parent_path().parent_path() / "conformance" / "cases";
+  int compiled = 0;
+  int rejected = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.path().extension() != ".json") continue;
+    auto parsed = parse_json(read_file(entry.path()));
+    REQUIRE(parsed.has_value());
+    const auto& c = parsed->get_object();
+    if (!c.contains("definition") || c.at("query_language") != "JSONPath") continue;
+    const auto& expected = c.at("expected").get_object();
+    bool invalid = expected.at("status") == "INVALID_DEFINITION";
+    std::vector<std::pair<std::string, const json::value*>> templates;
+    collect_templates(c.at("definition"), "", templates);
+    for (const auto& [pointer, spec] : templates) {
+      if (uses_variables(*spec)) continue;
+      INFO("case: ", entry.path().filename().string(), " at ", pointer);
+      Diagnostics diags;
+      auto t = PayloadTemplate::compile(*spec, pointer, diags);
+      if (!invalid) {
+        CHECK(t.has_value());
+        CHECK(diags.empty());
+        ++compiled;
+        continue;
+      }
+      for (const auto& d : diags) {
+        bool matched = false;
+        for (const auto& want : expected.at("diagnostics").get_array()) {
+          if (want.at("location").get_string() == d.pointer &&
+              want.at("message").get_string().starts_with(d.message))
+            matched = true;
+        }
+        CHECK(matched);
+        ++rejected;
+      }
+    }
+  }
+  CHECK(compiled > 300);
+  CHECK(rejected == 2);
+}
