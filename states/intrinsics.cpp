@@ -1,5 +1,6 @@
 #include "states/intrinsics.h"
 
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <charconv>
 #include <vector>
@@ -339,7 +340,8 @@ Result<json::value> evaluate_call(const Call& call, const Scope& scope, std::str
 
 // Evaluated arguments: pointers into the input (paths, literals) or into
 // `owned` (results of nested calls and indefinite paths), so that reading
-// input values copies nothing.
+// input values copies nothing. Inline storage covers the usual argument
+// counts without touching the heap.
 class EvaluatedArgs {
  public:
   explicit EvaluatedArgs(std::size_t n) {
@@ -351,11 +353,14 @@ class EvaluatedArgs {
     owned_.push_back(std::move(v));
     pointers_.push_back(&owned_.back());
   }
-  intrinsics::Args view() const { return pointers_; }
+  intrinsics::Args view() const { return {pointers_.data(), pointers_.size()}; }
 
  private:
-  std::vector<json::value> owned_;  // reserved up front: never reallocates
-  std::vector<const json::value*> pointers_;
+  static constexpr std::size_t kInline = 4;
+  // Reserved up front for every argument: never reallocates, so the
+  // pointers into it stay valid.
+  boost::container::small_vector<json::value, kInline> owned_;
+  boost::container::small_vector<const json::value*, kInline> pointers_;
 };
 
 std::optional<Failure> evaluate_argument(const Argument& arg, const Scope& scope,
