@@ -53,6 +53,15 @@ Failure type_failure(Function fn, std::size_t index, std::string_view expected,
   return failure(fn, detail);
 }
 
+// Characters as AWS counts them for its input limits, not bytes: UTF-8
+// continuation bytes do not start a character.
+std::size_t character_count(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s)
+    if ((static_cast<unsigned char>(c) & 0xc0) != 0x80) ++n;
+  return n;
+}
+
 bool is_number(const json::value& v) {
   return v.is_int64() || v.is_uint64() || v.is_double();
 }
@@ -281,7 +290,8 @@ Result<json::value> base64_encode_fn(Args args) {
   constexpr auto fn = Function::kBase64Encode;
   if (!args[0]->is_string()) return type_failure(fn, 0, "a string", *args[0]);
   std::string_view s = args[0]->get_string();
-  if (s.size() > kMaxEncodedInput) return failure(fn, "the input exceeds 10000 characters");
+  if (character_count(s) > kMaxEncodedInput)
+    return failure(fn, "the input exceeds 10000 characters");
   return json::value(json::string(base64_encode(s)));
 }
 
@@ -289,7 +299,8 @@ Result<json::value> base64_decode_fn(Args args) {
   constexpr auto fn = Function::kBase64Decode;
   if (!args[0]->is_string()) return type_failure(fn, 0, "a string", *args[0]);
   std::string_view s = args[0]->get_string();
-  if (s.size() > kMaxEncodedInput) return failure(fn, "the input exceeds 10000 characters");
+  if (character_count(s) > kMaxEncodedInput)
+    return failure(fn, "the input exceeds 10000 characters");
   auto decoded = base64_decode(s);
   if (!decoded) return failure(fn, "the input is not valid Base64");
   return json::value(json::string(*decoded));
@@ -300,7 +311,8 @@ Result<json::value> hash(Args args) {
   if (!args[0]->is_string()) return type_failure(fn, 0, "a string", *args[0]);
   if (!args[1]->is_string()) return type_failure(fn, 1, "a string", *args[1]);
   std::string_view data = args[0]->get_string();
-  if (data.size() > kMaxHashInput) return failure(fn, "the input exceeds 10000 characters");
+  if (character_count(data) > kMaxHashInput)
+    return failure(fn, "the input exceeds 10000 characters");
   auto algorithm = parse_digest_algorithm(args[1]->get_string());
   if (!algorithm) {
     return failure(fn, "unsupported hash algorithm '" + std::string(args[1]->get_string()) +

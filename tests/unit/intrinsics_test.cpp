@@ -284,6 +284,13 @@ TEST_CASE("States.Base64Encode and Base64Decode") {
   json::object big;
   big["s"] = json::string(std::string(10001, 'a'));
   CHECK(failed("States.Base64Encode($.s)", big).error == "States.IntrinsicFailure");
+  CHECK(failed("States.Hash($.s, 'MD5')", big).error == "States.IntrinsicFailure");
+  // The limit counts characters: 10000 two-byte characters are allowed.
+  std::string wide;
+  for (int i = 0; i < 10000; ++i) wide += "\xc3\xa9";
+  big["s"] = json::string(wide);
+  CHECK(ok("States.Base64Encode($.s)", big).as_string().size() == 26668);
+  CHECK(ok("States.Hash($.s, 'MD5')", big).as_string().size() == 32);
 }
 
 TEST_CASE("digests match published test vectors") {
