@@ -72,6 +72,17 @@ bool is_space(char c) {
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
+bool is_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+// Variable names: letters, digits and '_', not starting with a digit; bytes
+// of multi-byte UTF-8 characters count as letters.
+bool is_variable_start(char c) {
+  return is_letter(c) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
+bool is_variable_char(char c) {
+  return is_variable_start(c) || is_digit(c);
+}
 
 // Resolves a possibly negative index against a size; false when out of range.
 bool normalize_index(std::int64_t index, std::size_t size, std::size_t& out) {
@@ -707,6 +718,7 @@ const char* java_class_name(const json::value& v) {
 struct JsonPath::Impl {
   std::string text;
   std::string canonical;
+  std::string variable;  // "x" for "$x.a"; empty otherwise
   std::vector<Step> steps;
   std::vector<Filter> filters;
   bool context = false;
@@ -841,7 +853,7 @@ void JsonPath::Impl::scan(std::size_t i, const json::value& node, const json::va
 // Re-walks the first `count` (definite) steps to say, as Jayway does, why
 // nothing matched. Only called after a miss.
 std::string JsonPath::Impl::explain_miss(const json::value& root, std::size_t count) const {
-  std::string prefix = "$";
+  std::string prefix = "$" + variable;
   const json::value* node = &root;
   for (std::size_t i = 0; i < count; ++i) {
     const Step& s = steps[i];
@@ -893,13 +905,27 @@ std::optional<JsonPath> JsonPath::parse(std::string_view text, std::string* erro
   }
   auto impl = std::make_shared<Impl>();
   impl->text.assign(text);
-  impl->context = text.size() > 1 && text[1] == '$';
+  std::size_t steps_start = 1;
+  if (text.size() > 1 && text[1] == '$') {
+    impl->context = true;
+    steps_start = 2;
+  } else if (text.size() > 1 && is_variable_start(text[1])) {
+    while (steps_start < text.size() && text[steps_start] != '.' && text[steps_start] != '[') {
+      if (!is_variable_char(text[steps_start])) {
+        set_error("invalid character '" + std::string(1, text[steps_start]) +
+                  "' in a variable name at index " + std::to_string(steps_start));
+        return std::nullopt;
+      }
+      ++steps_start;
+    }
+    impl->variable.assign(text.substr(1, steps_start - 1));
+  }
   Parser parser(text, impl->filters);
-  if (!parser.parse_steps(impl->context ? 2 : 1, impl->steps)) {
+  if (!parser.parse_steps(steps_start, impl->steps)) {
     set_error(parser.error());
     return std::nullopt;
   }
-  impl->canonical = "$";
+  impl->canonical = "$" + impl->variable;
   const std::size_t n = impl->steps.size();
   bool definite_before = true;
   for (std::size_t i = 0; i < n; ++i) {
@@ -933,6 +959,12 @@ const std::string& JsonPath::canonical() const {
 }
 bool JsonPath::is_context() const {
   return impl_->context;
+}
+bool JsonPath::is_variable() const {
+  return !impl_->variable.empty();
+}
+const std::string& JsonPath::variable() const {
+  return impl_->variable;
 }
 bool JsonPath::is_root() const {
   return impl_->steps.empty();
