@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -93,11 +94,26 @@ bool normalize_index(std::int64_t index, std::size_t size, std::size_t& out) {
   return true;
 }
 
+// Member lookup. Boost.JSON scans small objects linearly anyway, but through
+// three out-of-line calls; an inline scan is about twice as fast for the small
+// objects state payloads mostly are. Large objects use Boost's hash index.
+template <class Object>
+auto member(Object& obj, std::string_view name) -> decltype(obj.if_contains(name)) {
+  if (obj.size() > 16) return obj.if_contains(name);
+  for (auto& kv : obj) {
+    json::string_view key = kv.key();
+    if (key.size() == name.size() && std::memcmp(key.data(), name.data(), name.size()) == 0) {
+      return &kv.value();
+    }
+  }
+  return nullptr;
+}
+
 // One definite step (name or index) applied to node; nullptr when it misses.
 const json::value* apply_definite(const Step& s, const json::value& node) {
   if (s.kind == StepKind::kName) {
     const json::object* obj = node.if_object();
-    return obj ? obj->if_contains(s.name) : nullptr;
+    return obj ? member(*obj, s.name) : nullptr;
   }
   const json::array* arr = node.if_array();
   std::size_t i = 0;
@@ -755,7 +771,7 @@ void JsonPath::Impl::collect(std::size_t i, const json::value& node, const json:
 json::value JsonPath::Impl::merge(const Step& s, const json::object& obj) const {
   json::object merged;
   for (const auto& name : s.names) {
-    if (const json::value* v = obj.if_contains(name)) merged.emplace(name, *v);
+    if (const json::value* v = member(obj, name)) merged.emplace(name, *v);
   }
   return merged;
 }
@@ -777,7 +793,7 @@ void JsonPath::Impl::apply(std::size_t i, const json::value& node, const json::v
         return;
       }
       for (const auto& name : s.names) {
-        if (const json::value* v = obj->if_contains(name)) collect(i + 1, *v, root, out);
+        if (const json::value* v = member(*obj, name)) collect(i + 1, *v, root, out);
       }
       return;
     }
@@ -869,7 +885,7 @@ std::string JsonPath::Impl::explain_miss(const json::value& root, std::size_t co
                "'com.jayway.jsonpath.spi.json.JsonSmartJsonProvider'.";
       }
       if (s.kind == StepKind::kNames) break;  // a merge always yields an object
-      const json::value* next = obj->if_contains(s.name);
+      const json::value* next = member(*obj, s.name);
       if (!next) {
         if (leaf) break;
         return "Missing property in path " + prefix + "['" + s.name + "']";
@@ -1024,7 +1040,7 @@ bool JsonPath::assign(json::value& root, json::value v, std::string* error) cons
     }
     json::object* obj = node->if_object();
     if (!obj) return conflict();
-    if (json::value* next = obj->if_contains(s.name)) {
+    if (json::value* next = member(*obj, s.name)) {
       node = next;
       continue;
     }

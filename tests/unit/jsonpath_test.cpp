@@ -467,3 +467,18 @@ TEST_CASE("jsonpath: workflow variable paths") {
   CHECK(parse_error("$a-b") == "invalid character '-' in a variable name at index 2");
   CHECK(parse_error("$1") == "unexpected character '1' at index 1");
 }
+
+TEST_CASE("jsonpath: large objects (hashed member lookup)") {
+  json::object big;
+  for (int i = 0; i < 40; ++i) big["k" + std::to_string(i)] = i;
+  json::value root = big;
+  CHECK(compile("$.k0").find(root) == &root.at("k0"));
+  CHECK(compile("$.k39").find(root) == &root.at("k39"));
+  CHECK(compile("$.k40").find(root) == nullptr);
+  CHECK(to_json(*compile("$['k7','k38']").select(root)) == R"({"k7":7,"k38":38})");
+  CHECK(compile("$.k20").assign(root, json::value("x")));
+  CHECK(compile("$.new.deep").assign(root, json::value(true)));
+  CHECK(to_json(root.at("k20")) == "\"x\"");
+  CHECK(to_json(root.at("new")) == R"({"deep":true})");
+  CHECK(root.as_object().size() == 41);
+}
