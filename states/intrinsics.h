@@ -27,8 +27,10 @@ class Intrinsic {
   const std::string& text() const;
 
   // Evaluates with AWS's results; failures are States.IntrinsicFailure (or
-  // States.Runtime where AWS raises that) with AWS's messages.
-  Result<json::value> evaluate(const Scope& scope) const;
+  // States.Runtime where AWS raises that) with AWS's messages. `field` is the
+  // payload key holding the call ("k.$"), named in the States.Runtime failure
+  // raised when a path argument selects nothing.
+  Result<json::value> evaluate(const Scope& scope, std::string_view field = {}) const;
 
   struct Impl;
   Intrinsic(const Intrinsic&);
