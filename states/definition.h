@@ -182,13 +182,29 @@ struct Definition {
   const Machine& machine(MachineId id) const { return *machines[id]; }
 };
 
+// What the definition is validated for, beyond the language itself.
+struct ParseOptions {
+  // An EXPRESS state machine: AWS rejects activities and the .sync and
+  // .waitForTaskToken integration patterns there.
+  bool express = false;
+};
+
 // Parses and validates a definition. Returns the definition, or every problem
-// found (never just the first), each with a JSON pointer.
+// found (never just the first), each with a JSON pointer (RFC 6901; "" is the
+// whole definition, where AWS prints "/").
+//
+// Features that are valid ASL but not implemented yet (JSONata, workflow
+// variables: QueryLanguage "JSONata", Assign, Arguments, Output) are reported
+// as diagnostics with an empty code and a "... is not supported yet" message,
+// so that a definition using them is rejected clearly rather than misread.
 struct ParseResult {
   std::shared_ptr<const Definition> definition;  // null when diagnostics is non-empty
   Diagnostics diagnostics;
 };
-ParseResult parse_definition(const json::value& definition);
-ParseResult parse_definition_text(std::string_view text);  // JSON syntax errors carry line/column
+ParseResult parse_definition(const json::value& definition, const ParseOptions& options = {});
+// Also parses the JSON text: syntax errors give code INVALID_JSON_DESCRIPTION,
+// pointer "" and "invalid JSON at line L, column C: ..."; blank text or a
+// value that is not an object gives "Definition must be a valid JSON object".
+ParseResult parse_definition_text(std::string_view text, const ParseOptions& options = {});
 
 }  // namespace stepwise::states

@@ -32,14 +32,20 @@ class JsonPath {
   static std::optional<JsonPath> parse(std::string_view text, std::string* error = nullptr);
 
   const std::string& text() const;
-  bool is_context() const;    // starts with "$$": reads the context object
+  bool is_context() const;  // starts with "$$": reads the context object
+  // "$name..." reads the workflow variable `name` (JSONPath states may use
+  // variables wherever a path is allowed): evaluate it against the variable's
+  // value. variable() is the name, empty for "$" and "$$" paths.
+  bool is_variable() const;
+  const std::string& variable() const;
   bool is_root() const;       // exactly "$" (or "$$")
-  bool is_reference() const;  // names and non-negative indices only
+  bool is_reference() const;  // names and non-negative indices only (any root)
   bool is_definite() const;   // no wildcard, slice, union, filter or deep scan
 
   // Jayway's canonical bracket form, used in AWS messages: "$['a']['b'][0]".
   // Other steps print as Jayway does: [*], ['a','b'], [0,1], [1:5], [?], and
-  // ".." before a deep-scanned step. Context paths print with a single "$".
+  // ".." before a deep-scanned step. Context paths print with a single "$",
+  // variable paths start with "$name".
   const std::string& canonical() const;
 
   // Evaluates against root. A definite path yields the single value it

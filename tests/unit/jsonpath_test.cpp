@@ -348,7 +348,7 @@ TEST_CASE("jsonpath: parse errors name the problem and index") {
   CHECK(parse_error("$.a.") == "path must not end with '.' at index 4");
   CHECK(parse_error("$..") == "path must not end with '..' at index 3");
   CHECK(parse_error("$...a") == "unexpected '.' at index 3");
-  CHECK(parse_error("$a") == "unexpected character 'a' at index 1");
+  CHECK(parse_error("$-") == "unexpected character '-' at index 1");
   CHECK(parse_error("$.a b") == "blank in a name (use bracket notation ['a b']) at index 3");
   CHECK(parse_error("$.a.length()") == "path functions are not supported at index 10");
   CHECK(parse_error("$[]") == "empty brackets at index 2");
@@ -440,4 +440,45 @@ TEST_CASE("jsonpath: copies share the compiled form") {
   b = c;
   CHECK(select("$.a[0]", R"({"a":[4]})") == "4");
   CHECK(to_json(*b.select(doc(R"({"a":[4]})"))) == "4");
+}
+
+TEST_CASE("jsonpath: workflow variable paths") {
+  // assign/..._BASE_REFERENCE_IN_INPUTPATH: "InputPath": "$theAnswer" reads the variable.
+  auto var = compile("$theAnswer");
+  CHECK(var.is_variable());
+  CHECK(var.variable() == "theAnswer");
+  CHECK_FALSE(var.is_context());
+  CHECK(var.is_root());
+  CHECK(var.canonical() == "$theAnswer");
+  CHECK(to_json(*var.select(json::value(42))) == "42");
+
+  auto nested = compile("$constant_obj.in_obj_constant_lst[1]");
+  CHECK(nested.variable() == "constant_obj");
+  CHECK(nested.canonical() == "$constant_obj['in_obj_constant_lst'][1]");
+  CHECK(to_json(*nested.select(doc(R"({"in_obj_constant_lst":[1,2]})"))) == "2");
+  std::string miss;
+  CHECK_FALSE(nested.select(doc("{}"), &miss).has_value());
+  CHECK(miss == "Missing property in path $constant_obj['in_obj_constant_lst']");
+  CHECK(select("$x[*].a", R"([{"a":1},{"a":2}])") == "[1,2]");
+
+  CHECK_FALSE(compile("$").is_variable());
+  CHECK_FALSE(compile("$$.a").is_variable());
+  CHECK(compile("$_v2").variable() == "_v2");
+  CHECK(parse_error("$a-b") == "invalid character '-' in a variable name at index 2");
+  CHECK(parse_error("$1") == "unexpected character '1' at index 1");
+}
+
+TEST_CASE("jsonpath: large objects (hashed member lookup)") {
+  json::object big;
+  for (int i = 0; i < 40; ++i) big["k" + std::to_string(i)] = i;
+  json::value root = big;
+  CHECK(compile("$.k0").find(root) == &root.at("k0"));
+  CHECK(compile("$.k39").find(root) == &root.at("k39"));
+  CHECK(compile("$.k40").find(root) == nullptr);
+  CHECK(to_json(*compile("$['k7','k38']").select(root)) == R"({"k7":7,"k38":38})");
+  CHECK(compile("$.k20").assign(root, json::value("x")));
+  CHECK(compile("$.new.deep").assign(root, json::value(true)));
+  CHECK(to_json(root.at("k20")) == "\"x\"");
+  CHECK(to_json(root.at("new")) == R"({"deep":true})");
+  CHECK(root.as_object().size() == 41);
 }
