@@ -172,6 +172,10 @@ std::optional<JsonPath> Parser::path(const json::value& v, const std::string& ba
   if (!p) {
     error(child(base, field), "The value for the field '" + std::string(field) +
                                   "' must be a valid JSONPath" + (why.empty() ? "" : ": " + why));
+  } else if (p->is_variable()) {
+    unsupported(child(base, field),
+                "Workflow variables ('$" + p->variable() + "') are not supported yet");
+    return std::nullopt;
   }
   return p;
 }
@@ -196,7 +200,7 @@ ResultPathSpec Parser::result_path_spec(const json::value& v, const std::string&
   std::optional<JsonPath> p = path(v, base, "ResultPath");
   if (!p) return spec;
   // ResultPath writes into the state's input: only names and indices can say where.
-  if (p->is_context() || !p->is_reference()) {
+  if (p->is_context() || p->is_variable() || !p->is_reference()) {
     error(child(base, "ResultPath"),
           "The value for the field 'ResultPath' must be a valid ReferencePath (names and indices "
           "under '$' only)");

