@@ -343,6 +343,7 @@ std::vector<Catcher> Parser::parse_catch(const json::value& v, const std::string
     std::string ptr = child(list_ptr, i);
     if (!list[i].is_object()) {
       error(ptr, std::string("A catcher must be an object, not ") + json_type_name(list[i]));
+      ++unknown_transitions_;
       continue;
     }
     const json::object& obj = list[i].get_object();
@@ -375,6 +376,7 @@ std::vector<Catcher> Parser::parse_catch(const json::value& v, const std::string
         targets.push_back(Target{from, &c.next, next->get_string(), child(ptr, "Next"), "Next"});
       } else {
         type_error(ptr, "Next", "a string", *next);
+        ++unknown_transitions_;
       }
     } else {
       required(ptr, "Next");

@@ -465,6 +465,7 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
       if (!rules[i].is_object()) {
         error(rule_ptr,
               std::string("A choice rule must be an object, not ") + json_type_name(rules[i]));
+        ++unknown_transitions_;
         continue;
       }
       const json::object& rule = rules[i].get_object();
@@ -485,6 +486,7 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
         required(rule_ptr, "Next");
       } else if (!next->is_string()) {
         type_error(rule_ptr, "Next", "a string", *next);
+        ++unknown_transitions_;
       } else {
         if (slot) choice.choices.back().next_name = std::string(next->get_string());
         targets.push_back(
@@ -499,6 +501,7 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
           Target{s.index, &choice.default_next, d->get_string(), child(ptr, "Default"), "Default"});
     } else {
       type_error(ptr, "Default", "a string", *d);
+      ++unknown_transitions_;
     }
   }
 }
