@@ -314,6 +314,10 @@ void Parser::check_credentials(const json::value& v, const std::string& ptr, Lan
       type_error(cred_ptr, "RoleArn.$", "a string", *role_path);
     } else if (!Intrinsic::looks_like_call(role_path->get_string())) {
       path(*role_path, cred_ptr, "RoleArn.$");
+    } else if (!Intrinsic::parse(role_path->get_string())) {
+      error(child(cred_ptr, "RoleArn.$"),
+            "The value for the field 'RoleArn.$' must be a valid JSONPath or a valid intrinsic "
+            "function call");
     }
   }
 }

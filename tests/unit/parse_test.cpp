@@ -620,9 +620,12 @@ TEST_CASE("parse: Credentials need a RoleArn") {
   auto r = parse(R"({"StartAt": "Q", "States": {
     "Q": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "R",
           "Credentials": {}},
-    "R": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
-          "Credentials": {"RoleArn.$": "$.role"}}}})");
-  REQUIRE(r.diagnostics.size() == 1);
+    "R": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+          "Credentials": {"RoleArn.$": "$.role"}, "Next": "S"},
+    "S": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+          "Credentials": {"RoleArn.$": "States.Format('arn:{}', $.r"}}}})");
+  CHECK_DIAG(r, "/States/S/Credentials/RoleArn.$", "must be a valid JSONPath or a valid intrinsic");
+  REQUIRE(r.diagnostics.size() == 2);
   CHECK(r.diagnostics[0].pointer == "/States/Q/Credentials");
   CHECK(r.diagnostics[0].message == "The field 'RoleArn' is required but was missing");
 }
