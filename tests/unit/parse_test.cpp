@@ -748,28 +748,14 @@ TEST_CASE("conformance: every JSONPath definition AWS ran parses without diagnos
   CHECK(parsed > 850);
 }
 
-TEST_CASE("bench: pass_chain.asl.json (200 KiB) parses and validates fast") {
+TEST_CASE("pass_chain.asl.json (200 KiB, 1000 states per iteration) parses into the model") {
+  // Its speed is measured by bench/ (stepwise_bench), not here.
   std::string text = read_file(source_dir() / "bench/workflows/pass_chain.asl.json");
   REQUIRE(text.size() > 100000);
-  json::value v = *parse_json(text);
-  REQUIRE_OK(parse_definition(v));
-  double best_ms = 1e9;
-  for (int i = 0; i < 20; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    auto r = parse_definition(v);
-    auto ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    REQUIRE(r.definition != nullptr);
-    best_ms = std::min(best_ms, ms);
-  }
-  MESSAGE("pass_chain parse_definition best of 20: " << best_ms << " ms");
-  // About 3 ms on an idle machine (most of it compiling the 1000 payload
-  // templates and copying the source). The bound is twice the 5 ms target so
-  // that a busy test machine does not fail it; quadratic work would. Only
-  // optimized builds without sanitizers are timed.
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
-  CHECK(best_ms < 10.0);
-#endif
+  auto r = parse_definition(*parse_json(text));
+  REQUIRE(r.definition != nullptr);
+  REQUIRE(r.definition->machines.size() == 2);
+  CHECK(r.definition->machine(1).states.size() == 1000);
 }
 
 TEST_CASE("conformance: definitions AWS ran with later features get only 'not supported yet'") {
