@@ -260,6 +260,24 @@ struct Interp {
     return std::move(*v);
   }
 
+  // The effective input after InputPath, without copying the raw input: points
+  // at `input` for "$", else at `holder`, which receives the selection.
+  Result<const json::value*> input_view(const PathSpec& p, const json::value& input, const json::value& ctx,
+                                        json::value& holder) const {
+    switch (p.kind) {
+      case PathSpec::Kind::Whole: return &input;
+      case PathSpec::Kind::Empty: holder = json::object(); return &holder;
+      case PathSpec::Kind::Path: {
+        if (p.path->is_root() && !p.path->is_context()) return &input;
+        auto v = select(*p.path, input, ctx);
+        if (!v) return v.failure();
+        holder = std::move(*v);
+        return &holder;
+      }
+    }
+    return &input;
+  }
+
   // InputPath / OutputPath. `v` is consumed.
   Result<json::value> apply_path(const PathSpec& p, json::value v, const json::value& ctx) const {
     switch (p.kind) {
@@ -506,23 +524,29 @@ struct Interp {
     const auto& spec = s.as<states::PassSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     json::value result;
-    if (spec.result && s.input_path.kind == PathSpec::Kind::Whole && !s.parameters) {
+    if (spec.result) {
+      // Result replaces the effective input; InputPath still has to match.
+      if (s.input_path.kind == PathSpec::Kind::Path) {
+        json::value holder;
+        auto eff = input_view(s.input_path, f.input, ctx, holder);
+        if (!eff) return fail_here(fid, s, eff.failure());
+      }
       result = *spec.result;
     } else {
-      auto eff = apply_path(s.input_path, s.input_path.kind == PathSpec::Kind::Whole &&
-                                                  s.result_path.kind == ResultPathSpec::Kind::Replace
-                                              ? std::move(f.input)
-                                              : json::value(f.input),
-                            ctx);
+      json::value holder;
+      auto eff = input_view(s.input_path, f.input, ctx, holder);
       if (!eff) return fail_here(fid, s, eff.failure());
       if (s.parameters) {
-        auto p = s.parameters->evaluate(Scope{*eff, ctx, E.random.get()});
+        auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
         if (!p) return fail_here(fid, s, p.failure());
         result = std::move(*p);
+      } else if (*eff == &holder) {
+        result = std::move(holder);
+      } else if (s.result_path.kind == ResultPathSpec::Kind::Replace) {
+        result = std::move(f.input);  // the raw input is not needed any more
       } else {
-        result = std::move(*eff);
+        result = f.input;
       }
-      if (spec.result) result = *spec.result;
     }
     auto out = apply_result_path(s.result_path, std::move(f.input), std::move(result));
     if (!out) return fail_here(fid, s, out.failure());
@@ -703,15 +727,16 @@ struct Interp {
         spec.resource.find(".sync") != std::string::npos)
       f.task_token = uuid4(*E.random);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    auto eff = apply_path(s.input_path, json::value(f.input), ctx);
+    json::value holder;
+    auto eff = input_view(s.input_path, f.input, ctx, holder);
     if (!eff) return fail_here(fid, s, eff.failure());
     json::value payload;
     if (s.parameters) {
-      auto p = s.parameters->evaluate(Scope{*eff, ctx, E.random.get()});
+      auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
       if (!p) return fail_here(fid, s, p.failure());
       payload = std::move(*p);
     } else {
-      payload = std::move(*eff);
+      payload = *eff == &holder ? std::move(holder) : **eff;
     }
     if (auto bad = check_integration_parameters(spec.resource, payload)) return fail_here(fid, s, *bad);
     auto timeout = seconds_field(spec.timeout_seconds, f.input, ctx);
@@ -867,15 +892,16 @@ struct Interp {
     }
     const auto& spec = s.as<states::ParallelSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    auto eff = apply_path(s.input_path, json::value(f.input), ctx);
+    json::value holder;
+    auto eff = input_view(s.input_path, f.input, ctx, holder);
     if (!eff) return fail_here(fid, s, eff.failure());
     json::value branch_input;
     if (s.parameters) {
-      auto p = s.parameters->evaluate(Scope{*eff, ctx, E.random.get()});
+      auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
       if (!p) return fail_here(fid, s, p.failure());
       branch_input = std::move(*p);
     } else {
-      branch_input = std::move(*eff);
+      branch_input = *eff == &holder ? std::move(holder) : **eff;
     }
     emit(&f, "ParallelStateStarted");
     const auto n = static_cast<std::uint32_t>(spec.branches.size());
