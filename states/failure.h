@@ -18,6 +18,10 @@ struct Failure {
   // "An error occurred while executing the state 'S' (entered at the event id #N). "
   // as AWS does for the errors the interpreter itself raises (States.Runtime, ...).
   bool in_state = false;
+  // False when the error (or cause) is absent, as when a task fails without
+  // naming one; Catch then writes null for it.
+  bool has_error = true;
+  bool has_cause = true;
 };
 
 inline Failure runtime_failure(std::string cause) {

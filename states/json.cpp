@@ -227,23 +227,53 @@ std::optional<json::value> parse_json(std::string_view text, JsonParseError* err
   return p.release();
 }
 
+namespace {
+
+std::size_t escaped_size(std::string_view str) {
+  std::size_t n = 2;
+  for (char c : str) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') n += 2;
+    else if (u < 0x20) n += 6;
+    else n += 1;
+  }
+  return n;
+}
+
+}  // namespace
+
 std::size_t json_size(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null: return 4;
     case json::kind::bool_: return v.get_bool() ? 4 : 5;
-    case json::kind::string: return v.get_string().size() + 2;  // lower bound ignoring escapes
+    case json::kind::string: return escaped_size(v.get_string());
+    case json::kind::int64: {
+      char buf[32];
+      return static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, v.get_int64()).ptr - buf);
+    }
+    case json::kind::uint64: {
+      char buf[32];
+      return static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, v.get_uint64()).ptr - buf);
+    }
+    case json::kind::double_: {
+      std::string out;
+      append_double(out, v.get_double());
+      return out.size();
+    }
     case json::kind::array: {
-      std::size_t n = 2;
-      for (const auto& e : v.get_array()) n += json_size(e) + 1;
+      const auto& a = v.get_array();
+      std::size_t n = 2 + (a.empty() ? 0 : a.size() - 1);
+      for (const auto& e : a) n += json_size(e);
       return n;
     }
     case json::kind::object: {
-      std::size_t n = 2;
-      for (const auto& kv : v.get_object()) n += kv.key().size() + 4 + json_size(kv.value());
+      const auto& o = v.get_object();
+      std::size_t n = 2 + (o.empty() ? 0 : o.size() - 1);
+      for (const auto& kv : o) n += escaped_size(kv.key()) + 1 + json_size(kv.value());
       return n;
     }
-    default: return to_json(v).size();
   }
+  return 0;
 }
 
 const char* json_type_name(const json::value& v) {

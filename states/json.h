@@ -32,7 +32,8 @@ struct JsonParseError {
 // Parses exactly one JSON text (surrounding whitespace allowed).
 std::optional<json::value> parse_json(std::string_view text, JsonParseError* error = nullptr);
 
-// Size in bytes of to_json(v), computed without building the string where cheap.
+// Size in bytes of to_json(v) (AWS counts payload sizes this way), computed
+// without building the string.
 std::size_t json_size(const json::value& v);
 
 // The JSON type name AWS uses in messages ("object", "array", "string", "number", "boolean", "null").

@@ -816,13 +816,14 @@ void JsonPath::Impl::apply(std::size_t i, const json::value& node, const json::v
       };
       std::int64_t from = s.has_from ? clamp(s.index) : 0;
       std::int64_t to = s.has_to ? clamp(s.to) : n;
-      for (std::int64_t k = from; k < to; ++k)
+      for (std::int64_t k = from; k < to; ++k) {
         collect(i + 1, (*arr)[static_cast<std::size_t>(k)], root, out);
+      }
       return;
     }
     case StepKind::kWildcard:
       if (const json::object* obj = node.if_object()) {
-        for (const auto& member : *obj) collect(i + 1, member.value(), root, out);
+        for (const auto& kv : *obj) collect(i + 1, kv.value(), root, out);
       } else if (const json::array* arr = node.if_array()) {
         for (const auto& element : *arr) collect(i + 1, element, root, out);
       }
@@ -860,7 +861,7 @@ void JsonPath::Impl::scan(std::size_t i, const json::value& node, const json::va
     apply(i, node, root, out);
   }
   if (const json::object* obj = node.if_object()) {
-    for (const auto& member : *obj) scan(i, member.value(), root, out);
+    for (const auto& kv : *obj) scan(i, kv.value(), root, out);
   } else if (const json::array* arr = node.if_array()) {
     for (const auto& element : *arr) scan(i, element, root, out);
   }
@@ -895,10 +896,12 @@ std::string JsonPath::Impl::explain_miss(const json::value& root, std::size_t co
       if (node->is_null()) return "The path " + prefix + " is null";
       const json::array* arr = node->if_array();
       if (!arr) {
-        std::string fragment;
-        append_step_fragment(fragment, s);
-        return "Filter: " + fragment +
-               " can only be applied to arrays. Current context is: " + to_json(*node);
+        // Jayway prints the token with the rest of the path after it, and
+        // the value as Java's toString (a string without quotes).
+        std::string rest;
+        for (std::size_t k = i; k < steps.size(); ++k) append_step_fragment(rest, steps[k]);
+        std::string context = node->is_string() ? std::string(node->get_string()) : to_json(*node);
+        return "Filter: " + rest + " can only be applied to arrays. Current context is: " + context;
       }
       std::size_t k = 0;
       if (!normalize_index(s.index, arr->size(), k)) break;

@@ -28,7 +28,7 @@ class JsonPath {
  public:
   // Parses text. On a syntax error returns nullopt and, if error is set,
   // a message naming the problem and its 0-based index in text, e.g.
-  // "expected a name, '*' or '[' after '.' at index 2".
+  // "unclosed '[' at index 2" for "$.[".
   static std::optional<JsonPath> parse(std::string_view text, std::string* error = nullptr);
 
   const std::string& text() const;
@@ -38,7 +38,7 @@ class JsonPath {
   // value. variable() is the name, empty for "$" and "$$" paths.
   bool is_variable() const;
   const std::string& variable() const;
-  bool is_root() const;       // exactly "$" (or "$$")
+  bool is_root() const;       // no steps: "$", "$$" or "$name"
   bool is_reference() const;  // names and non-negative indices only (any root)
   bool is_definite() const;   // no wildcard, slice, union, filter or deep scan
 
@@ -63,6 +63,8 @@ class JsonPath {
   //   "Expected to find an object with property ['b'] in path $['a'] but found
   //    'java.lang.String'. This is not a json object according to the
   //    JsonProvider: '...'."                a name step applied to a non-object
+  //                                         (Java class names are json-smart's,
+  //                                         Jayway's default; AWS's are unknown)
   std::optional<json::value> select(const json::value& root, std::string* miss = nullptr) const;
 
   // For definite paths: a pointer into root, or nullptr when nothing matches
@@ -75,8 +77,8 @@ class JsonPath {
   // Returns false, leaving root unchanged, and sets *error when a step cannot
   // be applied: a name on a non-object, an index on a non-array or out of
   // range, an index below a member that does not exist yet, or a path that is
-  // not a reference path. The message is AWS's cause for
-  // States.ReferencePathConflict:
+  // not a reference path. The message is the cause AWS reports, with error
+  // States.ReferencePathConflict (not the spec's States.ResultPathMatchFailure):
   //   Unable to apply ReferencePath $.a.b to input {"a":"x"}
   bool assign(json::value& root, json::value v, std::string* error = nullptr) const;
 

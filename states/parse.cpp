@@ -145,6 +145,9 @@ MachineId Parser::parse_machine(const json::object& obj, const std::string& poin
   }
   m.comment = optional_string(obj, "Comment", pointer);
 
+  // Reachability is only meaningful when every transition could be read.
+  const int outer_unknown = unknown_transitions_;
+  unknown_transitions_ = 0;
   std::vector<Target> targets;
   if (states) {
     std::string states_ptr = pointer + "/States";
@@ -173,7 +176,8 @@ MachineId Parser::parse_machine(const json::object& obj, const std::string& poin
   }
 
   resolve_targets(m, targets);
-  if (start_known) check_reachable(m, targets);
+  if (start_known && unknown_transitions_ == 0) check_reachable(m, targets);
+  unknown_transitions_ = outer_unknown;
 
   bool terminal = std::any_of(m.states.begin(), m.states.end(), [](const State& s) {
     return s.end || s.type == StateType::Succeed || s.type == StateType::Fail;
@@ -216,12 +220,14 @@ void Parser::parse_state(Machine& m, StateIndex i, const json::value& v, const s
   State& s = m.states[i];
   if (!v.is_object()) {
     error(ptr, std::string("A state must be an object, not ") + json_type_name(v));
+    ++unknown_transitions_;
     return;
   }
   const json::object& obj = v.get_object();
   const json::value* type = obj.if_contains("Type");
   if (!type) {
     required(ptr, "Type");
+    ++unknown_transitions_;
     return;
   }
   std::optional<StateType> t =
@@ -230,6 +236,7 @@ void Parser::parse_state(Machine& m, StateIndex i, const json::value& v, const s
     error(child(ptr, "Type"),
           "The value of the field 'Type' must be one of [Task, Pass, Choice, Wait, Succeed, Fail, "
           "Parallel, Map]");
+    ++unknown_transitions_;
     return;
   }
   s.type = *t;
@@ -310,6 +317,7 @@ void Parser::parse_transition(State& s, const json::object& obj, const std::stri
       targets.push_back(Target{s.index, &s.next, next->get_string(), child(ptr, "Next"), "Next"});
     } else {
       type_error(ptr, "Next", "a string", *next);
+      ++unknown_transitions_;
     }
   }
   if (end) {

@@ -172,6 +172,10 @@ std::optional<JsonPath> Parser::path(const json::value& v, const std::string& ba
   if (!p) {
     error(child(base, field), "The value for the field '" + std::string(field) +
                                   "' must be a valid JSONPath" + (why.empty() ? "" : ": " + why));
+  } else if (p->is_variable()) {
+    unsupported(child(base, field),
+                "Workflow variables ('$" + p->variable() + "') are not supported yet");
+    return std::nullopt;
   }
   return p;
 }
@@ -196,7 +200,7 @@ ResultPathSpec Parser::result_path_spec(const json::value& v, const std::string&
   std::optional<JsonPath> p = path(v, base, "ResultPath");
   if (!p) return spec;
   // ResultPath writes into the state's input: only names and indices can say where.
-  if (p->is_context() || !p->is_reference()) {
+  if (p->is_context() || p->is_variable() || !p->is_reference()) {
     error(child(base, "ResultPath"),
           "The value for the field 'ResultPath' must be a valid ReferencePath (names and indices "
           "under '$' only)");
@@ -339,6 +343,7 @@ std::vector<Catcher> Parser::parse_catch(const json::value& v, const std::string
     std::string ptr = child(list_ptr, i);
     if (!list[i].is_object()) {
       error(ptr, std::string("A catcher must be an object, not ") + json_type_name(list[i]));
+      ++unknown_transitions_;
       continue;
     }
     const json::object& obj = list[i].get_object();
@@ -371,6 +376,7 @@ std::vector<Catcher> Parser::parse_catch(const json::value& v, const std::string
         targets.push_back(Target{from, &c.next, next->get_string(), child(ptr, "Next"), "Next"});
       } else {
         type_error(ptr, "Next", "a string", *next);
+        ++unknown_transitions_;
       }
     } else {
       required(ptr, "Next");

@@ -137,6 +137,9 @@ class Parser {
   Diagnostics& diags_;
   std::unordered_set<std::string_view> all_names_;  // state names over every machine
   bool jsonata_noted_ = false;
+  // Transitions of the machine being parsed that could not be read (a state
+  // without a valid Type, a Next that is not a string, ...).
+  int unknown_transitions_ = 0;
 };
 
 }  // namespace stepwise::states::parse_detail

@@ -314,6 +314,10 @@ void Parser::check_credentials(const json::value& v, const std::string& ptr, Lan
       type_error(cred_ptr, "RoleArn.$", "a string", *role_path);
     } else if (!Intrinsic::looks_like_call(role_path->get_string())) {
       path(*role_path, cred_ptr, "RoleArn.$");
+    } else if (!Intrinsic::parse(role_path->get_string())) {
+      error(child(cred_ptr, "RoleArn.$"),
+            "The value for the field 'RoleArn.$' must be a valid JSONPath or a valid intrinsic "
+            "function call");
     }
   }
 }
@@ -465,6 +469,7 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
       if (!rules[i].is_object()) {
         error(rule_ptr,
               std::string("A choice rule must be an object, not ") + json_type_name(rules[i]));
+        ++unknown_transitions_;
         continue;
       }
       const json::object& rule = rules[i].get_object();
@@ -485,6 +490,7 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
         required(rule_ptr, "Next");
       } else if (!next->is_string()) {
         type_error(rule_ptr, "Next", "a string", *next);
+        ++unknown_transitions_;
       } else {
         if (slot) choice.choices.back().next_name = std::string(next->get_string());
         targets.push_back(
@@ -499,6 +505,7 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
           Target{s.index, &choice.default_next, d->get_string(), child(ptr, "Default"), "Default"});
     } else {
       type_error(ptr, "Default", "a string", *d);
+      ++unknown_transitions_;
     }
   }
 }

@@ -29,3 +29,11 @@ TEST_CASE("parse_json reports line and column") {
   CHECK_FALSE(parse_json("{} x", &err).has_value());
   CHECK(parse_json("  [1, 2]\n").has_value());
 }
+
+TEST_CASE("json_size is the exact size of to_json") {
+  for (const char* text : {R"({"a":[1,2.5,"x\"y\n\u0001",null,true,false,{}],"b":{"c":-12}})", "[]", "{}", "\"\"",
+                           "1e300", "[0.001,1E7]"}) {
+    auto v = *parse_json(text);
+    CHECK(json_size(v) == to_json(v).size());
+  }
+}

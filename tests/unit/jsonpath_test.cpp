@@ -290,6 +290,8 @@ TEST_CASE("jsonpath: definite miss messages in other situations") {
   CHECK(select("$.a[0]", R"({"a":null})") == "MISS: The path $['a'] is null");
   CHECK(select("$.a[0]", R"({"a":{"k":1}})") ==
         R"(MISS: Filter: [0] can only be applied to arrays. Current context is: {"k":1})");
+  CHECK(select("$.a[0].b[1]", R"({"a":"text"})") ==
+        "MISS: Filter: [0]['b'][1] can only be applied to arrays. Current context is: text");
   CHECK(select("$.a.b", R"({"a":"text"})") ==
         "MISS: Expected to find an object with property ['b'] in path $['a'] but found "
         "'java.lang.String'. This is not a json object according to the JsonProvider: "

@@ -293,10 +293,11 @@ TEST_CASE("parse: every problem is reported at once, each with its pointer") {
   CHECK_DIAG(r, "/States/B", "Exactly one of the fields 'Seconds', 'Timestamp'");
   CHECK_DIAG(r, "/States/C", "Only one of the fields 'Next' and 'End'");
   CHECK_DIAG(r, "/States/D/Type", "must be one of [Task, Pass");
-  CHECK_DIAG(r, "/States/B", "is not reachable");
+  // D's transitions are unknown, so reachability is not judged (no noise).
+  CHECK(find(r, "/States/B", "is not reachable") == nullptr);
   CHECK(find(r, "/States/A/Next")->code == "MISSING_TRANSITION_TARGET");
   CHECK(find(r, "/States/A/Colour")->code == "SCHEMA_VALIDATION_FAILED");
-  CHECK(r.diagnostics.size() >= 10);
+  CHECK(r.diagnostics.size() == 8);
 }
 
 TEST_CASE("parse: pointers escape '~' and '/' in state names (RFC 6901)") {
@@ -349,6 +350,13 @@ TEST_CASE("parse: transitions") {
     REQUIRE(r.diagnostics.size() == 2);
     CHECK_DIAG(r, "/States/Lost", "State \"Lost\" is not reachable");
     CHECK_DIAG(r, "/States/Lost2", "State \"Lost2\" is not reachable");
+  }
+  SUBCASE("no reachability noise when a transition cannot be read") {
+    auto r = parse(R"({"StartAt": "A", "States": {
+      "A": {"Type": "Pass", "Next": 7}, "B": {"Next": "C"}, "C": {"Type": "Succeed"}}})");
+    CHECK_DIAG(r, "/States/A/Next", "must be a string");
+    CHECK_DIAG(r, "/States/B", "These fields are required: [Type]");
+    CHECK(r.diagnostics.size() == 2);
   }
   SUBCASE("a loop with no terminal state") {
     auto r = parse(R"({"StartAt": "A", "States": {
@@ -612,9 +620,12 @@ TEST_CASE("parse: Credentials need a RoleArn") {
   auto r = parse(R"({"StartAt": "Q", "States": {
     "Q": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "R",
           "Credentials": {}},
-    "R": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
-          "Credentials": {"RoleArn.$": "$.role"}}}})");
-  REQUIRE(r.diagnostics.size() == 1);
+    "R": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+          "Credentials": {"RoleArn.$": "$.role"}, "Next": "S"},
+    "S": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+          "Credentials": {"RoleArn.$": "States.Format('arn:{}', $.r"}}}})");
+  CHECK_DIAG(r, "/States/S/Credentials/RoleArn.$", "must be a valid JSONPath or a valid intrinsic");
+  REQUIRE(r.diagnostics.size() == 2);
   CHECK(r.diagnostics[0].pointer == "/States/Q/Credentials");
   CHECK(r.diagnostics[0].message == "The field 'RoleArn' is required but was missing");
 }
@@ -634,6 +645,15 @@ TEST_CASE("parse: later features are reported as not supported yet") {
   CHECK_DIAG(r, "/States/A/Assign", "'Assign'");
   CHECK_DIAG(r, "/States/C/Choices/0/Assign", "'Assign'");
   CHECK_DIAG(r, "/States/S/Output", "'Output'");
+}
+
+TEST_CASE("parse: workflow variable paths are reported as not supported yet") {
+  auto r = parse(R"({"StartAt": "A", "States": {
+    "A": {"Type": "Pass", "InputPath": "$count", "ResultPath": "$total", "End": true}}})");
+  CHECK(r.definition == nullptr);
+  CHECK_DIAG(r, "/States/A/InputPath", "Workflow variables ('$count') are not supported yet");
+  CHECK(find(r, "/States/A/InputPath")->code.empty());
+  CHECK_DIAG(r, "/States/A/ResultPath", "not supported yet");
 }
 
 TEST_CASE("parse: JSONata is reported once and still validated") {
@@ -659,7 +679,7 @@ TEST_CASE("parse: JSONata is reported once and still validated") {
 // ---------------------------------------------------------------------------
 // The conformance corpus.
 
-TEST_CASE("conformance: every INVALID_DEFINITION case is rejected where AWS rejects it") {
+TEST_CASE("conformance: every INVALID_DEFINITION case is rejected as AWS rejects it") {
   auto files = case_files("validation");
   REQUIRE(files.size() == 23);
   for (const auto& file : files) {
@@ -694,9 +714,12 @@ TEST_CASE("conformance: every INVALID_DEFINITION case is rejected where AWS reje
         } else if (code == "INVALID_JSON_DESCRIPTION") {
           matched = true;  // AWS's location is its Jackson parser's "[Source: ...]" text
         } else {
-          // AWS writes the root as "/", RFC 6901 as "".
+          // AWS writes the root as "/", RFC 6901 as "". CreateStateMachine
+          // appends " at <location>" to the message; ValidateStateMachineDefinition
+          // does not.
           std::string where(location->get_string());
-          matched = d.pointer == (where == "/" ? "" : where);
+          matched = d.pointer == (where == "/" ? "" : where) &&
+                    (d.message == message || d.message + " at " + where == message);
         }
         if (matched) break;
       }
@@ -725,23 +748,14 @@ TEST_CASE("conformance: every JSONPath definition AWS ran parses without diagnos
   CHECK(parsed > 850);
 }
 
-TEST_CASE("bench: pass_chain.asl.json (200 KiB) parses and validates fast") {
+TEST_CASE("pass_chain.asl.json (200 KiB, 1000 states per iteration) parses into the model") {
+  // Its speed is measured by bench/ (stepwise_bench), not here.
   std::string text = read_file(source_dir() / "bench/workflows/pass_chain.asl.json");
   REQUIRE(text.size() > 100000);
-  json::value v = *parse_json(text);
-  REQUIRE_OK(parse_definition(v));
-  double best_ms = 1e9;
-  for (int i = 0; i < 5; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    auto r = parse_definition(v);
-    auto ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    REQUIRE(r.definition != nullptr);
-    best_ms = std::min(best_ms, ms);
-  }
-  MESSAGE("pass_chain parse_definition best of 5: " << best_ms << " ms");
-  // The target is well under 5 ms; the bound leaves room for a loaded test machine.
-  CHECK(best_ms < 5.0);
+  auto r = parse_definition(*parse_json(text));
+  REQUIRE(r.definition != nullptr);
+  REQUIRE(r.definition->machines.size() == 2);
+  CHECK(r.definition->machine(1).states.size() == 1000);
 }
 
 TEST_CASE("conformance: definitions AWS ran with later features get only 'not supported yet'") {

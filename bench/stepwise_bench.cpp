@@ -1,0 +1,206 @@
+// stepwise_bench: runs the benchmark workloads of bench/workflows through the
+// engine in memory, checks each output against its expected file, and prints
+// states per second and peak memory per workload. Each workload runs in its
+// own forked process, so its peak RSS and whole-process time are its own.
+//
+//   stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH]
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+using namespace stepwise;
+using WallClock = std::chrono::steady_clock;
+
+namespace {
+
+std::string read_text(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double ms_since(WallClock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(WallClock::now() - t0).count();
+}
+
+struct Measured {
+  bool ok = false;
+  long long states = 0;
+  double parse_ms = 0, run_ms = 0;
+};
+
+// The child: parse, run, check. Returns what it measured.
+Measured run_workload(const std::string& dir, const json::object& w) {
+  Measured m;
+  auto t0 = WallClock::now();
+  std::string text = read_text(dir + "/" + std::string(w.at("asl").get_string()));
+  auto parsed = states::parse_definition_text(text);
+  m.parse_ms = ms_since(t0);
+  if (!parsed.definition) {
+    std::cerr << "definition rejected: " << parsed.diagnostics[0].pointer << ": " << parsed.diagnostics[0].message
+              << "\n";
+    return m;
+  }
+  auto input = parse_json(read_text(dir + "/" + std::string(w.at("input").get_string())));
+  auto expected = parse_json(read_text(dir + "/" + std::string(w.at("expected").get_string())));
+  Engine engine;
+  engine.functions().add("Echo", [](const json::value& event, const InvocationContext&) { return event; });
+  auto t1 = WallClock::now();
+  auto r = engine.run(parsed.definition, std::move(*input));
+  m.run_ms = ms_since(t1);
+  m.states = r.states_entered;
+  m.ok = r.status == ExecutionStatus::Succeeded && r.output == *expected;
+  if (!m.ok) {
+    std::cerr << "unexpected result: " << status_name(r.status) << " " << r.error << " " << r.cause << "\n";
+  }
+  return m;
+}
+
+struct Row {
+  std::string name;
+  Measured m;
+  double wall_ms = 0;
+  long peak_kb = 0;
+};
+
+// Forks, runs one workload in the child, returns its figures and peak RSS.
+Row measure(const std::string& dir, const std::string& name, const json::object& w) {
+  Row row{name, {}, 0, 0};
+  int fds[2];
+  if (pipe(fds) != 0) return row;
+  auto t0 = WallClock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    Measured m = run_workload(dir, w);
+    char buf[256];
+    int n = std::snprintf(buf, sizeof buf, "%d %lld %.6f %.6f", m.ok ? 1 : 0, m.states, m.parse_ms, m.run_ms);
+    if (write(fds[1], buf, static_cast<std::size_t>(n)) < 0) _exit(3);
+    _exit(0);
+  }
+  close(fds[1]);
+  char buf[256] = {0};
+  ssize_t got = read(fds[0], buf, sizeof buf - 1);
+  close(fds[0]);
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  row.wall_ms = ms_since(t0);
+  row.peak_kb = ru.ru_maxrss;
+  if (got > 0) {
+    int ok = 0;
+    std::sscanf(buf, "%d %lld %lf %lf", &ok, &row.m.states, &row.m.parse_ms, &row.m.run_ms);
+    row.m.ok = ok == 1;
+  }
+  return row;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Time of `stepwise run` on a one-state workflow, whole process.
+double cli_one_state_ms(const std::string& stepwise, int runs) {
+  const std::string def = "/tmp/stepwise_bench_one_state.asl.json";
+  std::ofstream(def) << R"({"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":"world","End":true}}})";
+  std::vector<double> times;
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = WallClock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execl(stepwise.c_str(), stepwise.c_str(), "run", def.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    times.push_back(ms_since(t0));
+  }
+  return median(times);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = STEPWISE_SOURCE_DIR "/bench/workflows";
+  std::string only;
+  std::string stepwise = STEPWISE_CLI_PATH;
+  int runs = 5;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--workflows" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--stepwise" && i + 1 < argc) stepwise = argv[++i];
+    else {
+      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH]\n";
+      return 2;
+    }
+  }
+  auto manifest = parse_json(read_text(dir + "/manifest.json"));
+  if (!manifest) {
+    std::cerr << "cannot read " << dir << "/manifest.json\n";
+    return 2;
+  }
+  bool all_ok = true;
+  std::printf("%-22s %9s %8s %9s %12s %12s %9s %6s\n", "workload", "states", "parse ms", "run ms", "states/s run",
+              "states/s all", "peak MiB", "output");
+  for (const auto& [name, wv] : manifest->at("workloads").get_object()) {
+    if (!only.empty() && name != only) continue;
+    const auto& w = wv.get_object();
+    std::vector<Row> rows;
+    for (int i = 0; i < runs; ++i) rows.push_back(measure(dir, std::string(name), w));
+    // Median by whole-process time.
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.wall_ms < b.wall_ms; });
+    const Row& r = rows[rows.size() / 2];
+    long peak = 0;
+    for (const auto& x : rows) peak = std::max(peak, x.peak_kb);
+    bool ok = std::all_of(rows.begin(), rows.end(), [](const Row& x) { return x.m.ok; });
+    long long expected_states = w.at("transitions").to_number<long long>();
+    if (r.m.states != expected_states) ok = false;
+    all_ok = all_ok && ok;
+    std::printf("%-22s %9lld %8.2f %9.1f %12.0f %12.0f %9.1f %6s\n", std::string(name).c_str(), r.m.states,
+                r.m.parse_ms, r.m.run_ms, r.m.states / (r.m.run_ms / 1000.0), r.m.states / (r.wall_ms / 1000.0),
+                static_cast<double>(peak) / 1024.0, ok ? "ok" : "WRONG");
+  }
+  if (only.empty() || only == "parse") {
+    std::string text = read_text(dir + "/pass_chain.asl.json");
+    std::vector<double> times;
+    for (int i = 0; i < 20; ++i) {
+      auto t0 = WallClock::now();
+      auto r = states::parse_definition_text(text);
+      times.push_back(ms_since(t0));
+      if (!r.definition) all_ok = false;
+    }
+    std::printf("\nparse+validate pass_chain.asl.json (%zu KiB): median %.2f ms, best %.2f ms (20 runs)\n",
+                text.size() / 1024, median(times), *std::min_element(times.begin(), times.end()));
+  }
+  if (only.empty() || only == "cli") {
+    double ms = cli_one_state_ms(stepwise, 20);
+    if (ms < 0) {
+      std::printf("stepwise run (one Pass state), whole process: FAILED to run %s\n", stepwise.c_str());
+      all_ok = false;
+    } else {
+      std::printf("stepwise run (one Pass state), whole process: median %.2f ms (20 runs)\n", ms);
+    }
+  }
+  return all_ok ? 0 : 1;
+}

@@ -1,0 +1,137 @@
+// stepwise run DEFINITION: run one execution in memory and print its result.
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/engine.h"
+#include "engine/mock.h"
+#include "states/timestamp.h"
+
+namespace stepwise::cli {
+namespace {
+
+struct RunArgs {
+  std::string definition;
+  std::string input;
+  std::string input_file;
+  std::string mock_config;
+  std::string test_case;
+  std::string state_machine_name;
+  std::string execution_name;
+  bool json_output = false;
+  bool trace = false;
+};
+
+// One line per event: "+12.345ms  #5 TaskStateEntered Resize {input}".
+void print_trace(const HistoryEvent& e, Nanos start) {
+  std::string line = "[trace] +" + std::to_string((e.timestamp - start) / 1000000) + "ms #" + std::to_string(e.id) +
+                     " " + e.type;
+  for (const auto& [key, det] : e.details) {
+    (void)key;
+    if (!det.is_object()) continue;
+    const auto& o = det.get_object();
+    if (const auto* n = o.if_contains("name"); n && n->is_string()) line += " " + std::string(n->get_string());
+    for (const char* field : {"input", "output", "parameters", "error", "cause"}) {
+      if (const auto* v = o.if_contains(field); v && v->is_string()) {
+        line += std::string(" ") + field + "=" + std::string(v->get_string());
+      }
+    }
+    if (const auto* idx = o.if_contains("index")) line += " index=" + to_json(*idx);
+  }
+  std::cerr << line << "\n";
+}
+
+int run_command(const RunArgs& a) {
+  bool syntax = false;
+  auto def = load_definition(a.definition, &syntax);
+  if (!def) return kExitUsage;
+
+  json::value input = json::object();
+  if (!a.input.empty()) {
+    JsonParseError perr;
+    auto v = parse_json(a.input, &perr);
+    if (!v) {
+      std::cerr << "stepwise: --input is not valid JSON: " << perr.describe() << "\n";
+      return kExitUsage;
+    }
+    input = std::move(*v);
+  } else if (!a.input_file.empty()) {
+    auto v = load_json_file(a.input_file, "input file");
+    if (!v) return kExitUsage;
+    input = std::move(*v);
+  }
+
+  Engine engine;
+  RunOptions opts;
+  opts.state_machine_name = a.state_machine_name.empty() ? definition_base_name(a.definition) : a.state_machine_name;
+  opts.execution_name = a.execution_name;
+  if (!a.mock_config.empty()) {
+    auto cfg = load_json_file(a.mock_config, "mock config");
+    if (!cfg) return kExitUsage;
+    Diagnostics errs;
+    auto table = load_mock_config(*cfg, opts.state_machine_name, a.test_case, errs);
+    if (!table) {
+      for (const auto& d : errs) std::cerr << a.mock_config << ": " << d.pointer << ": " << d.message << "\n";
+      return kExitUsage;
+    }
+    opts.invoker = std::make_shared<MockInvoker>(std::move(*table), engine.invoker());
+  }
+  if (a.trace) {
+    auto start = std::make_shared<Nanos>(0);
+    opts.on_event = [start](const HistoryEvent& e) {
+      if (*start == 0) *start = e.timestamp;
+      print_trace(e, *start);
+    };
+  }
+  auto r = engine.run(def, std::move(input), std::move(opts));
+  std::cerr << "execution: " << r.execution_arn << "\n";
+  if (a.json_output) {
+    json::object o;
+    o["status"] = status_name(r.status);
+    if (r.status == ExecutionStatus::Succeeded) {
+      o["output"] = r.output;
+    } else {
+      if (r.has_error) o["error"] = r.error;
+      if (r.has_cause) o["cause"] = r.cause;
+    }
+    std::cout << to_json(o) << "\n";
+  } else if (r.status == ExecutionStatus::Succeeded) {
+    std::cout << (isatty(STDOUT_FILENO) ? to_pretty_json(r.output) : to_json(r.output)) << "\n";
+  } else {
+    std::cerr << "Execution " << status_name(r.status) << "\n";
+    if (r.has_error) std::cerr << "Error: " << r.error << "\n";
+    if (r.has_cause) std::cerr << "Cause: " << r.cause << "\n";
+  }
+  return r.status == ExecutionStatus::Succeeded ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+Command add_run(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand("run", "Run a state machine once, in memory, and print its output.");
+  cmd->add_option("definition", a->definition, "Definition file (ASL JSON)")->required();
+  auto* in = cmd->add_option("--input", a->input, "Execution input as JSON text (default {})");
+  auto* inf = cmd->add_option("--input-file", a->input_file, "Read the execution input from a JSON file");
+  in->excludes(inf);
+  auto* mock = cmd->add_option("--mock-config", a->mock_config,
+                               "AWS Step Functions Local MockConfigFile with mocked task responses");
+  auto* tc = cmd->add_option("--test-case", a->test_case, "Test case of the mock config to use");
+  mock->needs(tc);
+  tc->needs(mock);
+  cmd->add_option("--state-machine-name", a->state_machine_name,
+                  "State machine name (default: the file's base name without .asl.json/.json)");
+  cmd->add_option("--name", a->execution_name, "Execution name (default: a random UUID)");
+  cmd->add_flag("--json", a->json_output,
+                "Print one line: {\"status\":\"SUCCEEDED\",\"output\":...} or {\"status\":\"FAILED\",\"error\":...,\"cause\":...}");
+  cmd->add_flag("--trace", a->trace, "Print every history event (state, input, output or error) to stderr");
+  cmd->footer(
+      "Exit status: 0 SUCCEEDED; 1 FAILED, TIMED_OUT or ABORTED (error and cause on stderr);\n"
+      "2 usage error, unreadable file, invalid JSON or invalid definition.");
+  return [a]() { return run_command(*a); };
+}
+
+}  // namespace stepwise::cli

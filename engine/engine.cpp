@@ -1,0 +1,234 @@
+// The execution loop: one thread drives every execution. Work arrives as
+// ready frames, task completions (posted through Boost.Asio from any thread)
+// and timers; the loop sleeps only when none of them is due.
+#include <boost/asio/post.hpp>
+#include <stdexcept>
+
+#include "engine/engine_impl.h"
+
+namespace stepwise {
+namespace {
+
+bool contains_context_ref(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string: return std::string_view(v.get_string()).find("$$") != std::string_view::npos;
+    case json::kind::array:
+      for (const auto& e : v.get_array())
+        if (contains_context_ref(e)) return true;
+      return false;
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        // Nested machines have their own plan entries.
+        if (kv.key() == "Branches" || kv.key() == "ItemProcessor" || kv.key() == "Iterator") continue;
+        if (contains_context_ref(kv.value())) return true;
+      }
+      return false;
+    default: return false;
+  }
+}
+
+const json::value* at_pointer(const json::value& root, const std::string& ptr) {
+  if (ptr.empty()) return &root;
+  boost::system::error_code ec;
+  const json::value* v = root.find_pointer(ptr, ec);
+  return ec ? nullptr : v;
+}
+
+}  // namespace
+
+const char* status_name(ExecutionStatus s) {
+  switch (s) {
+    case ExecutionStatus::Running: return "RUNNING";
+    case ExecutionStatus::Succeeded: return "SUCCEEDED";
+    case ExecutionStatus::Failed: return "FAILED";
+    case ExecutionStatus::TimedOut: return "TIMED_OUT";
+    case ExecutionStatus::Aborted: return "ABORTED";
+  }
+  return "UNKNOWN";
+}
+
+Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)), guard(io.get_executor()) {
+  if (!opts.clock) opts.clock = std::make_shared<SystemClock>();
+  clock = opts.clock.get();
+  manual_clock = dynamic_cast<ManualClock*>(clock);
+  if (opts.virtual_time && !manual_clock)
+    throw std::invalid_argument("EngineOptions::virtual_time requires a ManualClock");
+  random = opts.random ? opts.random : std::make_shared<DefaultRandom>();
+  invoker = functions;
+}
+
+std::shared_ptr<const DefinitionPlan> Engine::Impl::plan_for(
+    const std::shared_ptr<const states::Definition>& def) {
+  auto& slot = plans[def.get()];
+  if (auto p = slot.lock()) return p;
+  auto plan = std::make_shared<DefinitionPlan>();
+  for (const auto& m : def->machines) {
+    std::vector<bool> flags(m->states.size(), true);
+    const json::value* mv = at_pointer(def->source, m->pointer);
+    const json::object* states_obj = nullptr;
+    if (mv && mv->is_object()) {
+      if (const auto* s = mv->get_object().if_contains("States")) states_obj = s->if_object();
+    }
+    if (states_obj) {
+      for (const auto& st : m->states) {
+        const json::value* sv = states_obj->if_contains(st.name);
+        flags[st.index] = !sv || contains_context_ref(*sv);
+      }
+    }
+    plan->uses_context.push_back(std::move(flags));
+  }
+  slot = plan;
+  return plan;
+}
+
+std::uint64_t Engine::Impl::start(std::shared_ptr<const states::Definition> def, json::value input,
+                                  RunOptions options, std::function<void(ExecutionResult)> on_done) {
+  auto ex = std::make_unique<Execution>();
+  ex->key = next_key++;
+  ex->plan = plan_for(def);
+  ex->def = std::move(def);
+  ex->invoker = options.invoker ? options.invoker : invoker;
+  ex->options = std::move(options);
+  ex->on_done = std::move(on_done);
+  ex->st.input = std::move(input);
+  Execution& ref = *ex;
+  executions.emplace(ref.key, std::move(ex));
+  begin(ref);
+  return ref.key;
+}
+
+void Engine::Impl::schedule(Execution& ex, std::uint32_t fid) {
+  ex.ready.push_back(fid);
+  if (ex.ready.size() == 1) runnable.push_back(ex.key);
+}
+
+void Engine::Impl::arm(Nanos due, Wakeup w) { timers.push(TimerEntry{due, timer_seq++, std::move(w)}); }
+
+void Engine::Impl::deliver(Wakeup w) {
+  if (std::this_thread::get_id() == loop_thread) {
+    local_inbox.push_back(std::move(w));
+    return;
+  }
+  boost::asio::post(io, [this, w = std::move(w)]() mutable { local_inbox.push_back(std::move(w)); });
+}
+
+void Engine::Impl::complete(Execution& ex) {
+  ex.finished = true;
+  ex.ready.clear();
+}
+
+void Engine::Impl::run_until(const std::function<bool()>& done) {
+  loop_thread = std::this_thread::get_id();
+  std::vector<std::uint64_t> ended;
+  auto reap = [&](Execution& ex) {
+    if (!ex.finished) return;
+    ExecutionResult r;
+    r.status = ex.st.status;
+    r.output = std::move(ex.st.output);
+    r.error = std::move(ex.st.error);
+    r.cause = std::move(ex.st.cause);
+    r.has_error = ex.st.has_error;
+    r.has_cause = ex.st.has_cause;
+    r.execution_arn = ex.st.arn;
+    r.events = ex.st.next_event_id - 1;
+    r.states_entered = ex.st.states_entered;
+    r.history = std::move(ex.history);
+    auto cb = std::move(ex.on_done);
+    executions.erase(ex.key);
+    if (cb) cb(std::move(r));
+  };
+  // Executions that ended while being started.
+  for (auto it = executions.begin(); it != executions.end();) {
+    auto next = std::next(it);
+    reap(*it->second);
+    it = next;
+  }
+  while (!done()) {
+    if (!local_inbox.empty()) {
+      Wakeup w = std::move(local_inbox.front());
+      local_inbox.pop_front();
+      if (w.kind == Wakeup::Kind::TaskDone && in_flight > 0) --in_flight;
+      auto it = executions.find(w.exec);
+      if (it == executions.end() || it->second->finished) continue;
+      on_wakeup(*it->second, w);
+      reap(*it->second);
+      continue;
+    }
+    if (!runnable.empty()) {
+      std::uint64_t key = runnable.front();
+      runnable.pop_front();
+      auto it = executions.find(key);
+      if (it == executions.end()) continue;
+      Execution& ex = *it->second;
+      // Advance a bounded number of frames, then give other executions a turn.
+      for (int i = 0; i < 64 && !ex.ready.empty() && !ex.finished; ++i) {
+        std::uint32_t fid = ex.ready.front();
+        ex.ready.pop_front();
+        advance(ex, fid);
+      }
+      if (!ex.finished && !ex.ready.empty()) runnable.push_back(key);
+      reap(ex);
+      continue;
+    }
+    io.poll();
+    if (!local_inbox.empty()) continue;
+    if (done() || (timers.empty() && in_flight == 0)) break;
+    Nanos now = clock->now();
+    if (!timers.empty() && timers.top().due <= now) {
+      while (!timers.empty() && timers.top().due <= now) {
+        local_inbox.push_back(timers.top().w);
+        timers.pop();
+      }
+      continue;
+    }
+    if (opts.virtual_time) {
+      // Nothing to do but wait: jump to the next timer. With tasks in flight,
+      // first give them a real moment to answer (a hung task still times out).
+      if (in_flight == 0 || (io.run_one_for(std::chrono::milliseconds(100)) == 0 && local_inbox.empty())) {
+        if (!timers.empty()) manual_clock->set(timers.top().due);
+      }
+      continue;
+    }
+    Nanos wait = timers.empty() ? kNanosPerSecond : std::min<Nanos>(timers.top().due - now, kNanosPerSecond);
+    io.run_one_for(std::chrono::nanoseconds(wait));
+  }
+}
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Engine::~Engine() = default;
+
+FunctionRegistry& Engine::functions() { return *impl_->functions; }
+void Engine::set_invoker(std::shared_ptr<Invoker> invoker) { impl_->invoker = std::move(invoker); }
+std::shared_ptr<Invoker> Engine::invoker() const { return impl_->invoker; }
+const EngineOptions& Engine::options() const { return impl_->opts; }
+
+ExecutionResult Engine::run(std::shared_ptr<const states::Definition> definition, json::value input,
+                            RunOptions options) {
+  ExecutionResult result;
+  bool got = false;
+  impl_->start(std::move(definition), std::move(input), std::move(options), [&](ExecutionResult r) {
+    result = std::move(r);
+    got = true;
+  });
+  impl_->run_until([&] { return got; });
+  if (!got) {
+    result.status = ExecutionStatus::Failed;
+    result.error = "States.Runtime";
+    result.cause = "The execution can make no further progress (no task in flight and no timer armed)";
+    result.has_error = result.has_cause = true;
+  }
+  return result;
+}
+
+std::string Engine::start(std::shared_ptr<const states::Definition> definition, json::value input,
+                          RunOptions options, std::function<void(ExecutionResult)> on_done) {
+  auto key = impl_->start(std::move(definition), std::move(input), std::move(options), std::move(on_done));
+  auto it = impl_->executions.find(key);
+  return it == impl_->executions.end() ? std::string() : it->second->st.arn;
+}
+
+void Engine::run_pending() {
+  impl_->run_until([this] { return impl_->executions.empty(); });
+}
+
+}  // namespace stepwise

@@ -1,0 +1,103 @@
+// Internal to engine/: the execution loop and the interpreter of state types.
+// Not part of the public API.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+#include <queue>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "engine/engine.h"
+#include "engine/execution_state.h"
+
+namespace stepwise {
+
+// Which states read the context object ("$$"): built once per definition so
+// the engine builds the context object only where it is read.
+struct DefinitionPlan {
+  std::vector<std::vector<bool>> uses_context;  // [machine][state]
+};
+
+struct Execution {
+  std::uint64_t key = 0;
+  std::shared_ptr<const states::Definition> def;
+  std::shared_ptr<const DefinitionPlan> plan;
+  ExecutionState st;
+  RunOptions options;
+  std::shared_ptr<Invoker> invoker;
+  std::function<void(ExecutionResult)> on_done;
+  std::vector<HistoryEvent> history;
+  std::deque<std::uint32_t> ready;  // frames to advance
+  bool finished = false;
+};
+
+// A task completion or timer delivered back to the loop.
+struct Wakeup {
+  std::uint64_t exec = 0;
+  std::uint32_t frame = 0;
+  std::uint64_t token = 0;
+  enum class Kind : std::uint8_t { TaskDone, Heartbeat, Timer, TaskTimeout, HeartbeatTimeout, ExecutionTimeout } kind;
+  TaskOutcome outcome;
+};
+
+struct TimerEntry {
+  Nanos due;
+  std::uint64_t seq;
+  Wakeup w;
+  bool operator>(const TimerEntry& o) const { return due != o.due ? due > o.due : seq > o.seq; }
+};
+
+class DefaultRandom final : public states::RandomSource {
+ public:
+  DefaultRandom() : gen_(std::random_device{}()) {}
+  std::uint64_t next_u64() override { return gen_(); }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+class Engine::Impl {
+ public:
+  explicit Impl(EngineOptions o);
+
+  // The loop (engine.cpp).
+  std::uint64_t start(std::shared_ptr<const states::Definition> def, json::value input, RunOptions options,
+                      std::function<void(ExecutionResult)> on_done);
+  void run_until(const std::function<bool()>& done);
+  void deliver(Wakeup w);  // from any thread
+  void arm(Nanos due, Wakeup w);
+  void schedule(Execution& ex, std::uint32_t fid);
+  void complete(Execution& ex);  // the execution has ended: report it
+  std::shared_ptr<const DefinitionPlan> plan_for(const std::shared_ptr<const states::Definition>& def);
+
+  // The interpreter (interpreter.cpp).
+  void begin(Execution& ex);
+  void advance(Execution& ex, std::uint32_t fid);
+  void on_wakeup(Execution& ex, Wakeup& w);
+
+  EngineOptions opts;
+  std::shared_ptr<FunctionRegistry> functions = std::make_shared<FunctionRegistry>();
+  std::shared_ptr<Invoker> invoker;  // default: functions
+  std::shared_ptr<states::RandomSource> random;
+  Clock* clock = nullptr;
+  ManualClock* manual_clock = nullptr;
+
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
+  std::thread::id loop_thread;
+  std::deque<Wakeup> local_inbox;
+  std::size_t in_flight = 0;  // tasks invoked and not yet completed
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers;
+  std::uint64_t timer_seq = 0;
+  std::map<std::uint64_t, std::unique_ptr<Execution>> executions;
+  std::deque<std::uint64_t> runnable;  // executions that have ready frames
+  std::uint64_t next_key = 1;
+  std::map<const states::Definition*, std::weak_ptr<const DefinitionPlan>> plans;
+};
+
+}  // namespace stepwise

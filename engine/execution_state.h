@@ -1,0 +1,94 @@
+// Everything one execution changes while it runs, as plain data: the parsed
+// definition stays immutable and shared; this is what the durable store saves
+// at every transition and restores after a crash.
+//
+// An execution is a tree of frames. A frame runs one (sub)machine: the top
+// level, one Parallel branch, or one Map iteration. A frame is in one phase:
+// ready to run its current state, waiting for a task, a timer (Wait, retry
+// backoff) or its children (Parallel/Map), or done.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/clock.h"
+#include "states/definition.h"
+#include "states/json.h"
+
+namespace stepwise {
+
+enum class ExecutionStatus : std::uint8_t { Running, Succeeded, Failed, TimedOut, Aborted };
+const char* status_name(ExecutionStatus s);  // "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+
+enum class FramePhase : std::uint8_t { Ready, Task, Timer, Children, Done };
+enum class TimerKind : std::uint8_t { None, Wait, Retry };
+
+struct Frame {
+  std::uint32_t id = 0;
+  std::int32_t parent = -1;  // owning Parallel/Map frame, -1 for the top level
+  std::uint32_t slot = 0;    // branch or item index within the parent
+  states::MachineId machine = 0;
+  states::StateIndex state = 0;
+  FramePhase phase = FramePhase::Ready;
+  bool entered = false;  // the current state's ...StateEntered event is written
+  bool in_use = false;
+  // Runs inside a distributed Map: its events belong to the child execution's
+  // history (see the distributed Map issue), not to this one.
+  bool quiet = false;
+
+  json::value input;      // raw input of the current state
+  json::value effective;  // effective input (after InputPath and Parameters)
+  std::int64_t entered_event = 0;
+  Nanos entered_time = 0;
+  std::int64_t last_event = 0;  // previousEventId for this frame's next event
+
+  // Retry bookkeeping of the current state.
+  std::uint32_t retry_count = 0;
+  std::vector<std::uint32_t> attempts;  // per retrier
+
+  // What the frame waits for: a completion or timer carrying this token.
+  std::uint64_t token = 0;
+  TimerKind timer = TimerKind::None;
+  Nanos due = 0;
+  Nanos task_deadline = 0;       // 0: none
+  Nanos heartbeat_deadline = 0;  // 0: none
+  double heartbeat_seconds = 0;
+  std::optional<std::string> task_token;  // .waitForTaskToken
+
+  // Parallel / Map progress.
+  json::array items;    // Map: the items
+  json::array results;  // outputs by branch / item index
+  std::uint32_t total = 0, launched = 0, succeeded = 0, failed = 0, running = 0;
+  std::uint32_t max_concurrency = 0;  // 0: unlimited
+  std::optional<double> tolerated_percentage;
+  std::optional<std::int64_t> tolerated_count;
+  std::vector<std::uint32_t> children;  // frame ids of running children
+};
+
+struct ExecutionState {
+  std::string arn;
+  std::string name;
+  std::string state_machine_arn;
+  std::string state_machine_name;
+  std::string role_arn;
+  json::value input;
+  Nanos start_time = 0;
+  std::string start_time_text;
+
+  ExecutionStatus status = ExecutionStatus::Running;
+  json::value output;
+  std::string error, cause;
+  bool has_error = false, has_cause = false;
+
+  std::deque<Frame> frames;  // stable addresses; ids index this
+  std::vector<std::uint32_t> free_frames;
+  std::int64_t next_event_id = 1;
+  std::uint64_t next_token = 1;
+  std::int64_t states_entered = 0;
+  Nanos deadline = 0;  // machine-level TimeoutSeconds, 0: none
+};
+
+}  // namespace stepwise

@@ -1,0 +1,1221 @@
+// The interpreter: what each state type does when a frame reaches it, and how
+// errors travel through Retry, Catch, Parallel branches and Map iterations.
+// Section names refer to the Amazon States Language specification.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/engine_impl.h"
+#include "states/timestamp.h"
+
+namespace stepwise {
+namespace {
+
+using states::Definition;
+using states::JsonPath;
+using states::Machine;
+using states::PathSpec;
+using states::ResultPathSpec;
+using states::Scope;
+using states::State;
+using states::StateType;
+
+const json::value kNull;
+
+std::string uuid4(states::RandomSource& r) {
+  std::uint64_t a = r.next_u64(), b = r.next_u64();
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+// ASL "Error names": States.ALL matches every error but States.Runtime;
+// States.TaskFailed matches every error except States.Timeout.
+bool error_matches(const std::vector<std::string>& names, const std::string& error) {
+  // AWS's recordings show States.ALL catching States.DataLimitExceeded raised
+  // by a task's result, so only States.Runtime is terminal here.
+  const bool terminal = error == "States.Runtime";
+  for (const auto& n : names) {
+    if (n == error) return true;
+    if (terminal) continue;
+    if (n == "States.ALL") return true;
+    if (n == "States.TaskFailed" && error != "States.Timeout") return true;
+  }
+  return false;
+}
+
+const char* entered_name(StateType t) {
+  static const char* names[] = {"TaskStateEntered",    "PassStateEntered",     "ChoiceStateEntered",
+                                "WaitStateEntered",    "SucceedStateEntered",  "FailStateEntered",
+                                "ParallelStateEntered", "MapStateEntered"};
+  return names[static_cast<int>(t)];
+}
+
+const char* exited_name(StateType t) {
+  static const char* names[] = {"TaskStateExited",    "PassStateExited",     "ChoiceStateExited",
+                                "WaitStateExited",    "SucceedStateExited",  "FailStateExited",
+                                "ParallelStateExited", "MapStateExited"};
+  return names[static_cast<int>(t)];
+}
+
+// How history names a task's events, from its resource.
+struct TaskFamily {
+  std::string prefix;         // "LambdaFunction", "Activity" or "Task"
+  std::string resource_type;  // for Task*: "lambda", "sqs", ...
+  std::string resource;       // for Task*: "invoke", "sendMessage.waitForTaskToken", ...
+};
+
+TaskFamily task_family(const std::string& resource) {
+  if (resource.rfind("arn:aws:lambda:", 0) == 0) return {"LambdaFunction", "", ""};
+  if (resource.find(":activity:") != std::string::npos) return {"Activity", "", ""};
+  TaskFamily f{"Task", "", ""};
+  constexpr std::string_view kPrefix = "arn:aws:states:::";
+  if (resource.rfind(kPrefix, 0) == 0) {
+    std::string rest = resource.substr(kPrefix.size());
+    auto colon = rest.find(':');
+    f.resource_type = rest.substr(0, colon);
+    f.resource = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    if (f.resource_type == "aws-sdk") {  // arn:aws:states:::aws-sdk:SERVICE:ACTION
+      auto c2 = f.resource.find(':');
+      f.resource_type = "aws-sdk:" + f.resource.substr(0, c2);
+      f.resource = c2 == std::string::npos ? "" : f.resource.substr(c2 + 1);
+    }
+  }
+  return f;
+}
+
+// The text AWS shows for a value inside a quoted message: strings bare, the rest as JSON.
+std::string bare_text(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  return to_json(v);
+}
+
+std::optional<std::int64_t> as_integer(const json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+    return static_cast<std::int64_t>(v.get_uint64());
+  if (v.is_double()) {
+    double d = v.get_double();
+    if (std::floor(d) == d && std::fabs(d) < 9.2e18) return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+std::optional<double> as_number(const json::value& v) {
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  if (v.is_double()) return v.get_double();
+  return std::nullopt;
+}
+
+}  // namespace
+
+// One interpreter step over one execution. Short-lived: built per call.
+struct Interp {
+  Engine::Impl& E;
+  Execution& ex;
+
+  const Definition& def() const { return *ex.def; }
+  Frame& frame(std::uint32_t id) { return ex.st.frames[id]; }
+  const State& state_of(const Frame& f) const { return def().machine(f.machine).states[f.state]; }
+  Nanos now() const { return E.clock->now(); }
+  bool recording() const { return ex.options.record_history || static_cast<bool>(ex.options.on_event); }
+
+  // ---- History ----------------------------------------------------------
+
+  template <class Details>
+  std::int64_t emit(Frame* f, const char* type, Details&& details) {
+    if (f && f->quiet) return 0;
+    std::int64_t id = ex.st.next_event_id++;
+    if (recording()) {
+      HistoryEvent e;
+      e.id = id;
+      e.previous_event_id = f ? f->last_event : id - 1;
+      e.timestamp = now();
+      e.type = type;
+      details(e.details);
+      if (ex.options.on_event) ex.options.on_event(e);
+      if (ex.options.record_history) ex.history.push_back(std::move(e));
+    }
+    if (f) f->last_event = id;
+    return id;
+  }
+  std::int64_t emit(Frame* f, const char* type) {
+    return emit(f, type, [](json::object&) {});
+  }
+
+  static json::object payload_details(const char* key, const json::value& v) {
+    json::object d;
+    d[key] = to_json(v);
+    json::object det;
+    det["truncated"] = false;
+    d[std::string(key) + "Details"] = std::move(det);
+    return d;
+  }
+
+  // ---- Frames -----------------------------------------------------------
+
+  std::uint32_t new_frame(std::int32_t parent, std::uint32_t slot, states::MachineId machine, json::value input) {
+    std::uint32_t id;
+    if (!ex.st.free_frames.empty()) {
+      id = ex.st.free_frames.back();
+      ex.st.free_frames.pop_back();
+      ex.st.frames[id] = Frame{};
+    } else {
+      id = static_cast<std::uint32_t>(ex.st.frames.size());
+      ex.st.frames.emplace_back();
+    }
+    Frame& f = ex.st.frames[id];
+    f.id = id;
+    f.in_use = true;
+    f.parent = parent;
+    f.slot = slot;
+    f.machine = machine;
+    f.state = def().machine(machine).start;
+    f.input = std::move(input);
+    if (parent >= 0) {
+      const Frame& p = frame(static_cast<std::uint32_t>(parent));
+      f.quiet = p.quiet || distributed(state_of(p));
+    }
+    f.last_event = parent >= 0 ? frame(static_cast<std::uint32_t>(parent)).last_event : ex.st.next_event_id - 1;
+    return id;
+  }
+
+  void release(std::uint32_t id) {
+    Frame& f = frame(id);
+    f = Frame{};
+    f.id = id;
+    ex.st.free_frames.push_back(id);
+  }
+
+  // Stops a frame and everything below it (a failed sibling branch, a
+  // Map over its failure threshold, an execution that ended).
+  void abort_frame(std::uint32_t id) {
+    Frame& f = frame(id);
+    for (auto c : f.children) abort_frame(c);
+    f.children.clear();
+    if (f.entered && (f.phase == FramePhase::Task || f.phase == FramePhase::Timer || f.phase == FramePhase::Children)) {
+      const State& s = state_of(f);
+      static const char* names[] = {"TaskStateAborted", nullptr, nullptr, "WaitStateAborted", nullptr, nullptr,
+                                    "ParallelStateAborted", "MapStateAborted"};
+      if (const char* n = names[static_cast<int>(s.type)]) emit(&f, n);
+    }
+    release(id);
+  }
+
+  static bool distributed(const State& s) {
+    return s.type == StateType::Map && s.as<states::MapSpec>().mode == "DISTRIBUTED";
+  }
+
+  // ---- Context object ($$) ---------------------------------------------
+
+  json::value context(const Frame& f, const State& s, const json::value* map_item = nullptr,
+                      std::int64_t map_index = 0) const {
+    json::object exo;
+    exo["Id"] = ex.st.arn;
+    exo["Input"] = ex.st.input;
+    exo["StartTime"] = ex.st.start_time_text;
+    exo["Name"] = ex.st.name;
+    exo["RoleArn"] = ex.st.role_arn;
+    if (ex.options.type != RunOptions::Type::ExpressSync) exo["RedriveCount"] = 0;
+    json::object sm;
+    sm["Id"] = ex.st.state_machine_arn;
+    sm["Name"] = ex.st.state_machine_name;
+    json::object so;
+    so["Name"] = s.name;
+    so["EnteredTime"] = states::format_timestamp(f.entered_time);
+    if (s.type == StateType::Task) so["RetryCount"] = f.retry_count;
+    json::object root;
+    root["Execution"] = std::move(exo);
+    root["StateMachine"] = std::move(sm);
+    root["State"] = std::move(so);
+    if (f.task_token) {
+      json::object t;
+      t["Token"] = *f.task_token;
+      root["Task"] = std::move(t);
+    }
+    if (map_item) {
+      json::object item;
+      item["Index"] = map_index;
+      item["Value"] = *map_item;
+      json::object m;
+      m["Item"] = std::move(item);
+      root["Map"] = std::move(m);
+    }
+    return root;
+  }
+
+  bool uses_context(const Frame& f) const { return ex.plan->uses_context[f.machine][f.state]; }
+
+  // ---- Paths (ASL "Input and Output Processing") ------------------------
+
+  Result<json::value> select(const JsonPath& p, const json::value& input, const json::value& ctx) const {
+    std::string miss;
+    auto v = p.select(p.is_context() ? ctx : input, &miss);
+    if (!v) return runtime_failure("Invalid path '" + p.text() + "' : " + miss);
+    return std::move(*v);
+  }
+
+  // The effective input after InputPath, without copying the raw input: points
+  // at `input` for "$", else at `holder`, which receives the selection.
+  Result<const json::value*> input_view(const PathSpec& p, const json::value& input, const json::value& ctx,
+                                        json::value& holder) const {
+    switch (p.kind) {
+      case PathSpec::Kind::Whole: return &input;
+      case PathSpec::Kind::Empty: holder = json::object(); return &holder;
+      case PathSpec::Kind::Path: {
+        if (p.path->is_root() && !p.path->is_context()) return &input;
+        auto v = select(*p.path, input, ctx);
+        if (!v) return v.failure();
+        holder = std::move(*v);
+        return &holder;
+      }
+    }
+    return &input;
+  }
+
+  // InputPath / OutputPath. `v` is consumed.
+  Result<json::value> apply_path(const PathSpec& p, json::value v, const json::value& ctx) const {
+    switch (p.kind) {
+      case PathSpec::Kind::Whole: return v;
+      case PathSpec::Kind::Empty: return json::value(json::object());
+      case PathSpec::Kind::Path:
+        if (p.path->is_root() && !p.path->is_context()) return v;
+        return select(*p.path, v, ctx);
+    }
+    return v;
+  }
+
+  Result<json::value> apply_result_path(const ResultPathSpec& rp, json::value input, json::value result) const {
+    switch (rp.kind) {
+      case ResultPathSpec::Kind::Replace: return result;
+      case ResultPathSpec::Kind::Discard: return input;
+      case ResultPathSpec::Kind::Path: {
+        if (rp.path->is_root()) return result;
+        std::string err;
+        if (!rp.path->assign(input, std::move(result), &err)) {
+          return Failure{"States.ResultPathMatchFailure",
+                         "Unable to apply ResultPath '" + rp.path->text() + "' to input '" + to_json(input) +
+                             "'" + (err.empty() ? "" : ": " + err),
+                         true};
+        }
+        return input;
+      }
+    }
+    return result;
+  }
+
+  // The value Catch passes on: {"Error": ..., "Cause": ...}, null where absent.
+  static json::value error_output(const Failure& f) {
+    json::object err;
+    err["Error"] = f.has_error ? json::value(f.error) : json::value();
+    err["Cause"] = f.has_cause ? json::value(f.cause) : json::value();
+    return err;
+  }
+
+  bool over_limit(const json::value& v) const { return json_size(v) > E.opts.payload_limit; }
+
+  // `who` is the state's name, or a task's resource for a task's result.
+  Failure data_limit(const std::string& who) const {
+    return Failure{"States.DataLimitExceeded",
+                   "The state/task '" + who +
+                       "' returned a result with a size exceeding the maximum number of bytes service limit.",
+                   false};
+  }
+
+  // ---- Ending things ----------------------------------------------------
+
+  void prefix_cause(Failure& f, const Frame& fr, const State& s) const {
+    if (!f.in_state) return;
+    f.cause = "An error occurred while executing the state '" + s.name + "' (entered at the event id #" +
+              std::to_string(fr.entered_event) + "). " + f.cause;
+    f.in_state = false;
+  }
+
+  void end_execution(ExecutionStatus status) {
+    ex.st.status = status;
+    for (auto& f : ex.st.frames) f.token = 0;  // stale every pending completion and timer
+    E.complete(ex);
+  }
+
+  void execution_succeeded(json::value output) {
+    emit(nullptr, "ExecutionSucceeded", [&](json::object& d) {
+      d["executionSucceededEventDetails"] = payload_details("output", output);
+    });
+    ex.st.output = std::move(output);
+    end_execution(ExecutionStatus::Succeeded);
+  }
+
+  void execution_failed(const Failure& f, ExecutionStatus status = ExecutionStatus::Failed) {
+    const char* type = status == ExecutionStatus::TimedOut ? "ExecutionTimedOut" : "ExecutionFailed";
+    const char* key =
+        status == ExecutionStatus::TimedOut ? "executionTimedOutEventDetails" : "executionFailedEventDetails";
+    emit(nullptr, type, [&](json::object& d) {
+      json::object det;
+      if (f.has_error) det["error"] = f.error;
+      if (f.has_cause) det["cause"] = f.cause;
+      d[key] = std::move(det);
+    });
+    ex.st.error = f.error;
+    ex.st.cause = f.cause;
+    ex.st.has_error = f.has_error;
+    ex.st.has_cause = f.has_cause;
+    end_execution(status);
+  }
+
+  // The frame's machine reached End (or a Succeed state).
+  void frame_succeeded(std::uint32_t fid, json::value output) {
+    Frame& f = frame(fid);
+    if (f.parent < 0) {
+      execution_succeeded(std::move(output));
+      return;
+    }
+    child_ended(fid, true, std::move(output), {});
+  }
+
+  void frame_failed(std::uint32_t fid, Failure failure) {
+    Frame& f = frame(fid);
+    if (f.parent < 0) {
+      execution_failed(failure);
+      return;
+    }
+    child_ended(fid, false, {}, std::move(failure));
+  }
+
+  // A state failed. Runtime errors end the execution; others go through the
+  // state's Retry and Catch (ASL "Error Handling"), then up to the parent.
+  // Returns true when the frame is ready to advance (caught).
+  // `final_event` ("ParallelStateFailed", "MapStateFailed") is written once
+  // the state is not retried.
+  bool state_failed(std::uint32_t fid, const State& s, Failure failure, const char* final_event = nullptr) {
+    Frame& f = frame(fid);
+    prefix_cause(failure, f, s);
+    if (failure.error == "States.Runtime") {
+      execution_failed(failure);
+      return false;
+    }
+    for (std::size_t i = 0; i < s.retry.size(); ++i) {
+      const auto& r = s.retry[i];
+      if (!error_matches(r.errors, failure.error)) continue;
+      if (f.attempts.size() < s.retry.size()) f.attempts.resize(s.retry.size(), 0);
+      if (f.attempts[i] < static_cast<std::uint32_t>(r.max_attempts)) {
+        double delay = r.interval_seconds * std::pow(r.backoff_rate, static_cast<double>(f.attempts[i]));
+        if (r.max_delay_seconds) delay = std::min(delay, *r.max_delay_seconds);
+        if (r.jitter == states::Jitter::Full) {
+          double u = static_cast<double>(E.random->next_u64() >> 11) * (1.0 / 9007199254740992.0);
+          delay *= u;
+        }
+        ++f.attempts[i];
+        ++f.retry_count;
+        f.phase = FramePhase::Timer;
+        f.timer = TimerKind::Retry;
+        f.token = ex.st.next_token++;
+        E.arm(now() + seconds_to_nanos(delay), Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
+        return false;
+      }
+      break;  // the matching retrier is exhausted: on to the catchers
+    }
+    if (final_event) emit(&f, final_event);
+    if (final_event && distributed(s)) emit(&f, "MapRunFailed");
+    for (const auto& c : s.catches) {
+      if (!error_matches(c.errors, failure.error)) continue;
+      json::value err = error_output(failure);
+      auto out = apply_result_path(c.result_path, std::move(f.input), std::move(err));
+      if (!out) {
+        Failure inner = out.failure();
+        prefix_cause(inner, f, s);
+        execution_failed(inner);
+        return false;
+      }
+      emit(&f, exited_name(s.type), [&](json::object& d) {
+        auto det = payload_details("output", *out);
+        det["name"] = s.name;
+        d["stateExitedEventDetails"] = std::move(det);
+      });
+      f.state = c.next;
+      f.input = std::move(*out);
+      f.entered = false;
+      f.phase = FramePhase::Ready;
+      return true;
+    }
+    frame_failed(fid, std::move(failure));
+    return false;
+  }
+
+  // The state produced its output: leave it, then End or go to Next.
+  // Returns true when the frame continues with its next state.
+  bool transition(std::uint32_t fid, const State& s, json::value output, states::StateIndex next) {
+    Frame& f = frame(fid);
+    if (over_limit(output)) {
+      execution_failed(data_limit(s.name));
+      return false;
+    }
+    emit(&f, exited_name(s.type), [&](json::object& d) {
+      auto det = payload_details("output", output);
+      det["name"] = s.name;
+      d["stateExitedEventDetails"] = std::move(det);
+    });
+    if (next == states::kNoState) {
+      frame_succeeded(fid, std::move(output));
+      return false;
+    }
+    f.state = next;
+    f.input = std::move(output);
+    f.entered = false;
+    return true;
+  }
+
+  // ---- Entering a state ---------------------------------------------------
+
+  void enter(Frame& f, const State& s) {
+    f.entered = true;
+    f.entered_time = now();
+    f.retry_count = 0;
+    f.attempts.assign(s.retry.size(), 0);
+    f.task_token.reset();
+    ++ex.st.states_entered;
+    f.entered_event = emit(&f, entered_name(s.type), [&](json::object& d) {
+      auto det = payload_details("input", f.input);
+      det["name"] = s.name;
+      d["stateEnteredEventDetails"] = std::move(det);
+    });
+  }
+
+  // Runs the current state of a ready frame. Returns true when the frame moved
+  // on to another state and is still ready.
+  bool run_state(std::uint32_t fid) {
+    Frame& f = frame(fid);
+    const State& s = state_of(f);
+    if (!f.entered) enter(f, s);
+    switch (s.type) {
+      case StateType::Pass: return run_pass(fid, s);
+      case StateType::Choice: return run_choice(fid, s);
+      case StateType::Wait: return run_wait(fid, s);
+      case StateType::Succeed: return run_succeed(fid, s);
+      case StateType::Fail: return run_fail(fid, s);
+      case StateType::Task: return run_task(fid, s);
+      case StateType::Parallel: return run_parallel(fid, s);
+      case StateType::Map: return run_map(fid, s);
+    }
+    return false;
+  }
+
+  // Fails the current state with a failure raised by the interpreter.
+  bool fail_here(std::uint32_t fid, const State& s, Failure failure) {
+    if (s.type == StateType::Task || s.type == StateType::Parallel || s.type == StateType::Map)
+      return state_failed(fid, s, std::move(failure));
+    prefix_cause(failure, frame(fid), s);
+    if (failure.error == "States.Runtime" || failure.error == "States.DataLimitExceeded") {
+      execution_failed(failure);
+      return false;
+    }
+    frame_failed(fid, std::move(failure));
+    return false;
+  }
+
+  // ---- Pass ---------------------------------------------------------------
+
+  bool run_pass(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::PassSpec>();
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    json::value result;
+    if (spec.result) {
+      // Result replaces the effective input; InputPath still has to match.
+      if (s.input_path.kind == PathSpec::Kind::Path) {
+        json::value holder;
+        auto eff = input_view(s.input_path, f.input, ctx, holder);
+        if (!eff) return fail_here(fid, s, eff.failure());
+      }
+      result = *spec.result;
+    } else {
+      json::value holder;
+      auto eff = input_view(s.input_path, f.input, ctx, holder);
+      if (!eff) return fail_here(fid, s, eff.failure());
+      if (s.parameters) {
+        auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
+        if (!p) return fail_here(fid, s, p.failure());
+        result = std::move(*p);
+      } else if (*eff == &holder) {
+        result = std::move(holder);
+      } else if (s.result_path.kind == ResultPathSpec::Kind::Replace) {
+        result = std::move(f.input);  // the raw input is not needed any more
+      } else {
+        result = f.input;
+      }
+    }
+    auto out = apply_result_path(s.result_path, std::move(f.input), std::move(result));
+    if (!out) return fail_here(fid, s, out.failure());
+    auto fin = apply_path(s.output_path, std::move(*out), ctx);
+    if (!fin) return fail_here(fid, s, fin.failure());
+    return transition(fid, s, std::move(*fin), s.end ? states::kNoState : s.next);
+  }
+
+  // ---- Choice -------------------------------------------------------------
+
+  bool run_choice(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::ChoiceSpec>();
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    auto eff = apply_path(s.input_path, std::move(f.input), ctx);
+    if (!eff) return fail_here(fid, s, eff.failure());
+    states::StateIndex next = states::kNoState;
+    for (const auto& b : spec.choices) {
+      auto r = b.rule.evaluate(Scope{*eff, ctx, E.random.get()});
+      if (!r) return fail_here(fid, s, r.failure());
+      if (*r) {
+        next = b.next;
+        break;
+      }
+    }
+    if (next == states::kNoState) next = spec.default_next;
+    if (next == states::kNoState) {
+      return fail_here(fid, s,
+                       Failure{"States.NoChoiceMatched",
+                               "No Choice Rules matched and no Default was specified for the state '" + s.name + "'",
+                               false});
+    }
+    auto out = apply_path(s.output_path, std::move(*eff), ctx);
+    if (!out) return fail_here(fid, s, out.failure());
+    return transition(fid, s, std::move(*out), next);
+  }
+
+  // ---- Wait ---------------------------------------------------------------
+
+  Result<Nanos> wait_due(const Frame& f, const State& s, const json::value& eff, const json::value& ctx) {
+    const auto& spec = s.as<states::WaitSpec>();
+    if (spec.seconds) return f.entered_time + seconds_to_nanos(*spec.seconds);
+    if (spec.timestamp) {
+      auto t = states::parse_timestamp(*spec.timestamp);
+      if (!t) return runtime_failure("The Timestamp field is not a valid ISO-8601 extended offset date-time: " + *spec.timestamp);
+      return *t;
+    }
+    if (spec.seconds_path) {
+      const JsonPath& p = *spec.seconds_path;
+      auto v = p.select(p.is_context() ? ctx : eff);
+      if (!v) return runtime_failure("The SecondsPath parameter does not reference an input value: " + p.text());
+      auto n = as_integer(*v);
+      if (!n) return runtime_failure("The SecondsPath parameter cannot be parsed as a long value: " + p.text() +
+                                     " == " + bare_text(*v));
+      if (*n < 0)
+        return runtime_failure("The SecondsPath parameter references a negative value: " + p.text() + " == " +
+                               bare_text(*v));
+      if (*n > 2147483647LL) return runtime_failure("Wait state delay is too long.");
+      return f.entered_time + *n * kNanosPerSecond;
+    }
+    const JsonPath& p = *spec.timestamp_path;
+    auto v = p.select(p.is_context() ? ctx : eff);
+    if (!v) return runtime_failure("The TimestampPath parameter does not reference an input value: " + p.text());
+    std::optional<states::EpochNanos> t;
+    if (v->is_string()) t = states::parse_timestamp(v->get_string());
+    if (!t)
+      return runtime_failure(
+          "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format "
+          "string: " +
+          p.text() + " == " + bare_text(*v));
+    return *t;
+  }
+
+  bool run_wait(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    if (f.timer == TimerKind::Wait) {  // the timer fired
+      f.timer = TimerKind::None;
+      auto out = apply_path(s.output_path, std::move(f.effective), ctx);
+      if (!out) return fail_here(fid, s, out.failure());
+      return transition(fid, s, std::move(*out), s.end ? states::kNoState : s.next);
+    }
+    auto eff = apply_path(s.input_path, std::move(f.input), ctx);
+    if (!eff) return fail_here(fid, s, eff.failure());
+    auto due = wait_due(f, s, *eff, ctx);
+    if (!due) return fail_here(fid, s, due.failure());
+    if (*due - f.entered_time > 2147483647LL * kNanosPerSecond)
+      return fail_here(fid, s, runtime_failure("Wait state delay is too long."));
+    f.effective = std::move(*eff);
+    f.phase = FramePhase::Timer;
+    f.timer = TimerKind::Wait;
+    f.token = ex.st.next_token++;
+    E.arm(*due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
+    return false;
+  }
+
+  // ---- Succeed and Fail ---------------------------------------------------
+
+  bool run_succeed(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    auto eff = apply_path(s.input_path, std::move(f.input), ctx);
+    if (!eff) return fail_here(fid, s, eff.failure());
+    auto out = apply_path(s.output_path, std::move(*eff), ctx);
+    if (!out) return fail_here(fid, s, out.failure());
+    return transition(fid, s, std::move(*out), states::kNoState);
+  }
+
+  Result<std::string> fail_field(const char* field, const std::optional<std::string>& literal,
+                                 const std::optional<JsonPath>& path, const std::optional<states::Intrinsic>& fn,
+                                 const json::value& input, const json::value& ctx) {
+    if (literal) return *literal;
+    if (path) {
+      auto v = path->select(path->is_context() ? ctx : input);
+      if (!v)
+        return runtime_failure("The JSONPath '" + path->text() + "' specified for the field '" + field +
+                               "' could not be found in the input '" + to_json(input) + "'");
+      return bare_text(*v);
+    }
+    if (fn) {
+      auto v = fn->evaluate(Scope{input, ctx, E.random.get()});
+      if (!v) return v.failure();
+      return bare_text(*v);
+    }
+    return std::string();
+  }
+
+  bool run_fail(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::FailSpec>();
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    auto error = fail_field("ErrorPath", spec.error, spec.error_path, spec.error_intrinsic, f.input, ctx);
+    if (!error) return fail_here(fid, s, error.failure());
+    auto cause = fail_field("CausePath", spec.cause, spec.cause_path, spec.cause_intrinsic, f.input, ctx);
+    if (!cause) return fail_here(fid, s, cause.failure());
+    Failure failure{std::move(*error), std::move(*cause), false};
+    failure.has_error = spec.error || spec.error_path || spec.error_intrinsic;
+    failure.has_cause = spec.cause || spec.cause_path || spec.cause_intrinsic;
+    frame_failed(fid, std::move(failure));
+    return false;
+  }
+
+  // ---- Task ---------------------------------------------------------------
+
+  // TimeoutSeconds / HeartbeatSeconds, literal or from a path.
+  Result<double> seconds_field(const states::NumberSource& src, const json::value& eff, const json::value& ctx) {
+    if (src.literal) return *src.literal;
+    if (!src.path) return 0.0;
+    auto v = select(*src.path, eff, ctx);
+    if (!v) return v.failure();
+    auto n = as_integer(*v);
+    if (!n || *n <= 0)
+      return runtime_failure("The value of '" + src.path->text() + "' must be a positive integer: " + to_json(*v));
+    return static_cast<double>(*n);
+  }
+
+  // Checks AWS makes on an optimized integration's parameters before it
+  // schedules the task.
+  static std::optional<Failure> check_integration_parameters(const std::string& resource, const json::value& payload) {
+    if (resource.rfind("arn:aws:states:::apigateway:invoke", 0) == 0 && payload.is_object()) {
+      if (const auto* h = payload.get_object().if_contains("Headers"); h && h->is_object()) {
+        for (const auto& kv : h->get_object()) {
+          if (!kv.value().is_array())
+            return runtime_failure("The Parameters '" + to_json(payload) +
+                                   "' could not be used to start the Task: [The value of the field 'Headers' has an "
+                                   "invalid format]");
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  bool run_task(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::TaskSpec>();
+    // Callback (.waitForTaskToken) and job (.sync) integrations carry a task token.
+    if (spec.resource.find(".waitForTaskToken") != std::string::npos ||
+        spec.resource.find(".sync") != std::string::npos)
+      f.task_token = uuid4(*E.random);
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    json::value holder;
+    auto eff = input_view(s.input_path, f.input, ctx, holder);
+    if (!eff) return fail_here(fid, s, eff.failure());
+    json::value payload;
+    if (s.parameters) {
+      auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
+      if (!p) return fail_here(fid, s, p.failure());
+      payload = std::move(*p);
+    } else {
+      payload = *eff == &holder ? std::move(holder) : **eff;
+    }
+    if (auto bad = check_integration_parameters(spec.resource, payload)) return fail_here(fid, s, *bad);
+    auto timeout = seconds_field(spec.timeout_seconds, f.input, ctx);
+    if (!timeout) return fail_here(fid, s, timeout.failure());
+    auto heartbeat = seconds_field(spec.heartbeat_seconds, f.input, ctx);
+    if (!heartbeat) return fail_here(fid, s, heartbeat.failure());
+
+    const TaskFamily fam = task_family(spec.resource);
+    const std::string scheduled = fam.prefix + "Scheduled";
+    const std::string started = fam.prefix + "Started";
+    emit(&f, scheduled.c_str(), [&](json::object& d) {
+      json::object det;
+      if (fam.prefix == "Task") {
+        det["resourceType"] = fam.resource_type;
+        det["resource"] = fam.resource;
+        det["region"] = E.opts.region;
+        det["parameters"] = to_json(payload);
+      } else {
+        det["resource"] = spec.resource;
+        det["input"] = to_json(payload);
+        det["inputDetails"] = json::object{{"truncated", false}};
+      }
+      if (*timeout > 0) det["timeoutInSeconds"] = static_cast<std::int64_t>(*timeout);
+      if (*heartbeat > 0) det["heartbeatInSeconds"] = static_cast<std::int64_t>(*heartbeat);
+      std::string key = fam.prefix == "Task" ? "taskScheduledEventDetails"
+                        : fam.prefix == "Activity" ? "activityScheduledEventDetails"
+                                                   : "lambdaFunctionScheduledEventDetails";
+      d[key] = std::move(det);
+    });
+    emit(&f, started.c_str(), [&](json::object& d) {
+      if (fam.prefix == "Task") {
+        d["taskStartedEventDetails"] = json::object{{"resourceType", fam.resource_type}, {"resource", fam.resource}};
+      }
+    });
+    if (f.task_token && fam.prefix == "Task") {  // a job started or a callback sent: now it waits
+      emit(&f, "TaskSubmitted", [&](json::object& d) {
+        d["taskSubmittedEventDetails"] = json::object{{"resourceType", fam.resource_type}, {"resource", fam.resource}};
+      });
+    }
+
+    f.phase = FramePhase::Task;
+    f.token = ex.st.next_token++;
+    const Nanos t0 = now();
+    f.task_deadline = *timeout > 0 ? t0 + seconds_to_nanos(*timeout) : 0;
+    f.heartbeat_seconds = *heartbeat;
+    f.heartbeat_deadline = *heartbeat > 0 ? t0 + seconds_to_nanos(*heartbeat) : 0;
+    if (f.task_deadline) E.arm(f.task_deadline, Wakeup{ex.key, fid, f.token, Wakeup::Kind::TaskTimeout, {}});
+    if (f.heartbeat_deadline)
+      E.arm(f.heartbeat_deadline, Wakeup{ex.key, fid, f.token, Wakeup::Kind::HeartbeatTimeout, {}});
+
+    TaskRequest req;
+    req.execution_id = ex.st.arn;
+    req.state_name = s.name;
+    req.resource = spec.resource;
+    req.payload = std::move(payload);
+    req.attempt = static_cast<int>(f.retry_count);
+    req.idempotency_key = ex.st.arn + "/" + s.name + "/" + std::to_string(f.entered_event) + "/" +
+                          std::to_string(f.retry_count);
+    req.task_token = f.task_token;
+    req.timeout_seconds = *timeout;
+    if (*heartbeat > 0) req.heartbeat_seconds = *heartbeat;
+
+    ++E.in_flight;
+    Engine::Impl* impl = &E;
+    const std::uint64_t key = ex.key;
+    const std::uint64_t token = f.token;
+    ex.invoker->invoke(
+        req,
+        [impl, key, fid, token](TaskOutcome o) {
+          impl->deliver(Wakeup{key, fid, token, Wakeup::Kind::TaskDone, std::move(o)});
+        },
+        [impl, key, fid, token]() { impl->deliver(Wakeup{key, fid, token, Wakeup::Kind::Heartbeat, {}}); });
+    return false;
+  }
+
+  void task_failed_event(Frame& f, const State& s, const char* suffix, const Failure& failure) {
+    const auto& spec = s.as<states::TaskSpec>();
+    const TaskFamily fam = task_family(spec.resource);
+    const std::string type = fam.prefix + suffix;
+    std::string key = type;
+    key[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[0])));
+    key += "EventDetails";
+    emit(&f, type.c_str(), [&](json::object& d) {
+      json::object det;
+      if (fam.prefix == "Task") {
+        det["resourceType"] = fam.resource_type;
+        det["resource"] = fam.resource;
+      }
+      if (failure.has_error) det["error"] = failure.error;
+      if (failure.has_cause) det["cause"] = failure.cause;
+      d[key] = std::move(det);
+    });
+  }
+
+  // A task's outcome arrived; returns true when the frame can advance.
+  bool task_done(std::uint32_t fid, TaskOutcome& o) {
+    Frame& f = frame(fid);
+    const State& s = state_of(f);
+    f.phase = FramePhase::Ready;
+    f.token = 0;
+    if (!o.ok) {
+      // A task that reports States.Timeout timed out: Catch sees an empty Cause.
+      if (o.failure.error == "States.Timeout" && !o.failure.has_cause) o.failure.has_cause = true;
+      task_failed_event(f, s, o.failure.error == "States.Timeout" ? "TimedOut" : "Failed", o.failure);
+      return state_failed(fid, s, std::move(o.failure));
+    }
+    if (over_limit(o.output)) {
+      Failure dl = data_limit(s.as<states::TaskSpec>().resource);
+      task_failed_event(f, s, "Failed", dl);
+      return state_failed(fid, s, dl);
+    }
+    const TaskFamily fam = task_family(s.as<states::TaskSpec>().resource);
+    const std::string type = fam.prefix + "Succeeded";
+    emit(&f, type.c_str(), [&](json::object& d) {
+      auto det = payload_details("output", o.output);
+      if (fam.prefix == "Task") {
+        det["resourceType"] = fam.resource_type;
+        det["resource"] = fam.resource;
+      }
+      std::string key = type;
+      key[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[0])));
+      d[key + "EventDetails"] = std::move(det);
+    });
+    return finish_with_result(fid, s, std::move(o.output));
+  }
+
+  // ResultSelector → ResultPath → OutputPath → transition (Task, Parallel, Map).
+  bool finish_with_result(std::uint32_t fid, const State& s, json::value result) {
+    Frame& f = frame(fid);
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    if (s.result_selector) {
+      auto r = s.result_selector->evaluate(Scope{result, ctx, E.random.get()});
+      if (!r) return fail_here(fid, s, r.failure());
+      result = std::move(*r);
+    }
+    auto out = apply_result_path(s.result_path, std::move(f.input), std::move(result));
+    if (!out) return fail_here(fid, s, out.failure());
+    auto fin = apply_path(s.output_path, std::move(*out), ctx);
+    if (!fin) return fail_here(fid, s, fin.failure());
+    return transition(fid, s, std::move(*fin), s.end ? states::kNoState : s.next);
+  }
+
+  // ---- Parallel -----------------------------------------------------------
+
+  bool run_parallel(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    if (f.phase == FramePhase::Ready && f.total && f.succeeded == f.total) {  // every branch is done
+      json::value results = std::move(f.results);
+      f.results = {};
+      f.total = f.succeeded = 0;
+      // AWS writes no ParallelStateSucceeded: ParallelStateExited follows the branches.
+      return finish_with_result(fid, s, std::move(results));
+    }
+    const auto& spec = s.as<states::ParallelSpec>();
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    json::value holder;
+    auto eff = input_view(s.input_path, f.input, ctx, holder);
+    if (!eff) return fail_here(fid, s, eff.failure());
+    json::value branch_input;
+    if (s.parameters) {
+      auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
+      if (!p) return fail_here(fid, s, p.failure());
+      branch_input = std::move(*p);
+    } else {
+      branch_input = *eff == &holder ? std::move(holder) : **eff;
+    }
+    emit(&f, "ParallelStateStarted");
+    const auto n = static_cast<std::uint32_t>(spec.branches.size());
+    f.total = n;
+    f.succeeded = f.failed = 0;
+    f.results = json::array(n);
+    f.children.clear();
+    f.phase = FramePhase::Children;
+    const auto self = static_cast<std::int32_t>(fid);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      std::uint32_t c = new_frame(self, i, spec.branches[i], branch_input);
+      frame(fid).children.push_back(c);
+      E.schedule(ex, c);
+    }
+    return false;
+  }
+
+  // ---- Map ----------------------------------------------------------------
+
+  Result<std::optional<std::int64_t>> int_field(const states::NumberSource& src, const char* path_field,
+                                                const json::value& eff, const json::value& ctx) {
+    if (src.literal) return std::optional<std::int64_t>(static_cast<std::int64_t>(*src.literal));
+    if (!src.path) return std::optional<std::int64_t>();
+    auto v = select(*src.path, eff, ctx);
+    if (!v) return v.failure();
+    auto n = as_integer(*v);
+    if (!n)
+      return runtime_failure(std::string("The ") + path_field + " field refers to value \"" + bare_text(*v) +
+                             "\" which is not a valid integer: " + src.path->text());
+    return std::optional<std::int64_t>(*n);
+  }
+
+  Result<std::optional<double>> float_field(const states::NumberSource& src, const char* path_field,
+                                            const json::value& eff, const json::value& ctx) {
+    if (src.literal) return std::optional<double>(*src.literal);
+    if (!src.path) return std::optional<double>();
+    auto v = select(*src.path, eff, ctx);
+    if (!v) return v.failure();
+    auto n = as_number(*v);
+    if (!n)
+      return runtime_failure(std::string("The ") + path_field + " field refers to value \"" + bare_text(*v) +
+                             "\" which is not a valid float: " + src.path->text());
+    return std::optional<double>(*n);
+  }
+
+  bool run_map(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    if (f.phase == FramePhase::Ready && f.total && f.launched == f.total && f.running == 0) {
+      json::value results = std::move(f.results);
+      f.results = {};
+      f.items = {};
+      f.total = f.launched = f.succeeded = f.failed = 0;
+      if (distributed(s)) emit(&f, "MapRunSucceeded");
+      emit(&f, "MapStateSucceeded");
+      return finish_with_result(fid, s, std::move(results));
+    }
+    const auto& spec = s.as<states::MapSpec>();
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    auto eff = apply_path(s.input_path, json::value(f.input), ctx);
+    if (!eff) return fail_here(fid, s, eff.failure());
+    json::value items_v;
+    if (spec.items_path && !(spec.items_path->is_root() && !spec.items_path->is_context())) {
+      auto v = select(*spec.items_path, *eff, ctx);
+      if (!v) return fail_here(fid, s, v.failure());
+      items_v = std::move(*v);
+    } else {
+      items_v = *eff;
+    }
+    if (!items_v.is_array()) {
+      return fail_here(fid, s,
+                       runtime_failure("Item path " + (spec.items_path ? spec.items_path->text() : std::string("$")) +
+                                       " does not reference an array: " + to_json(items_v)));
+    }
+    // AWS reads MaxConcurrencyPath before MapStateStarted, the tolerances after.
+    auto mc = int_field(spec.max_concurrency, "MaxConcurrencyPath", *eff, ctx);
+    if (!mc) return fail_here(fid, s, mc.failure());
+    emit(&f, "MapStateStarted", [&](json::object& d) {
+      d["mapStateStartedEventDetails"] = json::object{{"length", items_v.get_array().size()}};
+    });
+    auto tp = float_field(spec.tolerated_failure_percentage, "ToleratedFailurePercentagePath", *eff, ctx);
+    if (!tp) return fail_here(fid, s, tp.failure());
+    if (*tp && (**tp < 0 || **tp > 100))
+      return fail_here(fid, s, runtime_failure("ToleratedFailurePercentage must be between 0 and 100."));
+    auto tc = int_field(spec.tolerated_failure_count, "ToleratedFailureCountPath", *eff, ctx);
+    if (!tc) return fail_here(fid, s, tc.failure());
+    if (*tc && **tc < 0) return fail_here(fid, s, runtime_failure("ToleratedFailureCount cannot be negative."));
+    if (*mc && **mc < 0) return fail_here(fid, s, runtime_failure("MaxConcurrency cannot be negative."));
+
+    f.items = std::move(items_v.get_array());
+    f.effective = std::move(*eff);
+    f.total = static_cast<std::uint32_t>(f.items.size());
+    f.launched = f.succeeded = f.failed = f.running = 0;
+    f.max_concurrency = *mc ? static_cast<std::uint32_t>(**mc) : 0;
+    f.tolerated_percentage = *tp;
+    f.tolerated_count = *tc;
+    f.results = json::array(f.total);
+    f.children.clear();
+    if (distributed(s)) emit(&f, "MapRunStarted");
+    if (f.total == 0) {
+      if (distributed(s)) emit(&f, "MapRunSucceeded");
+      emit(&f, "MapStateSucceeded");
+      f.items = {};
+      f.effective = {};
+      return finish_with_result(fid, s, json::array());
+    }
+    f.phase = FramePhase::Children;
+    return launch_iterations(fid, s);
+  }
+
+  // Starts iterations while MaxConcurrency allows. Returns false (the Map
+  // frame waits for its children) unless launching failed the state.
+  bool launch_iterations(std::uint32_t fid, const State& s) {
+    const auto& spec = s.as<states::MapSpec>();
+    while (true) {
+      Frame& f = frame(fid);
+      if (f.launched >= f.total || (f.max_concurrency && f.running >= f.max_concurrency)) break;
+      const std::uint32_t i = f.launched++;
+      json::value input;
+      if (spec.item_selector) {
+        json::value ctx = context(f, s, &f.items[i], i);
+        auto v = spec.item_selector->evaluate(Scope{f.effective, ctx, E.random.get()});
+        if (!v) {
+          for (auto c : f.children) abort_frame(c);
+          f.children.clear();
+          f.phase = FramePhase::Ready;
+          f.total = 0;
+          return fail_here(fid, s, v.failure());
+        }
+        input = std::move(*v);
+      } else {
+        input = f.items[i];
+      }
+      ++f.running;
+      if (!distributed(s)) emit(&f, "MapIterationStarted", [&](json::object& d) {
+        d["mapIterationStartedEventDetails"] = json::object{{"name", s.name}, {"index", i}};
+      });
+      std::uint32_t c = new_frame(static_cast<std::int32_t>(fid), i, spec.processor, std::move(input));
+      frame(fid).children.push_back(c);
+      E.schedule(ex, c);
+    }
+    return false;
+  }
+
+  bool over_tolerance(const Frame& f) const {
+    if (!f.tolerated_percentage && !f.tolerated_count) return f.failed > 0;
+    bool over_count = !f.tolerated_count || static_cast<std::int64_t>(f.failed) > *f.tolerated_count;
+    bool over_pct = !f.tolerated_percentage ||
+                    static_cast<double>(f.failed) * 100.0 > *f.tolerated_percentage * static_cast<double>(f.total);
+    return over_count && over_pct;
+  }
+
+  // ---- Children ending ----------------------------------------------------
+
+  void child_ended(std::uint32_t cid, bool ok, json::value output, Failure failure) {
+    Frame& c = frame(cid);
+    const auto pid = static_cast<std::uint32_t>(c.parent);
+    const std::uint32_t slot = c.slot;
+    release(cid);
+    Frame& p = frame(pid);
+    if (p.phase != FramePhase::Children) return;  // the parent was already stopped
+    auto& ch = p.children;
+    ch.erase(std::find(ch.begin(), ch.end(), cid));
+    const State& ps = state_of(p);
+    if (ps.type == StateType::Parallel) {
+      if (ok) {
+        p.results[slot] = std::move(output);
+        if (++p.succeeded == p.total) {
+          p.phase = FramePhase::Ready;
+          E.schedule(ex, pid);
+        }
+        return;
+      }
+      for (auto x : p.children) abort_frame(x);
+      p.children.clear();
+      p.total = p.succeeded = 0;
+      p.results = {};
+      p.phase = FramePhase::Ready;
+      if (state_failed(pid, ps, std::move(failure), "ParallelStateFailed")) E.schedule(ex, pid);
+      return;
+    }
+    // Map
+    --p.running;
+    if (ok) {
+      p.results[slot] = std::move(output);
+      ++p.succeeded;
+      if (!distributed(ps)) emit(&p, "MapIterationSucceeded", [&](json::object& d) {
+        d["mapIterationSucceededEventDetails"] = json::object{{"name", ps.name}, {"index", slot}};
+      });
+    } else {
+      ++p.failed;
+      if (!distributed(ps)) emit(&p, "MapIterationFailed", [&](json::object& d) {
+        d["mapIterationFailedEventDetails"] = json::object{{"name", ps.name}, {"index", slot}};
+      });
+      if (over_tolerance(p)) {
+        const bool tolerance_set = p.tolerated_percentage || p.tolerated_count;
+        for (auto x : p.children) abort_frame(x);
+        p.children.clear();
+        p.total = p.launched = p.succeeded = p.failed = p.running = 0;
+        p.results = {};
+        p.items = {};
+        p.phase = FramePhase::Ready;
+        if (tolerance_set) {
+          failure = Failure{"States.ExceedToleratedFailureThreshold",
+                            "The specified tolerated failure threshold was exceeded", false};
+        }
+        if (state_failed(pid, ps, std::move(failure), "MapStateFailed")) E.schedule(ex, pid);
+        return;
+      }
+      p.results[slot] = error_output(failure);
+    }
+    if (p.launched < p.total) {
+      launch_iterations(pid, ps);
+      return;
+    }
+    if (p.running == 0) {
+      p.phase = FramePhase::Ready;
+      E.schedule(ex, pid);
+    }
+  }
+};
+
+// ---- Entry points -----------------------------------------------------------
+
+void Engine::Impl::begin(Execution& ex) {
+  Interp in{*this, ex};
+  auto& st = ex.st;
+  st.state_machine_name = ex.options.state_machine_name;
+  st.name = ex.options.execution_name.empty() ? uuid4(*random) : ex.options.execution_name;
+  st.state_machine_arn = "arn:aws:states:" + opts.region + ":" + opts.account + ":stateMachine:" + st.state_machine_name;
+  if (!ex.options.execution_arn.empty()) {
+    st.arn = ex.options.execution_arn;
+  } else if (ex.options.type != RunOptions::Type::Standard) {
+    st.arn = "arn:aws:states:" + opts.region + ":" + opts.account + ":express:" + st.state_machine_name + ":" +
+             st.name + ":" + uuid4(*random);
+  } else {
+    st.arn = "arn:aws:states:" + opts.region + ":" + opts.account + ":execution:" + st.state_machine_name + ":" +
+             st.name;
+  }
+  st.role_arn = ex.options.role_arn.empty() ? "arn:aws:iam::" + opts.account + ":role/StepwiseExecutionRole"
+                                            : ex.options.role_arn;
+  st.start_time = clock->now();
+  st.start_time_text = states::format_timestamp(st.start_time);
+  in.emit(nullptr, "ExecutionStarted", [&](json::object& d) {
+    auto det = Interp::payload_details("input", st.input);
+    det["roleArn"] = st.role_arn;
+    d["executionStartedEventDetails"] = std::move(det);
+  });
+  if (json_size(st.input) > opts.payload_limit) {
+    in.execution_failed(Failure{"States.DataLimitExceeded",
+                                "The execution input has a size exceeding the maximum number of bytes service limit.",
+                                false});
+    return;
+  }
+  std::uint32_t top = in.new_frame(-1, 0, 0, st.input);
+  if (ex.def->timeout_seconds) {
+    st.deadline = st.start_time + seconds_to_nanos(*ex.def->timeout_seconds);
+    arm(st.deadline, Wakeup{ex.key, UINT32_MAX, 0, Wakeup::Kind::ExecutionTimeout, {}});
+  }
+  schedule(ex, top);
+}
+
+void Engine::Impl::advance(Execution& ex, std::uint32_t fid) {
+  Interp in{*this, ex};
+  while (!ex.finished) {
+    Frame& f = ex.st.frames[fid];
+    if (!f.in_use || f.phase != FramePhase::Ready) return;
+    if (!in.run_state(fid)) return;
+  }
+}
+
+void Engine::Impl::on_wakeup(Execution& ex, Wakeup& w) {
+  Interp in{*this, ex};
+  if (w.kind == Wakeup::Kind::ExecutionTimeout) {
+    for (auto& f : ex.st.frames) f.children.clear();
+    Failure timeout{"States.Timeout", "", false};
+    timeout.has_cause = false;
+    in.execution_failed(timeout, ExecutionStatus::TimedOut);
+    return;
+  }
+  if (w.frame >= ex.st.frames.size()) return;
+  Frame& f = ex.st.frames[w.frame];
+  if (!f.in_use || f.token != w.token || w.token == 0) return;  // stale
+  const State& s = in.state_of(f);
+  switch (w.kind) {
+    case Wakeup::Kind::TaskDone:
+      if (f.phase != FramePhase::Task) return;
+      if (in.task_done(w.frame, w.outcome)) advance(ex, w.frame);
+      return;
+    case Wakeup::Kind::Heartbeat:
+      if (f.phase == FramePhase::Task && f.heartbeat_seconds > 0)
+        f.heartbeat_deadline = clock->now() + seconds_to_nanos(f.heartbeat_seconds);
+      return;
+    case Wakeup::Kind::HeartbeatTimeout:
+    case Wakeup::Kind::TaskTimeout: {
+      if (f.phase != FramePhase::Task) return;
+      if (w.kind == Wakeup::Kind::HeartbeatTimeout && clock->now() < f.heartbeat_deadline) {
+        arm(f.heartbeat_deadline, w);  // a heartbeat moved the deadline
+        return;
+      }
+      f.phase = FramePhase::Ready;
+      f.token = 0;
+      Failure fail{w.kind == Wakeup::Kind::TaskTimeout ? "States.Timeout" : "States.HeartbeatTimeout", "", false};
+      in.task_failed_event(f, s, "TimedOut", fail);
+      if (in.state_failed(w.frame, s, std::move(fail))) advance(ex, w.frame);
+      return;
+    }
+    case Wakeup::Kind::Timer:
+      if (f.phase != FramePhase::Timer) return;
+      f.phase = FramePhase::Ready;
+      if (f.timer == TimerKind::Retry) f.timer = TimerKind::None;
+      advance(ex, w.frame);
+      return;
+    case Wakeup::Kind::ExecutionTimeout: return;
+  }
+}
+
+}  // namespace stepwise

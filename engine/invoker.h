@@ -1,0 +1,66 @@
+// How Task states reach the work they run. An Invoker receives a TaskRequest
+// and reports exactly one TaskOutcome through the completion it is given, from
+// any thread, now or later. The engine never blocks on a task in flight.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "states/failure.h"
+#include "states/json.h"
+
+namespace stepwise {
+
+struct TaskRequest {
+  std::string execution_id;  // execution ARN
+  std::string state_name;
+  std::string resource;      // the Task's Resource, as written
+  json::value payload;       // effective input: after InputPath and Parameters
+  int attempt = 0;           // 0 on the first try, then 1, 2, ... on retries
+  // Stable across a crash and resume of the same attempt: execution, state, attempt.
+  std::string idempotency_key;
+  std::optional<std::string> task_token;  // set for .waitForTaskToken resources
+  double timeout_seconds = 0;             // 0: none
+  std::optional<double> heartbeat_seconds;
+  // Index of the Map iteration this task runs in, if any (mocks key on it).
+  std::optional<long long> map_index;
+};
+
+struct TaskOutcome {
+  bool ok = true;
+  json::value output;  // the raw task result when ok
+  Failure failure;     // when !ok: Error and Cause as the service reported them
+
+  static TaskOutcome success(json::value v) { return TaskOutcome{true, std::move(v), {}}; }
+  static TaskOutcome fail(std::string error, std::string cause) {
+    return TaskOutcome{false, nullptr, Failure{std::move(error), std::move(cause), false}};
+  }
+};
+
+// Called exactly once per invocation. Thread-safe to call from any thread.
+using TaskCompletion = std::function<void(TaskOutcome)>;
+// Extends a task's heartbeat deadline. Thread-safe.
+using TaskHeartbeat = std::function<void()>;
+
+class Invoker {
+ public:
+  virtual ~Invoker() = default;
+  // Starts the work. May call done inline (synchronous work) or later.
+  virtual void invoke(const TaskRequest& request, TaskCompletion done, TaskHeartbeat heartbeat) = 0;
+};
+
+// Forwards to another invoker; override one method to inject a fault.
+class InvokerWrapper : public Invoker {
+ public:
+  explicit InvokerWrapper(std::shared_ptr<Invoker> target) : target_(std::move(target)) {}
+  void invoke(const TaskRequest& r, TaskCompletion done, TaskHeartbeat hb) override {
+    target_->invoke(r, std::move(done), std::move(hb));
+  }
+
+ protected:
+  std::shared_ptr<Invoker> target_;
+};
+
+}  // namespace stepwise
