@@ -23,6 +23,7 @@ struct RunArgs {
   std::string execution_name;
   bool json_output = false;
   bool trace = false;
+  bool virtual_time = false;
 };
 
 // One line per event: "+12.345ms  #5 TaskStateEntered Resize {input}".
@@ -64,7 +65,12 @@ int run_command(const RunArgs& a) {
     input = std::move(*v);
   }
 
-  Engine engine;
+  EngineOptions eopts;
+  if (a.virtual_time) {
+    eopts.clock = std::make_shared<ManualClock>(SystemClock().now());
+    eopts.virtual_time = true;
+  }
+  Engine engine(eopts);
   RunOptions opts;
   opts.state_machine_name = a.state_machine_name.empty() ? definition_base_name(a.definition) : a.state_machine_name;
   opts.execution_name = a.execution_name;
@@ -128,6 +134,8 @@ Command add_run(CLI::App& app) {
   cmd->add_flag("--json", a->json_output,
                 "Print one line: {\"status\":\"SUCCEEDED\",\"output\":...} or {\"status\":\"FAILED\",\"error\":...,\"cause\":...}");
   cmd->add_flag("--trace", a->trace, "Print every history event (state, input, output or error) to stderr");
+  cmd->add_flag("--virtual-time", a->virtual_time,
+                "Run on a virtual clock: Wait states, retry backoff and timeouts take no real time");
   cmd->footer(
       "Exit status: 0 SUCCEEDED; 1 FAILED, TIMED_OUT or ABORTED (error and cause on stderr);\n"
       "2 usage error, unreadable file, invalid JSON or invalid definition.");

@@ -439,6 +439,10 @@ class RuleCompiler {
       report(pointer, must + "a valid JSONPath" + (error.empty() ? "" : ": " + error));
       return std::nullopt;
     }
+    if (path->is_variable()) {
+      diags_.push_back(Diagnostic{pointer, "Workflow variables ('$" + path->variable() + "') are not supported yet", ""});
+      return std::nullopt;
+    }
     if (!path->is_reference()) {
       report(pointer, must + "a valid Reference Path");
       return std::nullopt;

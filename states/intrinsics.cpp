@@ -309,6 +309,11 @@ class Parser {
            (path_error.empty() ? std::string() : ": " + path_error));
       return std::nullopt;
     }
+    if (path->is_variable()) {
+      pos_ = start;
+      fail("workflow variables ('$" + path->variable() + "') are not supported yet");
+      return std::nullopt;
+    }
     Argument arg;
     arg.kind = Argument::Kind::kPath;
     arg.path = std::move(*path);

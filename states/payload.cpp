@@ -40,6 +40,16 @@ void append_pointer_segment(std::string& pointer, std::string_view segment) {
   }
 }
 
+std::string escape_key(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out.push_back(c);
+  }
+  return out;
+}
+
 // Compiles the value of a "k.$" key. AWS reports a bad one at the pointer of
 // the object that holds it, with this exact wording.
 std::optional<Node> compile_dynamic(std::string_view key, const json::value& value,
@@ -50,15 +60,25 @@ std::optional<Node> compile_dynamic(std::string_view key, const json::value& val
     std::string_view text = value.get_string();
     if (text.starts_with("$")) {
       if (auto path = JsonPath::parse(text)) {
+        if (path->is_variable()) {  // read as "$" otherwise: reject until variables exist
+          diags.push_back(Diagnostic{object_pointer + "/" + escape_key(key),
+                                     "Workflow variables ('$" + path->variable() + "') are not supported yet", ""});
+          return std::nullopt;
+        }
         node.kind = Node::Kind::kPath;
         node.path = std::move(*path);
         return node;
       }
     } else if (Intrinsic::looks_like_call(text)) {
-      if (auto call = Intrinsic::parse(text)) {
+      std::string error;
+      if (auto call = Intrinsic::parse(text, &error)) {
         node.kind = Node::Kind::kCall;
         node.call = std::move(*call);
         return node;
+      }
+      if (error.find("not supported yet") != std::string::npos) {  // a later feature, not a mistake
+        diags.push_back(Diagnostic{object_pointer + "/" + escape_key(key), error, ""});
+        return std::nullopt;
       }
     }
   }

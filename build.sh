@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Stepwise developer entry point, for a Debian 12 machine (run as root or with sudo
+# available). Installs whatever build dependency is missing, builds, then:
+#   ./build.sh demo   runs an example workflow (workflows/image_pipeline)
+#   ./build.sh test   runs every test: unit, CLI, conformance and the embedding
+#                     example, then the same suite again under ASan + UBSan
+#   ./build.sh build  only builds (into ./build)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(cmake ninja-build g++ libboost1.81-dev libboost-json1.81-dev libsqlitecpp-dev
+          libspdlog-dev doctest-dev libcli11-dev)
+JOBS="${JOBS:-2}"
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "Installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# build DIR BUILD_TYPE [cmake args...]
+build() {
+  local dir="$1" type="$2"
+  shift 2
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
+  cmake --build "$dir" -j"$JOBS"
+}
+
+case "${1:-}" in
+  demo)
+    install_missing
+    build build RelWithDebInfo
+    set -x
+    ./build/cli/stepwise run workflows/image_pipeline.asl.json \
+      --input-file workflows/image_pipeline.input.json \
+      --mock-config workflows/image_pipeline.mocks.json --test-case Photo
+    ;;
+  test)
+    install_missing
+    build build RelWithDebInfo
+    ctest --test-dir build -j"$JOBS" --output-on-failure
+    build build-asan Debug -DSTEPWISE_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --test-dir build-asan -j"$JOBS" --output-on-failure
+    ;;
+  build)
+    install_missing
+    build build RelWithDebInfo
+    ;;
+  *)
+    echo "usage: ./build.sh demo|test|build" >&2
+    exit 2
+    ;;
+esac
