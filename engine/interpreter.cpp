@@ -296,12 +296,12 @@ struct Interp {
       case ResultPathSpec::Kind::Discard: return input;
       case ResultPathSpec::Kind::Path: {
         if (rp.path->is_root()) return result;
-        std::string err;
-        if (!rp.path->assign(input, std::move(result), &err)) {
-          return Failure{"States.ResultPathMatchFailure",
-                         "Unable to apply ResultPath '" + rp.path->text() + "' to input '" + to_json(input) +
-                             "'" + (err.empty() ? "" : ": " + err),
-                         true};
+        // AWS reports a ResultPath that cannot be applied (e.g. "$.x" on a
+        // string input) as States.ReferencePathConflict, not the documented
+        // States.ResultPathMatchFailure.
+        if (!rp.path->assign(input, std::move(result), nullptr)) {
+          return Failure{"States.ReferencePathConflict",
+                         "Unable to apply ReferencePath " + rp.path->text() + " to input " + to_json(input), false};
         }
         return input;
       }

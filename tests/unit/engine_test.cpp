@@ -397,3 +397,12 @@ TEST_CASE("Several executions run side by side on one engine") {
   e.run_pending();
   CHECK(order == std::vector<std::string>{"10SUCCEEDED", "20SUCCEEDED", "30SUCCEEDED"});
 }
+
+TEST_CASE("ResultPath into a non-object input fails with States.ReferencePathConflict, as AWS reports it") {
+  Engine e(virtual_time_options());
+  auto r = run(e, R"({"StartAt":"P","States":{"P":{"Type":"Pass","Result":1,"ResultPath":"$.someTaskResult","End":true}}})",
+               R"("input1")");
+  CHECK(r.status == ExecutionStatus::Failed);
+  CHECK(r.error == "States.ReferencePathConflict");
+  CHECK(r.cause == R"(Unable to apply ReferencePath $.someTaskResult to input "input1")");
+}
