@@ -112,6 +112,11 @@ void Engine::Impl::deliver(Wakeup w) {
   boost::asio::post(io, [this, w = std::move(w)]() mutable { local_inbox.push_back(std::move(w)); });
 }
 
+void Mailbox::deliver(Wakeup w) {
+  std::lock_guard lock(mu_);  // the engine is not destroyed while this is held
+  if (impl_) impl_->deliver(std::move(w));
+}
+
 void Engine::Impl::complete(Execution& ex) {
   ex.finished = true;
   ex.ready.clear();

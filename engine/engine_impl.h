@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <queue>
 #include <random>
@@ -61,9 +62,27 @@ class DefaultRandom final : public states::RandomSource {
   std::mt19937_64 gen_;
 };
 
+// Where task completions are delivered. Completions may arrive from any
+// thread and after the engine is gone (a function that outlives it): they hold
+// this by shared_ptr, and the engine detaches it when destroyed.
+class Mailbox {
+ public:
+  explicit Mailbox(Engine::Impl* impl) : impl_(impl) {}
+  void deliver(Wakeup w);
+  void detach() {
+    std::lock_guard lock(mu_);
+    impl_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  Engine::Impl* impl_;
+};
+
 class Engine::Impl {
  public:
   explicit Impl(EngineOptions o);
+  ~Impl() { mailbox->detach(); }
 
   // The loop (engine.cpp).
   std::uint64_t start(std::shared_ptr<const states::Definition> def, json::value input, RunOptions options,
@@ -87,6 +106,7 @@ class Engine::Impl {
   Clock* clock = nullptr;
   ManualClock* manual_clock = nullptr;
 
+  std::shared_ptr<Mailbox> mailbox = std::make_shared<Mailbox>(this);
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
   std::thread::id loop_thread;

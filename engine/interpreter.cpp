@@ -800,15 +800,17 @@ struct Interp {
     if (*heartbeat > 0) req.heartbeat_seconds = *heartbeat;
 
     ++E.in_flight;
-    Engine::Impl* impl = &E;
+    std::shared_ptr<Mailbox> mailbox = E.mailbox;
     const std::uint64_t key = ex.key;
     const std::uint64_t token = f.token;
     ex.invoker->invoke(
         req,
-        [impl, key, fid, token](TaskOutcome o) {
-          impl->deliver(Wakeup{key, fid, token, Wakeup::Kind::TaskDone, std::move(o)});
+        [mailbox, key, fid, token](TaskOutcome o) {
+          mailbox->deliver(Wakeup{key, fid, token, Wakeup::Kind::TaskDone, std::move(o)});
         },
-        [impl, key, fid, token]() { impl->deliver(Wakeup{key, fid, token, Wakeup::Kind::Heartbeat, {}}); });
+        [mailbox, key, fid, token]() {
+          mailbox->deliver(Wakeup{key, fid, token, Wakeup::Kind::Heartbeat, {}});
+        });
     return false;
   }
 

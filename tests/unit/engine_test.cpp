@@ -406,3 +406,19 @@ TEST_CASE("ResultPath into a non-object input fails with States.ReferencePathCon
   CHECK(r.error == "States.ReferencePathConflict");
   CHECK(r.cause == R"(Unable to apply ReferencePath $.someTaskResult to input "input1")");
 }
+
+TEST_CASE("regression: a function that completes after its engine is destroyed does no harm") {
+  TaskCompletion late;
+  {
+    Engine e(virtual_time_options());
+    e.functions().add_async("Slow", [&](const json::value&, const InvocationContext&, TaskCompletion done) {
+      late = std::move(done);
+    });
+    auto r = run(e, R"({"StartAt":"T","States":{"T":{"Type":"Task","TimeoutSeconds":1,
+        "Resource":"arn:aws:lambda:us-east-1:1:function:Slow","End":true}}})");
+    CHECK(r.error == "States.Timeout");
+  }  // the engine goes away; the function has not answered yet
+  REQUIRE(late);
+  late(TaskOutcome::success(json::value(1)));  // must not touch the destroyed engine
+  CHECK(true);
+}
