@@ -24,6 +24,7 @@ struct RunArgs {
   bool json_output = false;
   bool trace = false;
   bool virtual_time = false;
+  std::size_t payload_limit = 256 * 1024;
 };
 
 // One line per event: "+12.345ms  #5 TaskStateEntered Resize {input}".
@@ -66,6 +67,7 @@ int run_command(const RunArgs& a) {
   }
 
   EngineOptions eopts;
+  eopts.payload_limit = a.payload_limit;
   if (a.virtual_time) {
     eopts.clock = std::make_shared<ManualClock>(SystemClock().now());
     eopts.virtual_time = true;
@@ -134,6 +136,10 @@ Command add_run(CLI::App& app) {
   cmd->add_flag("--json", a->json_output,
                 "Print one line: {\"status\":\"SUCCEEDED\",\"output\":...} or {\"status\":\"FAILED\",\"error\":...,\"cause\":...}");
   cmd->add_flag("--trace", a->trace, "Print every history event (state, input, output or error) to stderr");
+  cmd->add_option("--payload-limit", a->payload_limit,
+                  "Largest state input/output or task result in bytes (default 262144, AWS's 256 KiB); "
+                  "larger ones fail with States.DataLimitExceeded")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--virtual-time", a->virtual_time,
                 "Run on a virtual clock: Wait states, retry backoff and timeouts take no real time");
   cmd->footer(

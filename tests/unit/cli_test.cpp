@@ -150,6 +150,14 @@ TEST_CASE("stepwise run with a mock config and --trace") {
   CHECK(missing_case.err.find("/StateMachines/Checkout/TestCases/Nope") != std::string::npos);
 }
 
+TEST_CASE("stepwise run --payload-limit") {
+  auto def = kSource + "/bench/workflows/choice_loop.asl.json";
+  auto r = stepwise_cli({"run", def, "--input", R"({"n":2})", "--payload-limit", "10", "--json"});
+  CHECK(r.code == 1);
+  CHECK(r.out.find("\"error\":\"States.DataLimitExceeded\"") != std::string::npos);
+  CHECK(stepwise_cli({"run", def, "--payload-limit", "-5"}).code == 2);
+}
+
 TEST_CASE("stepwise --help and COMMAND --help describe the commands") {
   auto h = stepwise_cli({"--help"});
   CHECK(h.code == 0);
