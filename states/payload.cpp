@@ -60,6 +60,7 @@ struct PayloadTemplate::Impl {
   std::vector<json::value> constants;
   std::vector<JsonPath> paths;
   std::vector<Intrinsic> calls;
+  CompileCache* cache = nullptr;  // while compiling only
 
   std::string_view key(const Node& n) const { return {keys.data() + n.key_offset, n.key_length}; }
   std::string_view field(const Node& n) const {
@@ -101,7 +102,7 @@ bool Impl::compile_dynamic(std::string_view key, const json::value& value,
   if (value.is_string()) {
     std::string_view text = value.get_string();
     if (text.starts_with("$")) {
-      if (auto path = JsonPath::parse(text)) {
+      if (auto path = cache ? cache->path(text) : JsonPath::parse(text)) {
         node.kind = Kind::kPath;
         node.context = path->is_context();
         node.definite = path->is_definite();
@@ -109,7 +110,7 @@ bool Impl::compile_dynamic(std::string_view key, const json::value& value,
         paths.push_back(std::move(*path));
       }
     } else if (Intrinsic::looks_like_call(text)) {
-      if (auto call = Intrinsic::parse(text)) {
+      if (auto call = cache ? cache->intrinsic(text) : Intrinsic::parse(text)) {
         node.kind = Kind::kCall;
         node.index = static_cast<std::uint32_t>(calls.size());
         calls.push_back(std::move(*call));
@@ -181,8 +182,7 @@ bool Impl::compile_object(const json::object& spec, const std::string& pointer,
   return true;
 }
 
-bool Impl::compile_array(const json::array& spec, const std::string& pointer,
-                         Diagnostics& diags) {
+bool Impl::compile_array(const json::array& spec, const std::string& pointer, Diagnostics& diags) {
   const std::size_t first = nodes.size();
   const std::size_t first_constant = constants.size();
   const std::size_t first_key = keys.size();
@@ -225,8 +225,7 @@ Failure Impl::path_not_found(const Node& n, const json::value& input) const {
   return runtime_failure(std::move(cause));
 }
 
-bool Impl::evaluate(std::uint32_t i, const Scope& scope, json::value& out,
-                    Failure& failure) const {
+bool Impl::evaluate(std::uint32_t i, const Scope& scope, json::value& out, Failure& failure) const {
   const Node& n = nodes[i];
   switch (n.kind) {
     case Kind::kConstant:
@@ -286,9 +285,11 @@ bool Impl::evaluate(std::uint32_t i, const Scope& scope, json::value& out,
 
 std::optional<PayloadTemplate> PayloadTemplate::compile(const json::value& spec,
                                                         const std::string& pointer,
-                                                        Diagnostics& diags) {
+                                                        Diagnostics& diags, CompileCache* cache) {
   auto impl = std::make_shared<Impl>();
+  impl->cache = cache;
   if (!impl->compile_node(spec, pointer, diags)) return std::nullopt;
+  impl->cache = nullptr;
   impl->nodes.shrink_to_fit();
   impl->keys.shrink_to_fit();
   impl->constants.shrink_to_fit();
