@@ -28,6 +28,27 @@ void append_pointer_segment(std::string& pointer, std::string_view segment) {
   }
 }
 
+// Where a node of the template is, as a chain of segments up to the
+// template's own pointer. The JSON pointer text is only built when a
+// diagnostic needs it, so that compiling a valid template builds no strings.
+struct Where {
+  const std::string* base = nullptr;  // set on the root only
+  const Where* parent = nullptr;
+  std::string_view name;  // a member key, or
+  std::size_t index = 0;  // an array index when name is empty and !base
+
+  std::string pointer() const {
+    if (base) return *base;
+    std::string out = parent->pointer();
+    if (name.data() != nullptr) {
+      append_pointer_segment(out, name);
+    } else {
+      append_pointer_segment(out, std::to_string(index));
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 // A template compiled into one flat, pre-order array of small nodes, so that
@@ -68,11 +89,11 @@ struct PayloadTemplate::Impl {
   }
 
   // --- Compilation. Each returns false when it added a diagnostic.
-  bool compile_node(const json::value& spec, const std::string& pointer, Diagnostics& diags);
-  bool compile_object(const json::object& spec, const std::string& pointer, Diagnostics& diags);
-  bool compile_array(const json::array& spec, const std::string& pointer, Diagnostics& diags);
-  bool compile_dynamic(std::string_view key, const json::value& value,
-                       const std::string& object_pointer, Diagnostics& diags);
+  bool compile_node(const json::value& spec, const Where& where, Diagnostics& diags);
+  bool compile_object(const json::object& spec, const Where& where, Diagnostics& diags);
+  bool compile_array(const json::array& spec, const Where& where, Diagnostics& diags);
+  bool compile_dynamic(std::string_view key, const json::value& value, const Where& object,
+                       Diagnostics& diags);
   std::uint32_t add_key(std::string_view key);
   void collapse_to_constant(std::size_t first_node, std::size_t first_constant,
                             std::size_t first_key, const json::value& spec);
@@ -96,8 +117,8 @@ std::uint32_t Impl::add_key(std::string_view key) {
 
 // Compiles the value of a "k.$" key. AWS reports a bad one at the pointer of
 // the object that holds it, with this exact wording.
-bool Impl::compile_dynamic(std::string_view key, const json::value& value,
-                           const std::string& object_pointer, Diagnostics& diags) {
+bool Impl::compile_dynamic(std::string_view key, const json::value& value, const Where& object,
+                           Diagnostics& diags) {
   Node node;
   if (value.is_string()) {
     std::string_view text = value.get_string();
@@ -118,9 +139,9 @@ bool Impl::compile_dynamic(std::string_view key, const json::value& value,
     }
   }
   if (node.kind == Kind::kConstant) {
-    diags.push_back(Diagnostic{object_pointer, "The value for the field '" + std::string(key) +
-                                                   "' must be a valid JSONPath or a valid "
-                                                   "intrinsic function call"});
+    diags.push_back(Diagnostic{object.pointer(), "The value for the field '" + std::string(key) +
+                                                     "' must be a valid JSONPath or a valid "
+                                                     "intrinsic function call"});
     return false;
   }
   node.key_offset = add_key(key);
@@ -143,8 +164,7 @@ void Impl::collapse_to_constant(std::size_t first_node, std::size_t first_consta
   nodes.push_back(node);
 }
 
-bool Impl::compile_object(const json::object& spec, const std::string& pointer,
-                          Diagnostics& diags) {
+bool Impl::compile_object(const json::object& spec, const Where& where, Diagnostics& diags) {
   const std::size_t first = nodes.size();
   const std::size_t first_constant = constants.size();
   const std::size_t first_key = keys.size();
@@ -156,11 +176,9 @@ bool Impl::compile_object(const json::object& spec, const std::string& pointer,
     const std::size_t member = nodes.size();
     bool member_ok;
     if (is_dynamic_key(key)) {
-      member_ok = compile_dynamic(key, kv.value(), pointer, diags);
+      member_ok = compile_dynamic(key, kv.value(), where, diags);
     } else {
-      std::string member_pointer = pointer;
-      append_pointer_segment(member_pointer, key);
-      member_ok = compile_node(kv.value(), member_pointer, diags);
+      member_ok = compile_node(kv.value(), Where{nullptr, &where, key}, diags);
       if (member_ok) {
         nodes[member].key_offset = add_key(key);
         nodes[member].key_length = static_cast<std::uint32_t>(key.size());
@@ -182,7 +200,7 @@ bool Impl::compile_object(const json::object& spec, const std::string& pointer,
   return true;
 }
 
-bool Impl::compile_array(const json::array& spec, const std::string& pointer, Diagnostics& diags) {
+bool Impl::compile_array(const json::array& spec, const Where& where, Diagnostics& diags) {
   const std::size_t first = nodes.size();
   const std::size_t first_constant = constants.size();
   const std::size_t first_key = keys.size();
@@ -190,10 +208,8 @@ bool Impl::compile_array(const json::array& spec, const std::string& pointer, Di
   bool ok = true;
   bool all_constant = true;
   for (std::size_t i = 0; i < spec.size(); ++i) {
-    std::string element_pointer = pointer;
-    append_pointer_segment(element_pointer, std::to_string(i));
     const std::size_t element = nodes.size();
-    if (!compile_node(spec[i], element_pointer, diags)) {
+    if (!compile_node(spec[i], Where{nullptr, &where, {}, i}, diags)) {
       ok = false;
       continue;
     }
@@ -209,9 +225,9 @@ bool Impl::compile_array(const json::array& spec, const std::string& pointer, Di
   return true;
 }
 
-bool Impl::compile_node(const json::value& spec, const std::string& pointer, Diagnostics& diags) {
-  if (spec.is_object()) return compile_object(spec.get_object(), pointer, diags);
-  if (spec.is_array()) return compile_array(spec.get_array(), pointer, diags);
+bool Impl::compile_node(const json::value& spec, const Where& where, Diagnostics& diags) {
+  if (spec.is_object()) return compile_object(spec.get_object(), where, diags);
+  if (spec.is_array()) return compile_array(spec.get_array(), where, diags);
   collapse_to_constant(nodes.size(), constants.size(), keys.size(), spec);
   return true;
 }
@@ -288,7 +304,9 @@ std::optional<PayloadTemplate> PayloadTemplate::compile(const json::value& spec,
                                                         Diagnostics& diags, CompileCache* cache) {
   auto impl = std::make_shared<Impl>();
   impl->cache = cache;
-  if (!impl->compile_node(spec, pointer, diags)) return std::nullopt;
+  // Most templates are one flat object: room for it and its members.
+  impl->nodes.reserve(1 + (spec.is_object() ? spec.get_object().size() : 0));
+  if (!impl->compile_node(spec, Where{&pointer}, diags)) return std::nullopt;
   impl->cache = nullptr;
   impl->nodes.shrink_to_fit();
   impl->keys.shrink_to_fit();
