@@ -1,6 +1,8 @@
 #include "states/payload.h"
 
 #include <cstdint>
+
+#include <boost/container/small_vector.hpp>
 #include <utility>
 #include <vector>
 
@@ -76,11 +78,13 @@ struct PayloadTemplate::Impl {
     std::uint32_t end = 0;
   };
 
-  std::vector<Node> nodes;  // nodes[0] is the root
+  // Inline room for a typical template (a small object with a path or
+  // two), so that most templates are a single allocation.
+  boost::container::small_vector<Node, 4> nodes;  // nodes[0] is the root
   std::string keys;
-  std::vector<json::value> constants;
-  std::vector<JsonPath> paths;
-  std::vector<Intrinsic> calls;
+  boost::container::small_vector<json::value, 2> constants;
+  boost::container::small_vector<JsonPath, 2> paths;
+  boost::container::small_vector<Intrinsic, 1> calls;
   CompileCache* cache = nullptr;  // while compiling only
 
   std::string_view key(const Node& n) const { return {keys.data() + n.key_offset, n.key_length}; }
@@ -308,11 +312,7 @@ std::optional<PayloadTemplate> PayloadTemplate::compile(const json::value& spec,
   impl->nodes.reserve(1 + (spec.is_object() ? spec.get_object().size() : 0));
   if (!impl->compile_node(spec, Where{&pointer}, diags)) return std::nullopt;
   impl->cache = nullptr;
-  impl->nodes.shrink_to_fit();
   impl->keys.shrink_to_fit();
-  impl->constants.shrink_to_fit();
-  impl->paths.shrink_to_fit();
-  impl->calls.shrink_to_fit();
   return PayloadTemplate(std::move(impl));
 }
 
