@@ -1,8 +1,7 @@
 #include "states/payload.h"
 
-#include <cstdint>
-
 #include <boost/container/small_vector.hpp>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
