@@ -155,27 +155,26 @@ using StateSpec = std::variant<Boxed<TaskSpec>, PassSpec, ChoiceSpec, Boxed<Wait
                                Boxed<FailSpec>, ParallelSpec, Boxed<MapSpec>>;
 
 struct State {
-  std::string name;
+  // Fields are ordered by how often running the state reads them, so that a
+  // run touches as few of each state's cache lines as possible.
   StateType type = StateType::Pass;
+  bool end = false;  // Transition: End, or else...
   StateIndex index = 0;
-  std::optional<std::string> comment;
-
-  // Transition: next state, or end of this (sub)machine.
-  StateIndex next = kNoState;
-  std::string next_name;
-  bool end = false;
+  StateIndex next = kNoState;  // ...the next state of this (sub)machine.
 
   // Data flow (present only where the state type allows it).
   PathSpec input_path;
   PathSpec output_path;
-  std::optional<PayloadTemplate> parameters;       // Parameters (Task, Pass, Parallel; Map legacy → item_selector)
-  std::optional<PayloadTemplate> result_selector;  // Task, Parallel, Map
+  std::optional<PayloadTemplate> parameters;  // Parameters (Task, Pass, Parallel; Map legacy → item_selector)
   ResultPathSpec result_path;
-
-  std::vector<Retrier> retry;    // Task, Parallel, Map
-  std::vector<Catcher> catches;  // Task, Parallel, Map
-
   StateSpec spec;
+  std::vector<Retrier> retry;                      // Task, Parallel, Map
+  std::vector<Catcher> catches;                    // Task, Parallel, Map
+  std::optional<PayloadTemplate> result_selector;  // Task, Parallel, Map
+
+  std::string name;
+  std::string next_name;
+  std::optional<std::string> comment;
 
   template <class T>
   const T& as() const {
