@@ -1,24 +1,35 @@
 #include "cli/common.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 namespace stepwise::cli {
 
 std::optional<std::string> read_file(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    if (error) *error = "is a directory, not a file";
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     if (error) *error = "cannot open file";
     return std::nullopt;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    if (error) *error = "cannot read file";
+  // One sized read: definitions can be hundreds of KiB.
+  std::streamoff size = in.tellg();
+  std::string text;
+  if (size > 0) {
+    text.resize(static_cast<std::size_t>(size));
+    in.seekg(0);
+    in.read(text.data(), size);
+  }
+  if (in.bad() || size < 0) {
+    if (error) *error = size < 0 ? "cannot read file (is it a directory?)" : "cannot read file";
     return std::nullopt;
   }
-  return ss.str();
+  return text;
 }
 
 std::shared_ptr<const states::Definition> load_definition(const std::string& path, bool* syntax_error) {
@@ -30,17 +41,12 @@ std::shared_ptr<const states::Definition> load_definition(const std::string& pat
     *syntax_error = true;
     return nullptr;
   }
-  JsonParseError perr;
-  auto doc = parse_json(*text, &perr);
-  if (!doc) {
-    std::cerr << path << ": invalid JSON at " << perr.describe() << "\n";
-    *syntax_error = true;
-    return nullptr;
-  }
-  auto parsed = states::parse_definition(*doc);
+  auto parsed = states::parse_definition_text(*text);
   if (!parsed.diagnostics.empty()) {
-    for (const auto& d : parsed.diagnostics)
+    for (const auto& d : parsed.diagnostics) {
+      if (d.code == "INVALID_JSON_DESCRIPTION") *syntax_error = true;  // not JSON at all
       std::cerr << path << ": " << (d.pointer.empty() ? "/" : d.pointer) << ": " << d.message << "\n";
+    }
     return nullptr;
   }
   return parsed.definition;

@@ -290,12 +290,18 @@ struct Interp {
     return v;
   }
 
-  Result<json::value> apply_result_path(const ResultPathSpec& rp, json::value input, json::value result) const {
+  // ResultPath, updating `input` in place (no copies or moves of the state's
+  // data). On failure `input` is unchanged, so a Catch still sees the raw input.
+  std::optional<Failure> apply_result_path_in_place(const ResultPathSpec& rp, json::value& input,
+                                                    json::value&& result) const {
     switch (rp.kind) {
-      case ResultPathSpec::Kind::Replace: return result;
-      case ResultPathSpec::Kind::Discard: return input;
+      case ResultPathSpec::Kind::Replace: input = std::move(result); return std::nullopt;
+      case ResultPathSpec::Kind::Discard: return std::nullopt;
       case ResultPathSpec::Kind::Path: {
-        if (rp.path->is_root()) return result;
+        if (rp.path->is_root()) {
+          input = std::move(result);
+          return std::nullopt;
+        }
         // AWS reports a ResultPath that cannot be applied (e.g. "$.x" on a
         // string input) as States.ReferencePathConflict, not the documented
         // States.ResultPathMatchFailure.
@@ -303,10 +309,26 @@ struct Interp {
           return Failure{"States.ReferencePathConflict",
                          "Unable to apply ReferencePath " + rp.path->text() + " to input " + to_json(input), false};
         }
-        return input;
+        return std::nullopt;
       }
     }
-    return result;
+    return std::nullopt;
+  }
+
+  // apply_path (OutputPath), updating `v` in place.
+  std::optional<Failure> apply_path_in_place(const PathSpec& p, json::value& v, const json::value& ctx) const {
+    switch (p.kind) {
+      case PathSpec::Kind::Whole: return std::nullopt;
+      case PathSpec::Kind::Empty: v = json::object(); return std::nullopt;
+      case PathSpec::Kind::Path: {
+        if (p.path->is_root() && !p.path->is_context()) return std::nullopt;
+        auto selected = select(*p.path, v, ctx);
+        if (!selected) return std::move(selected.failure());
+        v = std::move(*selected);
+        return std::nullopt;
+      }
+    }
+    return std::nullopt;
   }
 
   // The value Catch passes on: {"Error": ..., "Cause": ...}, null where absent.
@@ -424,20 +446,17 @@ struct Interp {
     for (const auto& c : s.catches) {
       if (!error_matches(c.errors, failure.error)) continue;
       json::value err = error_output(failure);
-      auto out = apply_result_path(c.result_path, std::move(f.input), std::move(err));
-      if (!out) {
-        Failure inner = out.failure();
-        prefix_cause(inner, f, s);
-        execution_failed(inner);
+      if (auto bad = apply_result_path_in_place(c.result_path, f.input, std::move(err))) {
+        prefix_cause(*bad, f, s);
+        execution_failed(*bad);
         return false;
       }
       emit(&f, exited_name(s.type), [&](json::object& d) {
-        auto det = payload_details("output", *out);
+        auto det = payload_details("output", f.input);
         det["name"] = s.name;
         d["stateExitedEventDetails"] = std::move(det);
       });
       f.state = c.next;
-      f.input = std::move(*out);
       f.entered = false;
       f.phase = FramePhase::Ready;
       return true;
@@ -449,7 +468,14 @@ struct Interp {
   // The state produced its output: leave it, then End or go to Next.
   // Returns true when the frame continues with its next state.
   bool transition(std::uint32_t fid, const State& s, json::value output, states::StateIndex next) {
+    frame(fid).input = std::move(output);
+    return leave(fid, s, next);
+  }
+
+  // transition() for a state whose output is already in the frame's input.
+  bool leave(std::uint32_t fid, const State& s, states::StateIndex next) {
     Frame& f = frame(fid);
+    json::value& output = f.input;
     if (over_limit(output)) {
       execution_failed(data_limit(s.name));
       return false;
@@ -464,7 +490,6 @@ struct Interp {
       return false;
     }
     f.state = next;
-    f.input = std::move(output);
     f.entered = false;
     return true;
   }
@@ -548,11 +573,12 @@ struct Interp {
         result = f.input;
       }
     }
-    auto out = apply_result_path(s.result_path, std::move(f.input), std::move(result));
-    if (!out) return fail_here(fid, s, out.failure());
-    auto fin = apply_path(s.output_path, std::move(*out), ctx);
-    if (!fin) return fail_here(fid, s, fin.failure());
-    return transition(fid, s, std::move(*fin), s.end ? states::kNoState : s.next);
+    // A Pass state cannot catch, so nothing reads its input after a failure:
+    // ResultPath and OutputPath can work on the frame's input in place.
+    if (auto failure = apply_result_path_in_place(s.result_path, f.input, std::move(result)))
+      return fail_here(fid, s, std::move(*failure));
+    if (auto failure = apply_path_in_place(s.output_path, f.input, ctx)) return fail_here(fid, s, std::move(*failure));
+    return leave(fid, s, s.end ? states::kNoState : s.next);
   }
 
   // ---- Choice -------------------------------------------------------------
@@ -561,11 +587,12 @@ struct Interp {
     Frame& f = frame(fid);
     const auto& spec = s.as<states::ChoiceSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    auto eff = apply_path(s.input_path, std::move(f.input), ctx);
-    if (!eff) return fail_here(fid, s, eff.failure());
+    // The effective input replaces the raw one in place (nothing reads the
+    // raw input of a Choice state again, not even after a failure).
+    if (auto failure = apply_path_in_place(s.input_path, f.input, ctx)) return fail_here(fid, s, std::move(*failure));
     states::StateIndex next = states::kNoState;
     for (const auto& b : spec.choices) {
-      auto r = b.rule.evaluate(Scope{*eff, ctx, E.random.get()});
+      auto r = b.rule.evaluate(Scope{f.input, ctx, E.random.get()});
       if (!r) return fail_here(fid, s, r.failure());
       if (*r) {
         next = b.next;
@@ -579,9 +606,8 @@ struct Interp {
                                "No Choice Rules matched and no Default was specified for the state '" + s.name + "'",
                                false});
     }
-    auto out = apply_path(s.output_path, std::move(*eff), ctx);
-    if (!out) return fail_here(fid, s, out.failure());
-    return transition(fid, s, std::move(*out), next);
+    if (auto failure = apply_path_in_place(s.output_path, f.input, ctx)) return fail_here(fid, s, std::move(*failure));
+    return leave(fid, s, next);
   }
 
   // ---- Wait ---------------------------------------------------------------
@@ -874,9 +900,10 @@ struct Interp {
       if (!r) return fail_here(fid, s, r.failure());
       result = std::move(*r);
     }
-    auto out = apply_result_path(s.result_path, std::move(f.input), std::move(result));
-    if (!out) return fail_here(fid, s, out.failure());
-    auto fin = apply_path(s.output_path, std::move(*out), ctx);
+    // In place: on failure the raw input is intact for a Catch.
+    if (auto bad = apply_result_path_in_place(s.result_path, f.input, std::move(result)))
+      return fail_here(fid, s, std::move(*bad));
+    auto fin = apply_path(s.output_path, std::move(f.input), ctx);
     if (!fin) return fail_here(fid, s, fin.failure());
     return transition(fid, s, std::move(*fin), s.end ? states::kNoState : s.next);
   }

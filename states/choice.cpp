@@ -360,7 +360,7 @@ Result<bool> evaluate_rule(const Impl& rule, const Scope& scope) {
 
 class RuleCompiler {
  public:
-  explicit RuleCompiler(Diagnostics& diags) : diags_(diags) {}
+  RuleCompiler(Diagnostics& diags, CompileCache* cache) : diags_(diags), cache_(cache) {}
 
   // Fills rule from json; false if anything was reported.
   bool compile(const json::value& json, const std::string& pointer, bool top_level, Impl& rule) {
@@ -434,7 +434,8 @@ class RuleCompiler {
       return std::nullopt;
     }
     std::string error;
-    auto path = JsonPath::parse(json.get_string(), &error);
+    std::string_view text = json.get_string();
+    auto path = cache_ ? cache_->path(text, &error) : JsonPath::parse(text, &error);
     if (!path) {
       report(pointer, must + "a valid JSONPath" + (error.empty() ? "" : ": " + error));
       return std::nullopt;
@@ -504,14 +505,16 @@ class RuleCompiler {
   }
 
   Diagnostics& diags_;
+  CompileCache* cache_;
 };
 
 }  // namespace
 
 std::optional<ChoiceRule> ChoiceRule::compile(const json::value& rule, const std::string& pointer,
-                                              bool top_level, Diagnostics& diags) {
+                                              bool top_level, Diagnostics& diags,
+                                              CompileCache* cache) {
   auto impl = std::make_shared<Impl>();
-  if (!RuleCompiler(diags).compile(rule, pointer, top_level, *impl)) return std::nullopt;
+  if (!RuleCompiler(diags, cache).compile(rule, pointer, top_level, *impl)) return std::nullopt;
   return ChoiceRule(std::move(impl));
 }
 

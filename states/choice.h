@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "states/compile_cache.h"
 #include "states/failure.h"
 #include "states/json.h"
 #include "states/scope.h"
@@ -18,9 +19,11 @@ class ChoiceRule {
   // "Assign"); nested rules (inside And/Or/Not) must not. "Comment" is allowed
   // anywhere. Problems go to diags with JSON pointers below `pointer` (every
   // problem, not just the first); returns nullopt if any. Next and Assign are
-  // not read here: the definition parser handles them.
+  // not read here: the definition parser handles them. With a cache, paths
+  // already compiled from the same text are shared.
   static std::optional<ChoiceRule> compile(const json::value& rule, const std::string& pointer,
-                                           bool top_level, Diagnostics& diags);
+                                           bool top_level, Diagnostics& diags,
+                                           CompileCache* cache = nullptr);
 
   // Evaluates against the state's input (and "$$" context). Type mismatches
   // make a comparison false (StringEquals on a number, a Timestamp comparison

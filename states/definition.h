@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -122,34 +123,67 @@ struct MapSpec {
   std::optional<json::value> item_reader, item_batcher, result_writer;  // distributed map (later)
 };
 
-using StateSpec =
-    std::variant<TaskSpec, PassSpec, ChoiceSpec, WaitSpec, SucceedSpec, FailSpec, ParallelSpec, MapSpec>;
+// The larger specs live on the heap so that State stays small: a definition
+// may hold thousands of states, parsing touches each one's memory and a run
+// reads them in turn. A Boxed is a value (copies copy the spec); a
+// default-constructed one holds nothing until a spec is assigned.
+template <class T>
+class Boxed {
+ public:
+  Boxed() = default;
+  Boxed(T value) : p_(std::make_unique<T>(std::move(value))) {}  // NOLINT: implicit by design
+  Boxed(const Boxed& other) : p_(other.p_ ? std::make_unique<T>(*other.p_) : nullptr) {}
+  Boxed(Boxed&&) noexcept = default;
+  Boxed& operator=(const Boxed& other) {
+    if (this != &other) p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
+    return *this;
+  }
+  Boxed& operator=(Boxed&&) noexcept = default;
+  const T& operator*() const { return *p_; }
+  T& operator*() { return *p_; }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
+template <class T>
+inline constexpr bool kBoxedSpec = std::is_same_v<T, TaskSpec> || std::is_same_v<T, WaitSpec> ||
+                                   std::is_same_v<T, FailSpec> || std::is_same_v<T, MapSpec>;
+
+// Read a state's spec with State::as<T>(), which unboxes.
+using StateSpec = std::variant<Boxed<TaskSpec>, PassSpec, ChoiceSpec, Boxed<WaitSpec>, SucceedSpec,
+                               Boxed<FailSpec>, ParallelSpec, Boxed<MapSpec>>;
 
 struct State {
-  std::string name;
+  // Fields are ordered by how often running the state reads them, so that a
+  // run touches as few of each state's cache lines as possible.
   StateType type = StateType::Pass;
+  bool end = false;  // Transition: End, or else...
   StateIndex index = 0;
-  std::optional<std::string> comment;
-
-  // Transition: next state, or end of this (sub)machine.
-  StateIndex next = kNoState;
-  std::string next_name;
-  bool end = false;
+  StateIndex next = kNoState;  // ...the next state of this (sub)machine.
 
   // Data flow (present only where the state type allows it).
   PathSpec input_path;
   PathSpec output_path;
-  std::optional<PayloadTemplate> parameters;       // Parameters (Task, Pass, Parallel; Map legacy → item_selector)
-  std::optional<PayloadTemplate> result_selector;  // Task, Parallel, Map
+  std::optional<PayloadTemplate> parameters;  // Parameters (Task, Pass, Parallel; Map legacy → item_selector)
   ResultPathSpec result_path;
-
-  std::vector<Retrier> retry;    // Task, Parallel, Map
-  std::vector<Catcher> catches;  // Task, Parallel, Map
-
   StateSpec spec;
+  std::vector<Retrier> retry;                      // Task, Parallel, Map
+  std::vector<Catcher> catches;                    // Task, Parallel, Map
+  std::optional<PayloadTemplate> result_selector;  // Task, Parallel, Map
+
+  std::string name;
+  std::string next_name;
+  std::optional<std::string> comment;
 
   template <class T>
-  const T& as() const { return std::get<T>(spec); }
+  const T& as() const {
+    if constexpr (kBoxedSpec<T>) {
+      return *std::get<Boxed<T>>(spec);
+    } else {
+      return std::get<T>(spec);
+    }
+  }
 };
 
 // A state machine: the top level, a Parallel branch or a Map processor.

@@ -1,7 +1,9 @@
 #include "states/json.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 namespace stepwise {
@@ -229,13 +231,27 @@ std::optional<json::value> parse_json(std::string_view text, JsonParseError* err
 
 namespace {
 
+// Extra bytes a character takes once escaped: \" \\ \n \r \t \b \f take
+// two bytes, other control characters six (\u00XX), the rest one.
+constexpr std::array<std::uint8_t, 256> kEscapeExtra = [] {
+  std::array<std::uint8_t, 256> extra{};
+  for (int c = 0; c < 0x20; ++c) extra[c] = 5;
+  for (char c : {'"', '\\', '\n', '\r', '\t', '\b', '\f'}) extra[static_cast<unsigned char>(c)] = 1;
+  return extra;
+}();
+
 std::size_t escaped_size(std::string_view str) {
-  std::size_t n = 2;
-  for (char c : str) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') n += 2;
-    else if (u < 0x20) n += 6;
-    else n += 1;
+  std::size_t n = 2 + str.size();
+  for (char c : str) n += kEscapeExtra[static_cast<unsigned char>(c)];
+  return n;
+}
+
+// Digits of v in decimal, without formatting it (json_size runs on every
+// state's output).
+std::size_t decimal_digits(std::uint64_t v) {
+  std::size_t n = 1;
+  for (std::uint64_t bound = 10; v >= bound; bound *= 10) {
+    if (++n == 20) break;  // 10^19 is the last power of ten below 2^64
   }
   return n;
 }
@@ -248,13 +264,12 @@ std::size_t json_size(const json::value& v) {
     case json::kind::bool_: return v.get_bool() ? 4 : 5;
     case json::kind::string: return escaped_size(v.get_string());
     case json::kind::int64: {
-      char buf[32];
-      return static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, v.get_int64()).ptr - buf);
+      std::int64_t i = v.get_int64();
+      // The magnitude as unsigned, so that INT64_MIN does not overflow.
+      std::uint64_t magnitude = i < 0 ? 0 - static_cast<std::uint64_t>(i) : static_cast<std::uint64_t>(i);
+      return (i < 0 ? 1 : 0) + decimal_digits(magnitude);
     }
-    case json::kind::uint64: {
-      char buf[32];
-      return static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, v.get_uint64()).ptr - buf);
-    }
+    case json::kind::uint64: return decimal_digits(v.get_uint64());
     case json::kind::double_: {
       std::string out;
       append_double(out, v.get_double());

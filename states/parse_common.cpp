@@ -168,7 +168,7 @@ std::optional<JsonPath> Parser::path(const json::value& v, const std::string& ba
     return std::nullopt;
   }
   std::string why;
-  std::optional<JsonPath> p = JsonPath::parse(v.get_string(), &why);
+  std::optional<JsonPath> p = cache_.path(v.get_string(), &why);
   if (!p) {
     error(child(base, field), "The value for the field '" + std::string(field) +
                                   "' must be a valid JSONPath" + (why.empty() ? "" : ": " + why));
@@ -213,7 +213,7 @@ ResultPathSpec Parser::result_path_spec(const json::value& v, const std::string&
 
 std::optional<PayloadTemplate> Parser::payload(const json::value& v, const std::string& base,
                                                std::string_view field) {
-  return PayloadTemplate::compile(v, child(base, field), diags_);
+  return PayloadTemplate::compile(v, child(base, field), diags_, &cache_);
 }
 
 // --- Retry and Catch ---------------------------------------------------------

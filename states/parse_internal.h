@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "states/compile_cache.h"
 #include "states/definition.h"
 
 namespace stepwise::states::parse_detail {
@@ -135,6 +136,7 @@ class Parser {
   Definition& def_;
   const ParseOptions& options_;
   Diagnostics& diags_;
+  CompileCache cache_;  // shares paths and calls compiled from the same text
   std::unordered_set<std::string_view> all_names_;  // state names over every machine
   bool jsonata_noted_ = false;
   // Transitions of the machine being parsed that could not be read (a state

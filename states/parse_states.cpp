@@ -314,7 +314,7 @@ void Parser::check_credentials(const json::value& v, const std::string& ptr, Lan
       type_error(cred_ptr, "RoleArn.$", "a string", *role_path);
     } else if (!Intrinsic::looks_like_call(role_path->get_string())) {
       path(*role_path, cred_ptr, "RoleArn.$");
-    } else if (!Intrinsic::parse(role_path->get_string())) {
+    } else if (!cache_.intrinsic(role_path->get_string())) {
       error(child(cred_ptr, "RoleArn.$"),
             "The value for the field 'RoleArn.$' must be a valid JSONPath or a valid intrinsic "
             "function call");
@@ -417,7 +417,7 @@ void Parser::parse_fail(State& s, const json::object& obj, const std::string& pt
       }
       if (v->is_string() && Intrinsic::looks_like_call(v->get_string())) {
         std::string why;
-        f = Intrinsic::parse(v->get_string(), &why);
+        f = cache_.intrinsic(v->get_string(), &why);
         if (!f) {
           error(child(ptr, key), "The value for the field '" + std::string(key) +
                                      "' must be a valid JSONPath or a valid intrinsic function "
@@ -475,7 +475,7 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
       const json::object& rule = rules[i].get_object();
       StateIndex* slot = nullptr;
       if (lang == Language::JsonPath) {
-        if (auto compiled = ChoiceRule::compile(rules[i], rule_ptr, true, diags_)) {
+        if (auto compiled = ChoiceRule::compile(rules[i], rule_ptr, true, diags_, &cache_)) {
           choice.choices.push_back(ChoiceBranch{std::move(*compiled), kNoState, {}});
           slot = &choice.choices.back().next;
         }

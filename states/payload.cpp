@@ -1,5 +1,7 @@
 #include "states/payload.h"
 
+#include <boost/container/small_vector.hpp>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -8,19 +10,6 @@
 
 namespace stepwise::states {
 namespace {
-
-// One compiled node of a template. Subtrees without any ".$" key collapse
-// into kConstant so that evaluating them is a plain copy.
-struct Node {
-  enum class Kind { kConstant, kPath, kCall, kObject, kArray };
-  Kind kind = Kind::kConstant;
-  json::value constant;
-  std::optional<JsonPath> path;
-  std::optional<Intrinsic> call;
-  std::string field;                                  // kPath, kCall: the "k.$" key
-  std::vector<std::pair<std::string, Node>> members;  // kObject: output key and value
-  std::vector<Node> elements;                         // kArray
-};
 
 bool is_dynamic_key(std::string_view key) {
   return key.size() >= 2 && key.ends_with(".$");
@@ -40,194 +29,310 @@ void append_pointer_segment(std::string& pointer, std::string_view segment) {
   }
 }
 
-std::string escape_key(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out.push_back(c);
+// Where a node of the template is, as a chain of segments up to the
+// template's own pointer. The JSON pointer text is only built when a
+// diagnostic needs it, so that compiling a valid template builds no strings.
+struct Where {
+  const std::string* base = nullptr;  // set on the root only
+  const Where* parent = nullptr;
+  std::string_view name;  // a member key, or
+  std::size_t index = 0;  // an array index when name is empty and !base
+
+  std::string pointer() const {
+    if (base) return *base;
+    std::string out = parent->pointer();
+    if (name.data() != nullptr) {
+      append_pointer_segment(out, name);
+    } else {
+      append_pointer_segment(out, std::to_string(index));
+    }
+    return out;
   }
-  return out;
+};
+
+}  // namespace
+
+// A template compiled into one flat, pre-order array of small nodes, so that
+// evaluating it reads a few contiguous cache lines instead of chasing one
+// heap block per node (a definition may hold thousands of templates, and a
+// run touches each of them in turn). Subtrees without any ".$" key collapse
+// into one kConstant node, so evaluating them is a plain copy.
+struct PayloadTemplate::Impl {
+  enum class Kind : std::uint8_t { kConstant, kPath, kCall, kObject, kArray };
+  struct Node {
+    Kind kind = Kind::kConstant;
+    // kPath, copied from the path at compile time so that evaluation does
+    // not have to look inside it to choose the root.
+    bool context = false;
+    bool definite = false;
+    // Object members only: the output key, keys[key_offset, +key_length).
+    // For a "k.$" member the pool holds "k.$" (named in messages) and
+    // key_length leaves out the ".$".
+    std::uint32_t key_offset = 0;
+    std::uint32_t key_length = 0;
+    // kConstant: index into constants; kPath: paths; kCall: calls;
+    // kObject, kArray: number of children, which follow this node.
+    std::uint32_t index = 0;
+    // One past the last node of this subtree: where the next sibling starts.
+    std::uint32_t end = 0;
+  };
+
+  // Inline room for a typical template (a small object with a path or
+  // two), so that most templates are a single allocation.
+  boost::container::small_vector<Node, 4> nodes;  // nodes[0] is the root
+  std::string keys;
+  boost::container::small_vector<json::value, 2> constants;
+  boost::container::small_vector<JsonPath, 2> paths;
+  boost::container::small_vector<Intrinsic, 1> calls;
+  CompileCache* cache = nullptr;  // while compiling only
+
+  std::string_view key(const Node& n) const { return {keys.data() + n.key_offset, n.key_length}; }
+  std::string_view field(const Node& n) const {
+    return {keys.data() + n.key_offset, n.key_length + 2};
+  }
+
+  // --- Compilation. Each returns false when it added a diagnostic.
+  bool compile_node(const json::value& spec, const Where& where, Diagnostics& diags);
+  bool compile_object(const json::object& spec, const Where& where, Diagnostics& diags);
+  bool compile_array(const json::array& spec, const Where& where, Diagnostics& diags);
+  bool compile_dynamic(std::string_view key, const json::value& value, const Where& object,
+                       Diagnostics& diags);
+  std::uint32_t add_key(std::string_view key);
+  void collapse_to_constant(std::size_t first_node, std::size_t first_constant,
+                            std::size_t first_key, const json::value& spec);
+
+  // --- Evaluation into `out`. Returns false and sets *failure on a miss.
+  bool evaluate(std::uint32_t i, const Scope& scope, json::value& out, Failure& failure) const;
+  Failure path_not_found(const Node& n, const json::value& input) const;
+};
+
+namespace {
+using Impl = PayloadTemplate::Impl;
+using Node = Impl::Node;
+using Kind = Impl::Kind;
+}  // namespace
+
+std::uint32_t Impl::add_key(std::string_view key) {
+  auto offset = static_cast<std::uint32_t>(keys.size());
+  keys.append(key);
+  return offset;
 }
 
 // Compiles the value of a "k.$" key. AWS reports a bad one at the pointer of
 // the object that holds it, with this exact wording.
-std::optional<Node> compile_dynamic(std::string_view key, const json::value& value,
-                                    const std::string& object_pointer, Diagnostics& diags) {
+bool Impl::compile_dynamic(std::string_view key, const json::value& value, const Where& object,
+                           Diagnostics& diags) {
   Node node;
-  node.field = std::string(key);
   if (value.is_string()) {
     std::string_view text = value.get_string();
     if (text.starts_with("$")) {
-      if (auto path = JsonPath::parse(text)) {
-        if (path->is_variable()) {  // read as "$" otherwise: reject until variables exist
-          diags.push_back(Diagnostic{object_pointer + "/" + escape_key(key),
-                                     "Workflow variables ('$" + path->variable() + "') are not supported yet", ""});
-          return std::nullopt;
+      if (auto path = cache ? cache->path(text) : JsonPath::parse(text)) {
+        if (path->is_variable()) {  // read as "$" otherwise: refuse until variables exist
+          std::string ptr = object.pointer();
+          append_pointer_segment(ptr, key);
+          diags.push_back(
+              Diagnostic{ptr, "Workflow variables ('$" + path->variable() + "') are not supported yet", ""});
+          return false;
         }
-        node.kind = Node::Kind::kPath;
-        node.path = std::move(*path);
-        return node;
+        node.kind = Kind::kPath;
+        node.context = path->is_context();
+        node.definite = path->is_definite();
+        node.index = static_cast<std::uint32_t>(paths.size());
+        paths.push_back(std::move(*path));
       }
     } else if (Intrinsic::looks_like_call(text)) {
       std::string error;
-      if (auto call = Intrinsic::parse(text, &error)) {
-        node.kind = Node::Kind::kCall;
-        node.call = std::move(*call);
-        return node;
-      }
-      if (error.find("not supported yet") != std::string::npos) {  // a later feature, not a mistake
-        diags.push_back(Diagnostic{object_pointer + "/" + escape_key(key), error, ""});
-        return std::nullopt;
+      if (auto call = cache ? cache->intrinsic(text, &error) : Intrinsic::parse(text, &error)) {
+        node.kind = Kind::kCall;
+        node.index = static_cast<std::uint32_t>(calls.size());
+        calls.push_back(std::move(*call));
+      } else if (error.find("not supported yet") != std::string::npos) {  // a later feature, not a mistake
+        std::string ptr = object.pointer();
+        append_pointer_segment(ptr, key);
+        diags.push_back(Diagnostic{ptr, error, ""});
+        return false;
       }
     }
   }
-  diags.push_back(Diagnostic{object_pointer, "The value for the field '" + std::string(key) +
-                                                 "' must be a valid JSONPath or a valid intrinsic "
-                                                 "function call"});
-  return std::nullopt;
+  if (node.kind == Kind::kConstant) {
+    diags.push_back(Diagnostic{object.pointer(), "The value for the field '" + std::string(key) +
+                                                     "' must be a valid JSONPath or a valid "
+                                                     "intrinsic function call"});
+    return false;
+  }
+  node.key_offset = add_key(key);
+  node.key_length = static_cast<std::uint32_t>(key.size() - 2);
+  node.end = static_cast<std::uint32_t>(nodes.size() + 1);
+  nodes.push_back(node);
+  return true;
 }
 
-std::optional<Node> compile_node(const json::value& spec, const std::string& pointer,
-                                 Diagnostics& diags);
-
-std::optional<Node> compile_object(const json::object& spec, const std::string& pointer,
-                                   Diagnostics& diags) {
+// Replaces the nodes compiled for spec (from first_node on) by one constant.
+void Impl::collapse_to_constant(std::size_t first_node, std::size_t first_constant,
+                                std::size_t first_key, const json::value& spec) {
+  nodes.resize(first_node);
+  constants.resize(first_constant);
+  keys.resize(first_key);
   Node node;
-  node.kind = Node::Kind::kObject;
+  node.index = static_cast<std::uint32_t>(constants.size());
+  node.end = static_cast<std::uint32_t>(first_node + 1);
+  constants.push_back(spec);
+  nodes.push_back(node);
+}
+
+bool Impl::compile_object(const json::object& spec, const Where& where, Diagnostics& diags) {
+  const std::size_t first = nodes.size();
+  const std::size_t first_constant = constants.size();
+  const std::size_t first_key = keys.size();
+  nodes.push_back(Node{Kind::kObject});
   bool ok = true;
   bool all_constant = true;
   for (const auto& kv : spec) {
     std::string_view key = kv.key();
-    std::optional<Node> member;
+    const std::size_t member = nodes.size();
+    bool member_ok;
     if (is_dynamic_key(key)) {
-      member = compile_dynamic(key, kv.value(), pointer, diags);
-      key.remove_suffix(2);
+      member_ok = compile_dynamic(key, kv.value(), where, diags);
     } else {
-      std::string member_pointer = pointer;
-      append_pointer_segment(member_pointer, key);
-      member = compile_node(kv.value(), member_pointer, diags);
+      member_ok = compile_node(kv.value(), Where{nullptr, &where, key}, diags);
+      if (member_ok) {
+        nodes[member].key_offset = add_key(key);
+        nodes[member].key_length = static_cast<std::uint32_t>(key.size());
+      }
     }
-    if (!member) {
+    if (!member_ok) {
       ok = false;
       continue;
     }
-    all_constant = all_constant && member->kind == Node::Kind::kConstant;
-    node.members.emplace_back(std::string(key), std::move(*member));
+    all_constant = all_constant && nodes[member].kind == Kind::kConstant;
+    ++nodes[first].index;
   }
-  if (!ok) return std::nullopt;
+  if (!ok) return false;
   if (all_constant) {
-    Node constant;
-    constant.constant = spec;
-    return constant;
+    collapse_to_constant(first, first_constant, first_key, json::value(spec));
+  } else {
+    nodes[first].end = static_cast<std::uint32_t>(nodes.size());
   }
-  return node;
+  return true;
 }
 
-std::optional<Node> compile_array(const json::array& spec, const std::string& pointer,
-                                  Diagnostics& diags) {
-  Node node;
-  node.kind = Node::Kind::kArray;
+bool Impl::compile_array(const json::array& spec, const Where& where, Diagnostics& diags) {
+  const std::size_t first = nodes.size();
+  const std::size_t first_constant = constants.size();
+  const std::size_t first_key = keys.size();
+  nodes.push_back(Node{Kind::kArray});
   bool ok = true;
   bool all_constant = true;
   for (std::size_t i = 0; i < spec.size(); ++i) {
-    std::string element_pointer = pointer;
-    append_pointer_segment(element_pointer, std::to_string(i));
-    auto element = compile_node(spec[i], element_pointer, diags);
-    if (!element) {
+    const std::size_t element = nodes.size();
+    if (!compile_node(spec[i], Where{nullptr, &where, {}, i}, diags)) {
       ok = false;
       continue;
     }
-    all_constant = all_constant && element->kind == Node::Kind::kConstant;
-    node.elements.push_back(std::move(*element));
+    all_constant = all_constant && nodes[element].kind == Kind::kConstant;
+    ++nodes[first].index;
   }
-  if (!ok) return std::nullopt;
+  if (!ok) return false;
   if (all_constant) {
-    Node constant;
-    constant.constant = spec;
-    return constant;
+    collapse_to_constant(first, first_constant, first_key, json::value(spec));
+  } else {
+    nodes[first].end = static_cast<std::uint32_t>(nodes.size());
   }
-  return node;
+  return true;
 }
 
-std::optional<Node> compile_node(const json::value& spec, const std::string& pointer,
-                                 Diagnostics& diags) {
-  if (spec.is_object()) return compile_object(spec.get_object(), pointer, diags);
-  if (spec.is_array()) return compile_array(spec.get_array(), pointer, diags);
-  Node node;
-  node.constant = spec;
-  return node;
+bool Impl::compile_node(const json::value& spec, const Where& where, Diagnostics& diags) {
+  if (spec.is_object()) return compile_object(spec.get_object(), where, diags);
+  if (spec.is_array()) return compile_array(spec.get_array(), where, diags);
+  collapse_to_constant(nodes.size(), constants.size(), keys.size(), spec);
+  return true;
 }
 
-Failure path_not_found(const Node& node, const json::value& input) {
-  std::string cause = "The JSONPath '" + node.path->text() + "' specified for the field '" +
-                      node.field + "' could not be found in the input '";
+Failure Impl::path_not_found(const Node& n, const json::value& input) const {
+  std::string cause = "The JSONPath '" + paths[n.index].text() + "' specified for the field '";
+  cause += field(n);
+  cause += "' could not be found in the input '";
   append_json(cause, input);
   cause += "'";
   return runtime_failure(std::move(cause));
 }
 
-Result<json::value> evaluate_node(const Node& node, const Scope& scope) {
-  switch (node.kind) {
-    case Node::Kind::kConstant:
-      return node.constant;
-    case Node::Kind::kPath: {
-      const JsonPath& path = *node.path;
-      const json::value& root = path.is_context() ? scope.context : scope.input;
-      if (path.is_definite()) {
+bool Impl::evaluate(std::uint32_t i, const Scope& scope, json::value& out, Failure& failure) const {
+  const Node& n = nodes[i];
+  switch (n.kind) {
+    case Kind::kConstant:
+      out = constants[n.index];
+      return true;
+    case Kind::kPath: {
+      const JsonPath& path = paths[n.index];
+      const json::value& root = n.context ? scope.context : scope.input;
+      if (n.definite) {
         const json::value* found = path.find(root);
-        if (found == nullptr) return path_not_found(node, scope.input);
-        return *found;
+        if (found == nullptr) {
+          failure = path_not_found(n, scope.input);
+          return false;
+        }
+        out = *found;
+        return true;
       }
       // An indefinite path yields the array of its matches, possibly empty.
       auto selected = path.select(root);
-      if (!selected) return path_not_found(node, scope.input);
-      return std::move(*selected);
-    }
-    case Node::Kind::kCall:
-      return node.call->evaluate(scope, node.field);
-    case Node::Kind::kObject: {
-      json::object out;
-      out.reserve(node.members.size());
-      for (const auto& [key, member] : node.members) {
-        auto v = evaluate_node(member, scope);
-        if (!v) return std::move(v.failure());
-        out.insert_or_assign(key, std::move(*v));
+      if (!selected) {
+        failure = path_not_found(n, scope.input);
+        return false;
       }
-      return json::value(std::move(out));
+      out = std::move(*selected);
+      return true;
     }
-    case Node::Kind::kArray: {
-      json::array out;
-      out.reserve(node.elements.size());
-      for (const auto& element : node.elements) {
-        auto v = evaluate_node(element, scope);
-        if (!v) return std::move(v.failure());
-        out.push_back(std::move(*v));
+    case Kind::kCall: {
+      auto v = calls[n.index].evaluate(scope, field(n));
+      if (!v) {
+        failure = std::move(v.failure());
+        return false;
       }
-      return json::value(std::move(out));
+      out = std::move(*v);
+      return true;
+    }
+    case Kind::kObject: {
+      json::object& obj = out.emplace_object();
+      obj.reserve(n.index);
+      // A later member replaces an earlier one of the same key in place
+      // ("a" and "a.$"), as insert_or_assign would.
+      for (std::uint32_t child = i + 1; child < n.end; child = nodes[child].end) {
+        if (!evaluate(child, scope, obj[key(nodes[child])], failure)) return false;
+      }
+      return true;
+    }
+    case Kind::kArray: {
+      json::array& arr = out.emplace_array();
+      arr.reserve(n.index);
+      for (std::uint32_t child = i + 1; child < n.end; child = nodes[child].end) {
+        if (!evaluate(child, scope, arr.emplace_back(nullptr), failure)) return false;
+      }
+      return true;
     }
   }
-  return json::value(nullptr);
+  return true;
 }
-
-}  // namespace
-
-struct PayloadTemplate::Impl {
-  Node root;
-};
 
 std::optional<PayloadTemplate> PayloadTemplate::compile(const json::value& spec,
                                                         const std::string& pointer,
-                                                        Diagnostics& diags) {
-  auto root = compile_node(spec, pointer, diags);
-  if (!root) return std::nullopt;
+                                                        Diagnostics& diags, CompileCache* cache) {
   auto impl = std::make_shared<Impl>();
-  impl->root = std::move(*root);
+  impl->cache = cache;
+  // Most templates are one flat object: room for it and its members.
+  impl->nodes.reserve(1 + (spec.is_object() ? spec.get_object().size() : 0));
+  if (!impl->compile_node(spec, Where{&pointer}, diags)) return std::nullopt;
+  impl->cache = nullptr;
+  impl->keys.shrink_to_fit();
   return PayloadTemplate(std::move(impl));
 }
 
 Result<json::value> PayloadTemplate::evaluate(const Scope& scope) const {
-  return evaluate_node(impl_->root, scope);
+  json::value out;
+  Failure failure;
+  if (!impl_->evaluate(0, scope, out, failure)) return failure;
+  return out;
 }
 
 PayloadTemplate::PayloadTemplate(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "states/compile_cache.h"
 #include "states/failure.h"
 #include "states/json.h"
 #include "states/scope.h"
@@ -19,8 +20,10 @@ class PayloadTemplate {
   // Compiles spec (found at JSON pointer `pointer` in the definition). Every
   // problem (a ".$" value that is not a string, an invalid path or intrinsic)
   // is appended to diags with its own pointer; returns nullopt if any.
+  // With a cache, paths and calls already compiled from the same text are
+  // shared rather than compiled again.
   static std::optional<PayloadTemplate> compile(const json::value& spec, const std::string& pointer,
-                                                Diagnostics& diags);
+                                                Diagnostics& diags, CompileCache* cache = nullptr);
 
   // Builds the payload. A path that matches nothing fails with States.Runtime:
   // "The JSONPath '$.x' specified for the field 'k.$' could not be found in the input '<input>'"

@@ -98,6 +98,9 @@ TEST_CASE("stepwise run reports TIMED_OUT with exit 1") {
 TEST_CASE("stepwise run: usage errors, bad JSON and invalid definitions exit 2") {
   CHECK(stepwise_cli({"run"}).code == 2);
   CHECK(stepwise_cli({"run", "/nonexistent/def.json"}).code == 2);
+  auto dir = stepwise_cli({"validate", "/tmp"});  // regression: a directory once crashed the reader
+  CHECK(dir.code == 2);
+  CHECK(dir.err.find("is a directory") != std::string::npos);
   CHECK(stepwise_cli({"frobnicate"}).code == 2);
   auto def = kSource + "/bench/workflows/choice_loop.asl.json";
   auto bad_input = stepwise_cli({"run", def, "--input", "{not json"});

@@ -422,3 +422,14 @@ TEST_CASE("regression: a function that completes after its engine is destroyed d
   late(TaskOutcome::success(json::value(1)));  // must not touch the destroyed engine
   CHECK(true);
 }
+
+TEST_CASE("regression: a Catch of a failed ResultPath sees the state's raw input") {
+  Engine e(virtual_time_options());
+  e.functions().add("One", [](const json::value&, const InvocationContext&) { return json::value(1); });
+  auto r = run(e, R"({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:One",
+      "ResultPath":"$.x","Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":null,"Next":"After"}],"End":true},
+      "After":{"Type":"Pass","End":true}}})",
+               R"("raw input")");
+  CHECK(r.status == ExecutionStatus::Succeeded);
+  CHECK(to_json(r.output) == R"("raw input")");
+}

@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "states/json.h"
 
 using namespace stepwise;
@@ -35,5 +40,33 @@ TEST_CASE("json_size is the exact size of to_json") {
                            "1e300", "[0.001,1E7]"}) {
     auto v = *parse_json(text);
     CHECK(json_size(v) == to_json(v).size());
+  }
+}
+
+TEST_CASE("json_size counts integer digits and escapes exactly at the boundaries") {
+  std::vector<json::value> values = {
+      json::value(0),
+      json::value(9),
+      json::value(10),
+      json::value(-1),
+      json::value(-10),
+      json::value(99),
+      json::value(100),
+      json::value(std::numeric_limits<std::int64_t>::max()),
+      json::value(std::numeric_limits<std::int64_t>::min()),
+      json::value(std::numeric_limits<std::uint64_t>::max()),
+      json::value(std::uint64_t{9999999999999999999ull}),
+      json::value(std::uint64_t{10000000000000000000ull}),
+      json::value(std::int64_t{999999999999999999}),
+      json::value(std::int64_t{1000000000000000000}),
+      json::value("\b\f\n\r\t\"\\/\x1f\x7f \xc3\xa9 \xe2\x80\xa8"),
+      json::value(std::string_view("\0x", 2)),
+  };
+  for (const auto& v : values) {
+    INFO(to_json(v));
+    CHECK(json_size(v) == to_json(v).size());
+    json::object wrapped;
+    wrapped[std::string("k\x01\"") + to_json(v)] = v;
+    CHECK(json_size(json::value(wrapped)) == to_json(json::value(wrapped)).size());
   }
 }
