@@ -5,15 +5,6 @@
 namespace stepwise {
 namespace {
 
-std::string escape_pointer(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out.push_back(c);
-  }
-  return out;
-}
 
 bool parse_index(std::string_view s, std::size_t& out) {
   if (s.empty()) return false;
@@ -68,15 +59,15 @@ std::optional<MockTable> load_mock_config(const json::value& config, const std::
   }
   const auto* sm = machines->get_object().if_contains(state_machine);
   if (!sm || !sm->is_object()) {
-    errors.push_back({"/StateMachines/" + escape_pointer(state_machine),
+    errors.push_back({child_pointer("/StateMachines", state_machine),
                       "no state machine named '" + state_machine + "' in the mock config"});
     return std::nullopt;
   }
-  const std::string sm_ptr = "/StateMachines/" + escape_pointer(state_machine);
+  const std::string sm_ptr = child_pointer("/StateMachines", state_machine);
   const auto* cases = sm->get_object().if_contains("TestCases");
   const json::value* tc = cases && cases->is_object() ? cases->get_object().if_contains(test_case) : nullptr;
   if (!tc || !tc->is_object()) {
-    errors.push_back({sm_ptr + "/TestCases/" + escape_pointer(test_case),
+    errors.push_back({child_pointer(sm_ptr + "/TestCases", test_case),
                       "no test case named '" + test_case + "' for state machine '" + state_machine + "'"});
     return std::nullopt;
   }
@@ -86,15 +77,15 @@ std::optional<MockTable> load_mock_config(const json::value& config, const std::
     return std::nullopt;
   }
   MockTable table;
-  const std::string tc_ptr = sm_ptr + "/TestCases/" + escape_pointer(test_case);
+  const std::string tc_ptr = child_pointer(sm_ptr + "/TestCases", test_case);
   for (const auto& [state, rname] : tc->get_object()) {
-    const std::string sptr = tc_ptr + "/" + escape_pointer(state);
+    const std::string sptr = child_pointer(tc_ptr, state);
     if (!rname.is_string()) {
       errors.push_back({sptr, "must name a mocked response (a string)"});
       continue;
     }
     const auto* resp = responses->get_object().if_contains(rname.get_string());
-    const std::string rptr = "/MockedResponses/" + escape_pointer(rname.get_string());
+    const std::string rptr = child_pointer("/MockedResponses", rname.get_string());
     if (!resp || !resp->is_object()) {
       errors.push_back({sptr, "names the mocked response '" + std::string(rname.get_string()) +
                                   "', which /MockedResponses does not define"});
@@ -102,7 +93,7 @@ std::optional<MockTable> load_mock_config(const json::value& config, const std::
     }
     std::vector<std::optional<MockResponse>> slots;
     for (const auto& [key, value] : resp->get_object()) {
-      const std::string kptr = rptr + "/" + escape_pointer(key);
+      const std::string kptr = child_pointer(rptr, key);
       std::string_view k = key;
       std::size_t lo = 0, hi = 0;
       auto dash = k.find('-');

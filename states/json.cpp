@@ -291,6 +291,25 @@ std::size_t json_size(const json::value& v) {
   return 0;
 }
 
+void append_pointer_token(std::string& pointer, std::string_view token) {
+  pointer.push_back('/');
+  for (char c : token) {
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer.push_back(c);
+    }
+  }
+}
+
+std::string child_pointer(std::string_view pointer, std::string_view token) {
+  std::string out(pointer);
+  append_pointer_token(out, token);
+  return out;
+}
+
 const char* json_type_name(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null: return "null";

@@ -36,6 +36,12 @@ std::optional<json::value> parse_json(std::string_view text, JsonParseError* err
 // without building the string.
 std::size_t json_size(const json::value& v);
 
+// JSON pointers (RFC 6901), as every diagnostic reports locations:
+// appends "/" + token with "~" written "~0" and "/" written "~1".
+void append_pointer_token(std::string& pointer, std::string_view token);
+// pointer + "/" + escaped token.
+std::string child_pointer(std::string_view pointer, std::string_view token);
+
 // The JSON type name AWS uses in messages ("object", "array", "string", "number", "boolean", "null").
 const char* json_type_name(const json::value& v);
 

@@ -8,26 +8,8 @@
 
 namespace stepwise::states::parse_detail {
 
-void append_pointer_token(std::string& out, std::string_view token) {
-  out.push_back('/');
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-}
 
-std::string child(std::string_view base, std::string_view token) {
-  std::string out;
-  out.reserve(base.size() + token.size() + 1);
-  out.append(base);
-  append_pointer_token(out, token);
-  return out;
-}
+std::string child(std::string_view base, std::string_view token) { return child_pointer(base, token); }
 
 std::string child(std::string_view base, std::size_t index) {
   return child(base, std::to_string(index));

@@ -29,7 +29,6 @@ enum class Language : std::uint8_t { JsonPath, Jsonata };
 enum class MachineKind : std::uint8_t { Top, Branch, ItemProcessor, Iterator };
 
 // JSON pointers (RFC 6901): "~" is written "~0" and "/" is written "~1".
-void append_pointer_token(std::string& out, std::string_view token);
 std::string child(std::string_view base, std::string_view token);
 std::string child(std::string_view base, std::size_t index);
 

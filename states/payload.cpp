@@ -15,19 +15,6 @@ bool is_dynamic_key(std::string_view key) {
   return key.size() >= 2 && key.ends_with(".$");
 }
 
-// RFC 6901: "~" and "/" inside a pointer segment are escaped.
-void append_pointer_segment(std::string& pointer, std::string_view segment) {
-  pointer.push_back('/');
-  for (char c : segment) {
-    if (c == '~') {
-      pointer += "~0";
-    } else if (c == '/') {
-      pointer += "~1";
-    } else {
-      pointer.push_back(c);
-    }
-  }
-}
 
 // Where a node of the template is, as a chain of segments up to the
 // template's own pointer. The JSON pointer text is only built when a
@@ -42,9 +29,9 @@ struct Where {
     if (base) return *base;
     std::string out = parent->pointer();
     if (name.data() != nullptr) {
-      append_pointer_segment(out, name);
+      append_pointer_token(out, name);
     } else {
-      append_pointer_segment(out, std::to_string(index));
+      append_pointer_token(out, std::to_string(index));
     }
     return out;
   }
@@ -129,7 +116,7 @@ bool Impl::compile_dynamic(std::string_view key, const json::value& value, const
       if (auto path = cache ? cache->path(text) : JsonPath::parse(text)) {
         if (path->is_variable()) {  // read as "$" otherwise: refuse until variables exist
           std::string ptr = object.pointer();
-          append_pointer_segment(ptr, key);
+          append_pointer_token(ptr, key);
           diags.push_back(
               Diagnostic{ptr, "Workflow variables ('$" + path->variable() + "') are not supported yet", ""});
           return false;
@@ -148,7 +135,7 @@ bool Impl::compile_dynamic(std::string_view key, const json::value& value, const
         calls.push_back(std::move(*call));
       } else if (error.find("not supported yet") != std::string::npos) {  // a later feature, not a mistake
         std::string ptr = object.pointer();
-        append_pointer_segment(ptr, key);
+        append_pointer_token(ptr, key);
         diags.push_back(Diagnostic{ptr, error, ""});
         return false;
       }
