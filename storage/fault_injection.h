@@ -54,8 +54,7 @@ class FailNthWrite : public StoreWrapper {
                        UnixNanos expiry) override {
     return guard([&] { return target_->acquire_lease(arn, owner, now, expiry); });
   }
-  Status renew_lease(const std::string& arn, const std::string& owner,
-                     UnixNanos expiry) override {
+  Status renew_lease(const std::string& arn, const std::string& owner, UnixNanos expiry) override {
     return guard([&] { return target_->renew_lease(arn, owner, expiry); });
   }
   Status release_lease(const std::string& arn, const std::string& owner) override {

@@ -35,9 +35,8 @@ std::optional<std::int64_t> decode_event_cursor(std::string_view token);
 // The checks of a Transition that need no stored data.
 Status validate_transition_shape(const Transition& t);
 // The checks of a Transition against the execution's stored fields.
-Status check_transition_against(const Transition& t, ExecutionStatus status,
-                                std::int64_t version, std::int64_t last_event_id,
-                                const std::string& lease_owner);
+Status check_transition_against(const Transition& t, ExecutionStatus status, std::int64_t version,
+                                std::int64_t last_event_id, const std::string& lease_owner);
 
 Status not_found_execution(const std::string& arn);
 Status not_found_state_machine(const std::string& arn);

@@ -75,10 +75,10 @@ class MemoryStore final : public Store {
   void end_execution(Execution& e, const ExecutionOutcome& outcome);
 
   std::mutex mu_;
-  std::map<std::string, Machine> machines_;           // by ARN
-  std::map<std::string, std::string> live_by_name_;   // name -> ARN, live machines only
+  std::map<std::string, Machine> machines_;                // by ARN
+  std::map<std::string, std::string> live_by_name_;        // name -> ARN, live machines only
   std::unordered_map<std::string, Execution> executions_;  // by ARN
-  std::map<StartKey, std::string> by_start_;          // -> ARN
+  std::map<StartKey, std::string> by_start_;               // -> ARN
   std::set<DueKey> timers_by_due_;
   std::unordered_map<std::string, TaskTokenRecord> tokens_;
   std::int64_t next_seq_ = 1;
@@ -108,7 +108,7 @@ StatusOr<StateMachineRecord> MemoryStore::create_state_machine(const NewStateMac
   std::int64_t version = machine.versions.empty() ? 1 : machine.versions.back().version + 1;
   machine.deleted = false;
   machine.versions.push_back({version, m.definition, m.creation_date});
-  machine.record = {m.arn,         m.name,  m.type,       m.role_arn,
+  machine.record = {m.arn,           m.name,  m.type,       m.role_arn,
                     m.creation_date, version, m.definition, m.creation_date};
   live_by_name_[m.name] = m.arn;
   return machine.record;
@@ -162,8 +162,8 @@ StatusOr<Page<StateMachineRecord>> MemoryStore::list_state_machines(const PageRe
   std::lock_guard lock(mu_);
   const std::size_t size = internal::page_size(page);
   Page<StateMachineRecord> out;
-  auto it = page.next_token.empty() ? live_by_name_.begin()
-                                    : live_by_name_.upper_bound(page.next_token);
+  auto it =
+      page.next_token.empty() ? live_by_name_.begin() : live_by_name_.upper_bound(page.next_token);
   for (; it != live_by_name_.end(); ++it) {
     if (out.items.size() == size) {
       out.next_token = out.items.back().name;
@@ -194,8 +194,9 @@ StatusOr<CreatedExecution> MemoryStore::create_execution(const NewExecution& e) 
   }
   Machine* machine = live_machine(e.state_machine_arn);
   if (machine == nullptr) return not_found_state_machine(e.state_machine_arn);
-  bool has_version = std::any_of(machine->versions.begin(), machine->versions.end(),
-                                 [&](const auto& v) { return v.version == e.state_machine_version; });
+  bool has_version =
+      std::any_of(machine->versions.begin(), machine->versions.end(),
+                  [&](const auto& v) { return v.version == e.state_machine_version; });
   if (!has_version) {
     return Status(Code::kNotFound, "state machine '" + e.state_machine_arn + "' has no version " +
                                        std::to_string(e.state_machine_version));
@@ -276,8 +277,7 @@ Status MemoryStore::check_tokens(const Transition& t, const Execution& e) const 
       return {Code::kNotFound, "task token '" + token + "' does not exist"};
     }
     if (it->second.execution_arn != e.record.arn) {
-      return {Code::kInvalidArgument,
-              "task token '" + token + "' belongs to another execution"};
+      return {Code::kInvalidArgument, "task token '" + token + "' belongs to another execution"};
     }
   }
   return {};
@@ -372,16 +372,14 @@ StatusOr<Page<EventRecord>> MemoryStore::get_history(const std::string& executio
     return true;
   };
   if (!request.reverse_order) {
-    auto it = after ? std::upper_bound(events.begin(), events.end(), *after,
-                                       [](std::int64_t id, const EventRecord& e) {
-                                         return id < e.id;
-                                       })
-                    : events.begin();
+    auto it =
+        after ? std::upper_bound(events.begin(), events.end(), *after,
+                                 [](std::int64_t id, const EventRecord& e) { return id < e.id; })
+              : events.begin();
     for (; it != events.end() && take(*it); ++it) {
     }
   } else {
-    auto end = after ? std::lower_bound(events.begin(), events.end(), *after, by_id)
-                     : events.end();
+    auto end = after ? std::lower_bound(events.begin(), events.end(), *after, by_id) : events.end();
     for (auto it = std::make_reverse_iterator(end); it != events.rend() && take(*it); ++it) {
     }
   }
@@ -430,8 +428,8 @@ Status MemoryStore::acquire_lease(const std::string& execution_arn, const std::s
     return {Code::kConflict, "execution '" + execution_arn + "' is not RUNNING"};
   }
   if (!r.lease_owner.empty() && r.lease_owner != owner && r.lease_expiry > now) {
-    return {Code::kConflict, "execution '" + execution_arn + "' is leased by '" +
-                                 r.lease_owner + "'"};
+    return {Code::kConflict,
+            "execution '" + execution_arn + "' is leased by '" + r.lease_owner + "'"};
   }
   r.lease_owner = owner;
   r.lease_expiry = expiry;

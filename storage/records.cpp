@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <charconv>
 #include <utility>
-
-#include <boost/json.hpp>
 
 #include "storage/internal.h"
 #include "storage/status.h"
@@ -69,9 +68,15 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 
 }  // namespace
 
-std::string_view to_string(MachineType type) { return name_of(kMachineTypes, type); }
-std::string_view to_string(ExecutionStatus status) { return name_of(kExecutionStatuses, status); }
-std::string_view to_string(TokenStatus status) { return name_of(kTokenStatuses, status); }
+std::string_view to_string(MachineType type) {
+  return name_of(kMachineTypes, type);
+}
+std::string_view to_string(ExecutionStatus status) {
+  return name_of(kExecutionStatuses, status);
+}
+std::string_view to_string(TokenStatus status) {
+  return name_of(kTokenStatuses, status);
+}
 std::optional<MachineType> parse_machine_type(std::string_view text) {
   return lookup(kMachineTypes, text);
 }
@@ -82,7 +87,9 @@ std::optional<TokenStatus> parse_token_status(std::string_view text) {
   return lookup(kTokenStatuses, text);
 }
 
-std::string_view code_name(Code code) { return name_of(kCodes, code); }
+std::string_view code_name(Code code) {
+  return name_of(kCodes, code);
+}
 
 std::string Status::to_string() const {
   if (ok()) return "OK";
@@ -123,7 +130,9 @@ std::optional<ExecutionCursor> decode_cursor(std::string_view token) {
   return ExecutionCursor{*start, *seq};
 }
 
-std::string encode_event_cursor(std::int64_t last_id) { return std::to_string(last_id); }
+std::string encode_event_cursor(std::int64_t last_id) {
+  return std::to_string(last_id);
+}
 
 std::optional<std::int64_t> decode_event_cursor(std::string_view token) {
   return parse_int(token);
@@ -138,17 +147,15 @@ Status validate_transition_shape(const Transition& t) {
   }
   for (std::size_t i = 1; i < t.events.size(); ++i) {
     if (t.events[i].id <= t.events[i - 1].id) {
-      return {Code::kInvalidArgument, "event ids must increase: " +
-                                          std::to_string(t.events[i].id) + " follows " +
-                                          std::to_string(t.events[i - 1].id)};
+      return {Code::kInvalidArgument, "event ids must increase: " + std::to_string(t.events[i].id) +
+                                          " follows " + std::to_string(t.events[i - 1].id)};
     }
   }
   return {};
 }
 
-Status check_transition_against(const Transition& t, ExecutionStatus status,
-                                std::int64_t version, std::int64_t last_event_id,
-                                const std::string& lease_owner) {
+Status check_transition_against(const Transition& t, ExecutionStatus status, std::int64_t version,
+                                std::int64_t last_event_id, const std::string& lease_owner) {
   if (version != t.expected_version) {
     return {Code::kConflict, "execution '" + t.execution_arn + "' is at version " +
                                  std::to_string(version) + ", not " +

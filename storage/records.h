@@ -28,7 +28,9 @@ std::optional<ExecutionStatus> parse_execution_status(std::string_view text);
 std::optional<TokenStatus> parse_token_status(std::string_view text);
 
 // True for every status but RUNNING.
-inline bool is_terminal(ExecutionStatus s) { return s != ExecutionStatus::kRunning; }
+inline bool is_terminal(ExecutionStatus s) {
+  return s != ExecutionStatus::kRunning;
+}
 // FAILED, TIMED_OUT and ABORTED executions may be redriven; SUCCEEDED ones may not.
 inline bool is_redrivable(ExecutionStatus s) {
   return s == ExecutionStatus::kFailed || s == ExecutionStatus::kTimedOut ||
@@ -171,8 +173,8 @@ struct ExecutionRecord {
   UnixNanos lease_expiry = 0;      // meaningful only with an owner
 
   ExecutionSummary summary() const {
-    return {arn, name, state_machine_arn, state_machine_version, status,
-            start_date, stop_date, redrive_count};
+    return {arn,    name,       state_machine_arn, state_machine_version,
+            status, start_date, stop_date,         redrive_count};
   }
 };
 

@@ -2,9 +2,8 @@
 // is one transaction (writes take the write lock up front with BEGIN
 // IMMEDIATE, so two processes never deadlock upgrading a read lock).
 // SQLiteCpp throws; every exception is caught here and becomes a Status.
-#include <sqlite3.h>
-
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <array>
 #include <cstring>
@@ -122,10 +121,10 @@ StatusOr<int> read_schema_version(SQLite::Database& db, const std::string& path)
     return Status(Code::kCorrupt, "'" + path + "' records schema version '" + text + "'");
   }
   if (version > kSchemaVersion) {
-    return Status(Code::kNewerSchema,
-                  "'" + path + "' was written by a newer Stepwise (schema version " +
-                      std::to_string(version) + "; this build reads up to " +
-                      std::to_string(kSchemaVersion) + ")");
+    return Status(Code::kNewerSchema, "'" + path +
+                                          "' was written by a newer Stepwise (schema version " +
+                                          std::to_string(version) + "; this build reads up to " +
+                                          std::to_string(kSchemaVersion) + ")");
   }
   return version;
 }
@@ -357,8 +356,9 @@ StatusOr<StateMachineRecord> SqliteStore::create_state_machine(const NewStateMac
     }
     std::int64_t version = 1;
     {
-      Use q(sql("SELECT deleted, (SELECT max(version) FROM state_machine_versions "
-                "WHERE state_machine_arn = arn) FROM state_machines WHERE arn = ?"));
+      Use q(
+          sql("SELECT deleted, (SELECT max(version) FROM state_machine_versions "
+              "WHERE state_machine_arn = arn) FROM state_machines WHERE arn = ?"));
       q->bind(1, m.arn);
       if (q->executeStep()) {
         if (q->getColumn(0).getInt() == 0) {
@@ -368,9 +368,10 @@ StatusOr<StateMachineRecord> SqliteStore::create_state_machine(const NewStateMac
       }
     }
     {
-      Use q(sql("INSERT OR REPLACE INTO state_machines "
-                "(arn, name, type, role_arn, creation_date, version, deleted) "
-                "VALUES (?, ?, ?, ?, ?, ?, 0)"));
+      Use q(
+          sql("INSERT OR REPLACE INTO state_machines "
+              "(arn, name, type, role_arn, creation_date, version, deleted) "
+              "VALUES (?, ?, ?, ?, ?, ?, 0)"));
       q->bind(1, m.arn);
       q->bind(2, m.name);
       q->bind(3, std::string(to_string(m.type)));
@@ -380,16 +381,17 @@ StatusOr<StateMachineRecord> SqliteStore::create_state_machine(const NewStateMac
       q->exec();
     }
     {
-      Use q(sql("INSERT INTO state_machine_versions "
-                "(state_machine_arn, version, definition, creation_date) VALUES (?, ?, ?, ?)"));
+      Use q(
+          sql("INSERT INTO state_machine_versions "
+              "(state_machine_arn, version, definition, creation_date) VALUES (?, ?, ?, ?)"));
       q->bind(1, m.arn);
       q->bind(2, version);
       q->bindNoCopy(3, m.definition);
       q->bind(4, m.creation_date);
       q->exec();
     }
-    return StateMachineRecord{m.arn,   m.name,       m.type,         m.role_arn, m.creation_date,
-                              version, m.definition, m.creation_date};
+    return StateMachineRecord{m.arn,           m.name,  m.type,       m.role_arn,
+                              m.creation_date, version, m.definition, m.creation_date};
   });
 }
 
@@ -407,8 +409,9 @@ StatusOr<StateMachineRecord> SqliteStore::update_state_machine(const std::string
     if (u.definition) {
       const std::int64_t version = current->version + 1;
       {
-        Use q(sql("INSERT INTO state_machine_versions "
-                  "(state_machine_arn, version, definition, creation_date) VALUES (?, ?, ?, ?)"));
+        Use q(
+            sql("INSERT INTO state_machine_versions "
+                "(state_machine_arn, version, definition, creation_date) VALUES (?, ?, ?, ?)"));
         q->bind(1, arn);
         q->bind(2, version);
         q->bindNoCopy(3, *u.definition);
@@ -437,8 +440,9 @@ StatusOr<StateMachineRecord> SqliteStore::describe_state_machine(const std::stri
 StatusOr<StateMachineVersion> SqliteStore::get_state_machine_version(const std::string& arn,
                                                                      std::int64_t version) {
   return read([&]() -> StatusOr<StateMachineVersion> {
-    Use q(sql("SELECT definition, creation_date FROM state_machine_versions "
-              "WHERE state_machine_arn = ? AND version = ?"));
+    Use q(
+        sql("SELECT definition, creation_date FROM state_machine_versions "
+            "WHERE state_machine_arn = ? AND version = ?"));
     q->bind(1, arn);
     q->bind(2, version);
     if (!q->executeStep()) {
@@ -453,13 +457,14 @@ StatusOr<std::vector<StateMachineVersion>> SqliteStore::list_state_machine_versi
     const std::string& arn) {
   return read([&]() -> StatusOr<std::vector<StateMachineVersion>> {
     if (!load_state_machine(arn)) return not_found_state_machine(arn);
-    Use q(sql("SELECT version, definition, creation_date FROM state_machine_versions "
-              "WHERE state_machine_arn = ? ORDER BY version"));
+    Use q(
+        sql("SELECT version, definition, creation_date FROM state_machine_versions "
+            "WHERE state_machine_arn = ? ORDER BY version"));
     q->bind(1, arn);
     std::vector<StateMachineVersion> out;
     while (q->executeStep()) {
-      out.push_back({q->getColumn(0).getInt64(), q->getColumn(1).getString(),
-                     q->getColumn(2).getInt64()});
+      out.push_back(
+          {q->getColumn(0).getInt64(), q->getColumn(1).getString(), q->getColumn(2).getInt64()});
     }
     return out;
   });
@@ -468,11 +473,12 @@ StatusOr<std::vector<StateMachineVersion>> SqliteStore::list_state_machine_versi
 StatusOr<Page<StateMachineRecord>> SqliteStore::list_state_machines(const PageRequest& page) {
   return read([&]() -> StatusOr<Page<StateMachineRecord>> {
     const int size = internal::page_size(page);
-    Use q(sql("SELECT m.arn, m.name, m.type, m.role_arn, m.creation_date, m.version, "
-              "v.definition, v.creation_date FROM state_machines m "
-              "JOIN state_machine_versions v "
-              "ON v.state_machine_arn = m.arn AND v.version = m.version "
-              "WHERE m.deleted = 0 AND m.name > ? ORDER BY m.name LIMIT ?"));
+    Use q(
+        sql("SELECT m.arn, m.name, m.type, m.role_arn, m.creation_date, m.version, "
+            "v.definition, v.creation_date FROM state_machines m "
+            "JOIN state_machine_versions v "
+            "ON v.state_machine_arn = m.arn AND v.version = m.version "
+            "WHERE m.deleted = 0 AND m.name > ? ORDER BY m.name LIMIT ?"));
     q->bind(1, page.next_token);
     q->bind(2, size + 1);
     Page<StateMachineRecord> out;
@@ -503,7 +509,7 @@ constexpr const char* kSelectExecution =
     "cause, start_date, stop_date, redrive_count, redrive_date, state, version, last_event_id, "
     "lease_owner, lease_expiry FROM executions WHERE arn = ?";
 
-#define SUMMARY_COLUMNS \
+#define SUMMARY_COLUMNS                                                                         \
   "SELECT arn, name, state_machine_arn, state_machine_version, status, start_date, stop_date, " \
   "redrive_count, seq FROM executions "
 
@@ -552,19 +558,21 @@ std::optional<ExecutionRecord> SqliteStore::load_execution(const std::string& ar
 }
 
 std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& arn) {
-  Use q(sql("SELECT seq, status, version, last_event_id, lease_owner, lease_expiry "
-            "FROM executions WHERE arn = ?"));
+  Use q(
+      sql("SELECT seq, status, version, last_event_id, lease_owner, lease_expiry "
+          "FROM executions WHERE arn = ?"));
   q->bind(1, arn);
   if (!q->executeStep()) return std::nullopt;
-  return ExecutionHead{q->getColumn(0).getInt64(), status_column(*q, 1),
-                       q->getColumn(2).getInt64(), q->getColumn(3).getInt64(),
+  return ExecutionHead{q->getColumn(0).getInt64(),  status_column(*q, 1),
+                       q->getColumn(2).getInt64(),  q->getColumn(3).getInt64(),
                        q->getColumn(4).getString(), q->getColumn(5).getInt64()};
 }
 
 void SqliteStore::insert_events(std::int64_t seq, const std::vector<EventRecord>& events) {
   for (const EventRecord& e : events) {
-    Use q(sql("INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) "
-              "VALUES (?, ?, ?, ?, ?, ?)"));
+    Use q(
+        sql("INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) "
+            "VALUES (?, ?, ?, ?, ?, ?)"));
     q->bind(1, seq);
     q->bind(2, e.id);
     q->bind(3, e.previous_id);
@@ -596,7 +604,8 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
       return not_found_state_machine(e.state_machine_arn);
     }
     {
-      Use q(sql("SELECT 1 FROM state_machine_versions WHERE state_machine_arn = ? AND version = ?"));
+      Use q(
+          sql("SELECT 1 FROM state_machine_versions WHERE state_machine_arn = ? AND version = ?"));
       q->bind(1, e.state_machine_arn);
       q->bind(2, e.state_machine_version);
       if (!q->executeStep()) {
@@ -613,9 +622,10 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
     }
     const std::int64_t last_event_id = e.events.empty() ? 0 : e.events.back().id;
     {
-      Use q(sql("INSERT INTO executions (arn, name, state_machine_arn, state_machine_version, "
-                "status, input, start_date, state, version, last_event_id) "
-                "VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, 1, ?)"));
+      Use q(
+          sql("INSERT INTO executions (arn, name, state_machine_arn, state_machine_version, "
+              "status, input, start_date, state, version, last_event_id) "
+              "VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, 1, ?)"));
       q->bind(1, e.arn);
       q->bind(2, e.name);
       q->bind(3, e.state_machine_arn);
@@ -656,19 +666,19 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
                                                               const PageRequest& page) {
   // One statement per filter combination, each served by its own index.
   // "(start_date, seq) < (?, ?)" resumes after the last row of the previous page.
-  static constexpr const char* kAll =
-      SUMMARY_COLUMNS "WHERE (start_date, seq) < (?1, ?2) "
-                      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
-  static constexpr const char* kByMachine =
-      SUMMARY_COLUMNS "WHERE state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
-                      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
-  static constexpr const char* kByStatus =
-      SUMMARY_COLUMNS "WHERE status = ?5 AND (start_date, seq) < (?1, ?2) "
-                      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
-  static constexpr const char* kByMachineAndStatus =
-      SUMMARY_COLUMNS "WHERE state_machine_arn = ?4 AND status = ?5 "
-                      "AND (start_date, seq) < (?1, ?2) "
-                      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kAll = SUMMARY_COLUMNS
+      "WHERE (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kByMachine = SUMMARY_COLUMNS
+      "WHERE state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kByStatus = SUMMARY_COLUMNS
+      "WHERE status = ?5 AND (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kByMachineAndStatus = SUMMARY_COLUMNS
+      "WHERE state_machine_arn = ?4 AND status = ?5 "
+      "AND (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   return read([&]() -> StatusOr<Page<ExecutionSummary>> {
     internal::ExecutionCursor cursor{kMaxInt64, kMaxInt64};
     if (!page.next_token.empty()) {
@@ -703,8 +713,9 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
 
 Status SqliteStore::add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens) {
   for (const TaskTokenRecord& token : tokens) {
-    Use q(sql("INSERT INTO task_tokens (token, execution_seq, frame_key, status) "
-              "VALUES (?, ?, ?, 'OPEN')"));
+    Use q(
+        sql("INSERT INTO task_tokens (token, execution_seq, frame_key, status) "
+            "VALUES (?, ?, ?, 'OPEN')"));
     q->bind(1, token.token);
     q->bind(2, seq);
     q->bind(3, token.frame_key);
@@ -738,15 +749,16 @@ Status SqliteStore::close_tokens(std::int64_t seq, const std::vector<std::string
 void SqliteStore::apply_row_changes(const Transition& t, const ExecutionHead& h) {
   // One UPDATE for every column a transition may touch; NULL parameters
   // (?2 state, ?3 last event) keep the stored value.
-  Use q(sql("UPDATE executions SET "
-            "version = version + 1, "
-            "state = coalesce(?2, state), "
-            "last_event_id = coalesce(?3, last_event_id), "
-            "status = ?4, output = ?5, error = ?6, cause = ?7, stop_date = ?8, "
-            "redrive_count = redrive_count + ?9, redrive_date = coalesce(?10, redrive_date), "
-            "lease_owner = CASE WHEN ?11 THEN '' ELSE lease_owner END, "
-            "lease_expiry = CASE WHEN ?11 THEN 0 ELSE lease_expiry END "
-            "WHERE seq = ?1"));
+  Use q(
+      sql("UPDATE executions SET "
+          "version = version + 1, "
+          "state = coalesce(?2, state), "
+          "last_event_id = coalesce(?3, last_event_id), "
+          "status = ?4, output = ?5, error = ?6, cause = ?7, stop_date = ?8, "
+          "redrive_count = redrive_count + ?9, redrive_date = coalesce(?10, redrive_date), "
+          "lease_owner = CASE WHEN ?11 THEN '' ELSE lease_owner END, "
+          "lease_expiry = CASE WHEN ?11 THEN 0 ELSE lease_expiry END "
+          "WHERE seq = ?1"));
   q->bind(1, h.seq);
   if (t.state) {
     q->bindNoCopy(2, *t.state);
@@ -805,8 +817,9 @@ StatusOr<std::int64_t> SqliteStore::commit_transition(const Transition& t) {
         q->bind(1, h->seq);
         q->exec();
       }
-      Use q(sql("UPDATE task_tokens SET status = 'CLOSED' "
-                "WHERE execution_seq = ? AND status = 'OPEN'"));
+      Use q(
+          sql("UPDATE task_tokens SET status = 'CLOSED' "
+              "WHERE execution_seq = ? AND status = 'OPEN'"));
       q->bind(1, h->seq);
       q->exec();
     }
@@ -856,14 +869,15 @@ StatusOr<Page<EventRecord>> SqliteStore::get_history(const std::string& executio
 
 StatusOr<std::vector<TimerRecord>> SqliteStore::due_timers(UnixNanos until, int limit) {
   return read([&]() -> StatusOr<std::vector<TimerRecord>> {
-    Use q(sql("SELECT e.arn, t.key, t.due FROM timers t JOIN executions e ON e.seq = "
-              "t.execution_seq WHERE t.due <= ? ORDER BY t.due, t.execution_seq, t.key LIMIT ?"));
+    Use q(
+        sql("SELECT e.arn, t.key, t.due FROM timers t JOIN executions e ON e.seq = "
+            "t.execution_seq WHERE t.due <= ? ORDER BY t.due, t.execution_seq, t.key LIMIT ?"));
     q->bind(1, until);
     q->bind(2, limit);
     std::vector<TimerRecord> out;
     while (q->executeStep()) {
-      out.push_back({q->getColumn(0).getString(), q->getColumn(1).getString(),
-                     q->getColumn(2).getInt64()});
+      out.push_back(
+          {q->getColumn(0).getString(), q->getColumn(1).getString(), q->getColumn(2).getInt64()});
     }
     return out;
   });
@@ -871,8 +885,9 @@ StatusOr<std::vector<TimerRecord>> SqliteStore::due_timers(UnixNanos until, int 
 
 StatusOr<std::vector<TimerRecord>> SqliteStore::list_timers(const std::string& execution_arn) {
   return read([&]() -> StatusOr<std::vector<TimerRecord>> {
-    Use q(sql("SELECT t.key, t.due FROM timers t JOIN executions e ON e.seq = t.execution_seq "
-              "WHERE e.arn = ? ORDER BY t.due, t.key"));
+    Use q(
+        sql("SELECT t.key, t.due FROM timers t JOIN executions e ON e.seq = t.execution_seq "
+            "WHERE e.arn = ? ORDER BY t.due, t.key"));
     q->bind(1, execution_arn);
     std::vector<TimerRecord> out;
     while (q->executeStep()) {
@@ -884,8 +899,9 @@ StatusOr<std::vector<TimerRecord>> SqliteStore::list_timers(const std::string& e
 
 StatusOr<TaskTokenRecord> SqliteStore::get_task_token(const std::string& token) {
   return read([&]() -> StatusOr<TaskTokenRecord> {
-    Use q(sql("SELECT e.arn, t.frame_key, t.status FROM task_tokens t "
-              "JOIN executions e ON e.seq = t.execution_seq WHERE t.token = ?"));
+    Use q(
+        sql("SELECT e.arn, t.frame_key, t.status FROM task_tokens t "
+            "JOIN executions e ON e.seq = t.execution_seq WHERE t.token = ?"));
     q->bind(1, token);
     if (!q->executeStep()) {
       return Status(Code::kNotFound, "task token '" + token + "' does not exist");
@@ -955,7 +971,10 @@ Status SqliteStore::release_lease(const std::string& execution_arn, const std::s
 StatusOr<std::vector<ExecutionSummary>> SqliteStore::list_claimable_executions(UnixNanos now,
                                                                                int limit) {
   return read([&]() -> StatusOr<std::vector<ExecutionSummary>> {
-    Use q(sql(SUMMARY_COLUMNS "WHERE status = 'RUNNING' AND lease_expiry <= ? "
+    // Without statistics the planner prefers executions_by_status and sorts
+    // every RUNNING row; the partial index gives the order directly.
+    Use q(sql(SUMMARY_COLUMNS "INDEXED BY executions_claimable "
+                              "WHERE status = 'RUNNING' AND lease_expiry <= ? "
                               "ORDER BY lease_expiry, seq LIMIT ?"));
     q->bind(1, now);
     q->bind(2, limit);

@@ -1,5 +1,7 @@
 // One behaviour suite for every Store backend (in-memory and SQLite), then
 // what only a file can show: reopening, refusing foreign files, a full disk.
+#include "storage/store.h"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "storage/fault_injection.h"
-#include "storage/store.h"
 
 using namespace stepwise::storage;  // NOLINT: test file
 
@@ -23,8 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:Hello";
-constexpr const char* kOtherMachineArn =
-    "arn:aws:states:us-east-1:123456789012:stateMachine:Other";
+constexpr const char* kOtherMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:Other";
 constexpr UnixNanos kT0 = 1735689600LL * 1000000000LL;  // 2025-01-01T00:00:00Z
 constexpr UnixNanos kSecond = 1000000000LL;
 
@@ -99,8 +99,7 @@ EventRecord event(std::int64_t id, const std::string& type = "PassStateEntered")
 }
 
 NewExecution new_execution(const std::string& name, UnixNanos start = kT0,
-                           const char* machine_arn = kMachineArn,
-                           const char* machine = "Hello") {
+                           const char* machine_arn = kMachineArn, const char* machine = "Hello") {
   NewExecution e;
   e.arn = execution_arn(name, machine);
   e.name = name;
@@ -169,8 +168,8 @@ TEST_CASE("store status: code names and to_string") {
 
 // ---- State machines -----------------------------------------------------------
 
-TEST_CASE_TEMPLATE("store: create, describe, update and version state machines", B,
-                   MemoryBackend, SqliteBackend) {
+TEST_CASE_TEMPLATE("store: create, describe, update and version state machines", B, MemoryBackend,
+                   SqliteBackend) {
   B backend;
   Store& store = *backend.store;
   StateMachineRecord created = must(store.create_state_machine(hello_machine()));
@@ -208,7 +207,8 @@ TEST_CASE_TEMPLATE("store: create, describe, update and version state machines",
     CHECK(same.version == 2);
     CHECK(same.role_arn == "arn:aws:iam::123456789012:role/Other");
 
-    std::vector<StateMachineVersion> versions = must(store.list_state_machine_versions(kMachineArn));
+    std::vector<StateMachineVersion> versions =
+        must(store.list_state_machine_versions(kMachineArn));
     REQUIRE(versions.size() == 2);
     CHECK(versions[0].version == 1);
     CHECK(versions[0].definition == hello_machine().definition);
@@ -331,8 +331,8 @@ TEST_CASE_TEMPLATE("store: create and describe an execution", B, MemoryBackend, 
   CHECK(store.describe_execution(execution_arn("nope")).code() == Code::kNotFound);
 }
 
-TEST_CASE_TEMPLATE("store: starting a running execution again with the same input is idempotent",
-                   B, MemoryBackend, SqliteBackend) {
+TEST_CASE_TEMPLATE("store: starting a running execution again with the same input is idempotent", B,
+                   MemoryBackend, SqliteBackend) {
   WithExecution<B> w;
   Store& store = w.store;
   NewExecution again = new_execution("run");
@@ -366,9 +366,9 @@ TEST_CASE_TEMPLATE("store: list executions newest first, filtered, in stable pag
   // succeeded; executions 10..14 share one start date.
   for (int i = 0; i < 30; ++i) {
     UnixNanos start = (i >= 10 && i <= 14) ? kT0 + 10 * kSecond : kT0 + i * kSecond;
-    NewExecution e = i % 2 == 0 ? new_execution("e" + std::to_string(i), start)
-                                : new_execution("e" + std::to_string(i), start, kOtherMachineArn,
-                                                "Other");
+    NewExecution e = i % 2 == 0
+                         ? new_execution("e" + std::to_string(i), start)
+                         : new_execution("e" + std::to_string(i), start, kOtherMachineArn, "Other");
     must(store.create_execution(e));
     if (i % 3 == 0) {
       Transition end = step(e.arn, 1);
@@ -443,8 +443,8 @@ TEST_CASE_TEMPLATE("store: list executions newest first, filtered, in stable pag
 
 // ---- Transitions ----------------------------------------------------------------
 
-TEST_CASE_TEMPLATE("store: commit a transition: state, events, timers and tokens move together",
-                   B, MemoryBackend, SqliteBackend) {
+TEST_CASE_TEMPLATE("store: commit a transition: state, events, timers and tokens move together", B,
+                   MemoryBackend, SqliteBackend) {
   WithExecution<B> w;
   Store& store = w.store;
   Transition t = step(w.arn, 1);
@@ -538,7 +538,8 @@ TEST_CASE_TEMPLATE("store: a failed commit leaves nothing half-written", B, Memo
   t.state = "new state";
   t.events = {event(2), event(3)};
   t.timers_to_set = {{"", "wait", kT0 + kSecond}};
-  t.tokens_to_add = {{"fresh", "", "f", TokenStatus::kOpen}, {"taken", "", "f", TokenStatus::kOpen}};
+  t.tokens_to_add = {{"fresh", "", "f", TokenStatus::kOpen},
+                     {"taken", "", "f", TokenStatus::kOpen}};
   CHECK(store.commit_transition(t).code() == Code::kAlreadyExists);
 
   SUBCASE("or a token to close that belongs to another execution") {
@@ -640,8 +641,7 @@ TEST_CASE_TEMPLATE("store: redrive a failed execution", B, MemoryBackend, Sqlite
 
 // ---- History ------------------------------------------------------------------
 
-TEST_CASE_TEMPLATE("store: history pages forward and in reverse", B, MemoryBackend,
-                   SqliteBackend) {
+TEST_CASE_TEMPLATE("store: history pages forward and in reverse", B, MemoryBackend, SqliteBackend) {
   WithExecution<B> w;
   Store& store = w.store;
   Transition t = step(w.arn, 1);
@@ -685,7 +685,8 @@ TEST_CASE_TEMPLATE("store: due timers, earliest first, across executions", B, Me
   Store& store = w.store;
   must(store.create_execution(new_execution("second")));
   Transition a = step(w.arn, 1);
-  a.timers_to_set = {{"", "late", kT0 + 30 * kSecond}, {"", "b", kT0 + 10 * kSecond},
+  a.timers_to_set = {{"", "late", kT0 + 30 * kSecond},
+                     {"", "b", kT0 + 10 * kSecond},
                      {"", "a", kT0 + 10 * kSecond}};
   must(store.commit_transition(a));
   Transition b = step(execution_arn("second"), 1);
@@ -1033,4 +1034,3 @@ TEST_CASE("sqlite store: two connections to one file share leases and reject sta
   CHECK(all_history(*one, execution_arn("a")).size() == 51);
   CHECK(all_history(*two, execution_arn("b")).size() == 51);
 }
-
