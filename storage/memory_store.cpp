@@ -1,0 +1,491 @@
+// The in-memory backend: plain maps under one mutex. Every write validates
+// the whole request first and only then changes anything, which is how it
+// matches the all-or-nothing transactions of the SQLite backend.
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+
+#include "storage/internal.h"
+#include "storage/store.h"
+
+namespace stepwise::storage {
+namespace {
+
+using internal::not_found_execution;
+using internal::not_found_state_machine;
+
+struct Machine {
+  StateMachineRecord record;  // definition/version/version_date: the current version
+  std::vector<StateMachineVersion> versions;
+  bool deleted = false;
+};
+
+struct Execution {
+  ExecutionRecord record;
+  std::int64_t seq = 0;
+  std::vector<EventRecord> events;
+  std::map<std::string, UnixNanos> timers;  // key -> due
+  std::vector<std::string> tokens;
+};
+
+class MemoryStore final : public Store {
+ public:
+  StatusOr<StateMachineRecord> create_state_machine(const NewStateMachine& m) override;
+  StatusOr<StateMachineRecord> update_state_machine(const std::string& arn,
+                                                    const StateMachineUpdate& u) override;
+  StatusOr<StateMachineRecord> describe_state_machine(const std::string& arn) override;
+  StatusOr<StateMachineVersion> get_state_machine_version(const std::string& arn,
+                                                          std::int64_t version) override;
+  StatusOr<std::vector<StateMachineVersion>> list_state_machine_versions(
+      const std::string& arn) override;
+  StatusOr<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) override;
+  Status delete_state_machine(const std::string& arn) override;
+  StatusOr<CreatedExecution> create_execution(const NewExecution& e) override;
+  StatusOr<ExecutionRecord> describe_execution(const std::string& arn) override;
+  StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
+                                                   const PageRequest& page) override;
+  StatusOr<std::int64_t> commit_transition(const Transition& t) override;
+  StatusOr<Page<EventRecord>> get_history(const std::string& execution_arn,
+                                          const HistoryRequest& request) override;
+  StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override;
+  StatusOr<std::vector<TimerRecord>> list_timers(const std::string& execution_arn) override;
+  StatusOr<TaskTokenRecord> get_task_token(const std::string& token) override;
+  Status acquire_lease(const std::string& execution_arn, const std::string& owner, UnixNanos now,
+                       UnixNanos expiry) override;
+  Status renew_lease(const std::string& execution_arn, const std::string& owner,
+                     UnixNanos expiry) override;
+  Status release_lease(const std::string& execution_arn, const std::string& owner) override;
+  StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
+                                                                    int limit) override;
+
+ private:
+  using StartKey = std::pair<UnixNanos, std::int64_t>;  // (start_date, seq)
+  // (due, seq, key, arn): the order the SQLite index gives.
+  using DueKey = std::tuple<UnixNanos, std::int64_t, std::string, std::string>;
+
+  Machine* live_machine(const std::string& arn);
+  Execution* execution(const std::string& arn);
+  Status check_tokens(const Transition& t, const Execution& e) const;
+  void set_timer(Execution& e, const std::string& key, UnixNanos due);
+  void clear_timer(Execution& e, const std::string& key);
+  void end_execution(Execution& e, const ExecutionOutcome& outcome);
+
+  std::mutex mu_;
+  std::map<std::string, Machine> machines_;                // by ARN
+  std::map<std::string, std::string> live_by_name_;        // name -> ARN, live machines only
+  std::unordered_map<std::string, Execution> executions_;  // by ARN
+  std::map<StartKey, std::string> by_start_;               // -> ARN
+  std::set<DueKey> timers_by_due_;
+  std::unordered_map<std::string, TaskTokenRecord> tokens_;
+  std::int64_t next_seq_ = 1;
+};
+
+Machine* MemoryStore::live_machine(const std::string& arn) {
+  auto it = machines_.find(arn);
+  if (it == machines_.end() || it->second.deleted) return nullptr;
+  return &it->second;
+}
+
+Execution* MemoryStore::execution(const std::string& arn) {
+  auto it = executions_.find(arn);
+  return it == executions_.end() ? nullptr : &it->second;
+}
+
+StatusOr<StateMachineRecord> MemoryStore::create_state_machine(const NewStateMachine& m) {
+  std::lock_guard lock(mu_);
+  if (live_by_name_.count(m.name) != 0) {
+    return Status(Code::kAlreadyExists, "state machine named '" + m.name + "' already exists");
+  }
+  auto it = machines_.find(m.arn);
+  if (it != machines_.end() && !it->second.deleted) {
+    return Status(Code::kAlreadyExists, "state machine '" + m.arn + "' already exists");
+  }
+  Machine& machine = machines_[m.arn];
+  std::int64_t version = machine.versions.empty() ? 1 : machine.versions.back().version + 1;
+  machine.deleted = false;
+  machine.versions.push_back({version, m.definition, m.creation_date});
+  machine.record = {m.arn,           m.name,  m.type,       m.role_arn,
+                    m.creation_date, version, m.definition, m.creation_date};
+  live_by_name_[m.name] = m.arn;
+  return machine.record;
+}
+
+StatusOr<StateMachineRecord> MemoryStore::update_state_machine(const std::string& arn,
+                                                               const StateMachineUpdate& u) {
+  std::lock_guard lock(mu_);
+  Machine* machine = live_machine(arn);
+  if (machine == nullptr) return not_found_state_machine(arn);
+  if (u.role_arn) machine->record.role_arn = *u.role_arn;
+  if (u.definition) {
+    std::int64_t version = machine->versions.back().version + 1;
+    machine->versions.push_back({version, *u.definition, u.update_date});
+    machine->record.version = version;
+    machine->record.definition = *u.definition;
+    machine->record.version_date = u.update_date;
+  }
+  return machine->record;
+}
+
+StatusOr<StateMachineRecord> MemoryStore::describe_state_machine(const std::string& arn) {
+  std::lock_guard lock(mu_);
+  Machine* machine = live_machine(arn);
+  if (machine == nullptr) return not_found_state_machine(arn);
+  return machine->record;
+}
+
+StatusOr<StateMachineVersion> MemoryStore::get_state_machine_version(const std::string& arn,
+                                                                     std::int64_t version) {
+  std::lock_guard lock(mu_);
+  auto it = machines_.find(arn);
+  if (it != machines_.end()) {
+    for (const StateMachineVersion& v : it->second.versions) {
+      if (v.version == version) return v;
+    }
+  }
+  return Status(Code::kNotFound,
+                "state machine '" + arn + "' has no version " + std::to_string(version));
+}
+
+StatusOr<std::vector<StateMachineVersion>> MemoryStore::list_state_machine_versions(
+    const std::string& arn) {
+  std::lock_guard lock(mu_);
+  Machine* machine = live_machine(arn);
+  if (machine == nullptr) return not_found_state_machine(arn);
+  return machine->versions;
+}
+
+StatusOr<Page<StateMachineRecord>> MemoryStore::list_state_machines(const PageRequest& page) {
+  std::lock_guard lock(mu_);
+  const std::size_t size = internal::page_size(page);
+  Page<StateMachineRecord> out;
+  auto it =
+      page.next_token.empty() ? live_by_name_.begin() : live_by_name_.upper_bound(page.next_token);
+  for (; it != live_by_name_.end(); ++it) {
+    if (out.items.size() == size) {
+      out.next_token = out.items.back().name;
+      break;
+    }
+    out.items.push_back(machines_.at(it->second).record);
+  }
+  return out;
+}
+
+Status MemoryStore::delete_state_machine(const std::string& arn) {
+  std::lock_guard lock(mu_);
+  Machine* machine = live_machine(arn);
+  if (machine == nullptr) return not_found_state_machine(arn);
+  machine->deleted = true;
+  live_by_name_.erase(machine->record.name);
+  return {};
+}
+
+StatusOr<CreatedExecution> MemoryStore::create_execution(const NewExecution& e) {
+  std::lock_guard lock(mu_);
+  if (Execution* existing = execution(e.arn)) {
+    const ExecutionRecord& r = existing->record;
+    if (r.status == ExecutionStatus::kRunning && internal::same_input(r.input, e.input)) {
+      return CreatedExecution{r, false};
+    }
+    return Status(Code::kAlreadyExists, "execution '" + e.arn + "' already exists");
+  }
+  Machine* machine = live_machine(e.state_machine_arn);
+  if (machine == nullptr) return not_found_state_machine(e.state_machine_arn);
+  bool has_version =
+      std::any_of(machine->versions.begin(), machine->versions.end(),
+                  [&](const auto& v) { return v.version == e.state_machine_version; });
+  if (!has_version) {
+    return Status(Code::kNotFound, "state machine '" + e.state_machine_arn + "' has no version " +
+                                       std::to_string(e.state_machine_version));
+  }
+  Transition shape;
+  shape.events = e.events;
+  if (Status s = internal::validate_transition_shape(shape); !s.ok()) return s;
+  if (!e.events.empty() && e.events.front().id <= 0) {
+    return Status(Code::kInvalidArgument, "event ids start at 1");
+  }
+
+  Execution& x = executions_[e.arn];
+  x.seq = next_seq_++;
+  ExecutionRecord& r = x.record;
+  r.arn = e.arn;
+  r.name = e.name;
+  r.state_machine_arn = e.state_machine_arn;
+  r.state_machine_version = e.state_machine_version;
+  r.status = ExecutionStatus::kRunning;
+  r.input = e.input;
+  r.start_date = e.start_date;
+  r.state = e.state;
+  r.version = 1;
+  r.last_event_id = e.events.empty() ? 0 : e.events.back().id;
+  x.events = e.events;
+  for (const TimerRecord& t : e.timers) set_timer(x, t.key, t.due);
+  by_start_[{e.start_date, x.seq}] = e.arn;
+  return CreatedExecution{r, true};
+}
+
+StatusOr<ExecutionRecord> MemoryStore::describe_execution(const std::string& arn) {
+  std::lock_guard lock(mu_);
+  Execution* x = execution(arn);
+  if (x == nullptr) return not_found_execution(arn);
+  return x->record;
+}
+
+StatusOr<Page<ExecutionSummary>> MemoryStore::list_executions(const ExecutionFilter& filter,
+                                                              const PageRequest& page) {
+  std::lock_guard lock(mu_);
+  const std::size_t size = internal::page_size(page);
+  auto end = by_start_.end();
+  if (!page.next_token.empty()) {
+    auto cursor = internal::decode_cursor(page.next_token);
+    if (!cursor) return Status(Code::kInvalidArgument, "invalid next token");
+    end = by_start_.lower_bound({cursor->start_date, cursor->seq});
+  }
+  Page<ExecutionSummary> out;
+  StartKey last{};
+  for (auto it = std::make_reverse_iterator(end); it != by_start_.rend(); ++it) {
+    const Execution& x = executions_.at(it->second);
+    if (!filter.state_machine_arn.empty() &&
+        x.record.state_machine_arn != filter.state_machine_arn) {
+      continue;
+    }
+    if (filter.status && x.record.status != *filter.status) continue;
+    if (out.items.size() == size) {
+      out.next_token = internal::encode_cursor({last.first, last.second});
+      break;
+    }
+    out.items.push_back(x.record.summary());
+    last = it->first;
+  }
+  return out;
+}
+
+Status MemoryStore::check_tokens(const Transition& t, const Execution& e) const {
+  std::set<std::string> adding;
+  for (const TaskTokenRecord& token : t.tokens_to_add) {
+    if (tokens_.count(token.token) != 0 || !adding.insert(token.token).second) {
+      return {Code::kAlreadyExists, "task token '" + token.token + "' already exists"};
+    }
+  }
+  for (const std::string& token : t.tokens_to_close) {
+    auto it = tokens_.find(token);
+    if (it == tokens_.end()) {
+      if (adding.count(token) != 0) continue;
+      return {Code::kNotFound, "task token '" + token + "' does not exist"};
+    }
+    if (it->second.execution_arn != e.record.arn) {
+      return {Code::kInvalidArgument, "task token '" + token + "' belongs to another execution"};
+    }
+  }
+  return {};
+}
+
+void MemoryStore::set_timer(Execution& e, const std::string& key, UnixNanos due) {
+  clear_timer(e, key);
+  e.timers[key] = due;
+  timers_by_due_.insert({due, e.seq, key, e.record.arn});
+}
+
+void MemoryStore::clear_timer(Execution& e, const std::string& key) {
+  auto it = e.timers.find(key);
+  if (it == e.timers.end()) return;
+  timers_by_due_.erase({it->second, e.seq, key, e.record.arn});
+  e.timers.erase(it);
+}
+
+void MemoryStore::end_execution(Execution& e, const ExecutionOutcome& outcome) {
+  ExecutionRecord& r = e.record;
+  r.status = outcome.status;
+  r.output = outcome.output;
+  r.error = outcome.error;
+  r.cause = outcome.cause;
+  r.stop_date = outcome.stop_date;
+  r.lease_owner.clear();
+  r.lease_expiry = 0;
+  while (!e.timers.empty()) clear_timer(e, e.timers.begin()->first);
+  for (const std::string& token : e.tokens) tokens_.at(token).status = TokenStatus::kClosed;
+}
+
+StatusOr<std::int64_t> MemoryStore::commit_transition(const Transition& t) {
+  std::lock_guard lock(mu_);
+  if (Status s = internal::validate_transition_shape(t); !s.ok()) return s;
+  Execution* x = execution(t.execution_arn);
+  if (x == nullptr) return not_found_execution(t.execution_arn);
+  ExecutionRecord& r = x->record;
+  if (Status s = internal::check_transition_against(t, r.status, r.version, r.last_event_id,
+                                                    r.lease_owner);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = check_tokens(t, *x); !s.ok()) return s;
+
+  // Everything is checked: from here on nothing fails.
+  if (t.redrive_date) {
+    r.status = ExecutionStatus::kRunning;
+    r.redrive_count += 1;
+    r.redrive_date = t.redrive_date;
+    r.output.reset();
+    r.error.reset();
+    r.cause.reset();
+    r.stop_date.reset();
+  }
+  if (t.state) r.state = *t.state;
+  x->events.insert(x->events.end(), t.events.begin(), t.events.end());
+  if (!t.events.empty()) r.last_event_id = t.events.back().id;
+  for (const std::string& key : t.timers_to_clear) clear_timer(*x, key);
+  for (const TimerRecord& timer : t.timers_to_set) set_timer(*x, timer.key, timer.due);
+  for (const TaskTokenRecord& token : t.tokens_to_add) {
+    tokens_[token.token] = {token.token, r.arn, token.frame_key, TokenStatus::kOpen};
+    x->tokens.push_back(token.token);
+  }
+  for (const std::string& token : t.tokens_to_close) {
+    tokens_.at(token).status = TokenStatus::kClosed;
+  }
+  if (t.outcome) end_execution(*x, *t.outcome);
+  r.version += 1;
+  return r.version;
+}
+
+StatusOr<Page<EventRecord>> MemoryStore::get_history(const std::string& execution_arn,
+                                                     const HistoryRequest& request) {
+  std::lock_guard lock(mu_);
+  Execution* x = execution(execution_arn);
+  if (x == nullptr) return not_found_execution(execution_arn);
+  const std::size_t size = internal::page_size(request.page);
+  std::optional<std::int64_t> after;
+  if (!request.page.next_token.empty()) {
+    after = internal::decode_event_cursor(request.page.next_token);
+    if (!after) return Status(Code::kInvalidArgument, "invalid next token");
+  }
+  const std::vector<EventRecord>& events = x->events;
+  auto by_id = [](const EventRecord& e, std::int64_t id) { return e.id < id; };
+  Page<EventRecord> out;
+  auto take = [&](const EventRecord& e) {
+    if (out.items.size() == size) {
+      out.next_token = internal::encode_event_cursor(out.items.back().id);
+      return false;
+    }
+    out.items.push_back(e);
+    return true;
+  };
+  if (!request.reverse_order) {
+    auto it =
+        after ? std::upper_bound(events.begin(), events.end(), *after,
+                                 [](std::int64_t id, const EventRecord& e) { return id < e.id; })
+              : events.begin();
+    for (; it != events.end() && take(*it); ++it) {
+    }
+  } else {
+    auto end = after ? std::lower_bound(events.begin(), events.end(), *after, by_id) : events.end();
+    for (auto it = std::make_reverse_iterator(end); it != events.rend() && take(*it); ++it) {
+    }
+  }
+  return out;
+}
+
+StatusOr<std::vector<TimerRecord>> MemoryStore::due_timers(UnixNanos until, int limit) {
+  std::lock_guard lock(mu_);
+  std::vector<TimerRecord> out;
+  for (const auto& [due, seq, key, arn] : timers_by_due_) {
+    if (due > until || static_cast<int>(out.size()) >= limit) break;
+    out.push_back({arn, key, due});
+  }
+  return out;
+}
+
+StatusOr<std::vector<TimerRecord>> MemoryStore::list_timers(const std::string& execution_arn) {
+  std::lock_guard lock(mu_);
+  std::vector<TimerRecord> out;
+  if (Execution* x = execution(execution_arn)) {
+    for (const auto& [key, due] : x->timers) out.push_back({execution_arn, key, due});
+  }
+  std::sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) {
+    return std::tie(a.due, a.key) < std::tie(b.due, b.key);
+  });
+  return out;
+}
+
+StatusOr<TaskTokenRecord> MemoryStore::get_task_token(const std::string& token) {
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) {
+    return Status(Code::kNotFound, "task token '" + token + "' does not exist");
+  }
+  return it->second;
+}
+
+Status MemoryStore::acquire_lease(const std::string& execution_arn, const std::string& owner,
+                                  UnixNanos now, UnixNanos expiry) {
+  std::lock_guard lock(mu_);
+  if (owner.empty()) return {Code::kInvalidArgument, "a lease needs an owner"};
+  Execution* x = execution(execution_arn);
+  if (x == nullptr) return not_found_execution(execution_arn);
+  ExecutionRecord& r = x->record;
+  if (r.status != ExecutionStatus::kRunning) {
+    return {Code::kConflict, "execution '" + execution_arn + "' is not RUNNING"};
+  }
+  if (!r.lease_owner.empty() && r.lease_owner != owner && r.lease_expiry > now) {
+    return {Code::kConflict,
+            "execution '" + execution_arn + "' is leased by '" + r.lease_owner + "'"};
+  }
+  r.lease_owner = owner;
+  r.lease_expiry = expiry;
+  return {};
+}
+
+Status MemoryStore::renew_lease(const std::string& execution_arn, const std::string& owner,
+                                UnixNanos expiry) {
+  std::lock_guard lock(mu_);
+  Execution* x = execution(execution_arn);
+  if (x == nullptr) return not_found_execution(execution_arn);
+  if (owner.empty() || x->record.lease_owner != owner) {
+    return {Code::kConflict,
+            "'" + owner + "' does not hold the lease of execution '" + execution_arn + "'"};
+  }
+  x->record.lease_expiry = expiry;
+  return {};
+}
+
+Status MemoryStore::release_lease(const std::string& execution_arn, const std::string& owner) {
+  std::lock_guard lock(mu_);
+  Execution* x = execution(execution_arn);
+  if (x == nullptr) return not_found_execution(execution_arn);
+  if (owner.empty() || x->record.lease_owner != owner) {
+    return {Code::kConflict,
+            "'" + owner + "' does not hold the lease of execution '" + execution_arn + "'"};
+  }
+  x->record.lease_owner.clear();
+  x->record.lease_expiry = 0;
+  return {};
+}
+
+StatusOr<std::vector<ExecutionSummary>> MemoryStore::list_claimable_executions(UnixNanos now,
+                                                                               int limit) {
+  std::lock_guard lock(mu_);
+  // (lease_expiry, seq) order, as the SQLite index gives it.
+  std::vector<std::tuple<UnixNanos, std::int64_t, const Execution*>> found;
+  for (const auto& [arn, x] : executions_) {
+    const ExecutionRecord& r = x.record;
+    if (r.status == ExecutionStatus::kRunning && (r.lease_owner.empty() || r.lease_expiry <= now)) {
+      found.emplace_back(r.lease_owner.empty() ? 0 : r.lease_expiry, x.seq, &x);
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<ExecutionSummary> out;
+  for (const auto& entry : found) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    out.push_back(std::get<2>(entry)->record.summary());
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> open_memory() {
+  return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
+}
+
+}  // namespace stepwise::storage

@@ -1,0 +1,193 @@
+#include "storage/records.h"
+
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
+#include <charconv>
+#include <utility>
+
+#include "storage/internal.h"
+#include "storage/status.h"
+
+namespace stepwise::storage {
+
+namespace {
+
+template <class E, std::size_t N>
+std::optional<E> lookup(const std::array<std::pair<E, std::string_view>, N>& table,
+                        std::string_view text) {
+  for (const auto& [value, name] : table) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
+}
+
+template <class E, std::size_t N>
+std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
+  for (const auto& [v, name] : table) {
+    if (v == value) return name;
+  }
+  return "?";
+}
+
+constexpr std::array<std::pair<MachineType, std::string_view>, 2> kMachineTypes{{
+    {MachineType::kStandard, "STANDARD"},
+    {MachineType::kExpress, "EXPRESS"},
+}};
+constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 5> kExecutionStatuses{{
+    {ExecutionStatus::kRunning, "RUNNING"},
+    {ExecutionStatus::kSucceeded, "SUCCEEDED"},
+    {ExecutionStatus::kFailed, "FAILED"},
+    {ExecutionStatus::kTimedOut, "TIMED_OUT"},
+    {ExecutionStatus::kAborted, "ABORTED"},
+}};
+constexpr std::array<std::pair<TokenStatus, std::string_view>, 2> kTokenStatuses{{
+    {TokenStatus::kOpen, "OPEN"},
+    {TokenStatus::kClosed, "CLOSED"},
+}};
+constexpr std::array<std::pair<Code, std::string_view>, 11> kCodes{{
+    {Code::kOk, "OK"},
+    {Code::kNotFound, "NotFound"},
+    {Code::kAlreadyExists, "AlreadyExists"},
+    {Code::kConflict, "Conflict"},
+    {Code::kInvalidArgument, "InvalidArgument"},
+    {Code::kCorrupt, "Corrupt"},
+    {Code::kNewerSchema, "NewerSchema"},
+    {Code::kNotOurs, "NotOurs"},
+    {Code::kDiskFull, "DiskFull"},
+    {Code::kBusy, "Busy"},
+    {Code::kIoError, "IoError"},
+}};
+
+std::optional<std::int64_t> parse_int(std::string_view text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::string_view to_string(MachineType type) {
+  return name_of(kMachineTypes, type);
+}
+std::string_view to_string(ExecutionStatus status) {
+  return name_of(kExecutionStatuses, status);
+}
+std::string_view to_string(TokenStatus status) {
+  return name_of(kTokenStatuses, status);
+}
+std::optional<MachineType> parse_machine_type(std::string_view text) {
+  return lookup(kMachineTypes, text);
+}
+std::optional<ExecutionStatus> parse_execution_status(std::string_view text) {
+  return lookup(kExecutionStatuses, text);
+}
+std::optional<TokenStatus> parse_token_status(std::string_view text) {
+  return lookup(kTokenStatuses, text);
+}
+
+std::string_view code_name(Code code) {
+  return name_of(kCodes, code);
+}
+
+std::string Status::to_string() const {
+  if (ok()) return "OK";
+  std::string out(code_name(code_));
+  if (!message_.empty()) {
+    out += ": ";
+    out += message_;
+  }
+  return out;
+}
+
+namespace internal {
+
+int page_size(const PageRequest& page) {
+  if (page.max_results <= 0) return kDefaultPageSize;
+  return std::min(page.max_results, kMaxPageSize);
+}
+
+bool same_input(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  boost::system::error_code ea, eb;
+  boost::json::value va = boost::json::parse(a, ea);
+  boost::json::value vb = boost::json::parse(b, eb);
+  if (ea || eb) return false;
+  return va == vb;
+}
+
+std::string encode_cursor(const ExecutionCursor& c) {
+  return std::to_string(c.start_date) + "." + std::to_string(c.seq);
+}
+
+std::optional<ExecutionCursor> decode_cursor(std::string_view token) {
+  auto dot = token.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  auto start = parse_int(token.substr(0, dot));
+  auto seq = parse_int(token.substr(dot + 1));
+  if (!start || !seq) return std::nullopt;
+  return ExecutionCursor{*start, *seq};
+}
+
+std::string encode_event_cursor(std::int64_t last_id) {
+  return std::to_string(last_id);
+}
+
+std::optional<std::int64_t> decode_event_cursor(std::string_view token) {
+  return parse_int(token);
+}
+
+Status validate_transition_shape(const Transition& t) {
+  if (t.outcome && !is_terminal(t.outcome->status)) {
+    return {Code::kInvalidArgument, "an outcome must end the execution, not leave it RUNNING"};
+  }
+  if (t.outcome && t.redrive_date) {
+    return {Code::kInvalidArgument, "a transition cannot both redrive and end an execution"};
+  }
+  for (std::size_t i = 1; i < t.events.size(); ++i) {
+    if (t.events[i].id <= t.events[i - 1].id) {
+      return {Code::kInvalidArgument, "event ids must increase: " + std::to_string(t.events[i].id) +
+                                          " follows " + std::to_string(t.events[i - 1].id)};
+    }
+  }
+  return {};
+}
+
+Status check_transition_against(const Transition& t, ExecutionStatus status, std::int64_t version,
+                                std::int64_t last_event_id, const std::string& lease_owner) {
+  if (version != t.expected_version) {
+    return {Code::kConflict, "execution '" + t.execution_arn + "' is at version " +
+                                 std::to_string(version) + ", not " +
+                                 std::to_string(t.expected_version)};
+  }
+  if (!t.lease_owner.empty() && lease_owner != t.lease_owner) {
+    return {Code::kConflict, "'" + t.lease_owner + "' does not hold the lease of execution '" +
+                                 t.execution_arn + "'"};
+  }
+  if (t.redrive_date && !is_redrivable(status)) {
+    return {Code::kConflict, "execution '" + t.execution_arn + "' is " +
+                                 std::string(to_string(status)) + " and cannot be redriven"};
+  }
+  if (!t.redrive_date && is_terminal(status)) {
+    return {Code::kConflict, "execution '" + t.execution_arn + "' is " +
+                                 std::string(to_string(status)) + ", not RUNNING"};
+  }
+  if (!t.events.empty() && t.events.front().id <= last_event_id) {
+    return {Code::kInvalidArgument, "event id " + std::to_string(t.events.front().id) +
+                                        " is not after the last recorded id " +
+                                        std::to_string(last_event_id)};
+  }
+  return {};
+}
+
+Status not_found_execution(const std::string& arn) {
+  return {Code::kNotFound, "execution '" + arn + "' does not exist"};
+}
+
+Status not_found_state_machine(const std::string& arn) {
+  return {Code::kNotFound, "state machine '" + arn + "' does not exist"};
+}
+
+}  // namespace internal
+}  // namespace stepwise::storage

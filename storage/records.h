@@ -1,0 +1,242 @@
+// What the store keeps: plain records and the requests that change them.
+// The store knows nothing of ASL: definitions, inputs, outputs, event details
+// and an execution's resumable state are opaque text (JSON by convention) that
+// it keeps byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stepwise::storage {
+
+// Nanoseconds since the Unix epoch, UTC (the engine's Nanos).
+using UnixNanos = std::int64_t;
+
+enum class MachineType { kStandard, kExpress };
+enum class ExecutionStatus { kRunning, kSucceeded, kFailed, kTimedOut, kAborted };
+enum class TokenStatus { kOpen, kClosed };
+
+// AWS spellings: "STANDARD", "RUNNING", "TIMED_OUT", ...; "OPEN"/"CLOSED" for tokens.
+std::string_view to_string(MachineType type);
+std::string_view to_string(ExecutionStatus status);
+std::string_view to_string(TokenStatus status);
+std::optional<MachineType> parse_machine_type(std::string_view text);
+std::optional<ExecutionStatus> parse_execution_status(std::string_view text);
+std::optional<TokenStatus> parse_token_status(std::string_view text);
+
+// True for every status but RUNNING.
+inline bool is_terminal(ExecutionStatus s) {
+  return s != ExecutionStatus::kRunning;
+}
+// FAILED, TIMED_OUT and ABORTED executions may be redriven; SUCCEEDED ones may not.
+inline bool is_redrivable(ExecutionStatus s) {
+  return s == ExecutionStatus::kFailed || s == ExecutionStatus::kTimedOut ||
+         s == ExecutionStatus::kAborted;
+}
+
+// ---- Pagination -------------------------------------------------------------
+
+// max_results <= 0 means the default page of 100; larger than 1000 is read as
+// 1000. next_token is empty for the first page, else the token a previous page
+// returned for the same query.
+struct PageRequest {
+  int max_results = 0;
+  std::string next_token;
+};
+
+inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kMaxPageSize = 1000;
+
+// One page of results; next_token is empty on the last page.
+template <class T>
+struct Page {
+  std::vector<T> items;
+  std::string next_token;
+};
+
+// ---- State machines ---------------------------------------------------------
+
+struct NewStateMachine {
+  std::string arn;
+  std::string name;
+  MachineType type = MachineType::kStandard;
+  std::string role_arn;
+  std::string definition;
+  UnixNanos creation_date = 0;
+};
+
+// Absent fields stay as they are. A definition, even an identical one, adds a
+// version.
+struct StateMachineUpdate {
+  std::optional<std::string> definition;
+  std::optional<std::string> role_arn;
+  UnixNanos update_date = 0;
+};
+
+struct StateMachineRecord {
+  std::string arn;
+  std::string name;
+  MachineType type = MachineType::kStandard;
+  std::string role_arn;
+  UnixNanos creation_date = 0;
+  // The current version: its number, definition and date.
+  std::int64_t version = 0;
+  std::string definition;
+  UnixNanos version_date = 0;
+};
+
+struct StateMachineVersion {
+  std::int64_t version = 0;  // 1 for the definition given at creation, then 2, 3, ...
+  std::string definition;
+  UnixNanos creation_date = 0;
+};
+
+// ---- Executions -------------------------------------------------------------
+
+// One history event, as GetExecutionHistory shapes it. details is the JSON
+// text of the event's "...EventDetails" member(s), e.g.
+// {"stateEnteredEventDetails":{"name":"A","input":"{}"}}, or "{}".
+struct EventRecord {
+  std::int64_t id = 0;
+  std::int64_t previous_id = 0;
+  UnixNanos timestamp = 0;
+  std::string type;
+  std::string details = "{}";
+};
+
+// A durable timer: due at `due`, identified within its execution by `key`
+// (opaque to the store; the engine names what the timer wakes).
+struct TimerRecord {
+  std::string execution_arn;
+  std::string key;
+  UnixNanos due = 0;
+};
+
+// A task token handed out for a callback task; frame_key (opaque) tells the
+// engine which frame waits for it.
+struct TaskTokenRecord {
+  std::string token;
+  std::string execution_arn;
+  std::string frame_key;
+  TokenStatus status = TokenStatus::kOpen;
+};
+
+struct NewExecution {
+  std::string arn;
+  std::string name;
+  std::string state_machine_arn;
+  std::int64_t state_machine_version = 0;
+  std::string input = "{}";
+  UnixNanos start_date = 0;
+  std::string state;                // the initial resumable state
+  std::vector<EventRecord> events;  // e.g. ExecutionStarted, recorded with the execution
+  std::vector<TimerRecord> timers;  // e.g. the execution's TimeoutSeconds (execution_arn ignored)
+};
+
+// What ListExecutions shows.
+struct ExecutionSummary {
+  std::string arn;
+  std::string name;
+  std::string state_machine_arn;
+  std::int64_t state_machine_version = 0;
+  ExecutionStatus status = ExecutionStatus::kRunning;
+  UnixNanos start_date = 0;
+  std::optional<UnixNanos> stop_date;
+  std::int64_t redrive_count = 0;
+};
+
+// Everything the store keeps about one execution (but its history, timers and
+// tokens).
+struct ExecutionRecord {
+  std::string arn;
+  std::string name;
+  std::string state_machine_arn;
+  std::int64_t state_machine_version = 0;
+  ExecutionStatus status = ExecutionStatus::kRunning;
+  std::string input;
+  std::optional<std::string> output;
+  std::optional<std::string> error;
+  std::optional<std::string> cause;
+  UnixNanos start_date = 0;
+  std::optional<UnixNanos> stop_date;
+  std::int64_t redrive_count = 0;
+  std::optional<UnixNanos> redrive_date;
+  std::string state;  // the resumable state, opaque
+  // Increases by one with every committed transition: the optimistic
+  // concurrency check of commit_transition. 1 after creation.
+  std::int64_t version = 0;
+  std::int64_t last_event_id = 0;  // 0 when no event has been recorded
+  std::string lease_owner;         // empty: no worker holds the execution
+  UnixNanos lease_expiry = 0;      // meaningful only with an owner
+
+  ExecutionSummary summary() const {
+    return {arn,    name,       state_machine_arn, state_machine_version,
+            status, start_date, stop_date,         redrive_count};
+  }
+};
+
+// create_execution's answer: the execution, and whether this call created it
+// (false when an identical start of a RUNNING execution was repeated).
+struct CreatedExecution {
+  ExecutionRecord execution;
+  bool created = true;
+};
+
+// Empty/absent fields do not filter.
+struct ExecutionFilter {
+  std::string state_machine_arn;
+  std::optional<ExecutionStatus> status;
+};
+
+struct HistoryRequest {
+  PageRequest page;
+  bool reverse_order = false;  // newest event first
+};
+
+// How an execution ended.
+// REQUIRES: status is terminal.
+struct ExecutionOutcome {
+  ExecutionStatus status = ExecutionStatus::kSucceeded;
+  std::optional<std::string> output;
+  std::optional<std::string> error;
+  std::optional<std::string> cause;
+  UnixNanos stop_date = 0;
+};
+
+// One step of an execution, committed as one transaction by
+// Store::commit_transition: either all of it is stored or none of it.
+struct Transition {
+  std::string execution_arn;
+  // The version the writer last read; a different stored version means
+  // another writer got there first (Conflict).
+  std::int64_t expected_version = 0;
+  // When not empty, the commit also requires that this owner holds the
+  // execution's lease (expired or not: a lease nobody took over is still held).
+  std::string lease_owner;
+  // The new resumable state; absent keeps the stored one.
+  std::optional<std::string> state;
+  // Ends the execution: its timers are deleted, its open tokens closed and
+  // its lease released.
+  std::optional<ExecutionOutcome> outcome;
+  // Redrives a FAILED, TIMED_OUT or ABORTED execution: RUNNING again,
+  // redrive_count + 1, redrive_date set, output/error/cause/stop_date cleared.
+  // REQUIRES: no outcome in the same transition.
+  std::optional<UnixNanos> redrive_date;
+  // Appended to the history. REQUIRES: ids strictly increasing, each greater
+  // than the execution's last_event_id.
+  std::vector<EventRecord> events;
+  // Timers are cleared first, then set (setting an existing key moves it).
+  // Clearing a key that is not set does nothing. execution_arn is ignored
+  // in timers_to_set.
+  std::vector<std::string> timers_to_clear;
+  std::vector<TimerRecord> timers_to_set;
+  // New tokens (execution_arn ignored; status stored as OPEN) and tokens to
+  // close. Closing a closed token does nothing.
+  std::vector<TaskTokenRecord> tokens_to_add;
+  std::vector<std::string> tokens_to_close;
+};
+
+}  // namespace stepwise::storage

@@ -1,0 +1,98 @@
+// The SQLite schema, as a list of migrations from version 1 on. Each
+// migration runs in the same transaction as the bump of meta.schema_version,
+// so a database is always at exactly one version. Append new versions; never
+// edit a released one. docs/history-format.md describes the tables.
+#pragma once
+
+#include <array>
+
+namespace stepwise::storage::internal {
+
+struct Migration {
+  int version;      // the schema version this migration produces
+  const char* sql;  // statements separated by ';'
+};
+
+inline constexpr std::array<Migration, 1> kMigrations{{
+    {1, R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('magic', 'stepwise'), ('schema_version', '0');
+
+CREATE TABLE state_machines (
+  arn           TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  type          TEXT NOT NULL,              -- STANDARD | EXPRESS
+  role_arn      TEXT NOT NULL,
+  creation_date INTEGER NOT NULL,           -- ns since the Unix epoch
+  version       INTEGER NOT NULL,           -- the current version
+  deleted       INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX state_machines_live_name ON state_machines (name) WHERE deleted = 0;
+
+CREATE TABLE state_machine_versions (
+  state_machine_arn TEXT NOT NULL,
+  version           INTEGER NOT NULL,
+  definition        TEXT NOT NULL,
+  creation_date     INTEGER NOT NULL,
+  PRIMARY KEY (state_machine_arn, version)
+);
+
+CREATE TABLE executions (
+  seq                   INTEGER PRIMARY KEY,  -- creation order
+  arn                   TEXT NOT NULL UNIQUE,
+  name                  TEXT NOT NULL,
+  state_machine_arn     TEXT NOT NULL,
+  state_machine_version INTEGER NOT NULL,
+  status                TEXT NOT NULL,        -- RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+  input                 TEXT NOT NULL,
+  output                TEXT,
+  error                 TEXT,
+  cause                 TEXT,
+  start_date            INTEGER NOT NULL,
+  stop_date             INTEGER,
+  redrive_count         INTEGER NOT NULL DEFAULT 0,
+  redrive_date          INTEGER,
+  state                 TEXT NOT NULL,        -- the engine's resumable state
+  version               INTEGER NOT NULL,     -- +1 per committed transition
+  last_event_id         INTEGER NOT NULL,
+  lease_owner           TEXT NOT NULL DEFAULT '',
+  lease_expiry          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX executions_by_start ON executions (start_date);
+CREATE INDEX executions_by_machine ON executions (state_machine_arn, start_date);
+CREATE INDEX executions_by_machine_status ON executions (state_machine_arn, status, start_date);
+CREATE INDEX executions_by_status ON executions (status, start_date);
+CREATE INDEX executions_claimable ON executions (lease_expiry) WHERE status = 'RUNNING';
+
+CREATE TABLE events (
+  execution_seq INTEGER NOT NULL,           -- executions.seq
+  id            INTEGER NOT NULL,
+  previous_id   INTEGER NOT NULL,
+  timestamp     INTEGER NOT NULL,
+  type          TEXT NOT NULL,
+  details       TEXT NOT NULL,              -- JSON: the ...EventDetails member(s)
+  PRIMARY KEY (execution_seq, id)
+);
+
+CREATE TABLE timers (
+  execution_seq INTEGER NOT NULL,
+  key           TEXT NOT NULL,
+  due           INTEGER NOT NULL,
+  PRIMARY KEY (execution_seq, key)
+) WITHOUT ROWID;
+CREATE INDEX timers_by_due ON timers (due, execution_seq, key);
+
+CREATE TABLE task_tokens (
+  token         TEXT PRIMARY KEY,
+  execution_seq INTEGER NOT NULL,
+  frame_key     TEXT NOT NULL,
+  status        TEXT NOT NULL               -- OPEN | CLOSED
+) WITHOUT ROWID;
+CREATE INDEX task_tokens_by_execution ON task_tokens (execution_seq);
+)sql"},
+}};
+
+}  // namespace stepwise::storage::internal

@@ -1,0 +1,1017 @@
+// The SQLite backend. One connection per store, guarded by a mutex; each call
+// is one transaction (writes take the write lock up front with BEGIN
+// IMMEDIATE, so two processes never deadlock upgrading a read lock).
+// SQLiteCpp throws; every exception is caught here and becomes a Status.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include "storage/internal.h"
+#include "storage/sqlite_schema.h"
+#include "storage/store.h"
+
+namespace stepwise::storage {
+namespace {
+
+using internal::not_found_execution;
+using internal::not_found_state_machine;
+
+constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+
+Status status_from(const SQLite::Exception& e) {
+  const int code = e.getErrorCode() & 0xff;
+  std::string message = e.what();
+  switch (code) {
+    case SQLITE_FULL:
+      return {Code::kDiskFull, "the disk is full; the write was rolled back (" + message + ")"};
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return {Code::kCorrupt, "the database is damaged (" + message + ")"};
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return {Code::kBusy, "the database stayed locked by another writer (" + message + ")"};
+    default:
+      return {Code::kIoError, message};
+  }
+}
+
+std::optional<std::string> optional_text(const SQLite::Statement& s, int column) {
+  if (s.isColumnNull(column)) return std::nullopt;
+  return s.getColumn(column).getString();
+}
+
+std::optional<std::int64_t> optional_int(const SQLite::Statement& s, int column) {
+  if (s.isColumnNull(column)) return std::nullopt;
+  return s.getColumn(column).getInt64();
+}
+
+void bind_optional(SQLite::Statement& s, int index, const std::optional<std::string>& v) {
+  if (v) {
+    s.bindNoCopy(index, *v);
+  } else {
+    s.bind(index);
+  }
+}
+
+void bind_optional(SQLite::Statement& s, int index, const std::optional<std::int64_t>& v) {
+  if (v) {
+    s.bind(index, *v);
+  } else {
+    s.bind(index);
+  }
+}
+
+// A cached statement in use: reset when the scope ends, so no read stays open.
+class Use {
+ public:
+  explicit Use(SQLite::Statement& s) : s_(s) {}
+  ~Use() { s_.tryReset(); }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  SQLite::Statement* operator->() { return &s_; }
+  SQLite::Statement& operator*() { return s_; }
+
+ private:
+  SQLite::Statement& s_;
+};
+
+// ---- Opening: look before writing -------------------------------------------
+
+struct Inspection {
+  bool fresh = false;  // no Stepwise schema yet: create it
+  int schema_version = 0;
+};
+
+bool has_sqlite_header(const std::string& path) {
+  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with the NUL
+  std::array<char, sizeof(kMagic)> head{};
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(head.data(), head.size())) return false;
+  return std::memcmp(head.data(), kMagic, sizeof(kMagic)) == 0;
+}
+
+// Reads the schema version recorded in meta; Corrupt when it is missing.
+StatusOr<int> read_schema_version(SQLite::Database& db, const std::string& path) {
+  if (!db.tableExists("meta")) {
+    return Status(Code::kCorrupt, "'" + path + "' has Stepwise's application id but no meta table");
+  }
+  SQLite::Statement q(db, "SELECT value FROM meta WHERE key = ?");
+  q.bind(1, "magic");
+  if (!q.executeStep() || q.getColumn(0).getString() != "stepwise") {
+    return Status(Code::kCorrupt, "'" + path + "' has no Stepwise magic in its meta table");
+  }
+  q.reset();
+  q.bind(1, "schema_version");
+  if (!q.executeStep()) {
+    return Status(Code::kCorrupt, "'" + path + "' records no schema version");
+  }
+  const std::string text = q.getColumn(0).getString();
+  int version = 0;
+  try {
+    version = std::stoi(text);
+  } catch (const std::exception&) {
+    return Status(Code::kCorrupt, "'" + path + "' records schema version '" + text + "'");
+  }
+  if (version > kSchemaVersion) {
+    return Status(Code::kNewerSchema, "'" + path +
+                                          "' was written by a newer Stepwise (schema version " +
+                                          std::to_string(version) + "; this build reads up to " +
+                                          std::to_string(kSchemaVersion) + ")");
+  }
+  return version;
+}
+
+// What the file holds, for a connection of any kind: a fresh database, a
+// Stepwise one (its version), or someone else's.
+StatusOr<Inspection> classify(SQLite::Database& db, const std::string& path) {
+  const int app_id = db.execAndGet("PRAGMA application_id").getInt();
+  if (app_id != kApplicationId) {
+    const int objects = db.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+    if (app_id == 0 && objects == 0) return Inspection{true, 0};
+    return Status(Code::kNotOurs, "'" + path + "' is a SQLite database of another program " +
+                                      "(application_id " + std::to_string(app_id) + ")");
+  }
+  StatusOr<int> version = read_schema_version(db, path);
+  if (!version.ok()) return version.status();
+  return Inspection{false, *version};
+}
+
+// Looks at an existing file through a read-only connection, so that a file we
+// must refuse is never written.
+StatusOr<Inspection> inspect(const std::string& path, const SqliteOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (!options.create_if_missing) {
+      return Status(Code::kNotFound, "database '" + path + "' does not exist");
+    }
+    return Inspection{true, 0};
+  }
+  if (std::filesystem::file_size(path, ec) == 0 && !ec) return Inspection{true, 0};
+  if (!has_sqlite_header(path)) {
+    return Status(Code::kNotOurs, "'" + path + "' is not a SQLite database");
+  }
+  try {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    if (options.verify) {
+      const std::string result = db.execAndGet("PRAGMA quick_check").getString();
+      if (result != "ok") {
+        return Status(Code::kCorrupt, "'" + path + "' is damaged: " + result);
+      }
+    }
+    return classify(db, path);
+  } catch (const SQLite::Exception& e) {
+    Status s = status_from(e);
+    return Status(s.code(), "cannot read '" + path + "': " + s.message());
+  }
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<SQLite::Database> db, std::string path)
+      : db_(std::move(db)), path_(std::move(path)) {}
+
+  // Creates or migrates the schema. Called once, before the store is shared.
+  Status migrate();
+
+  StatusOr<StateMachineRecord> create_state_machine(const NewStateMachine& m) override;
+  StatusOr<StateMachineRecord> update_state_machine(const std::string& arn,
+                                                    const StateMachineUpdate& u) override;
+  StatusOr<StateMachineRecord> describe_state_machine(const std::string& arn) override;
+  StatusOr<StateMachineVersion> get_state_machine_version(const std::string& arn,
+                                                          std::int64_t version) override;
+  StatusOr<std::vector<StateMachineVersion>> list_state_machine_versions(
+      const std::string& arn) override;
+  StatusOr<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) override;
+  Status delete_state_machine(const std::string& arn) override;
+  StatusOr<CreatedExecution> create_execution(const NewExecution& e) override;
+  StatusOr<ExecutionRecord> describe_execution(const std::string& arn) override;
+  StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
+                                                   const PageRequest& page) override;
+  StatusOr<std::int64_t> commit_transition(const Transition& t) override;
+  StatusOr<Page<EventRecord>> get_history(const std::string& execution_arn,
+                                          const HistoryRequest& request) override;
+  StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override;
+  StatusOr<std::vector<TimerRecord>> list_timers(const std::string& execution_arn) override;
+  StatusOr<TaskTokenRecord> get_task_token(const std::string& token) override;
+  Status acquire_lease(const std::string& execution_arn, const std::string& owner, UnixNanos now,
+                       UnixNanos expiry) override;
+  Status renew_lease(const std::string& execution_arn, const std::string& owner,
+                     UnixNanos expiry) override;
+  Status release_lease(const std::string& execution_arn, const std::string& owner) override;
+  StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
+                                                                    int limit) override;
+
+ private:
+  // The execution fields a write checks before changing anything.
+  struct ExecutionHead {
+    std::int64_t seq = 0;
+    ExecutionStatus status = ExecutionStatus::kRunning;
+    std::int64_t version = 0;
+    std::int64_t last_event_id = 0;
+    std::string lease_owner;
+    UnixNanos lease_expiry = 0;
+  };
+
+  SQLite::Statement& sql(const char* text);
+  // Runs body in a write transaction: committed if it returns OK, rolled back
+  // otherwise or if anything throws.
+  template <class F>
+  auto write(F&& body) -> decltype(body());
+  // Runs body under the lock, turning exceptions into a Status.
+  template <class F>
+  auto read(F&& body) -> decltype(body());
+  void rollback() noexcept;
+
+  std::optional<ExecutionHead> head(const std::string& arn);
+  std::optional<ExecutionRecord> load_execution(const std::string& arn);
+  std::optional<StateMachineRecord> load_state_machine(const std::string& arn);
+  void insert_events(std::int64_t seq, const std::vector<EventRecord>& events);
+  void set_timer(std::int64_t seq, const std::string& key, UnixNanos due);
+  Status add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens);
+  Status close_tokens(std::int64_t seq, const std::vector<std::string>& tokens);
+  void apply_row_changes(const Transition& t, const ExecutionHead& h);
+
+  std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;
+  std::string path_;
+  // Prepared statements by their (static) SQL text. Declared after db_ so
+  // they are finalized before the connection closes.
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> cache_;
+};
+
+SQLite::Statement& SqliteStore::sql(const char* text) {
+  std::unique_ptr<SQLite::Statement>& slot = cache_[text];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, text);
+  return *slot;
+}
+
+void SqliteStore::rollback() noexcept {
+  if (sqlite3_get_autocommit(db_->getHandle()) != 0) return;
+  try {
+    db_->exec("ROLLBACK");
+  } catch (const SQLite::Exception&) {
+    // The connection already abandoned the transaction; nothing to undo.
+  }
+}
+
+template <class F>
+auto SqliteStore::write(F&& body) -> decltype(body()) {
+  using R = decltype(body());
+  std::lock_guard lock(mu_);
+  try {
+    Use(sql("BEGIN IMMEDIATE"))->exec();
+    R result = body();
+    if (result.ok()) {
+      Use(sql("COMMIT"))->exec();
+    } else {
+      rollback();
+    }
+    return result;
+  } catch (const SQLite::Exception& e) {
+    rollback();
+    return R(status_from(e));
+  } catch (const std::exception& e) {
+    rollback();
+    return R(Status(Code::kIoError, e.what()));
+  }
+}
+
+template <class F>
+auto SqliteStore::read(F&& body) -> decltype(body()) {
+  using R = decltype(body());
+  std::lock_guard lock(mu_);
+  try {
+    return body();
+  } catch (const SQLite::Exception& e) {
+    return R(status_from(e));
+  } catch (const std::exception& e) {
+    return R(Status(Code::kIoError, e.what()));
+  }
+}
+
+Status SqliteStore::migrate() {
+  return write([&]() -> Status {
+    // Look again under the write lock: another process may have created or
+    // migrated the schema since inspect().
+    StatusOr<Inspection> seen = classify(*db_, path_);
+    if (!seen.ok()) return seen.status();
+    const int from = seen->fresh ? 0 : seen->schema_version;
+    if (from == kSchemaVersion) return {};
+    for (const internal::Migration& m : internal::kMigrations) {
+      if (m.version > from) db_->exec(m.sql);
+    }
+    SQLite::Statement bump(*db_, "UPDATE meta SET value = ? WHERE key = 'schema_version'");
+    bump.bind(1, std::to_string(kSchemaVersion));
+    bump.exec();
+    db_->exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+    db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    return {};
+  });
+}
+
+// ---- State machines ---------------------------------------------------------
+
+constexpr const char* kSelectStateMachine =
+    "SELECT m.arn, m.name, m.type, m.role_arn, m.creation_date, m.version, v.definition, "
+    "v.creation_date FROM state_machines m JOIN state_machine_versions v "
+    "ON v.state_machine_arn = m.arn AND v.version = m.version "
+    "WHERE m.arn = ? AND m.deleted = 0";
+
+StateMachineRecord state_machine_from(const SQLite::Statement& s) {
+  StateMachineRecord r;
+  r.arn = s.getColumn(0).getString();
+  r.name = s.getColumn(1).getString();
+  r.type = parse_machine_type(s.getColumn(2).getString()).value_or(MachineType::kStandard);
+  r.role_arn = s.getColumn(3).getString();
+  r.creation_date = s.getColumn(4).getInt64();
+  r.version = s.getColumn(5).getInt64();
+  r.definition = s.getColumn(6).getString();
+  r.version_date = s.getColumn(7).getInt64();
+  return r;
+}
+
+std::optional<StateMachineRecord> SqliteStore::load_state_machine(const std::string& arn) {
+  Use q(sql(kSelectStateMachine));
+  q->bind(1, arn);
+  if (!q->executeStep()) return std::nullopt;
+  return state_machine_from(*q);
+}
+
+StatusOr<StateMachineRecord> SqliteStore::create_state_machine(const NewStateMachine& m) {
+  return write([&]() -> StatusOr<StateMachineRecord> {
+    {
+      Use q(sql("SELECT 1 FROM state_machines WHERE name = ? AND deleted = 0"));
+      q->bind(1, m.name);
+      if (q->executeStep()) {
+        return Status(Code::kAlreadyExists, "state machine named '" + m.name + "' already exists");
+      }
+    }
+    std::int64_t version = 1;
+    {
+      Use q(
+          sql("SELECT deleted, (SELECT max(version) FROM state_machine_versions "
+              "WHERE state_machine_arn = arn) FROM state_machines WHERE arn = ?"));
+      q->bind(1, m.arn);
+      if (q->executeStep()) {
+        if (q->getColumn(0).getInt() == 0) {
+          return Status(Code::kAlreadyExists, "state machine '" + m.arn + "' already exists");
+        }
+        version = q->getColumn(1).getInt64() + 1;
+      }
+    }
+    {
+      Use q(
+          sql("INSERT OR REPLACE INTO state_machines "
+              "(arn, name, type, role_arn, creation_date, version, deleted) "
+              "VALUES (?, ?, ?, ?, ?, ?, 0)"));
+      q->bind(1, m.arn);
+      q->bind(2, m.name);
+      q->bind(3, std::string(to_string(m.type)));
+      q->bind(4, m.role_arn);
+      q->bind(5, m.creation_date);
+      q->bind(6, version);
+      q->exec();
+    }
+    {
+      Use q(
+          sql("INSERT INTO state_machine_versions "
+              "(state_machine_arn, version, definition, creation_date) VALUES (?, ?, ?, ?)"));
+      q->bind(1, m.arn);
+      q->bind(2, version);
+      q->bindNoCopy(3, m.definition);
+      q->bind(4, m.creation_date);
+      q->exec();
+    }
+    return StateMachineRecord{m.arn,           m.name,  m.type,       m.role_arn,
+                              m.creation_date, version, m.definition, m.creation_date};
+  });
+}
+
+StatusOr<StateMachineRecord> SqliteStore::update_state_machine(const std::string& arn,
+                                                               const StateMachineUpdate& u) {
+  return write([&]() -> StatusOr<StateMachineRecord> {
+    std::optional<StateMachineRecord> current = load_state_machine(arn);
+    if (!current) return not_found_state_machine(arn);
+    if (u.role_arn) {
+      Use q(sql("UPDATE state_machines SET role_arn = ? WHERE arn = ?"));
+      q->bind(1, *u.role_arn);
+      q->bind(2, arn);
+      q->exec();
+    }
+    if (u.definition) {
+      const std::int64_t version = current->version + 1;
+      {
+        Use q(
+            sql("INSERT INTO state_machine_versions "
+                "(state_machine_arn, version, definition, creation_date) VALUES (?, ?, ?, ?)"));
+        q->bind(1, arn);
+        q->bind(2, version);
+        q->bindNoCopy(3, *u.definition);
+        q->bind(4, u.update_date);
+        q->exec();
+      }
+      Use q(sql("UPDATE state_machines SET version = ? WHERE arn = ?"));
+      q->bind(1, version);
+      q->bind(2, arn);
+      q->exec();
+    }
+    std::optional<StateMachineRecord> updated = load_state_machine(arn);
+    if (!updated) return not_found_state_machine(arn);
+    return *updated;
+  });
+}
+
+StatusOr<StateMachineRecord> SqliteStore::describe_state_machine(const std::string& arn) {
+  return read([&]() -> StatusOr<StateMachineRecord> {
+    std::optional<StateMachineRecord> r = load_state_machine(arn);
+    if (!r) return not_found_state_machine(arn);
+    return *r;
+  });
+}
+
+StatusOr<StateMachineVersion> SqliteStore::get_state_machine_version(const std::string& arn,
+                                                                     std::int64_t version) {
+  return read([&]() -> StatusOr<StateMachineVersion> {
+    Use q(
+        sql("SELECT definition, creation_date FROM state_machine_versions "
+            "WHERE state_machine_arn = ? AND version = ?"));
+    q->bind(1, arn);
+    q->bind(2, version);
+    if (!q->executeStep()) {
+      return Status(Code::kNotFound,
+                    "state machine '" + arn + "' has no version " + std::to_string(version));
+    }
+    return StateMachineVersion{version, q->getColumn(0).getString(), q->getColumn(1).getInt64()};
+  });
+}
+
+StatusOr<std::vector<StateMachineVersion>> SqliteStore::list_state_machine_versions(
+    const std::string& arn) {
+  return read([&]() -> StatusOr<std::vector<StateMachineVersion>> {
+    if (!load_state_machine(arn)) return not_found_state_machine(arn);
+    Use q(
+        sql("SELECT version, definition, creation_date FROM state_machine_versions "
+            "WHERE state_machine_arn = ? ORDER BY version"));
+    q->bind(1, arn);
+    std::vector<StateMachineVersion> out;
+    while (q->executeStep()) {
+      out.push_back(
+          {q->getColumn(0).getInt64(), q->getColumn(1).getString(), q->getColumn(2).getInt64()});
+    }
+    return out;
+  });
+}
+
+StatusOr<Page<StateMachineRecord>> SqliteStore::list_state_machines(const PageRequest& page) {
+  return read([&]() -> StatusOr<Page<StateMachineRecord>> {
+    const int size = internal::page_size(page);
+    Use q(
+        sql("SELECT m.arn, m.name, m.type, m.role_arn, m.creation_date, m.version, "
+            "v.definition, v.creation_date FROM state_machines m "
+            "JOIN state_machine_versions v "
+            "ON v.state_machine_arn = m.arn AND v.version = m.version "
+            "WHERE m.deleted = 0 AND m.name > ? ORDER BY m.name LIMIT ?"));
+    q->bind(1, page.next_token);
+    q->bind(2, size + 1);
+    Page<StateMachineRecord> out;
+    while (q->executeStep()) {
+      if (static_cast<int>(out.items.size()) == size) {
+        out.next_token = out.items.back().name;
+        break;
+      }
+      out.items.push_back(state_machine_from(*q));
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::delete_state_machine(const std::string& arn) {
+  return write([&]() -> Status {
+    Use q(sql("UPDATE state_machines SET deleted = 1 WHERE arn = ? AND deleted = 0"));
+    q->bind(1, arn);
+    if (q->exec() == 0) return not_found_state_machine(arn);
+    return {};
+  });
+}
+
+// ---- Executions -------------------------------------------------------------
+
+constexpr const char* kSelectExecution =
+    "SELECT arn, name, state_machine_arn, state_machine_version, status, input, output, error, "
+    "cause, start_date, stop_date, redrive_count, redrive_date, state, version, last_event_id, "
+    "lease_owner, lease_expiry FROM executions WHERE arn = ?";
+
+#define SUMMARY_COLUMNS                                                                         \
+  "SELECT arn, name, state_machine_arn, state_machine_version, status, start_date, stop_date, " \
+  "redrive_count, seq FROM executions "
+
+ExecutionStatus status_column(const SQLite::Statement& s, int column) {
+  return parse_execution_status(s.getColumn(column).getString()).value_or(ExecutionStatus::kFailed);
+}
+
+ExecutionSummary summary_from(const SQLite::Statement& s) {
+  ExecutionSummary r;
+  r.arn = s.getColumn(0).getString();
+  r.name = s.getColumn(1).getString();
+  r.state_machine_arn = s.getColumn(2).getString();
+  r.state_machine_version = s.getColumn(3).getInt64();
+  r.status = status_column(s, 4);
+  r.start_date = s.getColumn(5).getInt64();
+  r.stop_date = optional_int(s, 6);
+  r.redrive_count = s.getColumn(7).getInt64();
+  return r;
+}
+
+std::optional<ExecutionRecord> SqliteStore::load_execution(const std::string& arn) {
+  Use q(sql(kSelectExecution));
+  q->bind(1, arn);
+  if (!q->executeStep()) return std::nullopt;
+  const SQLite::Statement& s = *q;
+  ExecutionRecord r;
+  r.arn = s.getColumn(0).getString();
+  r.name = s.getColumn(1).getString();
+  r.state_machine_arn = s.getColumn(2).getString();
+  r.state_machine_version = s.getColumn(3).getInt64();
+  r.status = status_column(s, 4);
+  r.input = s.getColumn(5).getString();
+  r.output = optional_text(s, 6);
+  r.error = optional_text(s, 7);
+  r.cause = optional_text(s, 8);
+  r.start_date = s.getColumn(9).getInt64();
+  r.stop_date = optional_int(s, 10);
+  r.redrive_count = s.getColumn(11).getInt64();
+  r.redrive_date = optional_int(s, 12);
+  r.state = s.getColumn(13).getString();
+  r.version = s.getColumn(14).getInt64();
+  r.last_event_id = s.getColumn(15).getInt64();
+  r.lease_owner = s.getColumn(16).getString();
+  r.lease_expiry = s.getColumn(17).getInt64();
+  return r;
+}
+
+std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& arn) {
+  Use q(
+      sql("SELECT seq, status, version, last_event_id, lease_owner, lease_expiry "
+          "FROM executions WHERE arn = ?"));
+  q->bind(1, arn);
+  if (!q->executeStep()) return std::nullopt;
+  return ExecutionHead{q->getColumn(0).getInt64(),  status_column(*q, 1),
+                       q->getColumn(2).getInt64(),  q->getColumn(3).getInt64(),
+                       q->getColumn(4).getString(), q->getColumn(5).getInt64()};
+}
+
+void SqliteStore::insert_events(std::int64_t seq, const std::vector<EventRecord>& events) {
+  for (const EventRecord& e : events) {
+    Use q(
+        sql("INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) "
+            "VALUES (?, ?, ?, ?, ?, ?)"));
+    q->bind(1, seq);
+    q->bind(2, e.id);
+    q->bind(3, e.previous_id);
+    q->bind(4, e.timestamp);
+    q->bindNoCopy(5, e.type);
+    q->bindNoCopy(6, e.details);
+    q->exec();
+  }
+}
+
+void SqliteStore::set_timer(std::int64_t seq, const std::string& key, UnixNanos due) {
+  Use q(sql("INSERT OR REPLACE INTO timers (execution_seq, key, due) VALUES (?, ?, ?)"));
+  q->bind(1, seq);
+  q->bindNoCopy(2, key);
+  q->bind(3, due);
+  q->exec();
+}
+
+StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) {
+  return write([&]() -> StatusOr<CreatedExecution> {
+    if (std::optional<ExecutionRecord> existing = load_execution(e.arn)) {
+      if (existing->status == ExecutionStatus::kRunning &&
+          internal::same_input(existing->input, e.input)) {
+        return CreatedExecution{std::move(*existing), false};
+      }
+      return Status(Code::kAlreadyExists, "execution '" + e.arn + "' already exists");
+    }
+    if (!load_state_machine(e.state_machine_arn)) {
+      return not_found_state_machine(e.state_machine_arn);
+    }
+    {
+      Use q(
+          sql("SELECT 1 FROM state_machine_versions WHERE state_machine_arn = ? AND version = ?"));
+      q->bind(1, e.state_machine_arn);
+      q->bind(2, e.state_machine_version);
+      if (!q->executeStep()) {
+        return Status(Code::kNotFound, "state machine '" + e.state_machine_arn +
+                                           "' has no version " +
+                                           std::to_string(e.state_machine_version));
+      }
+    }
+    Transition shape;
+    shape.events = e.events;
+    if (Status s = internal::validate_transition_shape(shape); !s.ok()) return s;
+    if (!e.events.empty() && e.events.front().id <= 0) {
+      return Status(Code::kInvalidArgument, "event ids start at 1");
+    }
+    const std::int64_t last_event_id = e.events.empty() ? 0 : e.events.back().id;
+    {
+      Use q(
+          sql("INSERT INTO executions (arn, name, state_machine_arn, state_machine_version, "
+              "status, input, start_date, state, version, last_event_id) "
+              "VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, 1, ?)"));
+      q->bind(1, e.arn);
+      q->bind(2, e.name);
+      q->bind(3, e.state_machine_arn);
+      q->bind(4, e.state_machine_version);
+      q->bindNoCopy(5, e.input);
+      q->bind(6, e.start_date);
+      q->bindNoCopy(7, e.state);
+      q->bind(8, last_event_id);
+      q->exec();
+    }
+    const std::int64_t seq = db_->getLastInsertRowid();
+    insert_events(seq, e.events);
+    for (const TimerRecord& t : e.timers) set_timer(seq, t.key, t.due);
+    CreatedExecution out;
+    ExecutionRecord& r = out.execution;
+    r.arn = e.arn;
+    r.name = e.name;
+    r.state_machine_arn = e.state_machine_arn;
+    r.state_machine_version = e.state_machine_version;
+    r.input = e.input;
+    r.start_date = e.start_date;
+    r.state = e.state;
+    r.version = 1;
+    r.last_event_id = last_event_id;
+    return out;
+  });
+}
+
+StatusOr<ExecutionRecord> SqliteStore::describe_execution(const std::string& arn) {
+  return read([&]() -> StatusOr<ExecutionRecord> {
+    std::optional<ExecutionRecord> r = load_execution(arn);
+    if (!r) return not_found_execution(arn);
+    return std::move(*r);
+  });
+}
+
+StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFilter& filter,
+                                                              const PageRequest& page) {
+  // One statement per filter combination, each served by its own index.
+  // "(start_date, seq) < (?, ?)" resumes after the last row of the previous page.
+  static constexpr const char* kAll = SUMMARY_COLUMNS
+      "WHERE (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kByMachine = SUMMARY_COLUMNS
+      "WHERE state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kByStatus = SUMMARY_COLUMNS
+      "WHERE status = ?5 AND (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kByMachineAndStatus = SUMMARY_COLUMNS
+      "WHERE state_machine_arn = ?4 AND status = ?5 "
+      "AND (start_date, seq) < (?1, ?2) "
+      "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  return read([&]() -> StatusOr<Page<ExecutionSummary>> {
+    internal::ExecutionCursor cursor{kMaxInt64, kMaxInt64};
+    if (!page.next_token.empty()) {
+      auto decoded = internal::decode_cursor(page.next_token);
+      if (!decoded) return Status(Code::kInvalidArgument, "invalid next token");
+      cursor = *decoded;
+    }
+    const bool by_machine = !filter.state_machine_arn.empty();
+    const bool by_status = filter.status.has_value();
+    const char* text = by_machine ? (by_status ? kByMachineAndStatus : kByMachine)
+                                  : (by_status ? kByStatus : kAll);
+    const int size = internal::page_size(page);
+    Use q(sql(text));
+    q->bind(1, cursor.start_date);
+    q->bind(2, cursor.seq);
+    q->bind(3, size + 1);
+    if (by_machine) q->bind(4, filter.state_machine_arn);
+    if (by_status) q->bind(5, std::string(to_string(*filter.status)));
+    Page<ExecutionSummary> out;
+    internal::ExecutionCursor last;
+    while (q->executeStep()) {
+      if (static_cast<int>(out.items.size()) == size) {
+        out.next_token = internal::encode_cursor(last);
+        break;
+      }
+      out.items.push_back(summary_from(*q));
+      last = {out.items.back().start_date, q->getColumn(8).getInt64()};
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens) {
+  for (const TaskTokenRecord& token : tokens) {
+    Use q(
+        sql("INSERT INTO task_tokens (token, execution_seq, frame_key, status) "
+            "VALUES (?, ?, ?, 'OPEN')"));
+    q->bind(1, token.token);
+    q->bind(2, seq);
+    q->bind(3, token.frame_key);
+    try {
+      q->exec();
+    } catch (const SQLite::Exception& e) {
+      if ((e.getErrorCode() & 0xff) != SQLITE_CONSTRAINT) throw;
+      return {Code::kAlreadyExists, "task token '" + token.token + "' already exists"};
+    }
+  }
+  return {};
+}
+
+Status SqliteStore::close_tokens(std::int64_t seq, const std::vector<std::string>& tokens) {
+  for (const std::string& token : tokens) {
+    Use q(sql("SELECT execution_seq FROM task_tokens WHERE token = ?"));
+    q->bind(1, token);
+    if (!q->executeStep()) {
+      return {Code::kNotFound, "task token '" + token + "' does not exist"};
+    }
+    if (q->getColumn(0).getInt64() != seq) {
+      return {Code::kInvalidArgument, "task token '" + token + "' belongs to another execution"};
+    }
+    Use close(sql("UPDATE task_tokens SET status = 'CLOSED' WHERE token = ?"));
+    close->bind(1, token);
+    close->exec();
+  }
+  return {};
+}
+
+void SqliteStore::apply_row_changes(const Transition& t, const ExecutionHead& h) {
+  // One UPDATE for every column a transition may touch; NULL parameters
+  // (?2 state, ?3 last event) keep the stored value.
+  Use q(
+      sql("UPDATE executions SET "
+          "version = version + 1, "
+          "state = coalesce(?2, state), "
+          "last_event_id = coalesce(?3, last_event_id), "
+          "status = ?4, output = ?5, error = ?6, cause = ?7, stop_date = ?8, "
+          "redrive_count = redrive_count + ?9, redrive_date = coalesce(?10, redrive_date), "
+          "lease_owner = CASE WHEN ?11 THEN '' ELSE lease_owner END, "
+          "lease_expiry = CASE WHEN ?11 THEN 0 ELSE lease_expiry END "
+          "WHERE seq = ?1"));
+  q->bind(1, h.seq);
+  if (t.state) {
+    q->bindNoCopy(2, *t.state);
+  } else {
+    q->bind(2);
+  }
+  if (!t.events.empty()) {
+    q->bind(3, t.events.back().id);
+  } else {
+    q->bind(3);
+  }
+  if (t.outcome) {
+    q->bind(4, std::string(to_string(t.outcome->status)));
+    bind_optional(*q, 5, t.outcome->output);
+    bind_optional(*q, 6, t.outcome->error);
+    bind_optional(*q, 7, t.outcome->cause);
+    q->bind(8, t.outcome->stop_date);
+  } else {
+    // Running on, or redriven: a RUNNING execution has no outcome columns.
+    q->bind(4, "RUNNING");
+    q->bind(5);
+    q->bind(6);
+    q->bind(7);
+    q->bind(8);
+  }
+  q->bind(9, t.redrive_date ? 1 : 0);
+  bind_optional(*q, 10, t.redrive_date);
+  q->bind(11, t.outcome ? 1 : 0);
+  q->exec();
+}
+
+StatusOr<std::int64_t> SqliteStore::commit_transition(const Transition& t) {
+  if (Status s = internal::validate_transition_shape(t); !s.ok()) return s;
+  return write([&]() -> StatusOr<std::int64_t> {
+    std::optional<ExecutionHead> h = head(t.execution_arn);
+    if (!h) return not_found_execution(t.execution_arn);
+    if (Status s = internal::check_transition_against(t, h->status, h->version, h->last_event_id,
+                                                      h->lease_owner);
+        !s.ok()) {
+      return s;
+    }
+    insert_events(h->seq, t.events);
+    for (const std::string& key : t.timers_to_clear) {
+      Use q(sql("DELETE FROM timers WHERE execution_seq = ? AND key = ?"));
+      q->bind(1, h->seq);
+      q->bind(2, key);
+      q->exec();
+    }
+    for (const TimerRecord& timer : t.timers_to_set) set_timer(h->seq, timer.key, timer.due);
+    if (Status s = add_tokens(h->seq, t.tokens_to_add); !s.ok()) return s;
+    if (Status s = close_tokens(h->seq, t.tokens_to_close); !s.ok()) return s;
+    apply_row_changes(t, *h);
+    if (t.outcome) {
+      {
+        Use q(sql("DELETE FROM timers WHERE execution_seq = ?"));
+        q->bind(1, h->seq);
+        q->exec();
+      }
+      Use q(
+          sql("UPDATE task_tokens SET status = 'CLOSED' "
+              "WHERE execution_seq = ? AND status = 'OPEN'"));
+      q->bind(1, h->seq);
+      q->exec();
+    }
+    return h->version + 1;
+  });
+}
+
+StatusOr<Page<EventRecord>> SqliteStore::get_history(const std::string& execution_arn,
+                                                     const HistoryRequest& request) {
+  return read([&]() -> StatusOr<Page<EventRecord>> {
+    std::optional<std::int64_t> after;
+    if (!request.page.next_token.empty()) {
+      after = internal::decode_event_cursor(request.page.next_token);
+      if (!after) return Status(Code::kInvalidArgument, "invalid next token");
+    }
+    std::int64_t seq = 0;
+    {
+      Use q(sql("SELECT seq FROM executions WHERE arn = ?"));
+      q->bind(1, execution_arn);
+      if (!q->executeStep()) return not_found_execution(execution_arn);
+      seq = q->getColumn(0).getInt64();
+    }
+    const int size = internal::page_size(request.page);
+    Use q(sql(request.reverse_order
+                  ? "SELECT id, previous_id, timestamp, type, details FROM events "
+                    "WHERE execution_seq = ? AND id < ? ORDER BY id DESC LIMIT ?"
+                  : "SELECT id, previous_id, timestamp, type, details FROM events "
+                    "WHERE execution_seq = ? AND id > ? ORDER BY id LIMIT ?"));
+    q->bind(1, seq);
+    q->bind(2, after.value_or(request.reverse_order ? kMaxInt64 : 0));
+    q->bind(3, size + 1);
+    Page<EventRecord> out;
+    while (q->executeStep()) {
+      if (static_cast<int>(out.items.size()) == size) {
+        out.next_token = internal::encode_event_cursor(out.items.back().id);
+        break;
+      }
+      out.items.push_back({q->getColumn(0).getInt64(), q->getColumn(1).getInt64(),
+                           q->getColumn(2).getInt64(), q->getColumn(3).getString(),
+                           q->getColumn(4).getString()});
+    }
+    return out;
+  });
+}
+
+// ---- Timers and tokens ------------------------------------------------------
+
+StatusOr<std::vector<TimerRecord>> SqliteStore::due_timers(UnixNanos until, int limit) {
+  return read([&]() -> StatusOr<std::vector<TimerRecord>> {
+    Use q(
+        sql("SELECT e.arn, t.key, t.due FROM timers t JOIN executions e ON e.seq = "
+            "t.execution_seq WHERE t.due <= ? ORDER BY t.due, t.execution_seq, t.key LIMIT ?"));
+    q->bind(1, until);
+    q->bind(2, limit);
+    std::vector<TimerRecord> out;
+    while (q->executeStep()) {
+      out.push_back(
+          {q->getColumn(0).getString(), q->getColumn(1).getString(), q->getColumn(2).getInt64()});
+    }
+    return out;
+  });
+}
+
+StatusOr<std::vector<TimerRecord>> SqliteStore::list_timers(const std::string& execution_arn) {
+  return read([&]() -> StatusOr<std::vector<TimerRecord>> {
+    Use q(
+        sql("SELECT t.key, t.due FROM timers t JOIN executions e ON e.seq = t.execution_seq "
+            "WHERE e.arn = ? ORDER BY t.due, t.key"));
+    q->bind(1, execution_arn);
+    std::vector<TimerRecord> out;
+    while (q->executeStep()) {
+      out.push_back({execution_arn, q->getColumn(0).getString(), q->getColumn(1).getInt64()});
+    }
+    return out;
+  });
+}
+
+StatusOr<TaskTokenRecord> SqliteStore::get_task_token(const std::string& token) {
+  return read([&]() -> StatusOr<TaskTokenRecord> {
+    Use q(
+        sql("SELECT e.arn, t.frame_key, t.status FROM task_tokens t "
+            "JOIN executions e ON e.seq = t.execution_seq WHERE t.token = ?"));
+    q->bind(1, token);
+    if (!q->executeStep()) {
+      return Status(Code::kNotFound, "task token '" + token + "' does not exist");
+    }
+    return TaskTokenRecord{
+        token, q->getColumn(0).getString(), q->getColumn(1).getString(),
+        parse_token_status(q->getColumn(2).getString()).value_or(TokenStatus::kClosed)};
+  });
+}
+
+// ---- Leases -----------------------------------------------------------------
+
+Status SqliteStore::acquire_lease(const std::string& execution_arn, const std::string& owner,
+                                  UnixNanos now, UnixNanos expiry) {
+  if (owner.empty()) return {Code::kInvalidArgument, "a lease needs an owner"};
+  return write([&]() -> Status {
+    std::optional<ExecutionHead> h = head(execution_arn);
+    if (!h) return not_found_execution(execution_arn);
+    if (h->status != ExecutionStatus::kRunning) {
+      return {Code::kConflict, "execution '" + execution_arn + "' is not RUNNING"};
+    }
+    if (!h->lease_owner.empty() && h->lease_owner != owner && h->lease_expiry > now) {
+      return {Code::kConflict,
+              "execution '" + execution_arn + "' is leased by '" + h->lease_owner + "'"};
+    }
+    Use q(sql("UPDATE executions SET lease_owner = ?, lease_expiry = ? WHERE seq = ?"));
+    q->bind(1, owner);
+    q->bind(2, expiry);
+    q->bind(3, h->seq);
+    q->exec();
+    return {};
+  });
+}
+
+Status SqliteStore::renew_lease(const std::string& execution_arn, const std::string& owner,
+                                UnixNanos expiry) {
+  return write([&]() -> Status {
+    std::optional<ExecutionHead> h = head(execution_arn);
+    if (!h) return not_found_execution(execution_arn);
+    if (owner.empty() || h->lease_owner != owner) {
+      return {Code::kConflict,
+              "'" + owner + "' does not hold the lease of execution '" + execution_arn + "'"};
+    }
+    Use q(sql("UPDATE executions SET lease_expiry = ? WHERE seq = ?"));
+    q->bind(1, expiry);
+    q->bind(2, h->seq);
+    q->exec();
+    return {};
+  });
+}
+
+Status SqliteStore::release_lease(const std::string& execution_arn, const std::string& owner) {
+  return write([&]() -> Status {
+    std::optional<ExecutionHead> h = head(execution_arn);
+    if (!h) return not_found_execution(execution_arn);
+    if (owner.empty() || h->lease_owner != owner) {
+      return {Code::kConflict,
+              "'" + owner + "' does not hold the lease of execution '" + execution_arn + "'"};
+    }
+    Use q(sql("UPDATE executions SET lease_owner = '', lease_expiry = 0 WHERE seq = ?"));
+    q->bind(1, h->seq);
+    q->exec();
+    return {};
+  });
+}
+
+StatusOr<std::vector<ExecutionSummary>> SqliteStore::list_claimable_executions(UnixNanos now,
+                                                                               int limit) {
+  return read([&]() -> StatusOr<std::vector<ExecutionSummary>> {
+    // Without statistics the planner prefers executions_by_status and sorts
+    // every RUNNING row; the partial index gives the order directly.
+    Use q(sql(SUMMARY_COLUMNS "INDEXED BY executions_claimable "
+                              "WHERE status = 'RUNNING' AND lease_expiry <= ? "
+                              "ORDER BY lease_expiry, seq LIMIT ?"));
+    q->bind(1, now);
+    q->bind(2, limit);
+    std::vector<ExecutionSummary> out;
+    while (q->executeStep()) out.push_back(summary_from(*q));
+    return out;
+  });
+}
+
+#undef SUMMARY_COLUMNS
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> open_sqlite(const std::string& path,
+                                             const SqliteOptions& options) {
+  StatusOr<Inspection> seen = inspect(path, options);
+  if (!seen.ok()) return seen.status();
+  try {
+    int flags = SQLite::OPEN_READWRITE;
+    if (options.create_if_missing) flags |= SQLite::OPEN_CREATE;
+    auto db = std::make_unique<SQLite::Database>(path, flags, options.busy_timeout_ms);
+    const std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (mode != "wal") {
+      return Status(Code::kIoError, "'" + path + "' cannot use WAL (journal mode " + mode + ")");
+    }
+    db->exec(options.sync == SyncMode::kFull ? "PRAGMA synchronous = FULL"
+                                             : "PRAGMA synchronous = NORMAL");
+    if (options.max_page_count > 0) {
+      db->exec("PRAGMA max_page_count = " + std::to_string(options.max_page_count));
+    }
+    auto store = std::make_unique<SqliteStore>(std::move(db), path);
+    if (Status s = store->migrate(); !s.ok()) return s;
+    return std::unique_ptr<Store>(std::move(store));
+  } catch (const SQLite::Exception& e) {
+    Status s = status_from(e);
+    return Status(s.code(), "cannot open '" + path + "': " + s.message());
+  }
+}
+
+}  // namespace stepwise::storage

@@ -1,0 +1,231 @@
+// The durable store: state machines and their versions, executions, history
+// events, each execution's resumable state, timers and task tokens.
+//
+// Two backends implement it: open_sqlite (a file that survives the process)
+// and open_memory (the same behaviour, gone with the process). SQL stays
+// behind this interface. The store knows nothing of ASL; see records.h.
+//
+// Thread safety: every method may be called from any thread, concurrently;
+// each call is atomic with respect to the others. Several processes may share
+// one SQLite file: each call is one SQLite transaction, and executions are
+// divided among workers with leases (acquire_lease).
+//
+// Errors are values: no method throws. Every write either happens completely
+// or not at all; on any error nothing was changed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/records.h"
+#include "storage/status.h"
+
+namespace stepwise::storage {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- State machines -------------------------------------------------------
+
+  // Creates a state machine whose version 1 is m.definition.
+  // AlreadyExists if a live state machine has this ARN or name. Creating a
+  // deleted machine's ARN again revives it with a new version (numbers keep
+  // growing, so executions of the old versions stay resumable).
+  virtual StatusOr<StateMachineRecord> create_state_machine(const NewStateMachine& m) = 0;
+  // Applies the update and returns the machine as it now is. NotFound if absent.
+  virtual StatusOr<StateMachineRecord> update_state_machine(const std::string& arn,
+                                                            const StateMachineUpdate& u) = 0;
+  // NotFound if absent or deleted.
+  virtual StatusOr<StateMachineRecord> describe_state_machine(const std::string& arn) = 0;
+  // Any version ever stored, even of a deleted machine (its executions may
+  // still run). NotFound if absent.
+  virtual StatusOr<StateMachineVersion> get_state_machine_version(const std::string& arn,
+                                                                  std::int64_t version) = 0;
+  // All versions, oldest first. NotFound if the machine is absent or deleted.
+  virtual StatusOr<std::vector<StateMachineVersion>> list_state_machine_versions(
+      const std::string& arn) = 0;
+  // Live machines ordered by name.
+  virtual StatusOr<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) = 0;
+  // Deleted machines disappear from describe and list; their executions and
+  // versions stay. NotFound if absent or already deleted.
+  virtual Status delete_state_machine(const std::string& arn) = 0;
+
+  // ---- Executions -----------------------------------------------------------
+
+  // Records a new RUNNING execution at version 1, with its initial events and
+  // timers, in one transaction. NotFound if the state machine (live) or the
+  // version does not exist. If the ARN is taken: when that execution is
+  // RUNNING with the same input (equal as JSON), returns it with
+  // created = false; otherwise AlreadyExists (AWS's StartExecution rule).
+  virtual StatusOr<CreatedExecution> create_execution(const NewExecution& e) = 0;
+  // NotFound if absent.
+  virtual StatusOr<ExecutionRecord> describe_execution(const std::string& arn) = 0;
+  // Newest first: by start_date, then by creation order. The order is
+  // stable: executions created after the first page do not shift later pages.
+  virtual StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
+                                                           const PageRequest& page) = 0;
+
+  // Commits one transition (see Transition) atomically and returns the new
+  // version. NotFound if the execution is absent. Conflict if the stored
+  // version is not t.expected_version, if t.lease_owner is given and does not
+  // hold the lease, if the execution is not RUNNING (or, for a redrive, not
+  // redrivable). AlreadyExists if a new token is taken. InvalidArgument for
+  // event ids out of order, an outcome that is not terminal, or a token to
+  // close that belongs to another execution; NotFound for an unknown token.
+  virtual StatusOr<std::int64_t> commit_transition(const Transition& t) = 0;
+
+  // The execution's events by id (or newest first with reverse_order).
+  // NotFound if the execution is absent.
+  virtual StatusOr<Page<EventRecord>> get_history(const std::string& execution_arn,
+                                                  const HistoryRequest& request) = 0;
+
+  // ---- Timers and tokens ----------------------------------------------------
+
+  // Timers due at or before `until`, earliest first (ties: the older
+  // execution first, then by key), at most `limit`.
+  virtual StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) = 0;
+  // The execution's timers, earliest first, ties by key (empty if the
+  // execution is absent).
+  virtual StatusOr<std::vector<TimerRecord>> list_timers(const std::string& execution_arn) = 0;
+  // NotFound if the token was never added.
+  virtual StatusOr<TaskTokenRecord> get_task_token(const std::string& token) = 0;
+
+  // ---- Leases: one worker at a time owns an execution -----------------------
+
+  // Gives `owner` the lease until `expiry` if the execution is RUNNING and
+  // its lease is free, expired (expiry <= now), or already owner's. Conflict
+  // otherwise (another live owner, or not RUNNING); NotFound if absent;
+  // InvalidArgument for an empty owner.
+  virtual Status acquire_lease(const std::string& execution_arn, const std::string& owner,
+                               UnixNanos now, UnixNanos expiry) = 0;
+  // Moves the expiry of a lease `owner` holds (even an expired one nobody took
+  // over). Conflict if another owner holds it or none does.
+  virtual Status renew_lease(const std::string& execution_arn, const std::string& owner,
+                             UnixNanos expiry) = 0;
+  // Frees a lease `owner` holds. Conflict if it does not hold it.
+  virtual Status release_lease(const std::string& execution_arn, const std::string& owner) = 0;
+  // RUNNING executions whose lease is free or expired at `now`, at most
+  // `limit`: free ones first, then by lease expiry, ties in creation order.
+  virtual StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
+                                                                            int limit) = 0;
+};
+
+// Forwards every call to a target store; override one method to inject a
+// fault (see fault_injection.h).
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(std::shared_ptr<Store> target) : target_(std::move(target)) {}
+
+  StatusOr<StateMachineRecord> create_state_machine(const NewStateMachine& m) override {
+    return target_->create_state_machine(m);
+  }
+  StatusOr<StateMachineRecord> update_state_machine(const std::string& arn,
+                                                    const StateMachineUpdate& u) override {
+    return target_->update_state_machine(arn, u);
+  }
+  StatusOr<StateMachineRecord> describe_state_machine(const std::string& arn) override {
+    return target_->describe_state_machine(arn);
+  }
+  StatusOr<StateMachineVersion> get_state_machine_version(const std::string& arn,
+                                                          std::int64_t version) override {
+    return target_->get_state_machine_version(arn, version);
+  }
+  StatusOr<std::vector<StateMachineVersion>> list_state_machine_versions(
+      const std::string& arn) override {
+    return target_->list_state_machine_versions(arn);
+  }
+  StatusOr<Page<StateMachineRecord>> list_state_machines(const PageRequest& page) override {
+    return target_->list_state_machines(page);
+  }
+  Status delete_state_machine(const std::string& arn) override {
+    return target_->delete_state_machine(arn);
+  }
+  StatusOr<CreatedExecution> create_execution(const NewExecution& e) override {
+    return target_->create_execution(e);
+  }
+  StatusOr<ExecutionRecord> describe_execution(const std::string& arn) override {
+    return target_->describe_execution(arn);
+  }
+  StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
+                                                   const PageRequest& page) override {
+    return target_->list_executions(filter, page);
+  }
+  StatusOr<std::int64_t> commit_transition(const Transition& t) override {
+    return target_->commit_transition(t);
+  }
+  StatusOr<Page<EventRecord>> get_history(const std::string& execution_arn,
+                                          const HistoryRequest& request) override {
+    return target_->get_history(execution_arn, request);
+  }
+  StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override {
+    return target_->due_timers(until, limit);
+  }
+  StatusOr<std::vector<TimerRecord>> list_timers(const std::string& execution_arn) override {
+    return target_->list_timers(execution_arn);
+  }
+  StatusOr<TaskTokenRecord> get_task_token(const std::string& token) override {
+    return target_->get_task_token(token);
+  }
+  Status acquire_lease(const std::string& execution_arn, const std::string& owner, UnixNanos now,
+                       UnixNanos expiry) override {
+    return target_->acquire_lease(execution_arn, owner, now, expiry);
+  }
+  Status renew_lease(const std::string& execution_arn, const std::string& owner,
+                     UnixNanos expiry) override {
+    return target_->renew_lease(execution_arn, owner, expiry);
+  }
+  Status release_lease(const std::string& execution_arn, const std::string& owner) override {
+    return target_->release_lease(execution_arn, owner);
+  }
+  StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
+                                                                    int limit) override {
+    return target_->list_claimable_executions(now, limit);
+  }
+
+ protected:
+  std::shared_ptr<Store> target_;
+};
+
+// ---- Opening a store --------------------------------------------------------
+
+enum class SyncMode {
+  kFull,    // every commit reaches the disk before it returns (survives power loss)
+  kNormal,  // WAL + NORMAL: survives a process crash; a power loss may lose the last commits
+};
+
+struct SqliteOptions {
+  SyncMode sync = SyncMode::kFull;
+  // How long a call waits for another process's write lock before Busy.
+  int busy_timeout_ms = 5000;
+  // Create the file (and its schema) when it does not exist.
+  bool create_if_missing = true;
+  // Run PRAGMA quick_check before opening (reads the whole file: slow on big
+  // databases); damage found gives Corrupt.
+  bool verify = false;
+  // Caps the database at this many pages (0: no cap). A write past the cap
+  // fails with DiskFull, as a full disk would.
+  std::int64_t max_page_count = 0;
+};
+
+// The newest schema this build reads and writes.
+inline constexpr int kSchemaVersion = 1;
+// PRAGMA application_id of a Stepwise database ("STPW").
+inline constexpr std::int32_t kApplicationId = 0x53545057;
+
+// Opens (creating if allowed) the SQLite database at `path`, migrating an
+// older schema. A file that is not SQLite, or another program's database,
+// gives NotOurs; a damaged one Corrupt; a newer schema NewerSchema. In all
+// three cases the file is only read, never written. An empty file is a new
+// database.
+StatusOr<std::unique_ptr<Store>> open_sqlite(const std::string& path,
+                                             const SqliteOptions& options = {});
+
+// A store that lives in memory, with the same behaviour as the SQLite one.
+// Never fails today; returns StatusOr so both factories read alike.
+StatusOr<std::unique_ptr<Store>> open_memory();
+
+}  // namespace stepwise::storage
