@@ -47,6 +47,9 @@ case "${1:-}" in
     install_missing
     build build RelWithDebInfo
     ctest --test-dir build -j"$JOBS" --output-on-failure
+    # CTest shows a passing test's output only on failure: print the
+    # conformance report (counts per category) for the log.
+    ./build/tests/conformance/stepwise_conformance tests/conformance/cases tests/conformance/known_failures.txt
     build build-asan Debug -DSTEPWISE_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --test-dir build-asan -j"$JOBS" --output-on-failure
