@@ -278,6 +278,16 @@ struct Interp {
     return &input;
   }
 
+  // InputPath, then Parameters: what a Task sends and a Parallel gives each
+  // branch. The raw input is left as it is (Retry and Catch need it).
+  Result<json::value> effective_input(const State& s, const json::value& input, const json::value& ctx) const {
+    json::value holder;
+    auto eff = input_view(s.input_path, input, ctx, holder);
+    if (!eff) return eff.failure();
+    if (s.parameters) return s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
+    return *eff == &holder ? std::move(holder) : **eff;
+  }
+
   // InputPath / OutputPath. `v` is consumed.
   Result<json::value> apply_path(const PathSpec& p, json::value v, const json::value& ctx) const {
     switch (p.kind) {
@@ -753,17 +763,9 @@ struct Interp {
         spec.resource.find(".sync") != std::string::npos)
       f.task_token = uuid4(*E.random);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    json::value holder;
-    auto eff = input_view(s.input_path, f.input, ctx, holder);
-    if (!eff) return fail_here(fid, s, eff.failure());
-    json::value payload;
-    if (s.parameters) {
-      auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
-      if (!p) return fail_here(fid, s, p.failure());
-      payload = std::move(*p);
-    } else {
-      payload = *eff == &holder ? std::move(holder) : **eff;
-    }
+    auto effective = effective_input(s, f.input, ctx);
+    if (!effective) return fail_here(fid, s, effective.failure());
+    json::value payload = std::move(*effective);
     if (auto bad = check_integration_parameters(spec.resource, payload)) return fail_here(fid, s, *bad);
     auto timeout = seconds_field(spec.timeout_seconds, f.input, ctx);
     if (!timeout) return fail_here(fid, s, timeout.failure());
@@ -921,17 +923,9 @@ struct Interp {
     }
     const auto& spec = s.as<states::ParallelSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    json::value holder;
-    auto eff = input_view(s.input_path, f.input, ctx, holder);
-    if (!eff) return fail_here(fid, s, eff.failure());
-    json::value branch_input;
-    if (s.parameters) {
-      auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
-      if (!p) return fail_here(fid, s, p.failure());
-      branch_input = std::move(*p);
-    } else {
-      branch_input = *eff == &holder ? std::move(holder) : **eff;
-    }
+    auto effective = effective_input(s, f.input, ctx);
+    if (!effective) return fail_here(fid, s, effective.failure());
+    json::value branch_input = std::move(*effective);
     emit(&f, "ParallelStateStarted");
     const auto n = static_cast<std::uint32_t>(spec.branches.size());
     f.total = n;
