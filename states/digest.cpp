@@ -205,24 +205,50 @@ std::string sha1(std::string_view data) {
   return out;
 }
 
-std::string sha256(std::string_view data) {
-  std::array<std::uint32_t, 8> h = kSha256Init;
-  auto msg = pad_message(data, 64, 8, false);
-  for (std::size_t off = 0; off < msg.size(); off += 64) {
-    std::uint32_t w[64];
-    for (int i = 0; i < 16; ++i) w[i] = load_be32(&msg[off + 4 * i]);
-    for (int i = 16; i < 64; ++i) {
-      std::uint32_t s0 = rotr32(w[i - 15], 7) ^ rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      std::uint32_t s1 = rotr32(w[i - 2], 17) ^ rotr32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+// SHA-2 (FIPS 180-4, sections 6.2 and 6.4): SHA-256 and SHA-512 share one
+// compression function over different word sizes, round counts, constants
+// and rotation amounts.
+struct Sha256Params {
+  using Word = std::uint32_t;
+  static constexpr int kRounds = 64, kBlockBytes = 64, kLengthBytes = 8;
+  static constexpr int kSigma0[3] = {2, 13, 22}, kSigma1[3] = {6, 11, 25};  // Σ0, Σ1
+  static constexpr int kMix0[3] = {7, 18, 3}, kMix1[3] = {17, 19, 10};     // σ0, σ1 (last is a shift)
+  static constexpr const auto& kK = kSha256K;
+  static Word load(const unsigned char* p) { return load_be32(p); }
+  static constexpr Word rotr(Word x, int n) { return rotr32(x, n); }
+};
+
+struct Sha512Params {
+  using Word = std::uint64_t;
+  static constexpr int kRounds = 80, kBlockBytes = 128, kLengthBytes = 16;
+  static constexpr int kSigma0[3] = {28, 34, 39}, kSigma1[3] = {14, 18, 41};
+  static constexpr int kMix0[3] = {1, 8, 7}, kMix1[3] = {19, 61, 6};
+  static constexpr const auto& kK = kSha512K;
+  static Word load(const unsigned char* p) { return load_be64(p); }
+  static constexpr Word rotr(Word x, int n) { return rotr64(x, n); }
+};
+
+template <class P>
+std::string sha2(std::string_view data, const std::array<typename P::Word, 8>& init, int output_words) {
+  using W = typename P::Word;
+  constexpr int kWordBytes = sizeof(W);
+  std::array<W, 8> h = init;
+  auto msg = pad_message(data, P::kBlockBytes, P::kLengthBytes, false);
+  for (std::size_t off = 0; off < msg.size(); off += P::kBlockBytes) {
+    W w[P::kRounds];
+    for (int i = 0; i < 16; ++i) w[i] = P::load(&msg[off + kWordBytes * i]);
+    for (int i = 16; i < P::kRounds; ++i) {
+      W s0 = P::rotr(w[i - 15], P::kMix0[0]) ^ P::rotr(w[i - 15], P::kMix0[1]) ^ (w[i - 15] >> P::kMix0[2]);
+      W s1 = P::rotr(w[i - 2], P::kMix1[0]) ^ P::rotr(w[i - 2], P::kMix1[1]) ^ (w[i - 2] >> P::kMix1[2]);
       w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (int i = 0; i < 64; ++i) {
-      std::uint32_t s1 = rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25);
-      std::uint32_t ch = (e & f) ^ (~e & g);
-      std::uint32_t t1 = hh + s1 + ch + kSha256K[i] + w[i];
-      std::uint32_t s0 = rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22);
-      std::uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+    W a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < P::kRounds; ++i) {
+      W s1 = P::rotr(e, P::kSigma1[0]) ^ P::rotr(e, P::kSigma1[1]) ^ P::rotr(e, P::kSigma1[2]);
+      W ch = (e & f) ^ (~e & g);
+      W t1 = hh + s1 + ch + P::kK[i] + w[i];
+      W s0 = P::rotr(a, P::kSigma0[0]) ^ P::rotr(a, P::kSigma0[1]) ^ P::rotr(a, P::kSigma0[2]);
+      W maj = (a & b) ^ (a & c) ^ (b & c);
       hh = g;
       g = f;
       f = e;
@@ -232,62 +258,21 @@ std::string sha256(std::string_view data) {
       b = a;
       a = t1 + s0 + maj;
     }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += hh;
+    const W round_out[8] = {a, b, c, d, e, f, g, hh};
+    for (int i = 0; i < 8; ++i) h[i] += round_out[i];
   }
   std::string out;
-  for (auto word : h) append_hex(out, word, 4, false);
+  for (int i = 0; i < output_words; ++i) append_hex(out, h[i], kWordBytes, false);
   return out;
 }
+
+std::string sha256(std::string_view data) { return sha2<Sha256Params>(data, kSha256Init, 8); }
 
 // SHA-512, and SHA-384 (the same compression with other initial values,
 // truncated to six words).
 std::string sha512_family(std::string_view data, const std::array<std::uint64_t, 8>& init,
                           int output_words) {
-  std::array<std::uint64_t, 8> h = init;
-  auto msg = pad_message(data, 128, 16, false);
-  for (std::size_t off = 0; off < msg.size(); off += 128) {
-    std::uint64_t w[80];
-    for (int i = 0; i < 16; ++i) w[i] = load_be64(&msg[off + 8 * i]);
-    for (int i = 16; i < 80; ++i) {
-      std::uint64_t s0 = rotr64(w[i - 15], 1) ^ rotr64(w[i - 15], 8) ^ (w[i - 15] >> 7);
-      std::uint64_t s1 = rotr64(w[i - 2], 19) ^ rotr64(w[i - 2], 61) ^ (w[i - 2] >> 6);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    std::uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (int i = 0; i < 80; ++i) {
-      std::uint64_t s1 = rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41);
-      std::uint64_t ch = (e & f) ^ (~e & g);
-      std::uint64_t t1 = hh + s1 + ch + kSha512K[i] + w[i];
-      std::uint64_t s0 = rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39);
-      std::uint64_t maj = (a & b) ^ (a & c) ^ (b & c);
-      hh = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + s0 + maj;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += hh;
-  }
-  std::string out;
-  for (int i = 0; i < output_words; ++i) append_hex(out, h[i], 8, false);
-  return out;
+  return sha2<Sha512Params>(data, init, output_words);
 }
 
 constexpr char kBase64Alphabet[] =
