@@ -88,13 +88,57 @@ std::uint64_t Engine::Impl::start(std::shared_ptr<const states::Definition> def,
   ex->plan = plan_for(def);
   ex->def = std::move(def);
   ex->invoker = options.invoker ? options.invoker : invoker;
+  ex->hooked = static_cast<bool>(options.on_transition);
   ex->options = std::move(options);
   ex->on_done = std::move(on_done);
   ex->st.input = std::move(input);
   Execution& ref = *ex;
   executions.emplace(ref.key, std::move(ex));
   begin(ref);
+  if (ref.hooked) checkpoint(ref);
   return ref.key;
+}
+
+Result<std::uint64_t> Engine::Impl::resume(std::shared_ptr<const states::Definition> def,
+                                           ExecutionSnapshot snapshot, RunOptions options,
+                                           std::function<void(ExecutionResult)> on_done) {
+  if (!def) return Failure{"Stepwise.SnapshotMismatch", "No definition to resume the snapshot against", false};
+  if (auto bad = check_snapshot(*def, snapshot)) return std::move(*bad);
+  auto ex = std::make_unique<Execution>();
+  ex->key = next_key++;
+  ex->plan = plan_for(def);
+  ex->def = std::move(def);
+  ex->invoker = options.invoker ? options.invoker : invoker;
+  ex->hooked = static_cast<bool>(options.on_transition);
+  ex->options = std::move(options);
+  ex->on_done = std::move(on_done);
+  ex->st = std::move(snapshot.state);
+  Execution& ref = *ex;
+  executions.emplace(ref.key, std::move(ex));
+  // An execution that had already ended is reported by the loop's first reap.
+  if (ref.st.status != ExecutionStatus::Running) ref.finished = true;
+  else restore(ref, snapshot.ready);
+  return ref.key;
+}
+
+void Engine::Impl::checkpoint(Execution& ex, std::uint32_t current) {
+  if (!ex.hooked) return;
+  ++ex.checkpoints;
+  // The order the loop will advance ready frames in: the frame being advanced
+  // (it continues at once), then the queue. A frame may be queued twice; a
+  // queued frame may have stopped being ready since.
+  std::vector<std::uint32_t> order;
+  std::vector<bool> seen(ex.st.frames.size(), false);
+  auto add = [&](std::uint32_t id) {
+    if (id >= ex.st.frames.size() || seen[id]) return;
+    const Frame& f = ex.st.frames[id];
+    if (!f.in_use || f.phase != FramePhase::Ready) return;
+    seen[id] = true;
+    order.push_back(id);
+  };
+  if (current != kNoFrame) add(current);
+  for (auto id : ex.ready) add(id);
+  ex.options.on_transition(Checkpoint{ex.st, order});
 }
 
 void Engine::Impl::schedule(Execution& ex, std::uint32_t fid) {
@@ -230,6 +274,21 @@ std::string Engine::start(std::shared_ptr<const states::Definition> definition, 
   auto key = impl_->start(std::move(definition), std::move(input), std::move(options), std::move(on_done));
   auto it = impl_->executions.find(key);
   return it == impl_->executions.end() ? std::string() : it->second->st.arn;
+}
+
+Result<std::string> Engine::resume(std::shared_ptr<const states::Definition> definition, ExecutionSnapshot snapshot,
+                                   RunOptions options, std::function<void(ExecutionResult)> on_done) {
+  auto key = impl_->resume(std::move(definition), std::move(snapshot), std::move(options), std::move(on_done));
+  if (!key) return key.failure();
+  auto it = impl_->executions.find(*key);
+  return it == impl_->executions.end() ? std::string() : it->second->st.arn;
+}
+
+Result<std::string> Engine::resume(std::shared_ptr<const states::Definition> definition, const json::value& snapshot,
+                                   RunOptions options, std::function<void(ExecutionResult)> on_done) {
+  auto parsed = snapshot_from_json(snapshot);
+  if (!parsed) return parsed.failure();
+  return resume(std::move(definition), std::move(*parsed), std::move(options), std::move(on_done));
 }
 
 void Engine::run_pending() {

@@ -35,7 +35,11 @@ struct Execution {
   std::vector<HistoryEvent> history;
   std::deque<std::uint32_t> ready;  // frames to advance
   bool finished = false;
+  bool hooked = false;           // options.on_transition is set
+  std::uint64_t checkpoints = 0;  // calls of options.on_transition so far
 };
+
+inline constexpr std::uint32_t kNoFrame = UINT32_MAX;
 
 // A task completion or timer delivered back to the loop.
 struct Wakeup {
@@ -90,7 +94,12 @@ class Engine::Impl {
   void run_until(const std::function<bool()>& done);
   void deliver(Wakeup w);  // from any thread
   void arm(Nanos due, Wakeup w);
+  Result<std::uint64_t> resume(std::shared_ptr<const states::Definition> def, ExecutionSnapshot snapshot,
+                               RunOptions options, std::function<void(ExecutionResult)> on_done);
   void schedule(Execution& ex, std::uint32_t fid);
+  // Reports the execution to options.on_transition; `current` is the frame
+  // being advanced when it is still ready (it runs before ex.ready).
+  void checkpoint(Execution& ex, std::uint32_t current = kNoFrame);
   void complete(Execution& ex);  // the execution has ended: report it
   std::shared_ptr<const DefinitionPlan> plan_for(const std::shared_ptr<const states::Definition>& def);
 
@@ -98,6 +107,10 @@ class Engine::Impl {
   void begin(Execution& ex);
   void advance(Execution& ex, std::uint32_t fid);
   void on_wakeup(Execution& ex, Wakeup& w);
+  bool apply_wakeup(Execution& ex, Wakeup& w);  // false: stale, nothing changed
+  // Re-arms the timers and re-invokes the tasks of a restored execution, and
+  // schedules its ready frames (`ready` first).
+  void restore(Execution& ex, const std::vector<std::uint32_t>& ready);
 
   EngineOptions opts;
   std::shared_ptr<FunctionRegistry> functions = std::make_shared<FunctionRegistry>();

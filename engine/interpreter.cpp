@@ -436,7 +436,8 @@ struct Interp {
         f.phase = FramePhase::Timer;
         f.timer = TimerKind::Retry;
         f.token = ex.st.next_token++;
-        E.arm(now() + seconds_to_nanos(delay), Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
+        f.due = now() + seconds_to_nanos(delay);
+        E.arm(f.due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
         return false;
       }
       break;  // the matching retrier is exhausted: on to the catchers
@@ -665,7 +666,8 @@ struct Interp {
     f.phase = FramePhase::Timer;
     f.timer = TimerKind::Wait;
     f.token = ex.st.next_token++;
-    E.arm(*due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
+    f.due = *due;
+    E.arm(f.due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
     return false;
   }
 
@@ -807,8 +809,20 @@ struct Interp {
     f.token = ex.st.next_token++;
     const Nanos t0 = now();
     f.task_deadline = *timeout > 0 ? t0 + seconds_to_nanos(*timeout) : 0;
+    f.task_timeout_seconds = *timeout;
     f.heartbeat_seconds = *heartbeat;
     f.heartbeat_deadline = *heartbeat > 0 ? t0 + seconds_to_nanos(*heartbeat) : 0;
+    f.effective = std::move(payload);
+    invoke_task(fid, s);
+    return false;
+  }
+
+  // Arms the task's deadlines and hands its request (payload in f.effective)
+  // to the invoker. Also how a resumed execution invokes a task again: all it
+  // needs is in the frame.
+  void invoke_task(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::TaskSpec>();
     if (f.task_deadline) E.arm(f.task_deadline, Wakeup{ex.key, fid, f.token, Wakeup::Kind::TaskTimeout, {}});
     if (f.heartbeat_deadline)
       E.arm(f.heartbeat_deadline, Wakeup{ex.key, fid, f.token, Wakeup::Kind::HeartbeatTimeout, {}});
@@ -817,13 +831,13 @@ struct Interp {
     req.execution_id = ex.st.arn;
     req.state_name = s.name;
     req.resource = spec.resource;
-    req.payload = std::move(payload);
+    req.payload = std::move(f.effective);
     req.attempt = static_cast<int>(f.retry_count);
     req.idempotency_key = ex.st.arn + "/" + s.name + "/" + std::to_string(f.entered_event) + "/" +
                           std::to_string(f.retry_count);
     req.task_token = f.task_token;
-    req.timeout_seconds = *timeout;
-    if (*heartbeat > 0) req.heartbeat_seconds = *heartbeat;
+    req.timeout_seconds = f.task_timeout_seconds;
+    if (f.heartbeat_seconds > 0) req.heartbeat_seconds = f.heartbeat_seconds;
 
     ++E.in_flight;
     std::shared_ptr<Mailbox> mailbox = E.mailbox;
@@ -837,7 +851,10 @@ struct Interp {
         [mailbox, key, fid, token]() {
           mailbox->deliver(Wakeup{key, fid, token, Wakeup::Kind::Heartbeat, {}});
         });
-    return false;
+    // The request is the invoker's only during invoke() (a completion is never
+    // processed inside it): the frame keeps the payload, without a copy, so a
+    // snapshot of the task in flight can invoke it again.
+    frame(fid).effective = std::move(req.payload);
   }
 
   void task_failed_event(Frame& f, const State& s, const char* suffix, const Failure& failure) {
@@ -865,6 +882,7 @@ struct Interp {
     const State& s = state_of(f);
     f.phase = FramePhase::Ready;
     f.token = 0;
+    f.effective = nullptr;  // the request's payload
     if (!o.ok) {
       // A task that reports States.Timeout timed out: Catch sees an empty Cause.
       if (o.failure.error == "States.Timeout" && !o.failure.has_cause) o.failure.has_cause = true;
@@ -1197,53 +1215,94 @@ void Engine::Impl::advance(Execution& ex, std::uint32_t fid) {
   while (!ex.finished) {
     Frame& f = ex.st.frames[fid];
     if (!f.in_use || f.phase != FramePhase::Ready) return;
-    if (!in.run_state(fid)) return;
+    const bool more = in.run_state(fid);
+    if (ex.hooked) checkpoint(ex, more ? fid : kNoFrame);
+    if (!more) return;
   }
 }
 
 void Engine::Impl::on_wakeup(Execution& ex, Wakeup& w) {
+  const std::uint64_t before = ex.checkpoints;
+  // A delivery that changed the execution without a step reporting it.
+  if (apply_wakeup(ex, w) && ex.hooked && ex.checkpoints == before) checkpoint(ex);
+}
+
+bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
   Interp in{*this, ex};
   if (w.kind == Wakeup::Kind::ExecutionTimeout) {
     for (auto& f : ex.st.frames) f.children.clear();
     Failure timeout{"States.Timeout", "", false};
     timeout.has_cause = false;
     in.execution_failed(timeout, ExecutionStatus::TimedOut);
-    return;
+    return true;
   }
-  if (w.frame >= ex.st.frames.size()) return;
+  if (w.frame >= ex.st.frames.size()) return false;
   Frame& f = ex.st.frames[w.frame];
-  if (!f.in_use || f.token != w.token || w.token == 0) return;  // stale
+  if (!f.in_use || f.token != w.token || w.token == 0) return false;  // stale
   const State& s = in.state_of(f);
   switch (w.kind) {
     case Wakeup::Kind::TaskDone:
-      if (f.phase != FramePhase::Task) return;
+      if (f.phase != FramePhase::Task) return false;
       if (in.task_done(w.frame, w.outcome)) advance(ex, w.frame);
-      return;
+      return true;
     case Wakeup::Kind::Heartbeat:
-      if (f.phase == FramePhase::Task && f.heartbeat_seconds > 0)
-        f.heartbeat_deadline = clock->now() + seconds_to_nanos(f.heartbeat_seconds);
-      return;
+      if (f.phase != FramePhase::Task || f.heartbeat_seconds <= 0) return false;
+      f.heartbeat_deadline = clock->now() + seconds_to_nanos(f.heartbeat_seconds);
+      return true;
     case Wakeup::Kind::HeartbeatTimeout:
     case Wakeup::Kind::TaskTimeout: {
-      if (f.phase != FramePhase::Task) return;
+      if (f.phase != FramePhase::Task) return false;
       if (w.kind == Wakeup::Kind::HeartbeatTimeout && clock->now() < f.heartbeat_deadline) {
         arm(f.heartbeat_deadline, w);  // a heartbeat moved the deadline
-        return;
+        return false;
       }
       f.phase = FramePhase::Ready;
       f.token = 0;
+      f.effective = nullptr;  // the request's payload
       Failure fail{w.kind == Wakeup::Kind::TaskTimeout ? "States.Timeout" : "States.HeartbeatTimeout", "", false};
       in.task_failed_event(f, s, "TimedOut", fail);
       if (in.state_failed(w.frame, s, std::move(fail))) advance(ex, w.frame);
-      return;
+      return true;
     }
     case Wakeup::Kind::Timer:
-      if (f.phase != FramePhase::Timer) return;
+      if (f.phase != FramePhase::Timer) return false;
       f.phase = FramePhase::Ready;
       if (f.timer == TimerKind::Retry) f.timer = TimerKind::None;
       advance(ex, w.frame);
-      return;
-    case Wakeup::Kind::ExecutionTimeout: return;
+      return true;
+    case Wakeup::Kind::ExecutionTimeout: return false;
+  }
+  return false;
+}
+
+void Engine::Impl::restore(Execution& ex, const std::vector<std::uint32_t>& ready) {
+  Interp in{*this, ex};
+  auto& frames = ex.st.frames;
+  if (ex.st.deadline) arm(ex.st.deadline, Wakeup{ex.key, UINT32_MAX, 0, Wakeup::Kind::ExecutionTimeout, {}});
+  // Ready frames: the snapshot's order, then any other (by id).
+  std::vector<bool> scheduled(frames.size(), false);
+  auto add = [&](std::uint32_t id) {
+    if (id >= frames.size() || scheduled[id] || !frames[id].in_use || frames[id].phase != FramePhase::Ready) return;
+    scheduled[id] = true;
+    schedule(ex, id);
+  };
+  for (auto id : ready) add(id);
+  for (std::uint32_t id = 0; id < frames.size(); ++id) add(id);
+  // Timers and tasks in the order they were armed (tokens grow), so equal due
+  // times fire in their original order.
+  std::vector<std::uint32_t> waiting;
+  for (const auto& f : frames) {
+    if (f.in_use && (f.phase == FramePhase::Timer || f.phase == FramePhase::Task)) waiting.push_back(f.id);
+  }
+  std::sort(waiting.begin(), waiting.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return frames[a].token < frames[b].token; });
+  for (auto id : waiting) {
+    const Frame& f = frames[id];
+    if (f.phase == FramePhase::Timer) {
+      arm(f.due, Wakeup{ex.key, id, f.token, Wakeup::Kind::Timer, {}});
+    } else {
+      in.invoke_task(id, in.state_of(f));  // at-least-once: same attempt, same idempotency key
+    }
   }
 }
 
