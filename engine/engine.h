@@ -14,7 +14,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -50,11 +49,10 @@ struct EngineOptions {
 // only during the call. Nothing is copied or serialized unless asked.
 struct Checkpoint {
   const ExecutionState& state;
-  // Ready frames in the order they run next (see ExecutionSnapshot::ready).
-  std::span<const std::uint32_t> ready;
+  const RunQueue& queue;  // what runs next, in order (see RunQueue)
 
-  json::value to_json() const { return snapshot_to_json(state, ready); }
-  ExecutionSnapshot snapshot() const { return ExecutionSnapshot{state, {ready.begin(), ready.end()}}; }
+  json::value to_json() const { return snapshot_to_json(state, queue); }
+  ExecutionSnapshot snapshot() const { return ExecutionSnapshot{state, queue}; }
 };
 
 // Called on the engine's thread each time an execution's state has changed,
@@ -140,7 +138,8 @@ class Engine {
 
   // Continues an execution from a snapshot taken by RunOptions::on_transition
   // (possibly in another process), against the definition it ran. Ready
-  // frames run (in the snapshot's order); Wait and retry-backoff timers fire
+  // frames run and pending deliveries are re-created in the snapshot's order
+  // (RunQueue); Wait and retry-backoff timers fire
   // at their original due times (at once if already past); a task that was
   // in flight is invoked again with the same payload, attempt and
   // idempotency key (at-least-once), its timeout and heartbeat deadlines kept;

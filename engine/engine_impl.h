@@ -24,6 +24,18 @@ struct DefinitionPlan {
   std::vector<std::vector<bool>> uses_context;  // [machine][state]
 };
 
+// What a resumed execution still has to re-create once the frames that ran
+// first have run (see RunQueue and Engine::Impl::finish_restore).
+struct ResumeRest {
+  RunQueue queue;  // ready: the frames after the pending deliveries
+  // Frames that were waiting for a timer or a task, by the token they waited
+  // with (in arming order).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> waiting;
+  std::vector<std::uint64_t> token_of;  // by frame id: the token it waited with, 0: none
+  bool pending_restored = false;
+  std::vector<bool> handled;  // by frame id: a pending delivery took care of it
+};
+
 struct Execution {
   std::uint64_t key = 0;
   std::shared_ptr<const states::Definition> def;
@@ -36,6 +48,9 @@ struct Execution {
   std::deque<std::uint32_t> ready;  // frames to advance
   bool finished = false;
   bool hooked = false;           // options.on_transition is set
+  // A resumed execution: what to do once the frames that ran first before
+  // the snapshot's pending deliveries have run (see RunQueue).
+  std::unique_ptr<ResumeRest> resume_rest;
   std::uint64_t checkpoints = 0;  // calls of options.on_transition so far
 };
 
@@ -108,9 +123,12 @@ class Engine::Impl {
   void advance(Execution& ex, std::uint32_t fid);
   void on_wakeup(Execution& ex, Wakeup& w);
   bool apply_wakeup(Execution& ex, Wakeup& w);  // false: stale, nothing changed
-  // Re-arms the timers and re-invokes the tasks of a restored execution, and
-  // schedules its ready frames (`ready` first).
-  void restore(Execution& ex, const std::vector<std::uint32_t>& ready);
+  // A resumed execution, at the loop's first visit: re-creates its pending
+  // deliveries (tasks invoked again answer into the inbox in their order).
+  void restore_pending(Execution& ex);
+  // ... once its first ready frames have run: re-arms its other timers,
+  // invokes its other tasks again, schedules its other ready frames.
+  void finish_restore(Execution& ex);
 
   EngineOptions opts;
   std::shared_ptr<FunctionRegistry> functions = std::make_shared<FunctionRegistry>();
@@ -124,6 +142,7 @@ class Engine::Impl {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
   std::thread::id loop_thread;
   std::deque<Wakeup> local_inbox;
+  bool in_wakeup = false;  // processing a delivery (checkpoint() orders the queue by it)
   std::size_t in_flight = 0;  // tasks invoked and not yet completed
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers;
   std::uint64_t timer_seq = 0;

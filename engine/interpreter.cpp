@@ -1243,7 +1243,10 @@ bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
   switch (w.kind) {
     case Wakeup::Kind::TaskDone:
       if (f.phase != FramePhase::Task) return false;
-      if (in.task_done(w.frame, w.outcome)) advance(ex, w.frame);
+      if (in.task_done(w.frame, w.outcome)) {
+        if (ex.hooked) checkpoint(ex, w.frame);  // the task's state is left (or caught)
+        advance(ex, w.frame);
+      }
       return true;
     case Wakeup::Kind::Heartbeat:
       if (f.phase != FramePhase::Task || f.heartbeat_seconds <= 0) return false;
@@ -1261,7 +1264,10 @@ bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
       f.effective = nullptr;  // the request's payload
       Failure fail{w.kind == Wakeup::Kind::TaskTimeout ? "States.Timeout" : "States.HeartbeatTimeout", "", false};
       in.task_failed_event(f, s, "TimedOut", fail);
-      if (in.state_failed(w.frame, s, std::move(fail))) advance(ex, w.frame);
+      if (in.state_failed(w.frame, s, std::move(fail))) {
+        if (ex.hooked) checkpoint(ex, w.frame);  // caught
+        advance(ex, w.frame);
+      }
       return true;
     }
     case Wakeup::Kind::Timer:
@@ -1275,35 +1281,87 @@ bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
   return false;
 }
 
-void Engine::Impl::restore(Execution& ex, const std::vector<std::uint32_t>& ready) {
+namespace {
+
+// Whether frame `id` still waits as it did in the snapshot, with `token`
+// (a sibling's failure may have aborted it since).
+bool still_waiting(const ExecutionState& st, std::uint32_t id, std::uint64_t token, FramePhase phase) {
+  return id < st.frames.size() && token != 0 && st.frames[id].in_use && st.frames[id].phase == phase &&
+         st.frames[id].token == token;
+}
+
+std::uint64_t snapshot_token(const ResumeRest& rest, std::uint32_t id) {
+  return id < rest.token_of.size() ? rest.token_of[id] : 0;
+}
+
+}  // namespace
+
+void Engine::Impl::restore_pending(Execution& ex) {
   Interp in{*this, ex};
+  ResumeRest& rest = *ex.resume_rest;
+  rest.pending_restored = true;
+  const auto& frames = ex.st.frames;
+  auto take = [&](std::uint32_t id, FramePhase phase) {
+    const std::uint64_t token = snapshot_token(rest, id);
+    if (!still_waiting(ex.st, id, token, phase) || rest.handled[id]) return false;
+    rest.handled[id] = true;
+    return true;
+  };
+  // In their order: a fired timer or timeout fires again at once; a task
+  // whose completion had arrived is invoked again.
+  for (const auto& p : rest.queue.pending) {
+    using K = PendingWakeup::Kind;
+    switch (p.kind) {
+      case K::ExecutionTimeout:
+        local_inbox.push_back(Wakeup{ex.key, UINT32_MAX, 0, Wakeup::Kind::ExecutionTimeout, {}});
+        break;
+      case K::TaskDone:
+        if (take(p.frame, FramePhase::Task)) in.invoke_task(p.frame, in.state_of(frames[p.frame]));
+        break;
+      case K::Timer:
+        if (take(p.frame, FramePhase::Timer))
+          local_inbox.push_back(Wakeup{ex.key, p.frame, frames[p.frame].token, Wakeup::Kind::Timer, {}});
+        break;
+      case K::TaskTimeout:
+      case K::HeartbeatTimeout:
+        // The task timed out: it is not invoked again.
+        if (take(p.frame, FramePhase::Task)) {
+          local_inbox.push_back(Wakeup{ex.key, p.frame, frames[p.frame].token,
+                                       p.kind == K::TaskTimeout ? Wakeup::Kind::TaskTimeout
+                                                                : Wakeup::Kind::HeartbeatTimeout,
+                                       {}});
+        }
+        break;
+    }
+  }
+}
+
+void Engine::Impl::finish_restore(Execution& ex) {
+  Interp in{*this, ex};
+  if (!ex.resume_rest->pending_restored) restore_pending(ex);
+  std::unique_ptr<ResumeRest> rest = std::move(ex.resume_rest);
   auto& frames = ex.st.frames;
-  if (ex.st.deadline) arm(ex.st.deadline, Wakeup{ex.key, UINT32_MAX, 0, Wakeup::Kind::ExecutionTimeout, {}});
-  // Ready frames: the snapshot's order, then any other (by id).
+  // Other timers and tasks in the order they were armed, so equal due times
+  // fire in their original order. A due time already past fires at the
+  // loop's next look at the timers.
+  for (const auto& [id, token] : rest->waiting) {
+    if (rest->handled[id]) continue;
+    if (still_waiting(ex.st, id, token, FramePhase::Timer)) {
+      arm(frames[id].due, Wakeup{ex.key, id, token, Wakeup::Kind::Timer, {}});
+    } else if (still_waiting(ex.st, id, token, FramePhase::Task)) {
+      in.invoke_task(id, in.state_of(frames[id]));  // at-least-once: same attempt, same idempotency key
+    }
+  }
+  // The remaining ready frames: the snapshot's order, then any other (by id).
   std::vector<bool> scheduled(frames.size(), false);
+  for (auto id : ex.ready) scheduled[id] = true;
   auto add = [&](std::uint32_t id) {
     if (id >= frames.size() || scheduled[id] || !frames[id].in_use || frames[id].phase != FramePhase::Ready) return;
     scheduled[id] = true;
     schedule(ex, id);
   };
-  for (auto id : ready) add(id);
+  for (auto id : rest->queue.ready) add(id);
   for (std::uint32_t id = 0; id < frames.size(); ++id) add(id);
-  // Timers and tasks in the order they were armed (tokens grow), so equal due
-  // times fire in their original order.
-  std::vector<std::uint32_t> waiting;
-  for (const auto& f : frames) {
-    if (f.in_use && (f.phase == FramePhase::Timer || f.phase == FramePhase::Task)) waiting.push_back(f.id);
-  }
-  std::sort(waiting.begin(), waiting.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return frames[a].token < frames[b].token; });
-  for (auto id : waiting) {
-    const Frame& f = frames[id];
-    if (f.phase == FramePhase::Timer) {
-      arm(f.due, Wakeup{ex.key, id, f.token, Wakeup::Kind::Timer, {}});
-    } else {
-      in.invoke_task(id, in.state_of(f));  // at-least-once: same attempt, same idempotency key
-    }
-  }
 }
 
 }  // namespace stepwise

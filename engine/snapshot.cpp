@@ -14,8 +14,9 @@ namespace {
 const char* kStatusNames[] = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"};
 const char* kPhaseNames[] = {"READY", "TASK", "TIMER", "CHILDREN", "DONE"};
 const char* kTimerNames[] = {"NONE", "WAIT", "RETRY"};
+const char* kPendingNames[] = {"TASK_DONE", "TIMER", "TASK_TIMEOUT", "HEARTBEAT_TIMEOUT", "EXECUTION_TIMEOUT"};
 
-json::array id_array(std::span<const std::uint32_t> ids) {
+json::array id_array(const std::vector<std::uint32_t>& ids) {
   json::array a;
   a.reserve(ids.size());
   for (auto id : ids) a.emplace_back(id);
@@ -150,6 +151,8 @@ class Reader {
     for (const auto& e : v->get_array()) {
       if (e.is_int64() && e.get_int64() >= 0 && e.get_int64() <= UINT32_MAX) {
         out.push_back(static_cast<std::uint32_t>(e.get_int64()));
+      } else if (e.is_uint64() && e.get_uint64() <= UINT32_MAX) {
+        out.push_back(static_cast<std::uint32_t>(e.get_uint64()));
       } else {
         return fail(key, "holds a value that is not an id");
       }
@@ -254,8 +257,13 @@ std::string check_structure(const ExecutionSnapshot& s) {
   for (auto id : s.state.free_frames) {
     if (id >= n || frames[id].in_use) return "freeFrames names frame " + std::to_string(id) + ", which is in use";
   }
-  for (auto id : s.ready) {
+  for (auto id : s.queue.ready) {
     if (!in_use(id)) return "ready names frame " + std::to_string(id) + ", which is not in use";
+  }
+  if (s.queue.ready_first > s.queue.ready.size()) return "readyFirst is larger than ready";
+  for (const auto& p : s.queue.pending) {
+    if (p.kind != PendingWakeup::Kind::ExecutionTimeout && !in_use(p.frame))
+      return "pending names frame " + std::to_string(p.frame) + ", which is not in use";
   }
   return {};
 }
@@ -266,7 +274,7 @@ Failure invalid(std::string cause) { return Failure{"Stepwise.InvalidSnapshot", 
 
 const char* phase_name(FramePhase p) { return kPhaseNames[static_cast<int>(p)]; }
 
-json::value snapshot_to_json(const ExecutionState& st, std::span<const std::uint32_t> ready) {
+json::value snapshot_to_json(const ExecutionState& st, const RunQueue& queue) {
   json::object ex;
   ex["arn"] = st.arn;
   ex["name"] = st.name;
@@ -298,7 +306,16 @@ json::value snapshot_to_json(const ExecutionState& st, std::span<const std::uint
   root["execution"] = std::move(ex);
   root["frames"] = std::move(frames);
   root["freeFrames"] = id_array(st.free_frames);
-  root["ready"] = id_array(ready);
+  root["ready"] = id_array(queue.ready);
+  root["readyFirst"] = queue.ready_first;
+  json::array pending;
+  for (const auto& p : queue.pending) {
+    json::object o;
+    if (p.kind != PendingWakeup::Kind::ExecutionTimeout) o["frame"] = p.frame;
+    o["kind"] = kPendingNames[static_cast<int>(p.kind)];
+    pending.emplace_back(std::move(o));
+  }
+  root["pending"] = std::move(pending);
   return root;
 }
 
@@ -356,8 +373,23 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
     ++id;
   }
   top.ids("freeFrames", st.free_frames);
-  top.ids("ready", s.ready);
+  top.ids("ready", s.queue.ready);
+  top.integer("readyFirst", s.queue.ready_first);
   if (!error.empty()) return invalid(error);
+  if (const json::value* pv = top.find("pending", false)) {
+    if (!pv->is_array()) return invalid("snapshot.pending is not an array");
+    std::size_t i = 0;
+    for (const auto& e : pv->get_array()) {
+      if (!e.is_object()) return invalid("snapshot.pending[" + std::to_string(i) + "] is not an object");
+      Reader r(e.get_object(), "snapshot.pending[" + std::to_string(i) + "]", error);
+      PendingWakeup p;
+      r.integer("frame", p.frame);
+      r.name("kind", p.kind, kPendingNames);
+      if (!error.empty()) return invalid(error);
+      s.queue.pending.push_back(p);
+      ++i;
+    }
+  }
   if (std::string bad = check_structure(s); !bad.empty()) return invalid("snapshot." + bad);
   return s;
 }
@@ -395,7 +427,7 @@ std::optional<Failure> check_snapshot(const states::Definition& def, const Execu
     }();
     if (!ok_phase)
       return mismatch(where + " is in phase " + phase_name(f.phase) + ", which state '" + s.name + "' cannot be in");
-    if (f.attempts.size() > s.retry.size())
+    if (f.entered && f.attempts.size() > s.retry.size())
       return mismatch(where + " counts " + std::to_string(f.attempts.size()) + " retriers, but state '" + s.name +
                       "' has " + std::to_string(s.retry.size()));
     if (f.parent < 0) {

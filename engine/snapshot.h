@@ -15,14 +15,15 @@
 //                 "nextToken","statesEntered","deadline"},
 //    "frames":[<frame> | null, ...],   // index = frame id; null: a free slot
 //    "freeFrames":[id, ...],
-//    "ready":[id, ...]}
+//    "ready":[id, ...], "readyFirst":n,
+//    "pending":[{"frame":id,"kind":"TASK_DONE"|"TIMER"|"TASK_TIMEOUT"|
+//                "HEARTBEAT_TIMEOUT"|"EXECUTION_TIMEOUT"}, ...]}
 // Times are integers: nanoseconds since the Unix epoch. A frame member equal
 // to its default (Frame{}) is omitted; JSON payloads (input, results, items)
 // are embedded as they are, so every number keeps its kind.
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -35,18 +36,36 @@ namespace stepwise {
 
 inline constexpr std::int64_t kSnapshotVersion = 1;
 
+// A delivery that had arrived for the execution but was not processed yet.
+struct PendingWakeup {
+  enum class Kind : std::uint8_t { TaskDone, Timer, TaskTimeout, HeartbeatTimeout, ExecutionTimeout };
+  std::uint32_t frame = 0;  // unused for ExecutionTimeout
+  Kind kind = Kind::TaskDone;
+  bool operator==(const PendingWakeup&) const = default;
+};
+
+// What the engine would do next for the execution, in order: advance the
+// first `ready_first` frames of `ready`, process `pending` (in arrival order),
+// then advance the rest of `ready`. Resume re-creates exactly this order, so
+// a resumed execution interleaves its branches as the original would have
+// (for in-process functions that answer at once). A pending task completion
+// is not stored: the task is invoked again (at-least-once).
+struct RunQueue {
+  std::vector<std::uint32_t> ready;  // frames in phase Ready
+  std::uint32_t ready_first = 0;
+  std::vector<PendingWakeup> pending;
+  bool operator==(const RunQueue&) const = default;
+};
+
 struct ExecutionSnapshot {
   ExecutionState state;
-  // Frames in phase Ready, in the order the engine would have advanced them.
-  // On resume these run first, in this order; any other Ready frame follows.
-  std::vector<std::uint32_t> ready;
-
+  RunQueue queue;
   bool operator==(const ExecutionSnapshot&) const = default;
 };
 
 // The snapshot as JSON. Exact: snapshot_from_json(snapshot_to_json(s)) == s.
-json::value snapshot_to_json(const ExecutionState& state, std::span<const std::uint32_t> ready);
-inline json::value snapshot_to_json(const ExecutionSnapshot& s) { return snapshot_to_json(s.state, s.ready); }
+json::value snapshot_to_json(const ExecutionState& state, const RunQueue& queue);
+inline json::value snapshot_to_json(const ExecutionSnapshot& s) { return snapshot_to_json(s.state, s.queue); }
 
 // Reads a snapshot. A wrong version, a missing or mistyped member, or frames
 // that do not hang together (ids, parents, children) fail with error
