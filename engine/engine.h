@@ -64,10 +64,10 @@ struct Checkpoint {
 //    armed, Parallel/Map children launched), a failure taken by Retry or
 //    Catch, a frame that ended and handed its output or error to its parent
 //    (child ended, next Map iteration launched, branches aborted);
-//  - after a task completion, timer, task timeout, heartbeat or execution
-//    timeout was delivered, unless it led to a step above (which then
-//    reported it): e.g. a task failed and a retry backoff is armed, a
-//    heartbeat moved the deadline, the execution timed out.
+//  - after each delivery that changed the execution: a task's completion
+//    (the Task state left or caught, or a retry backoff armed), a task
+//    timeout, a heartbeat (it moves the deadline), the execution timeout.
+//    A timer that fires is reported by the step it lets run.
 // The last call shows the terminal status; it comes before on_done. Every
 // history event an execution writes reaches on_event before the call that
 // follows it, so a store can write the events it received since the

@@ -14,7 +14,8 @@ namespace {
 const char* kStatusNames[] = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"};
 const char* kPhaseNames[] = {"READY", "TASK", "TIMER", "CHILDREN", "DONE"};
 const char* kTimerNames[] = {"NONE", "WAIT", "RETRY"};
-const char* kPendingNames[] = {"TASK_DONE", "TIMER", "TASK_TIMEOUT", "HEARTBEAT_TIMEOUT", "EXECUTION_TIMEOUT"};
+const char* kPendingNames[] = {"TASK_DONE", "TIMER", "TASK_TIMEOUT", "HEARTBEAT_TIMEOUT",
+                               "EXECUTION_TIMEOUT"};
 
 json::array id_array(const std::vector<std::uint32_t>& ids) {
   json::array a;
@@ -76,7 +77,8 @@ json::object frame_to_json(const Frame& f) {
 // Reads members of one object; the first problem is kept, named by path.
 class Reader {
  public:
-  Reader(const json::object& o, std::string path, std::string& error) : o_(o), path_(std::move(path)), error_(error) {}
+  Reader(const json::object& o, std::string path, std::string& error)
+      : o_(o), path_(std::move(path)), error_(error) {}
 
   bool ok() const { return error_.empty(); }
 
@@ -101,7 +103,8 @@ class Reader {
         out = static_cast<Int>(n);
         return;
       }
-    } else if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
+    } else if (v->is_uint64() &&
+               v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
       out = static_cast<Int>(v->get_uint64());
       return;
     }
@@ -111,24 +114,32 @@ class Reader {
   void number(const char* key, double& out) {
     const json::value* v = find(key, false);
     if (!v) return;
-    if (v->is_double()) out = v->get_double();
-    else if (v->is_int64()) out = static_cast<double>(v->get_int64());
-    else if (v->is_uint64()) out = static_cast<double>(v->get_uint64());
-    else fail(key, "is not a number");
+    if (v->is_double())
+      out = v->get_double();
+    else if (v->is_int64())
+      out = static_cast<double>(v->get_int64());
+    else if (v->is_uint64())
+      out = static_cast<double>(v->get_uint64());
+    else
+      fail(key, "is not a number");
   }
 
   void boolean(const char* key, bool& out) {
     const json::value* v = find(key, false);
     if (!v) return;
-    if (v->is_bool()) out = v->get_bool();
-    else fail(key, "is not a boolean");
+    if (v->is_bool())
+      out = v->get_bool();
+    else
+      fail(key, "is not a boolean");
   }
 
   void string(const char* key, std::string& out, bool required = false) {
     const json::value* v = find(key, required);
     if (!v) return;
-    if (v->is_string()) out = std::string(v->get_string());
-    else fail(key, "is not a string");
+    if (v->is_string())
+      out = std::string(v->get_string());
+    else
+      fail(key, "is not a string");
   }
 
   void value(const char* key, json::value& out) {
@@ -138,8 +149,10 @@ class Reader {
   void array(const char* key, json::array& out) {
     const json::value* v = find(key, false);
     if (!v) return;
-    if (v->is_array()) out = v->get_array();
-    else fail(key, "is not an array");
+    if (v->is_array())
+      out = v->get_array();
+    else
+      fail(key, "is not an array");
   }
 
   void ids(const char* key, std::vector<std::uint32_t>& out) {
@@ -255,7 +268,8 @@ std::string check_structure(const ExecutionSnapshot& s) {
     }
   }
   for (auto id : s.state.free_frames) {
-    if (id >= n || frames[id].in_use) return "freeFrames names frame " + std::to_string(id) + ", which is in use";
+    if (id >= n || frames[id].in_use)
+      return "freeFrames names frame " + std::to_string(id) + ", which is in use";
   }
   for (auto id : s.queue.ready) {
     if (!in_use(id)) return "ready names frame " + std::to_string(id) + ", which is not in use";
@@ -268,11 +282,15 @@ std::string check_structure(const ExecutionSnapshot& s) {
   return {};
 }
 
-Failure invalid(std::string cause) { return Failure{"Stepwise.InvalidSnapshot", std::move(cause), false}; }
+Failure invalid(std::string cause) {
+  return Failure{"Stepwise.InvalidSnapshot", std::move(cause), false};
+}
 
 }  // namespace
 
-const char* phase_name(FramePhase p) { return kPhaseNames[static_cast<int>(p)]; }
+const char* phase_name(FramePhase p) {
+  return kPhaseNames[static_cast<int>(p)];
+}
 
 json::value snapshot_to_json(const ExecutionState& st, const RunQueue& queue) {
   json::object ex;
@@ -298,8 +316,10 @@ json::value snapshot_to_json(const ExecutionState& st, const RunQueue& queue) {
   json::array frames;
   frames.reserve(st.frames.size());
   for (const auto& f : st.frames) {
-    if (is_free_slot(f)) frames.emplace_back(nullptr);
-    else frames.emplace_back(frame_to_json(f));
+    if (is_free_slot(f))
+      frames.emplace_back(nullptr);
+    else
+      frames.emplace_back(frame_to_json(f));
   }
   json::object root;
   root["version"] = kSnapshotVersion;
@@ -328,7 +348,8 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
   top.integer("version", version, true);
   if (!error.empty()) return invalid(error);
   if (version != kSnapshotVersion)
-    return invalid("snapshot version " + std::to_string(version) + " is not supported (this engine reads version " +
+    return invalid("snapshot version " + std::to_string(version) +
+                   " is not supported (this engine reads version " +
                    std::to_string(kSnapshotVersion) + ")");
 
   ExecutionSnapshot s;
@@ -380,7 +401,8 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
     if (!pv->is_array()) return invalid("snapshot.pending is not an array");
     std::size_t i = 0;
     for (const auto& e : pv->get_array()) {
-      if (!e.is_object()) return invalid("snapshot.pending[" + std::to_string(i) + "] is not an object");
+      if (!e.is_object())
+        return invalid("snapshot.pending[" + std::to_string(i) + "] is not an object");
       Reader r(e.get_object(), "snapshot.pending[" + std::to_string(i) + "]", error);
       PendingWakeup p;
       r.integer("frame", p.frame);
@@ -394,10 +416,11 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
   return s;
 }
 
-std::optional<Failure> check_snapshot(const states::Definition& def, const ExecutionSnapshot& snapshot) {
+std::optional<Failure> check_snapshot(const states::Definition& def,
+                                      const ExecutionSnapshot& snapshot) {
   auto mismatch = [](std::string cause) {
-    return Failure{"Stepwise.SnapshotMismatch", "The snapshot does not fit this definition: " + std::move(cause),
-                   false};
+    return Failure{"Stepwise.SnapshotMismatch",
+                   "The snapshot does not fit this definition: " + std::move(cause), false};
   };
   using states::StateType;
   const auto& frames = snapshot.state.frames;
@@ -406,57 +429,70 @@ std::optional<Failure> check_snapshot(const states::Definition& def, const Execu
     if (!f.in_use) continue;
     const std::string where = "frame " + std::to_string(f.id);
     if (f.machine >= def.machines.size())
-      return mismatch(where + " runs machine " + std::to_string(f.machine) + ", but the definition has " +
-                      std::to_string(def.machines.size()) + " machines");
+      return mismatch(where + " runs machine " + std::to_string(f.machine) +
+                      ", but the definition has " + std::to_string(def.machines.size()) +
+                      " machines");
     const states::Machine& m = def.machine(f.machine);
     if (f.state >= m.states.size())
-      return mismatch(where + " is at state " + std::to_string(f.state) + " of machine " + std::to_string(f.machine) +
-                      ", which has " + std::to_string(m.states.size()) + " states");
+      return mismatch(where + " is at state " + std::to_string(f.state) + " of machine " +
+                      std::to_string(f.machine) + ", which has " + std::to_string(m.states.size()) +
+                      " states");
     const states::State& s = m.states[f.state];
     const bool ok_phase = [&] {
       switch (f.phase) {
-        case FramePhase::Ready: return true;
-        case FramePhase::Task: return s.type == StateType::Task;
+        case FramePhase::Ready:
+          return true;
+        case FramePhase::Task:
+          return s.type == StateType::Task;
         case FramePhase::Timer:
-          return f.timer == TimerKind::Wait ? s.type == StateType::Wait
-                                            : f.timer == TimerKind::Retry && f.retry_count > 0 && !s.retry.empty();
-        case FramePhase::Children: return s.type == StateType::Parallel || s.type == StateType::Map;
-        case FramePhase::Done: return false;
+          return f.timer == TimerKind::Wait
+                     ? s.type == StateType::Wait
+                     : f.timer == TimerKind::Retry && f.retry_count > 0 && !s.retry.empty();
+        case FramePhase::Children:
+          return s.type == StateType::Parallel || s.type == StateType::Map;
+        case FramePhase::Done:
+          return false;
       }
       return false;
     }();
     if (!ok_phase)
-      return mismatch(where + " is in phase " + phase_name(f.phase) + ", which state '" + s.name + "' cannot be in");
+      return mismatch(where + " is in phase " + phase_name(f.phase) + ", which state '" + s.name +
+                      "' cannot be in");
     if (f.entered && f.attempts.size() > s.retry.size())
-      return mismatch(where + " counts " + std::to_string(f.attempts.size()) + " retriers, but state '" + s.name +
-                      "' has " + std::to_string(s.retry.size()));
+      return mismatch(where + " counts " + std::to_string(f.attempts.size()) +
+                      " retriers, but state '" + s.name + "' has " +
+                      std::to_string(s.retry.size()));
     if (f.parent < 0) {
       ++roots;
-      if (f.machine != 0) return mismatch(where + " is the top frame but does not run the top-level machine");
+      if (f.machine != 0)
+        return mismatch(where + " is the top frame but does not run the top-level machine");
       continue;
     }
     // A child runs what its parent's state says: branch `slot` or the item processor.
     const Frame& p = frames[static_cast<std::uint32_t>(f.parent)];
-    if (p.machine >= def.machines.size() || p.state >= def.machine(p.machine).states.size()) continue;  // reported there
+    if (p.machine >= def.machines.size() || p.state >= def.machine(p.machine).states.size())
+      continue;  // reported there
     const states::State& ps = def.machine(p.machine).states[p.state];
     states::MachineId expected = 0;
     if (ps.type == StateType::Parallel) {
       const auto& branches = ps.as<states::ParallelSpec>().branches;
       if (f.slot >= branches.size())
-        return mismatch(where + " is branch " + std::to_string(f.slot) + " of Parallel state '" + ps.name +
-                        "', which has " + std::to_string(branches.size()) + " branches");
+        return mismatch(where + " is branch " + std::to_string(f.slot) + " of Parallel state '" +
+                        ps.name + "', which has " + std::to_string(branches.size()) + " branches");
       expected = branches[f.slot];
     } else if (ps.type == StateType::Map) {
       expected = ps.as<states::MapSpec>().processor;
     } else {
-      return mismatch(where + " is a child of state '" + ps.name + "', which is neither a Parallel nor a Map");
+      return mismatch(where + " is a child of state '" + ps.name +
+                      "', which is neither a Parallel nor a Map");
     }
     if (f.machine != expected)
-      return mismatch(where + " runs machine " + std::to_string(f.machine) + ", but state '" + ps.name +
-                      "' runs machine " + std::to_string(expected) + " there");
+      return mismatch(where + " runs machine " + std::to_string(f.machine) + ", but state '" +
+                      ps.name + "' runs machine " + std::to_string(expected) + " there");
   }
   if (snapshot.state.status == ExecutionStatus::Running && roots != 1)
-    return mismatch("a running execution has exactly one top frame, the snapshot has " + std::to_string(roots));
+    return mismatch("a running execution has exactly one top frame, the snapshot has " +
+                    std::to_string(roots));
   return std::nullopt;
 }
 

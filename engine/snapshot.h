@@ -38,7 +38,13 @@ inline constexpr std::int64_t kSnapshotVersion = 1;
 
 // A delivery that had arrived for the execution but was not processed yet.
 struct PendingWakeup {
-  enum class Kind : std::uint8_t { TaskDone, Timer, TaskTimeout, HeartbeatTimeout, ExecutionTimeout };
+  enum class Kind : std::uint8_t {
+    TaskDone,
+    Timer,
+    TaskTimeout,
+    HeartbeatTimeout,
+    ExecutionTimeout
+  };
   std::uint32_t frame = 0;  // unused for ExecutionTimeout
   Kind kind = Kind::TaskDone;
   bool operator==(const PendingWakeup&) const = default;
@@ -65,7 +71,9 @@ struct ExecutionSnapshot {
 
 // The snapshot as JSON. Exact: snapshot_from_json(snapshot_to_json(s)) == s.
 json::value snapshot_to_json(const ExecutionState& state, const RunQueue& queue);
-inline json::value snapshot_to_json(const ExecutionSnapshot& s) { return snapshot_to_json(s.state, s.queue); }
+inline json::value snapshot_to_json(const ExecutionSnapshot& s) {
+  return snapshot_to_json(s.state, s.queue);
+}
 
 // Reads a snapshot. A wrong version, a missing or mistyped member, or frames
 // that do not hang together (ids, parents, children) fail with error
@@ -77,7 +85,8 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v);
 // Task state, children on a Parallel or Map, ...), each child running the
 // branch or item processor its parent's state names. Returns the first
 // problem as a Failure with error "Stepwise.SnapshotMismatch", or nullopt.
-std::optional<Failure> check_snapshot(const states::Definition& def, const ExecutionSnapshot& snapshot);
+std::optional<Failure> check_snapshot(const states::Definition& def,
+                                      const ExecutionSnapshot& snapshot);
 
 const char* phase_name(FramePhase p);  // "READY", "TASK", "TIMER", "CHILDREN", "DONE"
 
