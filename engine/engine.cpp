@@ -1,6 +1,7 @@
 // The execution loop: one thread drives every execution. Work arrives as
 // ready frames, task completions (posted through Boost.Asio from any thread)
 // and timers; the loop sleeps only when none of them is due.
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <stdexcept>
 
@@ -88,13 +89,111 @@ std::uint64_t Engine::Impl::start(std::shared_ptr<const states::Definition> def,
   ex->plan = plan_for(def);
   ex->def = std::move(def);
   ex->invoker = options.invoker ? options.invoker : invoker;
+  ex->hooked = static_cast<bool>(options.on_transition);
   ex->options = std::move(options);
   ex->on_done = std::move(on_done);
   ex->st.input = std::move(input);
   Execution& ref = *ex;
   executions.emplace(ref.key, std::move(ex));
   begin(ref);
+  if (ref.hooked) checkpoint(ref);
   return ref.key;
+}
+
+Result<std::uint64_t> Engine::Impl::resume(std::shared_ptr<const states::Definition> def,
+                                           ExecutionSnapshot snapshot, RunOptions options,
+                                           std::function<void(ExecutionResult)> on_done) {
+  if (!def) return Failure{"Stepwise.SnapshotMismatch", "No definition to resume the snapshot against", false};
+  if (auto bad = check_snapshot(*def, snapshot)) return std::move(*bad);
+  auto ex = std::make_unique<Execution>();
+  ex->key = next_key++;
+  ex->plan = plan_for(def);
+  ex->def = std::move(def);
+  ex->invoker = options.invoker ? options.invoker : invoker;
+  ex->hooked = static_cast<bool>(options.on_transition);
+  ex->options = std::move(options);
+  ex->on_done = std::move(on_done);
+  ex->st = std::move(snapshot.state);
+  Execution& ref = *ex;
+  executions.emplace(ref.key, std::move(ex));
+  // An execution that had already ended is reported by the loop's first reap.
+  if (ref.st.status != ExecutionStatus::Running) {
+    ref.finished = true;
+    return ref.key;
+  }
+  if (ref.st.deadline)
+    arm(ref.st.deadline, Wakeup{ref.key, UINT32_MAX, 0, Wakeup::Kind::ExecutionTimeout, {}});
+  // The frames that ran before the pending deliveries run first; the loop
+  // calls finish_restore once they have (at its first visit if there are none).
+  RunQueue& q = snapshot.queue;
+  for (std::uint32_t i = 0; i < q.ready_first; ++i) {
+    const Frame& f = ref.st.frames[q.ready[i]];
+    if (f.in_use && f.phase == FramePhase::Ready) schedule(ref, q.ready[i]);
+  }
+  if (ref.ready.empty()) runnable.push_back(ref.key);
+  q.ready.erase(q.ready.begin(), q.ready.begin() + q.ready_first);
+  q.ready_first = 0;
+  auto rest = std::make_unique<ResumeRest>();
+  rest->queue = std::move(q);
+  for (const auto& f : ref.st.frames) {
+    if (f.in_use && (f.phase == FramePhase::Timer || f.phase == FramePhase::Task))
+      rest->waiting.emplace_back(f.id, f.token);
+  }
+  std::sort(rest->waiting.begin(), rest->waiting.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+  rest->token_of.assign(ref.st.frames.size(), 0);
+  for (const auto& [id, token] : rest->waiting) rest->token_of[id] = token;
+  rest->handled.assign(ref.st.frames.size(), false);
+  ref.resume_rest = std::move(rest);
+  return ref.key;
+}
+
+void Engine::Impl::checkpoint(Execution& ex, std::uint32_t current) {
+  if (!ex.hooked) return;
+  ++ex.checkpoints;
+  const auto& frames = ex.st.frames;
+  RunQueue q;
+  // Ready frames in the order the loop advances them: the frame being
+  // advanced (it continues at once), then the queue. A frame may be queued
+  // twice; a queued frame may have stopped being ready since.
+  std::vector<bool> seen(frames.size(), false);
+  auto add = [&](std::uint32_t id) {
+    if (id >= frames.size() || seen[id] || !frames[id].in_use || frames[id].phase != FramePhase::Ready) return;
+    seen[id] = true;
+    q.ready.push_back(id);
+  };
+  if (current != kNoFrame) add(current);
+  // Inside a delivery the loop finishes the inbox before the queue; inside a
+  // batch of ready frames it finishes the batch first.
+  if (in_wakeup) q.ready_first = static_cast<std::uint32_t>(q.ready.size());
+  for (auto id : ex.ready) add(id);
+  if (!in_wakeup) q.ready_first = static_cast<std::uint32_t>(q.ready.size());
+  for (const auto& w : local_inbox) {
+    if (w.exec != ex.key) continue;
+    using K = PendingWakeup::Kind;
+    if (w.kind == Wakeup::Kind::ExecutionTimeout) {
+      q.pending.push_back(PendingWakeup{0, K::ExecutionTimeout});
+      continue;
+    }
+    if (w.frame >= frames.size() || w.token == 0 || frames[w.frame].token != w.token) continue;  // stale
+    const FramePhase phase = frames[w.frame].phase;
+    switch (w.kind) {
+      case Wakeup::Kind::TaskDone:
+        if (phase == FramePhase::Task) q.pending.push_back(PendingWakeup{w.frame, K::TaskDone});
+        break;
+      case Wakeup::Kind::Timer:
+        if (phase == FramePhase::Timer) q.pending.push_back(PendingWakeup{w.frame, K::Timer});
+        break;
+      case Wakeup::Kind::TaskTimeout:
+        if (phase == FramePhase::Task) q.pending.push_back(PendingWakeup{w.frame, K::TaskTimeout});
+        break;
+      case Wakeup::Kind::HeartbeatTimeout:
+        if (phase == FramePhase::Task) q.pending.push_back(PendingWakeup{w.frame, K::HeartbeatTimeout});
+        break;
+      default: break;  // a heartbeat only moves a deadline the frame already records
+    }
+  }
+  ex.options.on_transition(Checkpoint{ex.st, q});
 }
 
 void Engine::Impl::schedule(Execution& ex, std::uint32_t fid) {
@@ -155,7 +254,9 @@ void Engine::Impl::run_until(const std::function<bool()>& done) {
       if (w.kind == Wakeup::Kind::TaskDone && in_flight > 0) --in_flight;
       auto it = executions.find(w.exec);
       if (it == executions.end() || it->second->finished) continue;
+      in_wakeup = true;
       on_wakeup(*it->second, w);
+      in_wakeup = false;
       reap(*it->second);
       continue;
     }
@@ -165,12 +266,14 @@ void Engine::Impl::run_until(const std::function<bool()>& done) {
       auto it = executions.find(key);
       if (it == executions.end()) continue;
       Execution& ex = *it->second;
+      if (ex.resume_rest && !ex.resume_rest->pending_restored) restore_pending(ex);
       // Advance a bounded number of frames, then give other executions a turn.
       for (int i = 0; i < 64 && !ex.ready.empty() && !ex.finished; ++i) {
         std::uint32_t fid = ex.ready.front();
         ex.ready.pop_front();
         advance(ex, fid);
       }
+      if (ex.resume_rest && !ex.finished && ex.ready.empty()) finish_restore(ex);
       if (!ex.finished && !ex.ready.empty()) runnable.push_back(key);
       reap(ex);
       continue;
@@ -230,6 +333,21 @@ std::string Engine::start(std::shared_ptr<const states::Definition> definition, 
   auto key = impl_->start(std::move(definition), std::move(input), std::move(options), std::move(on_done));
   auto it = impl_->executions.find(key);
   return it == impl_->executions.end() ? std::string() : it->second->st.arn;
+}
+
+Result<std::string> Engine::resume(std::shared_ptr<const states::Definition> definition, ExecutionSnapshot snapshot,
+                                   RunOptions options, std::function<void(ExecutionResult)> on_done) {
+  auto key = impl_->resume(std::move(definition), std::move(snapshot), std::move(options), std::move(on_done));
+  if (!key) return key.failure();
+  auto it = impl_->executions.find(*key);
+  return it == impl_->executions.end() ? std::string() : it->second->st.arn;
+}
+
+Result<std::string> Engine::resume(std::shared_ptr<const states::Definition> definition, const json::value& snapshot,
+                                   RunOptions options, std::function<void(ExecutionResult)> on_done) {
+  auto parsed = snapshot_from_json(snapshot);
+  if (!parsed) return parsed.failure();
+  return resume(std::move(definition), std::move(*parsed), std::move(options), std::move(on_done));
 }
 
 void Engine::run_pending() {

@@ -22,6 +22,7 @@
 #include "engine/functions.h"
 #include "engine/history.h"
 #include "engine/invoker.h"
+#include "engine/snapshot.h"
 #include "states/definition.h"
 #include "states/scope.h"
 
@@ -44,6 +45,36 @@ struct EngineOptions {
   std::string account = "123456789012";
 };
 
+// What RunOptions::on_transition receives: the execution as it stands. Valid
+// only during the call. Nothing is copied or serialized unless asked.
+struct Checkpoint {
+  const ExecutionState& state;
+  const RunQueue& queue;  // what runs next, in order (see RunQueue)
+
+  json::value to_json() const { return snapshot_to_json(state, queue); }
+  ExecutionSnapshot snapshot() const { return ExecutionSnapshot{state, queue}; }
+};
+
+// Called on the engine's thread each time an execution's state has changed,
+// at a point where it can be saved and resumed from (Engine::resume):
+//  - once after the execution started (ExecutionStarted written, the top
+//    frame ready, or the execution already failed);
+//  - after each step of a frame: a state entered and left (a transition), or
+//    entered and now waiting (task scheduled, Wait or retry backoff timer
+//    armed, Parallel/Map children launched), a failure taken by Retry or
+//    Catch, a frame that ended and handed its output or error to its parent
+//    (child ended, next Map iteration launched, branches aborted);
+//  - after each delivery that changed the execution: a task's completion
+//    (the Task state left or caught, or a retry backoff armed), a task
+//    timeout, a heartbeat (it moves the deadline), the execution timeout.
+//    A timer that fires is reported by the step it lets run.
+// The last call shows the terminal status; it comes before on_done. Every
+// history event an execution writes reaches on_event before the call that
+// follows it, so a store can write the events it received since the
+// previous call and this snapshot in one transaction. Stale deliveries (a
+// task completing after its timeout) change nothing and call nothing.
+using TransitionSink = std::function<void(const Checkpoint&)>;
+
 struct RunOptions {
   std::string state_machine_name = "StateMachine";
   std::string execution_name;  // empty: a random UUID
@@ -61,6 +92,9 @@ struct RunOptions {
   bool record_history = false;
   // Receives each event as it happens (e.g. --trace).
   EventSink on_event;
+  // Receives the execution's state after each transition (see TransitionSink).
+  // Unset: no snapshot is taken and the run costs nothing extra.
+  TransitionSink on_transition;
 };
 
 struct ExecutionResult {
@@ -101,6 +135,27 @@ class Engine {
   // Returns the execution ARN.
   std::string start(std::shared_ptr<const states::Definition> definition, json::value input,
                     RunOptions options, std::function<void(ExecutionResult)> on_done);
+
+  // Continues an execution from a snapshot taken by RunOptions::on_transition
+  // (possibly in another process), against the definition it ran. Ready
+  // frames run and pending deliveries are re-created in the snapshot's order
+  // (RunQueue); Wait and retry-backoff timers fire
+  // at their original due times (at once if already past); a task that was
+  // in flight is invoked again with the same payload, attempt and
+  // idempotency key (at-least-once), its timeout and heartbeat deadlines kept;
+  // Parallel and Map states keep the results collected so far while their
+  // running children continue; the execution timeout keeps its deadline.
+  // A snapshot of an execution that had ended reports its result at once.
+  // The identity (ARN, names) comes from the snapshot: the RunOptions naming
+  // fields are ignored; type, invoker, history and hooks apply. History
+  // continues at the next event id; ExecutionResult::history holds only the
+  // events written after the resume.
+  // Fails (nothing started) when the snapshot is malformed or does not fit
+  // the definition (check_snapshot). Returns the execution ARN.
+  Result<std::string> resume(std::shared_ptr<const states::Definition> definition, ExecutionSnapshot snapshot,
+                             RunOptions options, std::function<void(ExecutionResult)> on_done);
+  Result<std::string> resume(std::shared_ptr<const states::Definition> definition, const json::value& snapshot,
+                             RunOptions options, std::function<void(ExecutionResult)> on_done);
 
   // Drives every started execution until all have ended.
   void run_pending();

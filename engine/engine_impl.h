@@ -24,6 +24,18 @@ struct DefinitionPlan {
   std::vector<std::vector<bool>> uses_context;  // [machine][state]
 };
 
+// What a resumed execution still has to re-create once the frames that ran
+// first have run (see RunQueue and Engine::Impl::finish_restore).
+struct ResumeRest {
+  RunQueue queue;  // ready: the frames after the pending deliveries
+  // Frames that were waiting for a timer or a task, by the token they waited
+  // with (in arming order).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> waiting;
+  std::vector<std::uint64_t> token_of;  // by frame id: the token it waited with, 0: none
+  bool pending_restored = false;
+  std::vector<bool> handled;  // by frame id: a pending delivery took care of it
+};
+
 struct Execution {
   std::uint64_t key = 0;
   std::shared_ptr<const states::Definition> def;
@@ -35,7 +47,14 @@ struct Execution {
   std::vector<HistoryEvent> history;
   std::deque<std::uint32_t> ready;  // frames to advance
   bool finished = false;
+  bool hooked = false;           // options.on_transition is set
+  // A resumed execution: what to do once the frames that ran first before
+  // the snapshot's pending deliveries have run (see RunQueue).
+  std::unique_ptr<ResumeRest> resume_rest;
+  std::uint64_t checkpoints = 0;  // calls of options.on_transition so far
 };
+
+inline constexpr std::uint32_t kNoFrame = UINT32_MAX;
 
 // A task completion or timer delivered back to the loop.
 struct Wakeup {
@@ -90,7 +109,12 @@ class Engine::Impl {
   void run_until(const std::function<bool()>& done);
   void deliver(Wakeup w);  // from any thread
   void arm(Nanos due, Wakeup w);
+  Result<std::uint64_t> resume(std::shared_ptr<const states::Definition> def, ExecutionSnapshot snapshot,
+                               RunOptions options, std::function<void(ExecutionResult)> on_done);
   void schedule(Execution& ex, std::uint32_t fid);
+  // Reports the execution to options.on_transition; `current` is the frame
+  // being advanced when it is still ready (it runs before ex.ready).
+  void checkpoint(Execution& ex, std::uint32_t current = kNoFrame);
   void complete(Execution& ex);  // the execution has ended: report it
   std::shared_ptr<const DefinitionPlan> plan_for(const std::shared_ptr<const states::Definition>& def);
 
@@ -98,6 +122,13 @@ class Engine::Impl {
   void begin(Execution& ex);
   void advance(Execution& ex, std::uint32_t fid);
   void on_wakeup(Execution& ex, Wakeup& w);
+  bool apply_wakeup(Execution& ex, Wakeup& w);  // false: stale, nothing changed
+  // A resumed execution, at the loop's first visit: re-creates its pending
+  // deliveries (tasks invoked again answer into the inbox in their order).
+  void restore_pending(Execution& ex);
+  // ... once its first ready frames have run: re-arms its other timers,
+  // invokes its other tasks again, schedules its other ready frames.
+  void finish_restore(Execution& ex);
 
   EngineOptions opts;
   std::shared_ptr<FunctionRegistry> functions = std::make_shared<FunctionRegistry>();
@@ -111,6 +142,7 @@ class Engine::Impl {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
   std::thread::id loop_thread;
   std::deque<Wakeup> local_inbox;
+  bool in_wakeup = false;  // processing a delivery (checkpoint() orders the queue by it)
   std::size_t in_flight = 0;  // tasks invoked and not yet completed
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers;
   std::uint64_t timer_seq = 0;

@@ -6,6 +6,9 @@
 // level, one Parallel branch, or one Map iteration. A frame is in one phase:
 // ready to run its current state, waiting for a task, a timer (Wait, retry
 // backoff) or its children (Parallel/Map), or done.
+//
+// engine/snapshot.h turns this into JSON and back; Engine::resume continues
+// an execution from it.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +42,11 @@ struct Frame {
   // history (see the distributed Map issue), not to this one.
   bool quiet = false;
 
-  json::value input;      // raw input of the current state
-  json::value effective;  // effective input (after InputPath and Parameters)
+  json::value input;  // raw input of the current state
+  // Effective input (after InputPath and Parameters): a Wait's, a Map's, and
+  // a Task's request payload while the task is in flight (so a resumed
+  // execution invokes it again with the very same payload).
+  json::value effective;
   std::int64_t entered_event = 0;
   Nanos entered_time = 0;
   std::int64_t last_event = 0;  // previousEventId for this frame's next event
@@ -52,8 +58,9 @@ struct Frame {
   // What the frame waits for: a completion or timer carrying this token.
   std::uint64_t token = 0;
   TimerKind timer = TimerKind::None;
-  Nanos due = 0;
+  Nanos due = 0;                 // when the Wait or retry-backoff timer fires
   Nanos task_deadline = 0;       // 0: none
+  double task_timeout_seconds = 0;  // the request's TimeoutSeconds, 0: none
   Nanos heartbeat_deadline = 0;  // 0: none
   double heartbeat_seconds = 0;
   std::optional<std::string> task_token;  // .waitForTaskToken
@@ -66,6 +73,8 @@ struct Frame {
   std::optional<double> tolerated_percentage;
   std::optional<std::int64_t> tolerated_count;
   std::vector<std::uint32_t> children;  // frame ids of running children
+
+  bool operator==(const Frame&) const = default;
 };
 
 struct ExecutionState {
@@ -89,6 +98,8 @@ struct ExecutionState {
   std::uint64_t next_token = 1;
   std::int64_t states_entered = 0;
   Nanos deadline = 0;  // machine-level TimeoutSeconds, 0: none
+
+  bool operator==(const ExecutionState&) const = default;
 };
 
 }  // namespace stepwise

@@ -446,7 +446,8 @@ struct Interp {
         f.phase = FramePhase::Timer;
         f.timer = TimerKind::Retry;
         f.token = ex.st.next_token++;
-        E.arm(now() + seconds_to_nanos(delay), Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
+        f.due = now() + seconds_to_nanos(delay);
+        E.arm(f.due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
         return false;
       }
       break;  // the matching retrier is exhausted: on to the catchers
@@ -675,7 +676,8 @@ struct Interp {
     f.phase = FramePhase::Timer;
     f.timer = TimerKind::Wait;
     f.token = ex.st.next_token++;
-    E.arm(*due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
+    f.due = *due;
+    E.arm(f.due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
     return false;
   }
 
@@ -809,8 +811,20 @@ struct Interp {
     f.token = ex.st.next_token++;
     const Nanos t0 = now();
     f.task_deadline = *timeout > 0 ? t0 + seconds_to_nanos(*timeout) : 0;
+    f.task_timeout_seconds = *timeout;
     f.heartbeat_seconds = *heartbeat;
     f.heartbeat_deadline = *heartbeat > 0 ? t0 + seconds_to_nanos(*heartbeat) : 0;
+    f.effective = std::move(payload);
+    invoke_task(fid, s);
+    return false;
+  }
+
+  // Arms the task's deadlines and hands its request (payload in f.effective)
+  // to the invoker. Also how a resumed execution invokes a task again: all it
+  // needs is in the frame.
+  void invoke_task(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::TaskSpec>();
     if (f.task_deadline) E.arm(f.task_deadline, Wakeup{ex.key, fid, f.token, Wakeup::Kind::TaskTimeout, {}});
     if (f.heartbeat_deadline)
       E.arm(f.heartbeat_deadline, Wakeup{ex.key, fid, f.token, Wakeup::Kind::HeartbeatTimeout, {}});
@@ -819,13 +833,13 @@ struct Interp {
     req.execution_id = ex.st.arn;
     req.state_name = s.name;
     req.resource = spec.resource;
-    req.payload = std::move(payload);
+    req.payload = std::move(f.effective);
     req.attempt = static_cast<int>(f.retry_count);
     req.idempotency_key = ex.st.arn + "/" + s.name + "/" + std::to_string(f.entered_event) + "/" +
                           std::to_string(f.retry_count);
     req.task_token = f.task_token;
-    req.timeout_seconds = *timeout;
-    if (*heartbeat > 0) req.heartbeat_seconds = *heartbeat;
+    req.timeout_seconds = f.task_timeout_seconds;
+    if (f.heartbeat_seconds > 0) req.heartbeat_seconds = f.heartbeat_seconds;
 
     ++E.in_flight;
     std::shared_ptr<Mailbox> mailbox = E.mailbox;
@@ -839,7 +853,10 @@ struct Interp {
         [mailbox, key, fid, token]() {
           mailbox->deliver(Wakeup{key, fid, token, Wakeup::Kind::Heartbeat, {}});
         });
-    return false;
+    // The request is the invoker's only during invoke() (a completion is never
+    // processed inside it): the frame keeps the payload, without a copy, so a
+    // snapshot of the task in flight can invoke it again.
+    frame(fid).effective = std::move(req.payload);
   }
 
   void task_failed_event(Frame& f, const State& s, const char* suffix, const Failure& failure) {
@@ -867,6 +884,7 @@ struct Interp {
     const State& s = state_of(f);
     f.phase = FramePhase::Ready;
     f.token = 0;
+    f.effective = nullptr;  // the request's payload
     if (!o.ok) {
       // A task that reports States.Timeout timed out: Catch sees an empty Cause.
       if (o.failure.error == "States.Timeout" && !o.failure.has_cause) o.failure.has_cause = true;
@@ -1191,54 +1209,153 @@ void Engine::Impl::advance(Execution& ex, std::uint32_t fid) {
   while (!ex.finished) {
     Frame& f = ex.st.frames[fid];
     if (!f.in_use || f.phase != FramePhase::Ready) return;
-    if (!in.run_state(fid)) return;
+    const bool more = in.run_state(fid);
+    if (ex.hooked) checkpoint(ex, more ? fid : kNoFrame);
+    if (!more) return;
   }
 }
 
 void Engine::Impl::on_wakeup(Execution& ex, Wakeup& w) {
+  const std::uint64_t before = ex.checkpoints;
+  // A delivery that changed the execution without a step reporting it.
+  if (apply_wakeup(ex, w) && ex.hooked && ex.checkpoints == before) checkpoint(ex);
+}
+
+bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
   Interp in{*this, ex};
   if (w.kind == Wakeup::Kind::ExecutionTimeout) {
     for (auto& f : ex.st.frames) f.children.clear();
     Failure timeout{"States.Timeout", "", false};
     timeout.has_cause = false;
     in.execution_failed(timeout, ExecutionStatus::TimedOut);
-    return;
+    return true;
   }
-  if (w.frame >= ex.st.frames.size()) return;
+  if (w.frame >= ex.st.frames.size()) return false;
   Frame& f = ex.st.frames[w.frame];
-  if (!f.in_use || f.token != w.token || w.token == 0) return;  // stale
+  if (!f.in_use || f.token != w.token || w.token == 0) return false;  // stale
   const State& s = in.state_of(f);
   switch (w.kind) {
     case Wakeup::Kind::TaskDone:
-      if (f.phase != FramePhase::Task) return;
-      if (in.task_done(w.frame, w.outcome)) advance(ex, w.frame);
-      return;
+      if (f.phase != FramePhase::Task) return false;
+      if (in.task_done(w.frame, w.outcome)) {
+        if (ex.hooked) checkpoint(ex, w.frame);  // the task's state is left (or caught)
+        advance(ex, w.frame);
+      }
+      return true;
     case Wakeup::Kind::Heartbeat:
-      if (f.phase == FramePhase::Task && f.heartbeat_seconds > 0)
-        f.heartbeat_deadline = clock->now() + seconds_to_nanos(f.heartbeat_seconds);
-      return;
+      if (f.phase != FramePhase::Task || f.heartbeat_seconds <= 0) return false;
+      f.heartbeat_deadline = clock->now() + seconds_to_nanos(f.heartbeat_seconds);
+      return true;
     case Wakeup::Kind::HeartbeatTimeout:
     case Wakeup::Kind::TaskTimeout: {
-      if (f.phase != FramePhase::Task) return;
+      if (f.phase != FramePhase::Task) return false;
       if (w.kind == Wakeup::Kind::HeartbeatTimeout && clock->now() < f.heartbeat_deadline) {
         arm(f.heartbeat_deadline, w);  // a heartbeat moved the deadline
-        return;
+        return false;
       }
       f.phase = FramePhase::Ready;
       f.token = 0;
+      f.effective = nullptr;  // the request's payload
       Failure fail{w.kind == Wakeup::Kind::TaskTimeout ? "States.Timeout" : "States.HeartbeatTimeout", "", false};
       in.task_failed_event(f, s, "TimedOut", fail);
-      if (in.state_failed(w.frame, s, std::move(fail))) advance(ex, w.frame);
-      return;
+      if (in.state_failed(w.frame, s, std::move(fail))) {
+        if (ex.hooked) checkpoint(ex, w.frame);  // caught
+        advance(ex, w.frame);
+      }
+      return true;
     }
     case Wakeup::Kind::Timer:
-      if (f.phase != FramePhase::Timer) return;
+      if (f.phase != FramePhase::Timer) return false;
       f.phase = FramePhase::Ready;
       if (f.timer == TimerKind::Retry) f.timer = TimerKind::None;
       advance(ex, w.frame);
-      return;
-    case Wakeup::Kind::ExecutionTimeout: return;
+      return true;
+    case Wakeup::Kind::ExecutionTimeout: return false;
   }
+  return false;
+}
+
+namespace {
+
+// Whether frame `id` still waits as it did in the snapshot, with `token`
+// (a sibling's failure may have aborted it since).
+bool still_waiting(const ExecutionState& st, std::uint32_t id, std::uint64_t token, FramePhase phase) {
+  return id < st.frames.size() && token != 0 && st.frames[id].in_use && st.frames[id].phase == phase &&
+         st.frames[id].token == token;
+}
+
+std::uint64_t snapshot_token(const ResumeRest& rest, std::uint32_t id) {
+  return id < rest.token_of.size() ? rest.token_of[id] : 0;
+}
+
+}  // namespace
+
+void Engine::Impl::restore_pending(Execution& ex) {
+  Interp in{*this, ex};
+  ResumeRest& rest = *ex.resume_rest;
+  rest.pending_restored = true;
+  const auto& frames = ex.st.frames;
+  auto take = [&](std::uint32_t id, FramePhase phase) {
+    const std::uint64_t token = snapshot_token(rest, id);
+    if (!still_waiting(ex.st, id, token, phase) || rest.handled[id]) return false;
+    rest.handled[id] = true;
+    return true;
+  };
+  // In their order: a fired timer or timeout fires again at once; a task
+  // whose completion had arrived is invoked again.
+  for (const auto& p : rest.queue.pending) {
+    using K = PendingWakeup::Kind;
+    switch (p.kind) {
+      case K::ExecutionTimeout:
+        local_inbox.push_back(Wakeup{ex.key, UINT32_MAX, 0, Wakeup::Kind::ExecutionTimeout, {}});
+        break;
+      case K::TaskDone:
+        if (take(p.frame, FramePhase::Task)) in.invoke_task(p.frame, in.state_of(frames[p.frame]));
+        break;
+      case K::Timer:
+        if (take(p.frame, FramePhase::Timer))
+          local_inbox.push_back(Wakeup{ex.key, p.frame, frames[p.frame].token, Wakeup::Kind::Timer, {}});
+        break;
+      case K::TaskTimeout:
+      case K::HeartbeatTimeout:
+        // The task timed out: it is not invoked again.
+        if (take(p.frame, FramePhase::Task)) {
+          local_inbox.push_back(Wakeup{ex.key, p.frame, frames[p.frame].token,
+                                       p.kind == K::TaskTimeout ? Wakeup::Kind::TaskTimeout
+                                                                : Wakeup::Kind::HeartbeatTimeout,
+                                       {}});
+        }
+        break;
+    }
+  }
+}
+
+void Engine::Impl::finish_restore(Execution& ex) {
+  Interp in{*this, ex};
+  if (!ex.resume_rest->pending_restored) restore_pending(ex);
+  std::unique_ptr<ResumeRest> rest = std::move(ex.resume_rest);
+  auto& frames = ex.st.frames;
+  // Other timers and tasks in the order they were armed, so equal due times
+  // fire in their original order. A due time already past fires at the
+  // loop's next look at the timers.
+  for (const auto& [id, token] : rest->waiting) {
+    if (rest->handled[id]) continue;
+    if (still_waiting(ex.st, id, token, FramePhase::Timer)) {
+      arm(frames[id].due, Wakeup{ex.key, id, token, Wakeup::Kind::Timer, {}});
+    } else if (still_waiting(ex.st, id, token, FramePhase::Task)) {
+      in.invoke_task(id, in.state_of(frames[id]));  // at-least-once: same attempt, same idempotency key
+    }
+  }
+  // The remaining ready frames: the snapshot's order, then any other (by id).
+  std::vector<bool> scheduled(frames.size(), false);
+  for (auto id : ex.ready) scheduled[id] = true;
+  auto add = [&](std::uint32_t id) {
+    if (id >= frames.size() || scheduled[id] || !frames[id].in_use || frames[id].phase != FramePhase::Ready) return;
+    scheduled[id] = true;
+    schedule(ex, id);
+  };
+  for (auto id : rest->queue.ready) add(id);
+  for (std::uint32_t id = 0; id < frames.size(); ++id) add(id);
 }
 
 }  // namespace stepwise
