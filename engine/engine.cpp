@@ -82,8 +82,8 @@ std::shared_ptr<const DefinitionPlan> Engine::Impl::plan_for(
   return plan;
 }
 
-std::uint64_t Engine::Impl::start(std::shared_ptr<const states::Definition> def, json::value input,
-                                  RunOptions options, std::function<void(ExecutionResult)> on_done) {
+Execution& Engine::Impl::add_execution(std::shared_ptr<const states::Definition> def, RunOptions options,
+                                       std::function<void(ExecutionResult)> on_done) {
   auto ex = std::make_unique<Execution>();
   ex->key = next_key++;
   ex->plan = plan_for(def);
@@ -92,9 +92,15 @@ std::uint64_t Engine::Impl::start(std::shared_ptr<const states::Definition> def,
   ex->hooked = static_cast<bool>(options.on_transition);
   ex->options = std::move(options);
   ex->on_done = std::move(on_done);
-  ex->st.input = std::move(input);
   Execution& ref = *ex;
   executions.emplace(ref.key, std::move(ex));
+  return ref;
+}
+
+std::uint64_t Engine::Impl::start(std::shared_ptr<const states::Definition> def, json::value input,
+                                  RunOptions options, std::function<void(ExecutionResult)> on_done) {
+  Execution& ref = add_execution(std::move(def), std::move(options), std::move(on_done));
+  ref.st.input = std::move(input);
   begin(ref);
   if (ref.hooked) checkpoint(ref);
   return ref.key;
@@ -105,17 +111,8 @@ Result<std::uint64_t> Engine::Impl::resume(std::shared_ptr<const states::Definit
                                            std::function<void(ExecutionResult)> on_done) {
   if (!def) return Failure{"Stepwise.SnapshotMismatch", "No definition to resume the snapshot against", false};
   if (auto bad = check_snapshot(*def, snapshot)) return std::move(*bad);
-  auto ex = std::make_unique<Execution>();
-  ex->key = next_key++;
-  ex->plan = plan_for(def);
-  ex->def = std::move(def);
-  ex->invoker = options.invoker ? options.invoker : invoker;
-  ex->hooked = static_cast<bool>(options.on_transition);
-  ex->options = std::move(options);
-  ex->on_done = std::move(on_done);
-  ex->st = std::move(snapshot.state);
-  Execution& ref = *ex;
-  executions.emplace(ref.key, std::move(ex));
+  Execution& ref = add_execution(std::move(def), std::move(options), std::move(on_done));
+  ref.st = std::move(snapshot.state);
   // An execution that had already ended is reported by the loop's first reap.
   if (ref.st.status != ExecutionStatus::Running) {
     ref.finished = true;

@@ -116,6 +116,9 @@ class Engine::Impl {
   // being advanced when it is still ready (it runs before ex.ready).
   void checkpoint(Execution& ex, std::uint32_t current = kNoFrame);
   void complete(Execution& ex);  // the execution has ended: report it
+  // Registers a new execution (not started yet).
+  Execution& add_execution(std::shared_ptr<const states::Definition> def, RunOptions options,
+                           std::function<void(ExecutionResult)> on_done);
   std::shared_ptr<const DefinitionPlan> plan_for(const std::shared_ptr<const states::Definition>& def);
 
   // The interpreter (interpreter.cpp).
