@@ -323,3 +323,55 @@ TEST_CASE("History: a task timeout and an execution timeout") {
         R"(8<7 ExecutionTimedOut {"executionTimedOutEventDetails":{"error":"States.Timeout"}})");
   CHECK(r.history[7].timestamp - r.history[0].timestamp == 10'000'000'000LL);
 }
+
+TEST_CASE("History: a Distributed Map names its Map Run") {
+  Engine e(virtual_time_options());
+  const char* def = R"({"StartAt":"M","States":{"M":{"Type":"Map","Label":"Lbl",
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+                       "StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}})";
+  auto r = run_recorded(e, def, "[1,2]");
+  REQUIRE(r.status == ExecutionStatus::Succeeded);
+  std::vector<std::string> types;
+  for (const auto& ev : r.history) types.push_back(ev.type);
+  CHECK(types == std::vector<std::string>{"ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted",
+                                          "MapRunSucceeded", "MapStateSucceeded", "MapStateExited",
+                                          "ExecutionSucceeded"});
+  const auto& started = r.history[3].details.at("mapRunStartedEventDetails").as_object();
+  const std::string arn(started.at("mapRunArn").as_string());
+  const std::string prefix = "arn:aws:states:us-east-1:123456789012:mapRun:SM/Lbl:";
+  CHECK(arn.rfind(prefix, 0) == 0);
+  CHECK(arn.size() == prefix.size() + 36);  // a UUID
+  CHECK(r.history[4].details.empty());
+  CHECK(r.history[4].previous_event_id == 4);
+  // The same execution gets the same Map Run ARN (it draws no random numbers).
+  auto again = run_recorded(e, def, "[1,2]");
+  CHECK(again.history[3].details.at("mapRunStartedEventDetails").at("mapRunArn").as_string() == arn);
+}
+
+TEST_CASE("History: a retried task schedules again after its failure") {
+  Engine e(virtual_time_options());
+  MockResponse boom;
+  boom.is_throw = true;
+  boom.error = "Boom";
+  boom.cause = "bad";
+  MockTable t;
+  t["T"] = {boom, MockResponse{false, J(R"({"MessageId":"m"})"), "", ""}};
+  RunOptions o;
+  o.invoker = std::make_shared<MockInvoker>(t, nullptr);
+  auto r = run_recorded(e, R"({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage",
+      "Parameters":{"QueueUrl":"q","MessageBody":"hi"},
+      "Retry":[{"ErrorEquals":["Boom"],"IntervalSeconds":2}],"End":true}}})",
+                        R"({"x":1})", o);
+  REQUIRE(r.status == ExecutionStatus::Succeeded);
+  std::vector<std::string> chain;
+  for (const auto& ev : r.history)
+    chain.push_back(std::to_string(ev.id) + "<" + std::to_string(ev.previous_event_id) + " " + ev.type);
+  CHECK(chain == std::vector<std::string>{"1<0 ExecutionStarted", "2<1 TaskStateEntered", "3<2 TaskScheduled",
+                                          "4<3 TaskStarted", "5<4 TaskFailed", "6<5 TaskScheduled",
+                                          "7<6 TaskStarted", "8<7 TaskSucceeded", "9<8 TaskStateExited",
+                                          "10<9 ExecutionSucceeded"});
+  CHECK(r.history[5].timestamp - r.history[4].timestamp == 2'000'000'000LL);
+  CHECK(to_json(json::value(r.history[7].details)) ==
+        R"({"taskSucceededEventDetails":{"resourceType":"sqs","resource":"sendMessage",)"
+        R"("output":"{\"MessageId\":\"m\"}","outputDetails":{"truncated":false}}})");
+}
