@@ -17,9 +17,16 @@ struct HistoryEvent {
   std::string type;      // "PassStateEntered", "TaskScheduled", ...
   json::object details;  // e.g. {"stateEnteredEventDetails": {"name": ..., "input": ...}}
 
-  // {"id":..,"previousEventId":..,"timestamp":"...","type":..,<details>}
+  // One event as `aws stepfunctions get-execution-history` prints it:
+  // {"timestamp":"2025-01-01T00:00:00.000+00:00","type":..,"id":..,
+  //  "previousEventId":..,"<camelCaseType>EventDetails":{..}} (no details
+  // member for the types AWS gives none, e.g. ParallelStateStarted).
   json::value to_json() const;
 };
+
+// An event's time as the CLI prints it: ISO 8601, UTC, milliseconds and an
+// explicit offset ("2025-01-01T00:00:00.000+00:00").
+std::string format_event_time(Nanos t);
 
 // Receives every event as it is appended. Called on the engine's thread.
 using EventSink = std::function<void(const HistoryEvent&)>;

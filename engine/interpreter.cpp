@@ -2,8 +2,10 @@
 // errors travel through Retry, Catch, Parallel branches and Map iterations.
 // Section names refer to the Amazon States Language specification.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 
 #include "engine/engine_impl.h"
 #include "states/timestamp.h"
@@ -31,6 +33,27 @@ std::string uuid4(states::RandomSource& r) {
                 static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
                 static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
   return buf;
+}
+
+// A random source fixed by a seed (splitmix64), for identifiers that must not
+// draw from the execution's random source (history must not change results).
+class SeededRandom final : public states::RandomSource {
+ public:
+  explicit SeededRandom(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next_u64() override {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 0xCBF29CE484222325ULL) {
+  for (unsigned char c : text) h = (h ^ c) * 0x100000001B3ULL;
+  return h;
 }
 
 // ASL "Error names": States.ALL matches every error but States.Runtime;
@@ -62,30 +85,68 @@ const char* exited_name(StateType t) {
   return names[static_cast<int>(t)];
 }
 
-// How history names a task's events, from its resource.
-struct TaskFamily {
-  std::string prefix;         // "LambdaFunction", "Activity" or "Task"
-  std::string resource_type;  // for Task*: "lambda", "sqs", ...
-  std::string resource;       // for Task*: "invoke", "sendMessage.waitForTaskToken", ...
-};
+// How history names a task's events, from its resource: Lambda ARNs write
+// LambdaFunction* events, activities Activity*, integrations Task*. Deciding
+// allocates nothing, so tasks cost no history work when none is recorded.
+enum class TaskFamily { Lambda, Activity, Service };
 
 TaskFamily task_family(const std::string& resource) {
-  if (resource.rfind("arn:aws:lambda:", 0) == 0) return {"LambdaFunction", "", ""};
-  if (resource.find(":activity:") != std::string::npos) return {"Activity", "", ""};
-  TaskFamily f{"Task", "", ""};
+  if (resource.rfind("arn:aws:lambda:", 0) == 0) return TaskFamily::Lambda;
+  if (resource.find(":activity:") != std::string::npos) return TaskFamily::Activity;
+  return TaskFamily::Service;
+}
+
+// The event type of a task event: kind is "Scheduled", "Started", ...
+const char* task_event_type(TaskFamily fam, std::string_view kind) {
+  static constexpr std::string_view kinds[] = {"Scheduled", "Started", "Succeeded", "Failed", "TimedOut"};
+  static const char* const names[][5] = {
+      {"LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "LambdaFunctionFailed",
+       "LambdaFunctionTimedOut"},
+      {"ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "ActivityFailed", "ActivityTimedOut"},
+      {"TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskFailed", "TaskTimedOut"}};
+  std::size_t k = 0;
+  while (k < 4 && kinds[k] != kind) ++k;
+  return names[static_cast<int>(fam)][k];
+}
+
+// The details member of an event type: "TaskScheduled" ->
+// "taskScheduledEventDetails".
+std::string details_key(std::string_view type) {
+  std::string key(type);
+  key[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[0])));
+  key += "EventDetails";
+  return key;
+}
+
+// Task* events name the integration as resourceType and resource:
+// arn:aws:states:::sqs:sendMessage.waitForTaskToken -> "sqs",
+// "sendMessage.waitForTaskToken"; arn:aws:states:::aws-sdk:s3:getObject ->
+// "aws-sdk:s3", "getObject".
+struct ServiceResource {
+  std::string resource_type;
+  std::string resource;
+};
+
+ServiceResource service_resource(const std::string& arn) {
+  ServiceResource r;
   constexpr std::string_view kPrefix = "arn:aws:states:::";
-  if (resource.rfind(kPrefix, 0) == 0) {
-    std::string rest = resource.substr(kPrefix.size());
-    auto colon = rest.find(':');
-    f.resource_type = rest.substr(0, colon);
-    f.resource = colon == std::string::npos ? "" : rest.substr(colon + 1);
-    if (f.resource_type == "aws-sdk") {  // arn:aws:states:::aws-sdk:SERVICE:ACTION
-      auto c2 = f.resource.find(':');
-      f.resource_type = "aws-sdk:" + f.resource.substr(0, c2);
-      f.resource = c2 == std::string::npos ? "" : f.resource.substr(c2 + 1);
-    }
+  if (arn.rfind(kPrefix, 0) != 0) return r;
+  std::string rest = arn.substr(kPrefix.size());
+  auto colon = rest.find(':');
+  r.resource_type = rest.substr(0, colon);
+  r.resource = colon == std::string::npos ? "" : rest.substr(colon + 1);
+  if (r.resource_type == "aws-sdk") {
+    auto c2 = r.resource.find(':');
+    r.resource_type = "aws-sdk:" + r.resource.substr(0, c2);
+    r.resource = c2 == std::string::npos ? "" : r.resource.substr(c2 + 1);
   }
-  return f;
+  return r;
+}
+
+void put_service_resource(json::object& det, const std::string& arn) {
+  ServiceResource r = service_resource(arn);
+  det["resourceType"] = std::move(r.resource_type);
+  det["resource"] = std::move(r.resource);
 }
 
 // The text AWS shows for a value inside a quoted message: strings bare, the rest as JSON.
@@ -148,8 +209,11 @@ struct Interp {
     return emit(f, type, [](json::object&) {});
   }
 
-  static json::object payload_details(const char* key, const json::value& v) {
+  // {"input": "<JSON text>", "inputDetails": {"truncated": false}} (or
+  // output), after "name" when the event is about a state.
+  static json::object payload_details(const char* key, const json::value& v, const std::string* name = nullptr) {
     json::object d;
+    if (name) d["name"] = *name;
     d[key] = to_json(v);
     json::object det;
     det["truncated"] = false;
@@ -205,6 +269,17 @@ struct Interp {
       if (const char* n = names[static_cast<int>(s.type)]) emit(&f, n);
     }
     release(id);
+  }
+
+  // A Distributed Map run's ARN, as AWS forms it
+  // (arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:ID, the label being
+  // the state's Label or its name). The ID is derived from the execution and
+  // the state's entry, so it is stable across replays and resumes.
+  std::string map_run_arn(const Frame& f, const State& s) const {
+    const auto& spec = s.as<states::MapSpec>();
+    SeededRandom r(fnv1a(ex.st.arn) ^ static_cast<std::uint64_t>(f.entered_event));
+    return "arn:aws:states:" + E.opts.region + ":" + E.opts.account + ":mapRun:" + ex.st.state_machine_name + "/" +
+           (spec.label ? *spec.label : s.name) + ":" + uuid4(r);
   }
 
   static bool distributed(const State& s) {
@@ -453,7 +528,14 @@ struct Interp {
       break;  // the matching retrier is exhausted: on to the catchers
     }
     if (final_event) emit(&f, final_event);
-    if (final_event && distributed(s)) emit(&f, "MapRunFailed");
+    if (final_event && distributed(s)) {
+      emit(&f, "MapRunFailed", [&](json::object& d) {
+        json::object det;
+        if (failure.has_error) det["error"] = failure.error;
+        if (failure.has_cause) det["cause"] = failure.cause;
+        d["mapRunFailedEventDetails"] = std::move(det);
+      });
+    }
     for (const auto& c : s.catches) {
       if (!error_matches(c.errors, failure.error)) continue;
       json::value err = error_output(failure);
@@ -463,9 +545,7 @@ struct Interp {
         return false;
       }
       emit(&f, exited_name(s.type), [&](json::object& d) {
-        auto det = payload_details("output", f.input);
-        det["name"] = s.name;
-        d["stateExitedEventDetails"] = std::move(det);
+        d["stateExitedEventDetails"] = payload_details("output", f.input, &s.name);
       });
       f.state = c.next;
       f.entered = false;
@@ -492,9 +572,7 @@ struct Interp {
       return false;
     }
     emit(&f, exited_name(s.type), [&](json::object& d) {
-      auto det = payload_details("output", output);
-      det["name"] = s.name;
-      d["stateExitedEventDetails"] = std::move(det);
+      d["stateExitedEventDetails"] = payload_details("output", output, &s.name);
     });
     if (next == states::kNoState) {
       frame_succeeded(fid, std::move(output));
@@ -515,9 +593,7 @@ struct Interp {
     f.task_token.reset();
     ++ex.st.states_entered;
     f.entered_event = emit(&f, entered_name(s.type), [&](json::object& d) {
-      auto det = payload_details("input", f.input);
-      det["name"] = s.name;
-      d["stateEnteredEventDetails"] = std::move(det);
+      d["stateEnteredEventDetails"] = payload_details("input", f.input, &s.name);
     });
   }
 
@@ -775,35 +851,40 @@ struct Interp {
     if (!heartbeat) return fail_here(fid, s, heartbeat.failure());
 
     const TaskFamily fam = task_family(spec.resource);
-    const std::string scheduled = fam.prefix + "Scheduled";
-    const std::string started = fam.prefix + "Started";
-    emit(&f, scheduled.c_str(), [&](json::object& d) {
+    emit(&f, task_event_type(fam, "Scheduled"), [&](json::object& d) {
+      // TaskScheduledEventDetails, ActivityScheduledEventDetails or
+      // LambdaFunctionScheduledEventDetails (which has no heartbeat).
       json::object det;
-      if (fam.prefix == "Task") {
-        det["resourceType"] = fam.resource_type;
-        det["resource"] = fam.resource;
+      const char* key = "lambdaFunctionScheduledEventDetails";
+      if (fam == TaskFamily::Service) {
+        key = "taskScheduledEventDetails";
+        put_service_resource(det, spec.resource);
         det["region"] = E.opts.region;
         det["parameters"] = to_json(payload);
       } else {
+        if (fam == TaskFamily::Activity) key = "activityScheduledEventDetails";
         det["resource"] = spec.resource;
         det["input"] = to_json(payload);
         det["inputDetails"] = json::object{{"truncated", false}};
       }
       if (*timeout > 0) det["timeoutInSeconds"] = static_cast<std::int64_t>(*timeout);
-      if (*heartbeat > 0) det["heartbeatInSeconds"] = static_cast<std::int64_t>(*heartbeat);
-      std::string key = fam.prefix == "Task" ? "taskScheduledEventDetails"
-                        : fam.prefix == "Activity" ? "activityScheduledEventDetails"
-                                                   : "lambdaFunctionScheduledEventDetails";
+      if (*heartbeat > 0 && fam != TaskFamily::Lambda)
+        det["heartbeatInSeconds"] = static_cast<std::int64_t>(*heartbeat);
       d[key] = std::move(det);
     });
-    emit(&f, started.c_str(), [&](json::object& d) {
-      if (fam.prefix == "Task") {
-        d["taskStartedEventDetails"] = json::object{{"resourceType", fam.resource_type}, {"resource", fam.resource}};
-      }
+    // TaskStartedEventDetails names the integration; LambdaFunctionStarted has
+    // no details, and ActivityStarted's only one (workerName) is unknown here.
+    emit(&f, task_event_type(fam, "Started"), [&](json::object& d) {
+      if (fam != TaskFamily::Service) return;
+      json::object det;
+      put_service_resource(det, spec.resource);
+      d["taskStartedEventDetails"] = std::move(det);
     });
-    if (f.task_token && fam.prefix == "Task") {  // a job started or a callback sent: now it waits
+    if (f.task_token && fam == TaskFamily::Service) {  // a job started or a callback sent: now it waits
       emit(&f, "TaskSubmitted", [&](json::object& d) {
-        d["taskSubmittedEventDetails"] = json::object{{"resourceType", fam.resource_type}, {"resource", fam.resource}};
+        json::object det;
+        put_service_resource(det, spec.resource);
+        d["taskSubmittedEventDetails"] = std::move(det);
       });
     }
 
@@ -859,22 +940,18 @@ struct Interp {
     frame(fid).effective = std::move(req.payload);
   }
 
+  // TaskFailed / TaskTimedOut (with the integration), LambdaFunction* and
+  // Activity* ones (error and cause only).
   void task_failed_event(Frame& f, const State& s, const char* suffix, const Failure& failure) {
     const auto& spec = s.as<states::TaskSpec>();
     const TaskFamily fam = task_family(spec.resource);
-    const std::string type = fam.prefix + suffix;
-    std::string key = type;
-    key[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[0])));
-    key += "EventDetails";
-    emit(&f, type.c_str(), [&](json::object& d) {
+    const char* type = task_event_type(fam, suffix);
+    emit(&f, type, [&](json::object& d) {
       json::object det;
-      if (fam.prefix == "Task") {
-        det["resourceType"] = fam.resource_type;
-        det["resource"] = fam.resource;
-      }
+      if (fam == TaskFamily::Service) put_service_resource(det, spec.resource);
       if (failure.has_error) det["error"] = failure.error;
       if (failure.has_cause) det["cause"] = failure.cause;
-      d[key] = std::move(det);
+      d[details_key(type)] = std::move(det);
     });
   }
 
@@ -896,17 +973,15 @@ struct Interp {
       task_failed_event(f, s, "Failed", dl);
       return state_failed(fid, s, dl);
     }
-    const TaskFamily fam = task_family(s.as<states::TaskSpec>().resource);
-    const std::string type = fam.prefix + "Succeeded";
-    emit(&f, type.c_str(), [&](json::object& d) {
-      auto det = payload_details("output", o.output);
-      if (fam.prefix == "Task") {
-        det["resourceType"] = fam.resource_type;
-        det["resource"] = fam.resource;
-      }
-      std::string key = type;
-      key[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[0])));
-      d[key + "EventDetails"] = std::move(det);
+    const std::string& resource = s.as<states::TaskSpec>().resource;
+    const TaskFamily fam = task_family(resource);
+    const char* type = task_event_type(fam, "Succeeded");
+    emit(&f, type, [&](json::object& d) {
+      json::object det;
+      if (fam == TaskFamily::Service) put_service_resource(det, resource);
+      det["output"] = to_json(o.output);
+      det["outputDetails"] = json::object{{"truncated", false}};
+      d[details_key(type)] = std::move(det);
     });
     return finish_with_result(fid, s, std::move(o.output));
   }
@@ -1040,7 +1115,11 @@ struct Interp {
     f.tolerated_count = *tc;
     f.results = json::array(f.total);
     f.children.clear();
-    if (distributed(s)) emit(&f, "MapRunStarted");
+    if (distributed(s)) {
+      emit(&f, "MapRunStarted", [&](json::object& d) {
+        d["mapRunStartedEventDetails"] = json::object{{"mapRunArn", map_run_arn(f, s)}};
+      });
+    }
     if (f.total == 0) {
       if (distributed(s)) emit(&f, "MapRunSucceeded");
       emit(&f, "MapStateSucceeded");
@@ -1100,9 +1179,14 @@ struct Interp {
     Frame& c = frame(cid);
     const auto pid = static_cast<std::uint32_t>(c.parent);
     const std::uint32_t slot = c.slot;
+    const std::int64_t branch_last_event = c.last_event;
+    const bool branch_quiet = c.quiet;
     release(cid);
     Frame& p = frame(pid);
     if (p.phase != FramePhase::Children) return;  // the parent was already stopped
+    // What the parent writes next (MapIterationSucceeded, ParallelStateFailed,
+    // the state's exit...) follows from the branch's last event, as in AWS.
+    if (!branch_quiet) p.last_event = branch_last_event;
     auto& ch = p.children;
     ch.erase(std::find(ch.begin(), ch.end(), cid));
     const State& ps = state_of(p);
