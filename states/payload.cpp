@@ -85,6 +85,12 @@ struct PayloadTemplate::Impl {
   bool compile_dynamic(std::string_view key, const json::value& value, const Where& object,
                        Diagnostics& diags);
   std::uint32_t add_key(std::string_view key);
+  struct Mark {
+    std::size_t node, constant, key;
+  };
+  Mark begin_composite(Kind kind);
+  template <class Spec>  // json::object or json::array, copied only when collapsed
+  void finish_composite(const Mark& mark, bool all_constant, const Spec& spec);
   void collapse_to_constant(std::size_t first_node, std::size_t first_constant,
                             std::size_t first_key, const json::value& spec);
 
@@ -167,11 +173,26 @@ void Impl::collapse_to_constant(std::size_t first_node, std::size_t first_consta
   nodes.push_back(node);
 }
 
+// Opens an object or array node; finish_composite closes it, collapsing it
+// into one constant when none of its members reads anything.
+Impl::Mark Impl::begin_composite(Kind kind) {
+  Mark mark{nodes.size(), constants.size(), keys.size()};
+  nodes.push_back(Node{kind});
+  return mark;
+}
+
+template <class Spec>
+void Impl::finish_composite(const Mark& mark, bool all_constant, const Spec& spec) {
+  if (all_constant) {
+    collapse_to_constant(mark.node, mark.constant, mark.key, json::value(spec));
+  } else {
+    nodes[mark.node].end = static_cast<std::uint32_t>(nodes.size());
+  }
+}
+
 bool Impl::compile_object(const json::object& spec, const Where& where, Diagnostics& diags) {
-  const std::size_t first = nodes.size();
-  const std::size_t first_constant = constants.size();
-  const std::size_t first_key = keys.size();
-  nodes.push_back(Node{Kind::kObject});
+  const Mark mark = begin_composite(Kind::kObject);
+  const std::size_t first = mark.node;
   bool ok = true;
   bool all_constant = true;
   for (const auto& kv : spec) {
@@ -195,19 +216,13 @@ bool Impl::compile_object(const json::object& spec, const Where& where, Diagnost
     ++nodes[first].index;
   }
   if (!ok) return false;
-  if (all_constant) {
-    collapse_to_constant(first, first_constant, first_key, json::value(spec));
-  } else {
-    nodes[first].end = static_cast<std::uint32_t>(nodes.size());
-  }
+  finish_composite(mark, all_constant, spec);
   return true;
 }
 
 bool Impl::compile_array(const json::array& spec, const Where& where, Diagnostics& diags) {
-  const std::size_t first = nodes.size();
-  const std::size_t first_constant = constants.size();
-  const std::size_t first_key = keys.size();
-  nodes.push_back(Node{Kind::kArray});
+  const Mark mark = begin_composite(Kind::kArray);
+  const std::size_t first = mark.node;
   bool ok = true;
   bool all_constant = true;
   for (std::size_t i = 0; i < spec.size(); ++i) {
@@ -220,11 +235,7 @@ bool Impl::compile_array(const json::array& spec, const Where& where, Diagnostic
     ++nodes[first].index;
   }
   if (!ok) return false;
-  if (all_constant) {
-    collapse_to_constant(first, first_constant, first_key, json::value(spec));
-  } else {
-    nodes[first].end = static_cast<std::uint32_t>(nodes.size());
-  }
+  finish_composite(mark, all_constant, spec);
   return true;
 }
 
