@@ -56,6 +56,7 @@ class ManualClock final : public Clock {
 };
 
 inline constexpr Nanos kNanosPerSecond = 1000000000LL;
+inline constexpr Nanos kNanosPerMilli = 1000000LL;
 inline Nanos seconds_to_nanos(double s) { return static_cast<Nanos>(s * 1e9); }
 
 }  // namespace stepwise

@@ -218,11 +218,21 @@ void Engine::Impl::complete(Execution& ex) {
   ex.ready.clear();
 }
 
-void Engine::Impl::run_until(const std::function<bool()>& done) {
+Execution* Engine::Impl::find(const std::string& arn) {
+  for (auto& [key, ex] : executions) {
+    if (ex->st.arn == arn) return ex.get();
+  }
+  return nullptr;
+}
+
+void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<Steady::time_point> until) {
   loop_thread = std::this_thread::get_id();
-  std::vector<std::uint64_t> ended;
   auto reap = [&](Execution& ex) {
     if (!ex.finished) return;
+    if (ex.abandoned) {
+      executions.erase(ex.key);
+      return;
+    }
     ExecutionResult r;
     r.status = ex.st.status;
     r.output = std::move(ex.st.output);
@@ -263,6 +273,10 @@ void Engine::Impl::run_until(const std::function<bool()>& done) {
       auto it = executions.find(key);
       if (it == executions.end()) continue;
       Execution& ex = *it->second;
+      if (ex.finished) {  // abandoned or stopped between rounds
+        reap(ex);
+        continue;
+      }
       if (ex.resume_rest && !ex.resume_rest->pending_restored) restore_pending(ex);
       // Advance a bounded number of frames, then give other executions a turn.
       for (int i = 0; i < 64 && !ex.ready.empty() && !ex.finished; ++i) {
@@ -273,11 +287,13 @@ void Engine::Impl::run_until(const std::function<bool()>& done) {
       if (ex.resume_rest && !ex.finished && ex.ready.empty()) finish_restore(ex);
       if (!ex.finished && !ex.ready.empty()) runnable.push_back(key);
       reap(ex);
+      if (until && Steady::now() >= *until) break;
       continue;
     }
     io.poll();
     if (!local_inbox.empty()) continue;
     if (done() || (timers.empty() && in_flight == 0)) break;
+    if (until && Steady::now() >= *until) break;
     Nanos now = clock->now();
     if (!timers.empty() && timers.top().due <= now) {
       while (!timers.empty() && timers.top().due <= now) {
@@ -295,6 +311,11 @@ void Engine::Impl::run_until(const std::function<bool()>& done) {
       continue;
     }
     Nanos wait = timers.empty() ? kNanosPerSecond : std::min<Nanos>(timers.top().due - now, kNanosPerSecond);
+    if (until) {
+      wait = std::min<Nanos>(
+          wait, std::chrono::duration_cast<std::chrono::nanoseconds>(*until - Steady::now()).count());
+      wait = std::max<Nanos>(wait, 0);
+    }
     io.run_one_for(std::chrono::nanoseconds(wait));
   }
 }
@@ -349,6 +370,54 @@ Result<std::string> Engine::resume(std::shared_ptr<const states::Definition> def
 
 void Engine::run_pending() {
   impl_->run_until([this] { return impl_->executions.empty(); });
+}
+
+void Engine::poll(Nanos max_wait) {
+  impl_->run_until([] { return false; }, Impl::Steady::now() + std::chrono::nanoseconds(std::max<Nanos>(max_wait, 0)));
+}
+
+std::size_t Engine::active() const { return impl_->executions.size(); }
+
+PreparedExecution Engine::prepare(std::shared_ptr<const states::Definition> definition, json::value input,
+                                  RunOptions options) {
+  PreparedExecution out;
+  options.record_history = true;
+  options.on_transition = nullptr;
+  Execution& ex = impl_->add_execution(std::move(definition), std::move(options), nullptr);
+  ex.st.input = std::move(input);
+  impl_->begin(ex);
+  // The loop would advance the top frame first.
+  for (auto id : ex.ready) out.snapshot.queue.ready.push_back(id);
+  out.snapshot.queue.ready_first = static_cast<std::uint32_t>(out.snapshot.queue.ready.size());
+  out.snapshot.state = std::move(ex.st);
+  out.events = std::move(ex.history);
+  // begin() may have queued the execution and armed its timeout; both are
+  // ignored once it is gone.
+  impl_->executions.erase(ex.key);
+  return out;
+}
+
+bool Engine::stop(const std::string& execution_arn, std::optional<std::string> error,
+                  std::optional<std::string> cause) {
+  Execution* ex = impl_->find(execution_arn);
+  if (!ex || ex->finished) return false;
+  impl_->stop(*ex, std::move(error), std::move(cause));
+  impl_->runnable.push_back(ex->key);  // the loop reports it
+  return true;
+}
+
+bool Engine::abandon(const std::string& execution_arn) {
+  Execution* ex = impl_->find(execution_arn);
+  if (!ex) return false;
+  ex->abandoned = true;
+  ex->hooked = false;
+  ex->on_done = nullptr;
+  for (auto& f : ex->st.frames) f.token = 0;  // stale every pending answer and timer
+  if (!ex->finished) {
+    impl_->complete(*ex);
+    impl_->runnable.push_back(ex->key);
+  }
+  return true;
 }
 
 }  // namespace stepwise

@@ -97,6 +97,12 @@ struct RunOptions {
   TransitionSink on_transition;
 };
 
+// What Engine::prepare builds: an execution recorded before any engine runs it.
+struct PreparedExecution {
+  ExecutionSnapshot snapshot;         // ExecutionStarted written, the top frame ready
+  std::vector<HistoryEvent> events;   // ExecutionStarted (and ExecutionFailed if the input is too large)
+};
+
 struct ExecutionResult {
   ExecutionStatus status = ExecutionStatus::Running;
   json::value output;  // when Succeeded
@@ -157,8 +163,40 @@ class Engine {
   Result<std::string> resume(std::shared_ptr<const states::Definition> definition, const json::value& snapshot,
                              RunOptions options, std::function<void(ExecutionResult)> on_done);
 
+  // Builds the execution start() would begin (identity, ExecutionStarted,
+  // the top frame ready) without running it: for a caller that records the
+  // execution first and runs it later with resume() (start-execution, then a
+  // worker). Nothing stays in the engine.
+  PreparedExecution prepare(std::shared_ptr<const states::Definition> definition, json::value input,
+                            RunOptions options = {});
+
+  // Stops a running execution as StopExecution does: every state in
+  // progress writes its ...StateAborted event (Task, Wait, Parallel, Map),
+  // then ExecutionAborted with the given error and cause; the final
+  // checkpoint and on_done follow as for any end. In-flight tasks are not
+  // cancelled; their answers are ignored. False when the engine runs no such
+  // execution (or it has ended). Call from the engine's thread, between
+  // run/poll calls.
+  bool stop(const std::string& execution_arn, std::optional<std::string> error, std::optional<std::string> cause);
+
+  // Forgets an execution without ending it: no event, no checkpoint, no
+  // on_done (someone else ended it or owns it now, e.g. a stop recorded by
+  // another process). Late task answers and timers for it are ignored.
+  // False when the engine runs no such execution. Safe from inside an
+  // on_transition / on_event / on_done callback.
+  bool abandon(const std::string& execution_arn);
+
   // Drives every started execution until all have ended.
   void run_pending();
+
+  // Runs whatever is ready and due; when nothing is, waits for a task answer
+  // or a timer, but returns once `max_wait` has passed (or at once when no
+  // execution is waiting for anything). For a caller with its own loop
+  // (a worker polling a store between rounds).
+  void poll(Nanos max_wait);
+
+  // Executions started or resumed and not yet ended.
+  std::size_t active() const;
 
   const EngineOptions& options() const;
 

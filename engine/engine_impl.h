@@ -4,7 +4,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <deque>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -48,6 +50,7 @@ struct Execution {
   std::deque<std::uint32_t> ready;  // frames to advance
   bool finished = false;
   bool hooked = false;           // options.on_transition is set
+  bool abandoned = false;        // dropped by Engine::abandon: reaped silently
   // A resumed execution: what to do once the frames that ran first before
   // the snapshot's pending deliveries have run (see RunQueue).
   std::unique_ptr<ResumeRest> resume_rest;
@@ -106,7 +109,13 @@ class Engine::Impl {
   // The loop (engine.cpp).
   std::uint64_t start(std::shared_ptr<const states::Definition> def, json::value input, RunOptions options,
                       std::function<void(ExecutionResult)> on_done);
-  void run_until(const std::function<bool()>& done);
+  // Runs until done() or nothing is left to wait for; with `until`, also
+  // returns once that real (steady) time has passed.
+  using Steady = std::chrono::steady_clock;
+  void run_until(const std::function<bool()>& done, std::optional<Steady::time_point> until = std::nullopt);
+  Execution* find(const std::string& arn);
+  // The engine's StopExecution (interpreter.cpp).
+  void stop(Execution& ex, std::optional<std::string> error, std::optional<std::string> cause);
   void deliver(Wakeup w);  // from any thread
   void arm(Nanos due, Wakeup w);
   Result<std::uint64_t> resume(std::shared_ptr<const states::Definition> def, ExecutionSnapshot snapshot,

@@ -271,6 +271,20 @@ struct Interp {
     release(id);
   }
 
+  // Writes the ...StateAborted events of a frame and everything below it,
+  // children first, leaving the frames as they are (a stopped execution
+  // keeps where it stood, for redrive).
+  void emit_aborted(std::uint32_t id) {
+    Frame& f = frame(id);
+    for (auto c : f.children) emit_aborted(c);
+    if (f.entered && (f.phase == FramePhase::Task || f.phase == FramePhase::Timer || f.phase == FramePhase::Children)) {
+      const State& s = state_of(f);
+      static const char* names[] = {"TaskStateAborted", nullptr, nullptr, "WaitStateAborted", nullptr, nullptr,
+                                    "ParallelStateAborted", "MapStateAborted"};
+      if (const char* n = names[static_cast<int>(s.type)]) emit(&f, n);
+    }
+  }
+
   // A Distributed Map run's ARN, as AWS forms it
   // (arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:ID, the label being
   // the state's Label or its name). The ID is derived from the execution and
@@ -1286,6 +1300,26 @@ void Engine::Impl::begin(Execution& ex) {
     arm(st.deadline, Wakeup{ex.key, UINT32_MAX, 0, Wakeup::Kind::ExecutionTimeout, {}});
   }
   schedule(ex, top);
+}
+
+void Engine::Impl::stop(Execution& ex, std::optional<std::string> error, std::optional<std::string> cause) {
+  Interp in{*this, ex};
+  for (std::uint32_t id = 0; id < ex.st.frames.size(); ++id) {
+    const Frame& f = ex.st.frames[id];
+    if (f.in_use && f.parent < 0) in.emit_aborted(id);
+  }
+  in.emit(nullptr, "ExecutionAborted", [&](json::object& d) {
+    json::object det;
+    if (error) det["error"] = *error;
+    if (cause) det["cause"] = *cause;
+    d["executionAbortedEventDetails"] = std::move(det);
+  });
+  ex.st.has_error = error.has_value();
+  ex.st.has_cause = cause.has_value();
+  ex.st.error = error.value_or("");
+  ex.st.cause = cause.value_or("");
+  in.end_execution(ExecutionStatus::Aborted);
+  if (ex.hooked) checkpoint(ex);
 }
 
 void Engine::Impl::advance(Execution& ex, std::uint32_t fid) {
