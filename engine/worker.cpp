@@ -182,6 +182,10 @@ Status Worker::claim(const std::string& arn, DoneCallback on_done) {
     type = machine_types_.emplace(record->state_machine_arn, t).first;
   }
   opts.type = type->second;
+  if (options_.invoker_for) {
+    const std::string& machine = record->state_machine_arn;
+    opts.invoker = options_.invoker_for(machine.substr(machine.rfind(':') + 1));
+  }
 
   auto owned = std::make_unique<Tracked>();
   Tracked* t = owned.get();

@@ -56,6 +56,9 @@ struct WorkerOptions {
   // Claim executions on its own (stepwise worker); false: run only the
   // executions given to adopt() (stepwise run).
   bool claim = true;
+  // The invoker for an execution's tasks, by state machine name (e.g. mocks);
+  // unset or null: the engine's.
+  std::function<std::shared_ptr<Invoker>(const std::string& state_machine_name)> invoker_for;
   // Group commit thresholds (real time).
   std::size_t max_batch_events = 8192;
   Nanos max_batch_delay = 50 * kNanosPerMilli;
