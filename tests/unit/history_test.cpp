@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/event_codec.h"
 #include "engine_test_util.h"
 
 using namespace stepwise;
@@ -374,4 +375,26 @@ TEST_CASE("History: a retried task schedules again after its failure") {
   CHECK(to_json(json::value(r.history[7].details)) ==
         R"({"taskSucceededEventDetails":{"resourceType":"sqs","resource":"sendMessage",)"
         R"("output":"{\"MessageId\":\"m\"}","outputDetails":{"truncated":false}}})");
+}
+
+TEST_CASE("event codec: an event survives the store's record form, bad details are refused") {
+  stepwise::HistoryEvent e;
+  e.id = 7;
+  e.previous_event_id = 5;
+  e.timestamp = 1735689600123000000LL;
+  e.type = "PassStateExited";
+  e.details["stateExitedEventDetails"] = stepwise::json::object{{"name", "P"}, {"output", "{\"a\":1.5}"}};
+  auto rec = stepwise::to_event_record(e);
+  CHECK(rec.details == R"({"stateExitedEventDetails":{"name":"P","output":"{\"a\":1.5}"}})");
+  auto back = stepwise::from_event_record(rec);
+  REQUIRE(back);
+  CHECK(back->id == 7);
+  CHECK(back->previous_event_id == 5);
+  CHECK(back->timestamp == e.timestamp);
+  CHECK(back->type == e.type);
+  CHECK(back->details == e.details);
+  rec.details = "[1]";
+  auto bad = stepwise::from_event_record(rec);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.failure().error == "Stepwise.CorruptEvent");
 }

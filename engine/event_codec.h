@@ -1,0 +1,20 @@
+// History events between the engine and the store: the store keeps each
+// event's "...EventDetails" member(s) as JSON text (storage::EventRecord);
+// the engine and the commands work with HistoryEvent.
+#pragma once
+
+#include "engine/history.h"
+#include "states/failure.h"
+#include "storage/records.h"
+
+namespace stepwise {
+
+// The event as the store keeps it: details become their JSON text
+// ({"stateEnteredEventDetails":{...}}, or "{}").
+storage::EventRecord to_event_record(const HistoryEvent& e);
+
+// Back from the store. Fails (error "Stepwise.CorruptEvent", the cause naming
+// the event id) when the details are not a JSON object.
+Result<HistoryEvent> from_event_record(const storage::EventRecord& r);
+
+}  // namespace stepwise
