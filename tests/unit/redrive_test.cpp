@@ -374,9 +374,13 @@ TEST_CASE("redrive: a stopped (ABORTED) execution continues from the state it wa
       "Done":{"Type":"Pass","Result":"done","End":true}}})");
   Engine e(virtual_time_options());
   Calls calls;
-  e.functions().add("Count", [&](const json::value& ev, const InvocationContext&) -> json::value {
-    ++calls.n["a"];
-    return ev;
+  bool park_first = false;  // the first call never answers (a task in flight)
+  std::vector<TaskCompletion> parked;
+  e.functions().add_async("Count", [&](const json::value& ev, const InvocationContext&, TaskCompletion done) {
+    if (++calls.n["a"] == 1 && park_first)
+      parked.push_back(std::move(done));
+    else
+      done(TaskOutcome::success(ev));
   });
   // Stops the execution once its top frame is at `state` in `phase`.
   auto stopped_at = [&](const char* state, FramePhase phase) {
@@ -412,6 +416,7 @@ TEST_CASE("redrive: a stopped (ABORTED) execution continues from the state it wa
     check_ids_continue(whole_history({&first, &second}));
   }
   SUBCASE("while its task was in flight: the task runs again") {
+    park_first = true;
     Attempt first = stopped_at("A", FramePhase::Task);
     CHECK(calls["a"] == 1);
     Attempt second = redrive(e, def, first.last);
