@@ -45,7 +45,8 @@ std::unique_ptr<Service> open_service(const StoreArgs& args, bool create) {
       case storage::Code::kNewerSchema:
         std::cerr << " (the file was left untouched; --db or STEPWISE_DB choose another database)";
         break;
-      default: break;
+      default:
+        break;
     }
     std::cerr << "\n";
     return nullptr;

@@ -13,7 +13,7 @@
 namespace stepwise::cli {
 
 struct StoreArgs {
-  std::string db;             // empty: $STEPWISE_DB, else ./stepwise.db
+  std::string db;               // empty: $STEPWISE_DB, else ./stepwise.db
   std::string output = "json";  // "json" or "table"
 };
 
@@ -46,7 +46,6 @@ std::optional<std::string> execution_arn_of(Service& service, const std::string&
 
 // Calls a list operation page after page and joins the pages under `list`
 // (the AWS CLI does so unless told --max-results or --next-token).
-ServiceResult call_all_pages(Service& service, std::string_view operation, json::object request,
-                             std::string_view list);
+ServiceResult call_all_pages(Service& service, std::string_view operation, json::object request, std::string_view list);
 
 }  // namespace stepwise::cli

@@ -34,8 +34,9 @@ struct Optional {
 };
 
 void add_paging(CLI::App* cmd, int* max_results, Optional* max_opt, Optional* token) {
-  max_opt->option = cmd->add_option("--max-results", *max_results, "Page size (1-1000); prints one page and its nextToken")
-                        ->check(CLI::Range(0, 1000));
+  max_opt->option =
+      cmd->add_option("--max-results", *max_results, "Page size (1-1000); prints one page and its nextToken")
+          ->check(CLI::Range(0, 1000));
   token->option = cmd->add_option("--next-token", token->value, "Continue from the nextToken a previous page printed");
 }
 
@@ -150,8 +151,9 @@ void add_list_state_machines(CLI::App& app, Commands& commands) {
     if (!service) return kExitUsage;
     json::object request;
     add_paging_request(request, a->max_results, a->max_opt, a->token);
-    auto r = paging_asked(a->max_opt, a->token) ? service->list_state_machines(request)
-                                                 : call_all_pages(*service, "ListStateMachines", request, "stateMachines");
+    auto r = paging_asked(a->max_opt, a->token)
+                 ? service->list_state_machines(request)
+                 : call_all_pages(*service, "ListStateMachines", request, "stateMachines");
     return print_result(a->store, "ListStateMachines", r);
   };
 }
@@ -163,13 +165,14 @@ void add_start_execution(CLI::App& app, Commands& commands) {
     Optional name, input;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("start-execution",
-                                 "Start an execution and return at once; `stepwise worker` runs it.");
+  auto* cmd =
+      app.add_subcommand("start-execution", "Start an execution and return at once; `stepwise worker` runs it.");
   cmd->add_option("--state-machine-arn,--state-machine", a->machine,
                   "The state machine: its ARN, its name, or a version (NAME:N or its version ARN)")
       ->required();
   a->name.option = cmd->add_option("--name", a->name.value, "Execution name (default: a random UUID)");
-  a->input.option = cmd->add_option("--input", a->input.value, "Execution input: JSON text or file://PATH (default {})");
+  a->input.option =
+      cmd->add_option("--input", a->input.value, "Execution input: JSON text or file://PATH (default {})");
   add_store_options(cmd, a->store);
   commands["start-execution"] = [a] {
     json::object request;
@@ -232,7 +235,7 @@ void add_list_executions(CLI::App& app, Commands& commands) {
     if (a->status.given()) request["statusFilter"] = a->status.value;
     add_paging_request(request, a->max_results, a->max_opt, a->token);
     auto r = paging_asked(a->max_opt, a->token) ? service->list_executions(request)
-                                                 : call_all_pages(*service, "ListExecutions", request, "executions");
+                                                : call_all_pages(*service, "ListExecutions", request, "executions");
     return print_result(a->store, "ListExecutions", r);
   };
 }
@@ -269,7 +272,7 @@ void add_get_execution_history(CLI::App& app, Commands& commands) {
     if (!a->include_data) request["includeExecutionData"] = false;
     add_paging_request(request, a->max_results, a->max_opt, a->token);
     auto r = paging_asked(a->max_opt, a->token) ? service->get_execution_history(request)
-                                                 : call_all_pages(*service, "GetExecutionHistory", request, "events");
+                                                : call_all_pages(*service, "GetExecutionHistory", request, "events");
     return print_result(a->store, "GetExecutionHistory", r);
   };
 }

@@ -28,12 +28,12 @@ struct Span {
   std::string name;
   std::string type;  // "Task", "Pass", "Parallel", ...
   Nanos start = 0;
-  Nanos last = 0;             // the newest event seen for it
-  std::optional<Nanos> end;   // when it was left (or aborted)
+  Nanos last = 0;            // the newest event seen for it
+  std::optional<Nanos> end;  // when it was left (or aborted)
   bool aborted = false;
-  int attempts = 0;           // TaskScheduled (Task) or ...StateStarted (Parallel, Map)
+  int attempts = 0;  // TaskScheduled (Task) or ...StateStarted (Parallel, Map)
   std::vector<std::string> errors;
-  std::vector<int> children;  // lanes: branches or iterations, in start order
+  std::vector<int> children;                   // lanes: branches or iterations, in start order
   std::map<std::int64_t, int> iteration_lane;  // Map: iteration index -> lane
 };
 
@@ -64,7 +64,9 @@ struct Timeline {
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 
 // The first member `field` of the event's ...EventDetails.
 const json::value* detail(const json::object& event, std::string_view field) {
@@ -162,14 +164,16 @@ class Builder {
       return;
     }
     static const std::map<std::string, std::string, std::less<>> kEnds = {{"ExecutionSucceeded", "SUCCEEDED"},
-                                                                           {"ExecutionFailed", "FAILED"},
-                                                                           {"ExecutionTimedOut", "TIMED_OUT"},
-                                                                           {"ExecutionAborted", "ABORTED"}};
+                                                                          {"ExecutionFailed", "FAILED"},
+                                                                          {"ExecutionTimedOut", "TIMED_OUT"},
+                                                                          {"ExecutionAborted", "ABORTED"}};
     auto it = kEnds.find(type);
     if (it == kEnds.end()) return;  // e.g. ExecutionRedriven
     t_.status = it->second;
     t_.ended = true;
     t_.end = ts;
+    // A state that failed without an event of its own (e.g. a bad path) fails the execution.
+    Span* open = t_.lanes[0].open_span();
     if (const auto* v = detail(e, "error")) {
       t_.has_error = true;
       t_.error = v->is_string() ? std::string(v->get_string()) : "";
@@ -178,6 +182,7 @@ class Builder {
       t_.has_cause = true;
       t_.cause = v->is_string() ? std::string(v->get_string()) : "";
     }
+    if (open && open->errors.empty() && t_.has_error && type != "ExecutionAborted") open->errors.push_back(t_.error);
   }
 
   void state_event(int lane_id, const std::string& type, const json::object& e, Nanos ts, std::int64_t id) {
@@ -199,7 +204,7 @@ class Builder {
     } else if (ends_with(type, "StateAborted")) {
       span->end = ts;
       span->aborted = true;
-    } else if (type == "TaskScheduled" || type == "ParallelStateStarted" || type == "MapStateStarted") {
+    } else if (ends_with(type, "Scheduled") || type == "ParallelStateStarted" || type == "MapStateStarted") {
       ++span->attempts;
     } else if (type == "MapIterationStarted") {
       const auto* index = detail(e, "index");
@@ -213,7 +218,9 @@ class Builder {
       const std::int64_t i = index && index->is_number() ? index->to_number<std::int64_t>() : 0;
       if (auto it = span->iteration_lane.find(i); it != span->iteration_lane.end()) {
         Lane& child = t_.lanes[it->second];
-        child.status = type == "MapIterationSucceeded" ? "SUCCEEDED" : type == "MapIterationFailed" ? "FAILED" : "ABORTED";
+        child.status = type == "MapIterationSucceeded" ? "SUCCEEDED"
+                       : type == "MapIterationFailed"  ? "FAILED"
+                                                       : "ABORTED";
         child.end = ts;
       }
     } else if (is_failure_event(type) && !starts_with(type, "MapIteration")) {
@@ -391,8 +398,8 @@ Command add_timeline(CLI::App& app) {
     std::string execution;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand(
-      "timeline", "Show an execution as a timeline: each state's start, duration, retries and errors.");
+  auto* cmd = app.add_subcommand("timeline",
+                                 "Show an execution as a timeline: each state's start, duration, retries and errors.");
   cmd->add_option("execution", a->execution, "The execution: its ARN, MACHINE:NAME, or its name")->required();
   add_store_options(cmd, a->store, false);
   cmd->footer(

@@ -28,7 +28,8 @@ ServiceError validation(const std::string& what) {
 }
 
 ServiceError missing(std::string_view member) {
-  return validation("Value null at '" + std::string(member) + "' failed to satisfy constraint: Member must not be null");
+  return validation("Value null at '" + std::string(member) +
+                    "' failed to satisfy constraint: Member must not be null");
 }
 
 ServiceError too_long(std::string_view member, const std::string& value, std::size_t max, bool show_value = true) {
@@ -109,11 +110,13 @@ class Reader {
     auto n = integer("maxResults");
     if (!n) return 0;
     if (*n < 0) {
-      set(validation("Value '" + std::to_string(*n) +
-                     "' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0"));
+      set(validation(
+          "Value '" + std::to_string(*n) +
+          "' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0"));
     } else if (*n > storage::kMaxPageSize) {
-      set(validation("Value '" + std::to_string(*n) +
-                     "' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"));
+      set(validation(
+          "Value '" + std::to_string(*n) +
+          "' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"));
     }
     return static_cast<int>(std::clamp<std::int64_t>(*n, 0, storage::kMaxPageSize));
   }
@@ -160,7 +163,8 @@ std::vector<std::string> split(std::string_view text, char sep) {
 }
 
 std::optional<ServiceError> parse_arn(std::string_view arn, ArnParts* out) {
-  if (arn.substr(0, 4) != "arn:") return ServiceError{"InvalidArn", "Invalid Arn: 'Invalid ARN prefix: " + std::string(arn) + "'"};
+  if (arn.substr(0, 4) != "arn:")
+    return ServiceError{"InvalidArn", "Invalid Arn: 'Invalid ARN prefix: " + std::string(arn) + "'"};
   auto parts = split(arn, ':');
   if (parts.size() < 7 || parts[1].empty() || parts[2] != "states" || parts[3].empty() || parts[4].empty())
     return invalid_arn(arn);
@@ -198,8 +202,8 @@ std::optional<ServiceError> parse_machine_arn(std::string_view text, MachineRef*
   if (p.resource.size() == 2) {
     if (!all_digits(p.resource[1])) return state_machine_missing(text);  // an alias: Stepwise has none
     if (!allow_version) {
-      return ServiceError{"ValidationException",
-                          "This operation takes the state machine's ARN, not a version ARN: '" + std::string(text) + "'"};
+      return ServiceError{"ValidationException", "This operation takes the state machine's ARN, not a version ARN: '" +
+                                                     std::string(text) + "'"};
     }
     out->version = std::stoll(p.resource[1]);
   }
@@ -252,8 +256,8 @@ std::int32_t next_code_point(std::string_view s, std::size_t& i) {
 }
 
 bool is_unicode_space(std::int32_t cp) {
-  return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
 }
 
 std::size_t code_points(std::string_view s) {
@@ -365,9 +369,8 @@ Service::~Service() = default;
 
 const std::vector<std::string_view>& Service::operations() {
   static const std::vector<std::string_view> kNames = {
-      "CreateStateMachine", "DeleteStateMachine", "DescribeExecution", "DescribeStateMachine",
-      "GetExecutionHistory", "ListExecutions",    "ListStateMachines", "StartExecution",
-      "StopExecution",       "UpdateStateMachine"};
+      "CreateStateMachine", "DeleteStateMachine", "DescribeExecution", "DescribeStateMachine", "GetExecutionHistory",
+      "ListExecutions",     "ListStateMachines",  "StartExecution",    "StopExecution",        "UpdateStateMachine"};
   return kNames;
 }
 
@@ -439,8 +442,9 @@ ServiceResult Service::create_state_machine(const json::object& request) {
   in.check_length("roleArn", role, kMaxArnLength);
   auto type = type_text ? storage::parse_machine_type(*type_text) : storage::MachineType::kStandard;
   if (!type) {
-    in.set(validation("Value '" + *type_text +
-                      "' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"));
+    in.set(validation(
+        "Value '" + *type_text +
+        "' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"));
   }
   if (in.error()) return *in.error();
   if (!is_valid_resource_name(name)) return ServiceError{"InvalidName", "Invalid Name: '" + name + "'"};
@@ -668,8 +672,10 @@ ServiceResult Service::start_execution(const json::object& request) {
     switch (created.code()) {
       case Code::kAlreadyExists:
         return ServiceError{"ExecutionAlreadyExists", "Execution Already Exists: '" + e.arn + "'"};
-      case Code::kNotFound: return state_machine_missing(arn_text);
-      default: return store_failure(created.status());
+      case Code::kNotFound:
+        return state_machine_missing(arn_text);
+      default:
+        return store_failure(created.status());
     }
   }
   if (created->created && st.status != ExecutionStatus::Running) {
@@ -787,9 +793,12 @@ ServiceResult Service::get_execution_history(const json::object& request) {
   auto history = store_->get_history(arn, h);
   if (!history) {
     switch (history.code()) {
-      case Code::kNotFound: return execution_missing(arn);
-      case Code::kInvalidArgument: return invalid_token(h.page.next_token);
-      default: return store_failure(history.status());
+      case Code::kNotFound:
+        return execution_missing(arn);
+      case Code::kInvalidArgument:
+        return invalid_token(h.page.next_token);
+      default:
+        return store_failure(history.status());
     }
   }
   json::array events;

@@ -60,7 +60,7 @@ struct ServiceError {
 class [[nodiscard]] ServiceResult {
  public:
   ServiceResult(json::object response) : v_(std::move(response)) {}  // NOLINT: implicit by design
-  ServiceResult(ServiceError error) : v_(std::move(error)) {}         // NOLINT: implicit by design
+  ServiceResult(ServiceError error) : v_(std::move(error)) {}        // NOLINT: implicit by design
 
   bool ok() const { return v_.index() == 0; }
   // REQUIRES: ok().
@@ -138,8 +138,8 @@ class Service {
   // The parsed definition of a state machine version (cached by ARN and
   // version). Null, with *error set, when the version is absent or its
   // stored definition no longer parses.
-  std::shared_ptr<const states::Definition> definition(const std::string& state_machine_arn,
-                                                       std::int64_t version, ServiceError* error);
+  std::shared_ptr<const states::Definition> definition(const std::string& state_machine_arn, std::int64_t version,
+                                                       ServiceError* error);
 
  private:
   std::shared_ptr<const states::Definition> cached_definition(const std::string& arn, std::int64_t version);
