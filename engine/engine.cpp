@@ -10,6 +10,9 @@
 namespace stepwise {
 namespace {
 
+// How long poll() keeps running ready work before it returns to its caller.
+constexpr std::chrono::milliseconds kPollWorkSlice{100};
+
 bool contains_context_ref(const json::value& v) {
   switch (v.kind()) {
     case json::kind::string: return std::string_view(v.get_string()).find("$$") != std::string_view::npos;
@@ -227,6 +230,13 @@ Execution* Engine::Impl::find(const std::string& arn) {
 
 void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<Steady::time_point> until) {
   loop_thread = std::this_thread::get_id();
+  struct InLoop {
+    bool& flag;
+    bool was;
+    explicit InLoop(bool& f) : flag(f), was(f) { flag = true; }
+    ~InLoop() { flag = was; }
+  } in_loop_guard(in_loop);
+  const Steady::time_point started = until ? Steady::now() : Steady::time_point{};
   auto reap = [&](Execution& ex) {
     if (!ex.finished) return;
     if (ex.abandoned) {
@@ -254,11 +264,13 @@ void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<St
     reap(*it->second);
     it = next;
   }
+  bool did_work = false;
   while (!done()) {
     if (!local_inbox.empty()) {
       Wakeup w = std::move(local_inbox.front());
       local_inbox.pop_front();
       if (w.kind == Wakeup::Kind::TaskDone && in_flight > 0) --in_flight;
+      did_work = true;
       auto it = executions.find(w.exec);
       if (it == executions.end() || it->second->finished) continue;
       in_wakeup = true;
@@ -270,6 +282,7 @@ void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<St
     if (!runnable.empty()) {
       std::uint64_t key = runnable.front();
       runnable.pop_front();
+      did_work = true;
       auto it = executions.find(key);
       if (it == executions.end()) continue;
       Execution& ex = *it->second;
@@ -287,13 +300,14 @@ void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<St
       if (ex.resume_rest && !ex.finished && ex.ready.empty()) finish_restore(ex);
       if (!ex.finished && !ex.ready.empty()) runnable.push_back(key);
       reap(ex);
-      if (until && Steady::now() >= *until) break;
+      // Continuous work also yields now and then (a long Pass chain), so a
+      // polling caller can commit and renew its leases.
+      if (until && Steady::now() >= std::max(*until, started + kPollWorkSlice)) break;
       continue;
     }
     io.poll();
     if (!local_inbox.empty()) continue;
     if (done() || (timers.empty() && in_flight == 0)) break;
-    if (until && Steady::now() >= *until) break;
     Nanos now = clock->now();
     if (!timers.empty() && timers.top().due <= now) {
       while (!timers.empty() && timers.top().due <= now) {
@@ -302,6 +316,9 @@ void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<St
       }
       continue;
     }
+    // A bounded run (poll) returns once the work it found is done, so its
+    // caller can act on it before anything more arrives.
+    if (until && did_work) break;
     if (opts.virtual_time) {
       // Nothing to do but wait: jump to the next timer. With tasks in flight,
       // first give them a real moment to answer (a hung task still times out).
@@ -310,6 +327,7 @@ void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<St
       }
       continue;
     }
+    if (until && Steady::now() >= *until) break;
     Nanos wait = timers.empty() ? kNanosPerSecond : std::min<Nanos>(timers.top().due - now, kNanosPerSecond);
     if (until) {
       wait = std::min<Nanos>(
@@ -413,6 +431,10 @@ bool Engine::abandon(const std::string& execution_arn) {
   ex->hooked = false;
   ex->on_done = nullptr;
   for (auto& f : ex->st.frames) f.token = 0;  // stale every pending answer and timer
+  if (!impl_->in_loop) {
+    impl_->executions.erase(ex->key);  // nothing uses it now
+    return true;
+  }
   if (!ex->finished) {
     impl_->complete(*ex);
     impl_->runnable.push_back(ex->key);

@@ -189,10 +189,12 @@ class Engine {
   // Drives every started execution until all have ended.
   void run_pending();
 
-  // Runs whatever is ready and due; when nothing is, waits for a task answer
-  // or a timer, but returns once `max_wait` has passed (or at once when no
-  // execution is waiting for anything). For a caller with its own loop
-  // (a worker polling a store between rounds).
+  // Runs whatever is ready and due, and returns once that is done. When
+  // nothing was, waits for a task answer or a timer (virtual time: moves the
+  // clock to the next timer) and runs what it brings; returns after
+  // `max_wait` of real time in any case, or at once when no execution is
+  // waiting for anything. For a caller with its own loop (a worker that
+  // commits between rounds).
   void poll(Nanos max_wait);
 
   // Executions started or resumed and not yet ended.

@@ -153,6 +153,7 @@ class Engine::Impl {
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
   std::thread::id loop_thread;
+  bool in_loop = false;  // inside run_until (executions may be in use on the stack)
   std::deque<Wakeup> local_inbox;
   bool in_wakeup = false;  // processing a delivery (checkpoint() orders the queue by it)
   std::size_t in_flight = 0;  // tasks invoked and not yet completed

@@ -14,7 +14,7 @@
 namespace stepwise::storage {
 
 // Counts the calls that write (create/update/delete state machine, create
-// execution, commit transition, the three lease calls) and fails the N-th
+// execution, commit transition, the lease calls) and fails the N-th
 // one (1-based), and only that one, with `code`.
 //   kBeforeWrite: the write is not forwarded, so nothing is stored (a write
 //                 that failed).
@@ -59,6 +59,12 @@ class FailNthWrite : public StoreWrapper {
   }
   Status release_lease(const std::string& arn, const std::string& owner) override {
     return guard([&] { return target_->release_lease(arn, owner); });
+  }
+  StatusOr<std::int64_t> renew_leases(const std::string& owner, UnixNanos expiry) override {
+    return guard([&] { return target_->renew_leases(owner, expiry); });
+  }
+  StatusOr<std::int64_t> release_leases(const std::string& owner) override {
+    return guard([&] { return target_->release_leases(owner); });
   }
 
  private:

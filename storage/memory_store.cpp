@@ -59,6 +59,9 @@ class MemoryStore final : public Store {
   Status renew_lease(const std::string& execution_arn, const std::string& owner,
                      UnixNanos expiry) override;
   Status release_lease(const std::string& execution_arn, const std::string& owner) override;
+  StatusOr<std::int64_t> renew_leases(const std::string& owner, UnixNanos expiry) override;
+  StatusOr<std::int64_t> release_leases(const std::string& owner) override;
+  StatusOr<std::vector<std::string>> list_lease_owners() override;
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override;
 
@@ -460,6 +463,43 @@ Status MemoryStore::release_lease(const std::string& execution_arn, const std::s
   x->record.lease_owner.clear();
   x->record.lease_expiry = 0;
   return {};
+}
+
+StatusOr<std::int64_t> MemoryStore::renew_leases(const std::string& owner, UnixNanos expiry) {
+  std::lock_guard lock(mu_);
+  if (owner.empty()) return Status(Code::kInvalidArgument, "a lease needs an owner");
+  std::int64_t n = 0;
+  for (auto& [arn, x] : executions_) {
+    if (x.record.status == ExecutionStatus::kRunning && x.record.lease_owner == owner) {
+      x.record.lease_expiry = expiry;
+      ++n;
+    }
+  }
+  return n;
+}
+
+StatusOr<std::int64_t> MemoryStore::release_leases(const std::string& owner) {
+  std::lock_guard lock(mu_);
+  if (owner.empty()) return Status(Code::kInvalidArgument, "a lease needs an owner");
+  std::int64_t n = 0;
+  for (auto& [arn, x] : executions_) {
+    if (x.record.lease_owner == owner) {
+      x.record.lease_owner.clear();
+      x.record.lease_expiry = 0;
+      ++n;
+    }
+  }
+  return n;
+}
+
+StatusOr<std::vector<std::string>> MemoryStore::list_lease_owners() {
+  std::lock_guard lock(mu_);
+  std::set<std::string> owners;
+  for (const auto& [arn, x] : executions_) {
+    if (x.record.status == ExecutionStatus::kRunning && !x.record.lease_owner.empty())
+      owners.insert(x.record.lease_owner);
+  }
+  return std::vector<std::string>(owners.begin(), owners.end());
 }
 
 StatusOr<std::vector<ExecutionSummary>> MemoryStore::list_claimable_executions(UnixNanos now,

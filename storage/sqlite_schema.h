@@ -13,7 +13,7 @@ struct Migration {
   const char* sql;  // statements separated by ';'
 };
 
-inline constexpr std::array<Migration, 1> kMigrations{{
+inline constexpr std::array<Migration, 2> kMigrations{{
     {1, R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -92,6 +92,10 @@ CREATE TABLE task_tokens (
   status        TEXT NOT NULL               -- OPEN | CLOSED
 ) WITHOUT ROWID;
 CREATE INDEX task_tokens_by_execution ON task_tokens (execution_seq);
+)sql"},
+    // A worker renews or releases all its leases in one statement.
+    {2, R"sql(
+CREATE INDEX executions_by_lease_owner ON executions (lease_owner) WHERE status = 'RUNNING';
 )sql"},
 }};
 

@@ -206,6 +206,9 @@ class SqliteStore final : public Store {
   Status renew_lease(const std::string& execution_arn, const std::string& owner,
                      UnixNanos expiry) override;
   Status release_lease(const std::string& execution_arn, const std::string& owner) override;
+  StatusOr<std::int64_t> renew_leases(const std::string& owner, UnixNanos expiry) override;
+  StatusOr<std::int64_t> release_leases(const std::string& owner) override;
+  StatusOr<std::vector<std::string>> list_lease_owners() override;
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override;
 
@@ -965,6 +968,38 @@ Status SqliteStore::release_lease(const std::string& execution_arn, const std::s
     q->bind(1, h->seq);
     q->exec();
     return {};
+  });
+}
+
+StatusOr<std::int64_t> SqliteStore::renew_leases(const std::string& owner, UnixNanos expiry) {
+  if (owner.empty()) return Status(Code::kInvalidArgument, "a lease needs an owner");
+  return write([&]() -> StatusOr<std::int64_t> {
+    Use q(sql("UPDATE executions INDEXED BY executions_by_lease_owner SET lease_expiry = ? "
+              "WHERE lease_owner = ? AND status = 'RUNNING'"));
+    q->bind(1, expiry);
+    q->bind(2, owner);
+    return static_cast<std::int64_t>(q->exec());
+  });
+}
+
+StatusOr<std::int64_t> SqliteStore::release_leases(const std::string& owner) {
+  if (owner.empty()) return Status(Code::kInvalidArgument, "a lease needs an owner");
+  return write([&]() -> StatusOr<std::int64_t> {
+    // Only RUNNING executions hold leases: ending one releases its lease.
+    Use q(sql("UPDATE executions INDEXED BY executions_by_lease_owner SET lease_owner = '', lease_expiry = 0 "
+              "WHERE lease_owner = ? AND status = 'RUNNING'"));
+    q->bind(1, owner);
+    return static_cast<std::int64_t>(q->exec());
+  });
+}
+
+StatusOr<std::vector<std::string>> SqliteStore::list_lease_owners() {
+  return read([&]() -> StatusOr<std::vector<std::string>> {
+    Use q(sql("SELECT DISTINCT lease_owner FROM executions INDEXED BY executions_by_lease_owner "
+              "WHERE status = 'RUNNING' AND lease_owner != '' ORDER BY lease_owner"));
+    std::vector<std::string> out;
+    while (q->executeStep()) out.push_back(q->getColumn(0).getString());
+    return out;
   });
 }
 

@@ -108,6 +108,16 @@ class Store {
                              UnixNanos expiry) = 0;
   // Frees a lease `owner` holds. Conflict if it does not hold it.
   virtual Status release_lease(const std::string& execution_arn, const std::string& owner) = 0;
+  // Moves to `expiry` every lease `owner` holds on a RUNNING execution (one
+  // statement however many: a worker renews all its leases at once).
+  // Returns how many. InvalidArgument for an empty owner.
+  virtual StatusOr<std::int64_t> renew_leases(const std::string& owner, UnixNanos expiry) = 0;
+  // Frees every lease `owner` holds (a worker stopping, or one known to be
+  // dead). Returns how many. InvalidArgument for an empty owner.
+  virtual StatusOr<std::int64_t> release_leases(const std::string& owner) = 0;
+  // The distinct owners holding leases on RUNNING executions, expired or
+  // not, sorted.
+  virtual StatusOr<std::vector<std::string>> list_lease_owners() = 0;
   // RUNNING executions whose lease is free or expired at `now`, at most
   // `limit`: free ones first, then by lease expiry, ties in creation order.
   virtual StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
@@ -181,6 +191,13 @@ class StoreWrapper : public Store {
   Status release_lease(const std::string& execution_arn, const std::string& owner) override {
     return target_->release_lease(execution_arn, owner);
   }
+  StatusOr<std::int64_t> renew_leases(const std::string& owner, UnixNanos expiry) override {
+    return target_->renew_leases(owner, expiry);
+  }
+  StatusOr<std::int64_t> release_leases(const std::string& owner) override {
+    return target_->release_leases(owner);
+  }
+  StatusOr<std::vector<std::string>> list_lease_owners() override { return target_->list_lease_owners(); }
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override {
     return target_->list_claimable_executions(now, limit);
@@ -212,7 +229,7 @@ struct SqliteOptions {
 };
 
 // The newest schema this build reads and writes.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 // PRAGMA application_id of a Stepwise database ("STPW").
 inline constexpr std::int32_t kApplicationId = 0x53545057;
 

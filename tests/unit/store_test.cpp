@@ -768,6 +768,39 @@ TEST_CASE_TEMPLATE("store: a lease has one owner until it expires", B, MemoryBac
   CHECK(must(store.list_claimable_executions(kT0, 10)).size() == 2);
 }
 
+TEST_CASE_TEMPLATE("store: a worker renews, lists and releases all its leases at once", B, MemoryBackend,
+                   SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  must(store.create_execution(new_execution("second")));
+  must(store.create_execution(new_execution("third")));
+  const std::string second = execution_arn("second");
+  const std::string third = execution_arn("third");
+  must_ok(store.acquire_lease(w.arn, "host:1", kT0, kT0 + kSecond));
+  must_ok(store.acquire_lease(second, "host:1", kT0, kT0 + kSecond));
+  must_ok(store.acquire_lease(third, "host:2", kT0, kT0 + kSecond));
+  CHECK(must(store.list_lease_owners()) == std::vector<std::string>{"host:1", "host:2"});
+
+  CHECK(must(store.renew_leases("host:1", kT0 + 9 * kSecond)) == 2);
+  CHECK(must(store.describe_execution(w.arn)).lease_expiry == kT0 + 9 * kSecond);
+  CHECK(must(store.describe_execution(second)).lease_expiry == kT0 + 9 * kSecond);
+  CHECK(must(store.describe_execution(third)).lease_expiry == kT0 + kSecond);
+  CHECK(must(store.renew_leases("nobody", kT0)) == 0);
+  CHECK(store.renew_leases("", kT0).code() == Code::kInvalidArgument);
+
+  // An ended execution's lease is gone with it.
+  Transition end = step(w.arn, 1);
+  end.outcome = ExecutionOutcome{ExecutionStatus::kSucceeded, "{}", std::nullopt, std::nullopt, kT0};
+  must(store.commit_transition(end));
+  CHECK(must(store.renew_leases("host:1", kT0 + 10 * kSecond)) == 1);
+
+  CHECK(must(store.release_leases("host:1")) == 1);
+  CHECK(must(store.describe_execution(second)).lease_owner.empty());
+  CHECK(must(store.list_lease_owners()) == std::vector<std::string>{"host:2"});
+  CHECK(must(store.list_claimable_executions(kT0, 10)).size() == 1);
+  CHECK(store.release_leases("").code() == Code::kInvalidArgument);
+}
+
 // ---- Fault injection ---------------------------------------------------------
 
 TEST_CASE_TEMPLATE("store: FailNthWrite fails exactly the N-th write", B, MemoryBackend,
@@ -864,7 +897,8 @@ TEST_CASE("sqlite store: the file is marked as ours and readable with plain SQL"
   CHECK(db.execAndGet("PRAGMA application_id").getInt() == kApplicationId);
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == kSchemaVersion);
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getString() == "1");
+  CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getString() ==
+        std::to_string(kSchemaVersion));
   CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'magic'").getString() == "stepwise");
   CHECK(db.execAndGet("SELECT e.type FROM events e JOIN executions x ON x.seq = e.execution_seq "
                       "WHERE x.name = 'run' AND e.id = 1")

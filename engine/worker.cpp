@@ -1,0 +1,531 @@
+#include "engine/worker.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "engine/event_codec.h"
+#include "engine/snapshot.h"
+
+namespace stepwise {
+
+using storage::Code;
+using storage::Status;
+
+// What the worker knows of one execution it runs.
+struct Worker::Tracked {
+  std::string arn;
+  std::int64_t version = 0;  // the stored version: the next commit's expected_version
+  DoneCallback on_done;
+
+  // Buffered since the last commit.
+  bool dirty = false;
+  std::vector<storage::EventRecord> events;
+  const ExecutionState* live = nullptr;  // the engine's state, valid while it runs
+  RunQueue queue;
+  std::optional<std::string> final_state;  // the terminal snapshot, taken at once
+  std::optional<storage::ExecutionOutcome> outcome;
+  ExecutionResult result;  // set when the engine reports the end
+  bool end_reported = false;   // the engine's on_done came
+  bool end_committed = false;  // the outcome is in the store
+
+  Nanos wake_stored = 0;  // the "wake" timer as stored (0: none)
+};
+
+namespace {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+storage::ExecutionStatus store_status(ExecutionStatus s) {
+  switch (s) {
+    case ExecutionStatus::Running: return storage::ExecutionStatus::kRunning;
+    case ExecutionStatus::Succeeded: return storage::ExecutionStatus::kSucceeded;
+    case ExecutionStatus::Failed: return storage::ExecutionStatus::kFailed;
+    case ExecutionStatus::TimedOut: return storage::ExecutionStatus::kTimedOut;
+    case ExecutionStatus::Aborted: return storage::ExecutionStatus::kAborted;
+  }
+  return storage::ExecutionStatus::kFailed;
+}
+
+ExecutionStatus engine_status(storage::ExecutionStatus s) {
+  switch (s) {
+    case storage::ExecutionStatus::kRunning: return ExecutionStatus::Running;
+    case storage::ExecutionStatus::kSucceeded: return ExecutionStatus::Succeeded;
+    case storage::ExecutionStatus::kFailed: return ExecutionStatus::Failed;
+    case storage::ExecutionStatus::kTimedOut: return ExecutionStatus::TimedOut;
+    case storage::ExecutionStatus::kAborted: return ExecutionStatus::Aborted;
+  }
+  return ExecutionStatus::Failed;
+}
+
+// The earliest moment the execution needs waking: a Wait or retry timer, a
+// task or heartbeat deadline, the execution timeout (0: none).
+Nanos next_wake(const ExecutionState& st) {
+  Nanos wake = st.deadline;
+  auto consider = [&](Nanos t) {
+    if (t > 0 && (wake == 0 || t < wake)) wake = t;
+  };
+  for (const auto& f : st.frames) {
+    if (!f.in_use) continue;
+    if (f.phase == FramePhase::Timer) consider(f.due);
+    if (f.phase == FramePhase::Task) {
+      consider(f.task_deadline);
+      consider(f.heartbeat_deadline);
+    }
+  }
+  return wake;
+}
+
+// The execution as the store describes it, for a caller told of an end
+// that another party committed.
+ExecutionResult result_from_record(const storage::ExecutionRecord& r) {
+  ExecutionResult out;
+  out.status = engine_status(r.status);
+  out.execution_arn = r.arn;
+  if (r.output) {
+    if (auto v = parse_json(*r.output)) out.output = std::move(*v);
+  }
+  if (r.error) {
+    out.error = *r.error;
+    out.has_error = true;
+  }
+  if (r.cause) {
+    out.cause = *r.cause;
+    out.has_cause = true;
+  }
+  out.events = r.last_event_id;
+  return out;
+}
+
+bool process_alive(long pid) {
+  if (pid <= 0) return true;  // not ours to judge
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+std::string default_worker_owner() {
+  std::random_device rd;
+  char nonce[9];
+  std::snprintf(nonce, sizeof nonce, "%08x", rd());
+  return host_name() + ":" + std::to_string(::getpid()) + ":" + nonce;
+}
+
+Worker::Worker(Engine& engine, std::shared_ptr<storage::Store> store, WorkerOptions options)
+    : engine_(engine), store_(std::move(store)), options_(std::move(options)) {
+  if (options_.owner.empty()) options_.owner = default_worker_owner();
+}
+
+Worker::~Worker() {
+  for (auto& [arn, t] : tracked_) engine_.abandon(arn);
+}
+
+bool Worker::paused() const { return paused_until_ns_ != 0 && steady_ns() < paused_until_ns_; }
+
+Result<std::shared_ptr<const states::Definition>> Worker::definition(const std::string& arn, std::int64_t version) {
+  const std::string key = arn + "#" + std::to_string(version);
+  if (auto it = definitions_.find(key); it != definitions_.end()) return it->second;
+  auto v = store_->get_state_machine_version(arn, version);
+  if (!v.ok()) return Failure{"Stepwise.Store", v.status().to_string(), false};
+  auto parsed = states::parse_definition_text(v->definition);
+  if (!parsed.definition || !parsed.diagnostics.empty()) {
+    std::string why = parsed.diagnostics.empty() ? "unusable" : parsed.diagnostics.front().pointer + ": " +
+                                                                      parsed.diagnostics.front().message;
+    return Failure{"Stepwise.InvalidDefinition",
+                   "the stored definition of " + arn + " version " + std::to_string(version) + " is invalid: " + why,
+                   false};
+  }
+  definitions_.emplace(key, parsed.definition);
+  return std::shared_ptr<const states::Definition>(parsed.definition);
+}
+
+Status Worker::adopt(const std::string& execution_arn, DoneCallback on_done) {
+  adopted_[execution_arn] = on_done;
+  Status s = claim(execution_arn, std::move(on_done));
+  if (!s.ok() && s.code() != Code::kConflict) adopted_.erase(execution_arn);
+  return s;
+}
+
+Status Worker::claim(const std::string& arn, DoneCallback on_done) {
+  if (tracked_.count(arn)) return {};
+  const Nanos now = engine_.options().clock->now();
+  if (Status s = store_->acquire_lease(arn, options_.owner, now, now + options_.lease_duration); !s.ok()) return s;
+  auto record = store_->describe_execution(arn);
+  if (!record.ok()) return record.status();
+  if (record->status != storage::ExecutionStatus::kRunning) return {Code::kConflict, arn + " is not RUNNING"};
+  auto def = definition(record->state_machine_arn, record->state_machine_version);
+  if (!def) return {Code::kInvalidArgument, def.failure().cause};
+  auto snapshot = parse_json(record->state);
+  if (!snapshot) return {Code::kCorrupt, "the stored state of " + arn + " is not JSON"};
+
+  RunOptions opts;
+  auto type = machine_types_.find(record->state_machine_arn);
+  if (type == machine_types_.end()) {
+    auto m = store_->describe_state_machine(record->state_machine_arn);
+    RunOptions::Type t = m.ok() && m->type == storage::MachineType::kExpress ? RunOptions::Type::Express
+                                                                                : RunOptions::Type::Standard;
+    type = machine_types_.emplace(record->state_machine_arn, t).first;
+  }
+  opts.type = type->second;
+  if (options_.invoker_for) {
+    const std::string& machine = record->state_machine_arn;
+    opts.invoker = options_.invoker_for(machine.substr(machine.rfind(':') + 1));
+  }
+
+  auto owned = std::make_unique<Tracked>();
+  Tracked* t = owned.get();
+  t->arn = arn;
+  t->version = record->version;
+  t->on_done = std::move(on_done);
+  opts.on_event = [this, t](const HistoryEvent& e) {
+    t->events.push_back(to_event_record(e));
+    ++buffered_events_;
+  };
+  opts.on_transition = [this, t](const Checkpoint& c) { note_transition(*t, c); };
+  auto resumed = engine_.resume(*def, *snapshot, std::move(opts), [this, t](ExecutionResult r) {
+    t->result = std::move(r);
+    t->end_reported = true;
+    if (t->end_committed) finish(*t);
+  });
+  if (!resumed) {
+    (void)store_->release_lease(arn, options_.owner);
+    return {Code::kCorrupt, "cannot resume " + arn + ": " + resumed.failure().cause};
+  }
+  // The snapshot's wake timer is already stored.
+  t->wake_stored = -1;  // unknown: written with the first commit
+  tracked_.emplace(arn, std::move(owned));
+  ++stats_.claimed;
+  return {};
+}
+
+void Worker::note_transition(Tracked& t, const Checkpoint& c) {
+  if (!t.dirty) {
+    t.dirty = true;
+    if (dirty_.empty()) first_dirty_ns_ = steady_ns();
+    dirty_.push_back(&t);
+  }
+  if (c.state.status == ExecutionStatus::Running) {
+    t.live = &c.state;
+    t.queue = c.queue;
+  } else {
+    // The engine reports the end and forgets the state next: take it now.
+    t.live = nullptr;
+    t.final_state = to_json(c.to_json());
+    storage::ExecutionOutcome o;
+    o.status = store_status(c.state.status);
+    if (c.state.status == ExecutionStatus::Succeeded) o.output = to_json(c.state.output);
+    if (c.state.has_error) o.error = c.state.error;
+    if (c.state.has_cause) o.cause = c.state.cause;
+    o.stop_date = engine_.options().clock->now();
+    t.outcome = std::move(o);
+  }
+  maybe_flush_in_hook();
+}
+
+void Worker::maybe_flush_in_hook() {
+  if (!hook_error_.ok()) return;
+  if (buffered_events_ < options_.max_batch_events && steady_ns() - first_dirty_ns_ < options_.max_batch_delay) return;
+  Status s = flush();
+  if (!s.ok()) hook_error_ = s;
+}
+
+Status Worker::flush() {
+  if (dirty_.empty()) return {};
+  std::vector<Tracked*> batch;
+  batch.swap(dirty_);
+  buffered_events_ = 0;
+  std::vector<Tracked*> ended;
+  Status failure;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Tracked& t = *batch[i];
+    storage::Transition tr;
+    tr.execution_arn = t.arn;
+    tr.expected_version = t.version;
+    tr.lease_owner = options_.owner;
+    if (t.final_state) {
+      tr.state = *t.final_state;
+      tr.outcome = t.outcome;
+    } else if (t.live) {
+      tr.state = to_json(snapshot_to_json(*t.live, t.queue));
+      const Nanos wake = next_wake(*t.live);
+      if (wake != t.wake_stored) {
+        if (wake == 0) {
+          tr.timers_to_clear.push_back("wake");
+        } else {
+          tr.timers_to_set.push_back(storage::TimerRecord{t.arn, "wake", wake});
+        }
+      }
+    }
+    tr.events = std::move(t.events);
+    t.events.clear();
+    const std::size_t n_events = tr.events.size();
+    auto committed = store_->commit_transition(tr);
+    ++stats_.commits;
+    if (committed.ok()) {
+      t.version = *committed;
+      t.dirty = false;
+      if (!tr.timers_to_set.empty()) t.wake_stored = tr.timers_to_set.front().due;
+      if (!tr.timers_to_clear.empty()) t.wake_stored = 0;
+      ++stats_.transitions;
+      stats_.events += static_cast<std::int64_t>(n_events);
+      if (t.final_state) {
+        ended.push_back(&t);
+      } else {
+        maybe_hibernate(t);
+      }
+      continue;
+    }
+    if (committed.code() == Code::kConflict) {
+      // Stopped by someone else, or the lease went to another worker.
+      t.dirty = false;
+      drop(t, true);
+      continue;
+    }
+    // The store cannot take writes: pause (this drops every execution,
+    // including the rest of this batch).
+    ++stats_.store_errors;
+    failure = Status(committed.code(), "cannot record a transition of " + t.arn + ": " + committed.status().message());
+    break;
+  }
+  for (Tracked* t : ended) {
+    t->end_committed = true;
+    if (t->end_reported) finish(*t);
+  }
+  if (!failure.ok()) pause(failure);
+  return failure;
+}
+
+bool Worker::maybe_hibernate(Tracked& t) {
+  // Under virtual time the engine moves its clock to its own timers only.
+  if (engine_.options().virtual_time) return false;
+  if (options_.hibernate_after <= 0 || !t.live || !t.queue.ready.empty() || !t.queue.pending.empty()) return false;
+  if (adopted_.count(t.arn)) return false;  // its caller waits for it in this process
+  for (const auto& f : t.live->frames) {
+    if (f.in_use && f.phase != FramePhase::Timer && f.phase != FramePhase::Children) return false;
+  }
+  const Nanos wake = next_wake(*t.live);
+  const Nanos now = engine_.options().clock->now();
+  if (wake == 0 || wake - now <= options_.hibernate_after) return false;
+  // Loaded a little early, so the engine's own timer fires on time.
+  sleeping_.emplace(wake - kNanosPerSecond, t.arn);
+  sleeping_arns_.insert(t.arn);
+  ++stats_.hibernated;
+  engine_.abandon(t.arn);
+  auto it = tracked_.find(t.arn);
+  retired_.push_back(std::move(it->second));
+  tracked_.erase(it);
+  return true;
+}
+
+Status Worker::wake_due(Nanos now) {
+  while (!sleeping_.empty() && sleeping_.top().first <= now) {
+    std::string arn = sleeping_.top().second;
+    sleeping_.pop();
+    sleeping_arns_.erase(arn);
+    Status s = claim(arn, {});
+    if (s.ok() || s.code() == Code::kConflict || s.code() == Code::kNotFound) continue;  // ended or taken meanwhile
+    sleeping_arns_.insert(arn);
+    sleeping_.emplace(now, std::move(arn));
+    return s;
+  }
+  return {};
+}
+
+void Worker::finish(Tracked& t) {
+  ++stats_.ended;
+  adopted_.erase(t.arn);
+  DoneCallback cb = std::move(t.on_done);
+  auto it = tracked_.find(t.arn);
+  if (it == tracked_.end()) return;
+  retired_.push_back(std::move(it->second));
+  tracked_.erase(it);
+  if (cb) cb(t.result);  // t lives on in retired_ until the next round
+}
+
+void Worker::drop(Tracked& t, bool notify) {
+  engine_.abandon(t.arn);
+  auto it = tracked_.find(t.arn);
+  if (it == tracked_.end()) return;
+  std::unique_ptr<Tracked> owned = std::move(it->second);
+  tracked_.erase(it);
+  if (notify) {
+    ++stats_.dropped;
+    // Told the end another party recorded (e.g. StopExecution).
+    auto record = store_->describe_execution(owned->arn);
+    if (record.ok() && record->status != storage::ExecutionStatus::kRunning) {
+      adopted_.erase(owned->arn);
+      if (owned->on_done) owned->on_done(result_from_record(*record));
+    }
+  }
+  retired_.push_back(std::move(owned));
+}
+
+void Worker::pause(const Status& why) {
+  spdlog::error("worker paused: {} (every execution stays as last recorded; retrying)", why.to_string());
+  for (Tracked* t : dirty_) t->dirty = false;
+  dirty_.clear();
+  buffered_events_ = 0;
+  std::vector<Tracked*> all;
+  for (auto& [arn, t] : tracked_) all.push_back(t.get());
+  for (Tracked* t : all) {
+    if (!adopted_.count(t->arn)) reclaim_.push_back(t->arn);  // still leased to us: not "claimable"
+    drop(*t, false);
+  }
+  backoff_ = backoff_ == 0 ? 100 * kNanosPerMilli : std::min<Nanos>(backoff_ * 2, 5 * kNanosPerSecond);
+  paused_until_ns_ = steady_ns() + backoff_;
+}
+
+void Worker::free_dead_owners() {
+  auto owners = store_->list_lease_owners();
+  if (!owners.ok()) return;
+  const std::string host = host_name() + ":";
+  for (const auto& owner : *owners) {
+    if (owner == options_.owner || owner.rfind(host, 0) != 0) continue;
+    const std::string rest = owner.substr(host.size());
+    const auto colon = rest.find(':');
+    long pid = 0;
+    try {
+      pid = std::stol(rest.substr(0, colon));
+    } catch (...) {
+      continue;  // not a worker name we wrote
+    }
+    if (pid == ::getpid() || process_alive(pid)) continue;
+    auto freed = store_->release_leases(owner);
+    if (freed.ok() && *freed > 0) spdlog::info("took over {} execution(s) of dead worker {}", *freed, owner);
+  }
+}
+
+Status Worker::claim_due() {
+  const Nanos now = engine_.options().clock->now();
+  // Adopted executions come back after a pause, unless another party has
+  // ended them meanwhile.
+  std::vector<std::pair<std::string, DoneCallback>> again;
+  for (const auto& [arn, cb] : adopted_) {
+    if (!tracked_.count(arn)) again.emplace_back(arn, cb);
+  }
+  for (auto& [arn, cb] : again) {
+    Status s = claim(arn, cb);
+    if (s.code() == Code::kConflict) {
+      auto record = store_->describe_execution(arn);
+      if (record.ok() && record->status != storage::ExecutionStatus::kRunning) {
+        adopted_.erase(arn);
+        if (cb) cb(result_from_record(*record));
+      }
+      continue;
+    }
+    if (!s.ok()) return s;
+  }
+  if (Status s = wake_due(now); !s.ok()) return s;
+  std::vector<std::string> reclaim;
+  reclaim.swap(reclaim_);
+  for (std::size_t i = 0; i < reclaim.size(); ++i) {
+    Status s = claim(reclaim[i], {});
+    if (s.ok() || s.code() == Code::kConflict || s.code() == Code::kNotFound) continue;
+    reclaim_.insert(reclaim_.end(), reclaim.begin() + static_cast<std::ptrdiff_t>(i), reclaim.end());
+    return s;
+  }
+  if (!options_.claim || now < next_claim_) return {};
+  next_claim_ = now + options_.claim_every;
+  if (now >= next_dead_check_) {
+    next_dead_check_ = now + kNanosPerSecond;
+    free_dead_owners();
+  }
+  auto claimable = store_->list_claimable_executions(now, options_.claim_batch);
+  if (!claimable.ok()) return claimable.status();
+  for (const auto& e : *claimable) {
+    if (sleeping_arns_.count(e.arn)) continue;  // ours, hibernating (its lease lapsed while the clock jumped)
+    Status s = claim(e.arn, {});
+    if (s.ok() || s.code() == Code::kConflict) continue;
+    if (s.code() == Code::kInvalidArgument || s.code() == Code::kCorrupt || s.code() == Code::kNotFound) {
+      spdlog::error("cannot run {}: {}", e.arn, s.to_string());
+      continue;  // left leased: tried again when the lease expires
+    }
+    return s;
+  }
+  return {};
+}
+
+Status Worker::run_once(Nanos max_wait) {
+  retired_.clear();
+  if (paused_until_ns_ != 0) {
+    const std::int64_t left = paused_until_ns_ - steady_ns();
+    if (left > 0) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<Nanos>(left, std::max<Nanos>(max_wait, 0))));
+      return {};
+    }
+    paused_until_ns_ = 0;
+    next_claim_ = 0;
+  }
+  if (Status s = renew_due(engine_.options().clock->now()); !s.ok()) return s;
+  if (Status s = claim_due(); !s.ok()) {
+    if (s.code() == Code::kBusy || s.code() == Code::kIoError || s.code() == Code::kDiskFull ||
+        s.code() == Code::kCorrupt) {
+      ++stats_.store_errors;
+      pause(s);
+      return s;
+    }
+    spdlog::warn("worker: {}", s.to_string());
+  }
+  // With work buffered, do not sit waiting before committing it.
+  engine_.poll(dirty_.empty() ? max_wait : 0);
+  if (!hook_error_.ok()) {
+    Status s = hook_error_;
+    hook_error_ = {};
+    return s;  // already paused
+  }
+  if (Status s = flush(); !s.ok()) return s;
+  backoff_ = 0;
+  return renew_due(engine_.options().clock->now());
+}
+
+Status Worker::renew_due(Nanos now) {
+  if (now < next_renew_ || active() == 0) return {};
+  next_renew_ = now + options_.renew_every;
+  auto renewed = store_->renew_leases(options_.owner, now + options_.lease_duration);
+  if (renewed.ok()) return {};
+  ++stats_.store_errors;
+  pause(renewed.status());
+  return renewed.status();
+}
+
+Status Worker::run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    Status s = run_once(200 * kNanosPerMilli);
+    (void)s;  // logged by pause(); the worker waits it out
+  }
+  return shutdown();
+}
+
+Status Worker::shutdown() {
+  Status s = flush();
+  std::vector<std::string> arns;
+  for (const auto& [arn, t] : tracked_) arns.push_back(arn);
+  for (const auto& arn : arns) {
+    engine_.abandon(arn);
+    auto it = tracked_.find(arn);
+    retired_.push_back(std::move(it->second));
+    tracked_.erase(it);
+  }
+  sleeping_ = {};
+  sleeping_arns_.clear();
+  auto released = store_->release_leases(options_.owner);
+  if (s.ok() && !released.ok()) s = released.status();
+  return s;
+}
+
+}  // namespace stepwise

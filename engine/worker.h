@@ -1,0 +1,170 @@
+// The durable runtime: a Worker runs the executions recorded in a Store with
+// an Engine, and records every transition back into the store.
+//
+// Each execution is owned by one worker at a time through a lease (see
+// Store::acquire_lease). A worker claims RUNNING executions whose lease is
+// free or expired, resumes each from its last stored snapshot, and commits
+// each transition (its history events, its new snapshot, its wake-up timer,
+// its outcome) with the execution's version as an optimistic check and its
+// lease as a guard. So after a crash (SIGKILL, power loss) an execution
+// continues from its last committed transition: states whose transition was
+// committed are not run again; a task that was in flight is invoked again
+// with the same idempotency key (at-least-once); a timer fires at its
+// original due time.
+//
+// Group commit: transitions are buffered and committed together, when the
+// engine has nothing ready to run, when the buffer holds max_batch_events
+// events, or when the oldest buffered transition is max_batch_delay old.
+// Nothing is reported as ended (adopt's callback) before its end is
+// committed. A transition that was not committed is simply run again after
+// a crash: nothing outside the worker saw it but task invocations, and those
+// are at-least-once anyway.
+//
+// A store error while committing (disk full, I/O error, ...) pauses the
+// worker: it drops every execution it runs (nothing stored is lost: the
+// store keeps each one's last committed transition), waits (100 ms, doubling
+// to 5 s) and claims them again, as a restarted process would. A Conflict on
+// one execution (stopped by StopExecution, or its lease taken over) drops
+// that execution only.
+//
+// Thread safety: a Worker and its Engine are driven by one thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/engine.h"
+#include "storage/store.h"
+
+namespace stepwise {
+
+struct WorkerOptions {
+  // The lease owner this worker writes; empty: "HOST:PID:RANDOM". A worker
+  // frees the leases of owners on its own host whose process is gone, so a
+  // restarted worker takes over at once instead of waiting for expiry.
+  std::string owner;
+  Nanos lease_duration = 30 * kNanosPerSecond;
+  Nanos renew_every = 10 * kNanosPerSecond;
+  // How often to look for executions to claim (new, redriven, orphaned).
+  Nanos claim_every = 200 * kNanosPerMilli;
+  int claim_batch = 256;
+  // Claim executions on its own (stepwise worker); false: run only the
+  // executions given to adopt() (stepwise run).
+  bool claim = true;
+  // The invoker for an execution's tasks, by state machine name (e.g. mocks);
+  // unset or null: the engine's.
+  std::function<std::shared_ptr<Invoker>(const std::string& state_machine_name)> invoker_for;
+  // An execution that only waits for timers (Wait, retry backoff) due more
+  // than this far ahead is unloaded from memory once its state is committed
+  // (its lease kept) and loaded again shortly before the timer is due: a
+  // worker holds many parked executions for little memory. 0: never.
+  Nanos hibernate_after = 60 * kNanosPerSecond;
+  // Group commit thresholds (real time).
+  std::size_t max_batch_events = 8192;
+  Nanos max_batch_delay = 50 * kNanosPerMilli;
+};
+
+struct WorkerStats {
+  std::int64_t claimed = 0;      // executions claimed or adopted (again after a pause)
+  std::int64_t ended = 0;        // executions whose end was committed
+  std::int64_t dropped = 0;      // executions dropped after a Conflict
+  std::int64_t commits = 0;      // store transactions
+  std::int64_t transitions = 0;  // transitions committed
+  std::int64_t events = 0;       // history events committed
+  std::int64_t store_errors = 0;
+  std::int64_t hibernated = 0;   // times an execution was unloaded until its timer
+};
+
+class Worker {
+ public:
+  using DoneCallback = std::function<void(const ExecutionResult&)>;
+
+  Worker(Engine& engine, std::shared_ptr<storage::Store> store, WorkerOptions options = {});
+  // Does not release leases: dropping a Worker behaves like a crash. Call
+  // shutdown() to stop cleanly.
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Takes the lease of one RUNNING execution and runs it. `on_done` is called
+  // once its end is committed (or, if another party ends it first, with the
+  // stored outcome). An adopted execution is adopted again after a pause.
+  storage::Status adopt(const std::string& execution_arn, DoneCallback on_done = {});
+
+  // One round: frees leases of dead local workers and claims executions
+  // (when due), runs the engine for at most `max_wait`, commits what is
+  // buffered, renews leases (when due). Returns the store error that paused
+  // the worker in this round, if any (it has already dropped its executions
+  // and will claim them again), else OK.
+  storage::Status run_once(Nanos max_wait);
+
+  // Rounds until `stop` becomes true (e.g. set by SIGINT/SIGTERM), then
+  // shutdown(). Store errors are logged and waited out.
+  storage::Status run(const std::atomic<bool>& stop);
+
+  // Commits what is buffered and releases every lease this worker holds.
+  // The executions stay RUNNING in the store, for the next worker.
+  storage::Status shutdown();
+
+  // Executions this worker owns: in memory, or hibernating until a timer.
+  std::size_t active() const { return tracked_.size() + sleeping_.size(); }
+  std::size_t in_memory() const { return tracked_.size(); }
+  bool paused() const;
+  const WorkerStats& stats() const { return stats_; }
+  const std::string& owner() const { return options_.owner; }
+
+ private:
+  struct Tracked;
+
+  storage::Status claim_due();
+  storage::Status claim(const std::string& arn, DoneCallback on_done);
+  void free_dead_owners();
+  storage::Status flush();
+  void note_transition(Tracked& t, const Checkpoint& c);
+  void maybe_flush_in_hook();
+  void pause(const storage::Status& why);
+  void drop(Tracked& t, bool notify);
+  void finish(Tracked& t);  // the end is both reported and committed
+  bool maybe_hibernate(Tracked& t);  // after a commit: unload if it only waits for a distant timer
+  storage::Status wake_due(Nanos now);
+  storage::Status renew_due(Nanos now);
+  Result<std::shared_ptr<const states::Definition>> definition(const std::string& arn, std::int64_t version);
+
+  Engine& engine_;
+  std::shared_ptr<storage::Store> store_;
+  WorkerOptions options_;
+  WorkerStats stats_;
+
+  std::unordered_map<std::string, std::unique_ptr<Tracked>> tracked_;
+  std::vector<std::unique_ptr<Tracked>> retired_;  // freed between rounds (hooks may still hold them)
+  std::vector<Tracked*> dirty_;
+  std::size_t buffered_events_ = 0;
+  std::int64_t first_dirty_ns_ = 0;  // steady time of the oldest unflushed transition
+  std::unordered_map<std::string, DoneCallback> adopted_;  // to adopt again after a pause
+  std::vector<std::string> reclaim_;                       // dropped by a pause, to claim again
+  // Hibernating executions: (load time, ARN), earliest first.
+  std::priority_queue<std::pair<Nanos, std::string>, std::vector<std::pair<Nanos, std::string>>, std::greater<>>
+      sleeping_;
+  std::unordered_set<std::string> sleeping_arns_;
+  std::unordered_map<std::string, std::shared_ptr<const states::Definition>> definitions_;
+  std::unordered_map<std::string, RunOptions::Type> machine_types_;
+
+  storage::Status hook_error_;  // a flush inside an engine callback failed
+  std::int64_t paused_until_ns_ = 0;
+  Nanos backoff_ = 0;
+  Nanos next_claim_ = 0;
+  Nanos next_renew_ = 0;
+  Nanos next_dead_check_ = 0;
+};
+
+// "HOST:PID:RANDOM": a lease owner name for this process.
+std::string default_worker_owner();
+
+}  // namespace stepwise

@@ -1,0 +1,472 @@
+// The durable runtime: a Worker runs executions recorded in a store and
+// records every transition back; a crash (the worker and its engine dropped
+// without a clean stop) or a failed write loses nothing; another party's
+// stop wins. Time is virtual (ManualClock); stores are in memory or SQLite.
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+
+#include "engine/event_codec.h"
+#include "engine/snapshot.h"
+#include "engine/worker.h"
+#include "engine_test_util.h"
+#include "storage/fault_injection.h"
+
+using namespace stepwise;
+using stepwise::testing::CountingRandom;
+using stepwise::testing::parse_or_fail;
+
+namespace {
+
+// Tasks with a retry, a Wait, a Parallel and a Map: a bit of everything.
+constexpr const char* kMixed = R"({"StartAt":"Flaky","States":{
+  "Flaky":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Work",
+           "Retry":[{"ErrorEquals":["Boom"],"IntervalSeconds":5,"MaxAttempts":2}],"Next":"Nap"},
+  "Nap":{"Type":"Wait","Seconds":3600,"Next":"Fan"},
+  "Fan":{"Type":"Parallel","Next":"Each","Branches":[
+    {"StartAt":"B1","States":{"B1":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Work","End":true}}},
+    {"StartAt":"B2","States":{"B2":{"Type":"Pass","Result":"two","End":true}}}]},
+  "Each":{"Type":"Map","ItemsPath":"$$.Execution.Input.items","MaxConcurrency":2,
+          "ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"Item","States":{
+            "Item":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Work","End":true}}},
+          "Next":"Done"},
+  "Done":{"Type":"Succeed"}}})";
+
+// Records invocations; "Flaky" fails its first attempt with Boom.
+struct Calls {
+  std::vector<std::string> keys;  // idempotency keys, in order
+  std::map<std::string, int> count;
+};
+
+void register_work(Engine& engine, Calls& calls) {
+  engine.functions().add("Work", [&calls](const json::value& ev, const InvocationContext& ctx) -> json::value {
+    calls.keys.push_back(ctx.idempotency_key);
+    ++calls.count[ctx.idempotency_key];
+    if (ctx.state_name == "Flaky" && ctx.attempt == 0) throw TaskError("Boom", "first try");
+    return json::object{{"state", ctx.state_name}, {"attempt", ctx.attempt}, {"in", ev}};
+  });
+}
+
+EngineOptions options_at(std::shared_ptr<ManualClock> clock) {
+  EngineOptions o;
+  o.clock = std::move(clock);
+  o.virtual_time = true;
+  o.random = std::make_shared<CountingRandom>();
+  return o;
+}
+
+template <class T>
+T must(storage::StatusOr<T> v) {
+  if (!v.ok()) FAIL(v.status().to_string());
+  return std::move(v.value());
+}
+
+void must_ok(const storage::Status& s) {
+  if (!s.ok()) FAIL(s.to_string());
+}
+
+// Records the machine (once) and a new execution, as start-execution does.
+std::string start(storage::Store& store, Engine& engine, const std::string& definition, const std::string& name,
+                  const std::string& input, const std::string& machine = "Mixed") {
+  const std::string machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:" + machine;
+  if (!store.describe_state_machine(machine_arn).ok()) {
+    storage::NewStateMachine m;
+    m.arn = machine_arn;
+    m.name = machine;
+    m.role_arn = "arn:aws:iam::123456789012:role/R";
+    m.definition = definition;
+    must(store.create_state_machine(m));
+  }
+  RunOptions ro;
+  ro.state_machine_name = machine;
+  ro.execution_name = name;
+  auto prepared = engine.prepare(parse_or_fail(definition), *parse_json(input), ro);
+  storage::NewExecution e;
+  e.arn = prepared.snapshot.state.arn;
+  e.name = name;
+  e.state_machine_arn = machine_arn;
+  e.state_machine_version = 1;
+  e.input = input;
+  e.start_date = prepared.snapshot.state.start_time;
+  e.state = to_json(snapshot_to_json(prepared.snapshot));
+  for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
+  return must(store.create_execution(e)).execution.arn;
+}
+
+std::vector<storage::EventRecord> history(storage::Store& store, const std::string& arn) {
+  std::vector<storage::EventRecord> all;
+  storage::HistoryRequest req;
+  req.page.max_results = 1000;
+  for (;;) {
+    auto page = must(store.get_history(arn, req));
+    all.insert(all.end(), page.items.begin(), page.items.end());
+    if (page.next_token.empty()) break;
+    req.page.next_token = page.next_token;
+  }
+  return all;
+}
+
+std::vector<std::string> types(const std::vector<storage::EventRecord>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.type);
+  return out;
+}
+
+// Ids 1..n without a gap or a repeat, each previousEventId an earlier event.
+void check_ids(const std::vector<storage::EventRecord>& events) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].id == static_cast<std::int64_t>(i + 1));
+    CHECK(events[i].previous_id < events[i].id);
+  }
+}
+
+// Drives a worker until it runs nothing (or `rounds` run out).
+void drain(Worker& w, int rounds = 10000) {
+  for (int i = 0; i < rounds; ++i) {
+    (void)w.run_once(0);
+    if (w.active() == 0 && !w.paused() && i > 0) return;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("worker: runs a recorded execution to its end and records all of it") {
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  Calls calls;
+  register_work(engine, calls);
+  std::shared_ptr<storage::Store> store = must(storage::open_memory());
+  const std::string arn = start(*store, engine, kMixed, "one", R"({"items":[1,2,3]})");
+  CHECK(types(history(*store, arn)) == std::vector<std::string>{"ExecutionStarted"});
+
+  WorkerOptions wo;
+  wo.owner = "w1";
+  Worker worker(engine, store, wo);
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+  CHECK(rec.lease_owner.empty());
+  CHECK(must(store->list_timers(arn)).empty());
+  const auto events = history(*store, arn);
+  check_ids(events);
+  CHECK(events.back().type == "ExecutionSucceeded");
+  CHECK(rec.last_event_id == events.back().id);
+
+  // The same as the engine alone writes.
+  Engine alone(options_at(std::make_shared<ManualClock>()));
+  Calls calls2;
+  register_work(alone, calls2);
+  RunOptions ro;
+  ro.record_history = true;
+  ro.state_machine_name = "Mixed";
+  ro.execution_name = "one";
+  auto direct = alone.run(parse_or_fail(kMixed), *parse_json(R"({"items":[1,2,3]})"), ro);
+  std::vector<std::string> direct_types;
+  for (const auto& e : direct.history) direct_types.push_back(e.type);
+  CHECK(types(events) == direct_types);
+  CHECK(*rec.output == to_json(direct.output));
+  CHECK(calls.keys == calls2.keys);
+  CHECK(worker.stats().ended == 1);
+  CHECK(worker.stats().events == static_cast<std::int64_t>(events.size()) - 1);
+}
+
+TEST_CASE("worker: a Wait parks with a stored wake-up timer; restarted, it fires at its due time") {
+  auto clock = std::make_shared<ManualClock>();
+  std::shared_ptr<storage::Store> store = must(storage::open_memory());
+  const char* def = R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"Next":"P"},
+                        "P":{"Type":"Pass","Parameters":{"at.$":"$$.State.EnteredTime"},"End":true}}})";
+  std::string arn;
+  const Nanos t0 = clock->now();
+  {
+    EngineOptions eo;
+    eo.clock = clock;  // real-time mode: the Wait does not jump
+    Engine engine(eo);
+    arn = start(*store, engine, def, "nap", "{}");
+    Worker worker(engine, store, WorkerOptions{.owner = "host-a:1:x"});
+    for (int i = 0; i < 5; ++i) (void)worker.run_once(kNanosPerMilli);
+    CHECK(worker.active() == 1);
+    auto timers = must(store->list_timers(arn));
+    REQUIRE(timers.size() == 1);
+    CHECK(timers[0].key == "wake");
+    CHECK(timers[0].due == t0 + 3600 * kNanosPerSecond);
+    // The worker dies here without a clean stop.
+  }
+  CHECK(must(store->describe_execution(arn)).status == storage::ExecutionStatus::kRunning);
+  // Two hours later (past the due time and the lease) a new worker takes over.
+  clock->advance(7200 * kNanosPerSecond);
+  EngineOptions eo;
+  eo.clock = clock;
+  Engine engine(eo);
+  Worker worker(engine, store, WorkerOptions{.owner = "host-b:2:y"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+  // The Wait fired at once (it fell due during the downtime).
+  CHECK(rec.output->find("\"at\":\"") != std::string::npos);
+  const auto events = history(*store, arn);
+  check_ids(events);
+  CHECK(types(events) == std::vector<std::string>{"ExecutionStarted", "WaitStateEntered", "WaitStateExited",
+                                                  "PassStateEntered", "PassStateExited", "ExecutionSucceeded"});
+}
+
+// Forwards writes until `budget` of them have gone through, then refuses
+// every write: the process "died" at that point; nothing later is stored.
+class DiesAfter final : public storage::StoreWrapper {
+ public:
+  DiesAfter(std::shared_ptr<storage::Store> target, int budget) : StoreWrapper(std::move(target)), budget_(budget) {}
+  storage::StatusOr<std::int64_t> commit_transition(const storage::Transition& t) override {
+    if (budget_-- <= 0) return storage::Status(storage::Code::kIoError, "dead");
+    return target_->commit_transition(t);
+  }
+
+ private:
+  int budget_;
+};
+
+TEST_CASE("worker: killed between any two commits, restarted each time: nothing lost, nothing repeated") {
+  std::shared_ptr<storage::Store> store = must(storage::open_memory());
+  auto clock = std::make_shared<ManualClock>();
+  std::vector<std::string> arns;
+  {
+    Engine engine(options_at(clock));
+    for (int i = 0; i < 4; ++i)
+      arns.push_back(start(*store, engine, kMixed, "e" + std::to_string(i), R"({"items":[1,2,3,4,5]})"));
+  }
+  Calls calls;  // across every incarnation
+  std::mt19937 rng(7);
+  int incarnations = 0;
+  bool all_done = false;
+  for (; incarnations < 500 && !all_done; ++incarnations) {
+    Engine engine(options_at(clock));
+    register_work(engine, calls);
+    WorkerOptions wo;
+    wo.owner = "w" + std::to_string(incarnations);
+    wo.max_batch_events = 1 + rng() % 4;  // small batches: a kill lands between commits
+    auto dying = std::make_shared<DiesAfter>(store, static_cast<int>(1 + rng() % 6));
+    Worker worker(engine, dying, wo);
+    for (int round = 0; round < 20 && !worker.paused(); ++round) (void)worker.run_once(0);
+    // Killed: no shutdown. The next worker claims once the lease expires.
+    clock->advance(wo.lease_duration + kNanosPerSecond);
+    all_done = true;
+    for (const auto& arn : arns)
+      all_done = all_done && must(store->describe_execution(arn)).status != storage::ExecutionStatus::kRunning;
+  }
+  REQUIRE(all_done);
+  CHECK(incarnations > 10);
+  for (const auto& arn : arns) {
+    auto rec = must(store->describe_execution(arn));
+    CHECK(rec.status == storage::ExecutionStatus::kSucceeded);
+    const auto events = history(*store, arn);
+    check_ids(events);
+    // Every task succeeded exactly once in the history, Flaky after one failure.
+    int succeeded = 0, failed = 0;
+    for (const auto& e : events) {
+      succeeded += e.type == "LambdaFunctionSucceeded";
+      failed += e.type == "LambdaFunctionFailed";
+    }
+    CHECK(succeeded == 7);  // Flaky, B1, five items
+    CHECK(failed == 1);
+  }
+  // At-least-once: every task key was invoked; a key is invoked again only
+  // when a kill came before its result was recorded.
+  CHECK(calls.count.size() == 4 * 8);  // Flaky twice (attempts 0 and 1), B1, five items
+}
+
+TEST_CASE("worker: a failed write, for every write in turn, is recovered by reopening") {
+  // The reference run.
+  std::string reference_output;
+  std::vector<std::string> reference_types;
+  std::int64_t total_writes = 0;
+  {
+    auto base = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+    auto counting = std::make_shared<storage::FailNthWrite>(base, INT64_MAX);
+    auto clock = std::make_shared<ManualClock>();
+    Engine engine(options_at(clock));
+    Calls calls;
+    register_work(engine, calls);
+    const std::string arn = start(*base, engine, kMixed, "ref", R"({"items":[1,2]})");
+    WorkerOptions wo;
+    wo.max_batch_events = 2;
+    Worker worker(engine, counting, wo);
+    drain(worker);
+    auto rec = must(base->describe_execution(arn));
+    REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+    reference_output = *rec.output;
+    reference_types = types(history(*base, arn));
+    total_writes = counting->writes();
+  }
+  REQUIRE(total_writes > 5);
+  for (auto mode : {storage::FailNthWrite::Mode::kBeforeWrite, storage::FailNthWrite::Mode::kAfterWrite}) {
+    for (std::int64_t n = 1; n <= total_writes; ++n) {
+      CAPTURE(n);
+      CAPTURE(static_cast<int>(mode));
+      auto base = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+      auto faulty = std::make_shared<storage::FailNthWrite>(base, n, mode, storage::Code::kDiskFull);
+      auto clock = std::make_shared<ManualClock>();
+      std::string arn;
+      {
+        Engine engine(options_at(clock));
+        Calls calls;
+        register_work(engine, calls);
+        arn = start(*base, engine, kMixed, "ref", R"({"items":[1,2]})");
+        WorkerOptions wo;
+        wo.max_batch_events = 2;
+        Worker worker(engine, faulty, wo);
+        for (int i = 0; i < 10000 && !faulty->fired() && worker.active() + (i == 0) > 0; ++i) (void)worker.run_once(0);
+        CHECK(faulty->fired());
+        // The engine "reopens": this one is dropped as a crashed process would be.
+      }
+      clock->advance(60 * kNanosPerSecond);
+      Engine engine(options_at(clock));
+      Calls calls;
+      register_work(engine, calls);
+      Worker worker(engine, base, WorkerOptions{});
+      drain(worker);
+      auto rec = must(base->describe_execution(arn));
+      REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+      CHECK(*rec.output == reference_output);
+      const auto events = history(*base, arn);
+      check_ids(events);
+      CHECK(types(events) == reference_types);
+    }
+  }
+}
+
+TEST_CASE("worker: a store error pauses the worker, which claims its executions again and finishes") {
+  auto base = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto faulty = std::make_shared<storage::FailNthWrite>(base, 4, storage::FailNthWrite::Mode::kBeforeWrite,
+                                                        storage::Code::kDiskFull);
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  Calls calls;
+  register_work(engine, calls);
+  const std::string arn = start(*base, engine, kMixed, "p", R"({"items":[1]})");
+  WorkerOptions wo;
+  wo.max_batch_events = 2;
+  Worker worker(engine, faulty, wo);
+  bool saw_error = false;
+  for (int i = 0; i < 100000; ++i) {
+    auto s = worker.run_once(kNanosPerMilli);
+    if (!s.ok()) {
+      saw_error = true;
+      CHECK(s.code() == storage::Code::kDiskFull);
+      CHECK(worker.paused());
+      CHECK(worker.active() == 0);
+    }
+    if (must(base->describe_execution(arn)).status != storage::ExecutionStatus::kRunning) break;
+  }
+  CHECK(saw_error);
+  CHECK(must(base->describe_execution(arn)).status == storage::ExecutionStatus::kSucceeded);
+  CHECK(worker.stats().store_errors == 1);
+  check_ids(history(*base, arn));
+}
+
+TEST_CASE("worker: adopt reports the end once committed; another party's stop wins") {
+  auto clock = std::make_shared<ManualClock>();
+  std::shared_ptr<storage::Store> store = must(storage::open_memory());
+  EngineOptions eo;
+  eo.clock = clock;
+  Engine engine(eo);
+  const char* def = R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}})";
+  const std::string arn = start(*store, engine, def, "stopme", "{}");
+  WorkerOptions wo;
+  wo.claim = false;
+  Worker worker(engine, store, wo);
+  int reports = 0;
+  ExecutionResult seen;
+  must_ok(worker.adopt(arn, [&](const ExecutionResult& r) {
+    ++reports;
+    seen = r;
+  }));
+  (void)worker.run_once(kNanosPerMilli);
+  CHECK(reports == 0);
+  // Another process stops it: it commits the end over the worker's head.
+  auto rec = must(store->describe_execution(arn));
+  storage::Transition stop;
+  stop.execution_arn = arn;
+  stop.expected_version = rec.version;
+  stop.events.push_back(storage::EventRecord{rec.last_event_id + 1, rec.last_event_id, clock->now(),
+                                             "ExecutionAborted", R"({"executionAbortedEventDetails":{}})"});
+  stop.outcome = storage::ExecutionOutcome{storage::ExecutionStatus::kAborted, std::nullopt, std::string("Stopped"),
+                                           std::nullopt, clock->now()};
+  must(store->commit_transition(stop));
+  clock->advance(61 * kNanosPerSecond);  // the Wait fires; its commit meets the stop
+  for (int i = 0; i < 20 && reports == 0; ++i) (void)worker.run_once(kNanosPerMilli);
+  CHECK(reports == 1);
+  CHECK(seen.status == ExecutionStatus::Aborted);
+  CHECK(seen.error == "Stopped");
+  CHECK(worker.active() == 0);
+  CHECK(worker.stats().dropped == 1);
+  auto events = history(*store, arn);
+  CHECK(events.back().type == "ExecutionAborted");
+  check_ids(events);
+}
+
+TEST_CASE("worker: transitions are committed in groups; a clean shutdown releases the leases") {
+  auto clock = std::make_shared<ManualClock>();
+  std::shared_ptr<storage::Store> store = must(storage::open_memory());
+  Engine engine(options_at(clock));
+  std::string chain = R"({"StartAt":"S0","States":{)";
+  for (int i = 0; i < 500; ++i) {
+    chain += "\"S" + std::to_string(i) + "\":{\"Type\":\"Pass\",";
+    chain += i + 1 < 500 ? "\"Next\":\"S" + std::to_string(i + 1) + "\"}," : std::string("\"End\":true}");
+  }
+  chain += "}}";
+  const std::string a = start(*store, engine, chain, "a", "{}");
+  const std::string b = start(*store, engine, chain, "b", "{}");
+  WorkerOptions wo;
+  wo.owner = "grouping";
+  wo.max_batch_events = 100;
+  Worker worker(engine, store, wo);
+  drain(worker);
+  CHECK(must(store->describe_execution(a)).status == storage::ExecutionStatus::kSucceeded);
+  CHECK(must(store->describe_execution(b)).status == storage::ExecutionStatus::kSucceeded);
+  CHECK(worker.stats().events == 2 * 1001);
+  // One commit per execution per group, far fewer than the 1000+ transitions.
+  CHECK(worker.stats().commits < 60);
+  CHECK(worker.stats().commits >= 20);
+
+  // Shutdown: a parked execution stays RUNNING, its lease free for the next worker.
+  const std::string c = start(*store, engine, R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":9,"End":true}}})",
+                              "c", "{}", "Parked");
+  Engine engine2(EngineOptions{.clock = clock});
+  Worker parked(engine2, store, WorkerOptions{.owner = "parker"});
+  (void)parked.run_once(kNanosPerMilli);
+  CHECK(must(store->describe_execution(c)).lease_owner == "parker");
+  must_ok(parked.shutdown());
+  auto rec = must(store->describe_execution(c));
+  CHECK(rec.status == storage::ExecutionStatus::kRunning);
+  CHECK(rec.lease_owner.empty());
+  CHECK(engine2.active() == 0);
+}
+
+TEST_CASE("worker: executions parked in long Waits hibernate out of memory and wake on time") {
+  auto clock = std::make_shared<ManualClock>();
+  std::shared_ptr<storage::Store> store = must(storage::open_memory());
+  EngineOptions eo;
+  eo.clock = clock;
+  Engine engine(eo);
+  const char* def = R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"Next":"P"},
+                        "P":{"Type":"Pass","End":true}}})";
+  std::vector<std::string> arns;
+  for (int i = 0; i < 50; ++i) arns.push_back(start(*store, engine, def, "p" + std::to_string(i), "{}", "Parked"));
+  Worker worker(engine, store, WorkerOptions{.owner = "sleepy"});
+  for (int i = 0; i < 5; ++i) (void)worker.run_once(kNanosPerMilli);
+  CHECK(worker.active() == 50);
+  CHECK(worker.in_memory() == 0);
+  CHECK(engine.active() == 0);
+  CHECK(worker.stats().hibernated == 50);
+  // Still leased to the worker: no other worker takes them meanwhile.
+  CHECK(must(store->describe_execution(arns[0])).lease_owner == "sleepy");
+  clock->advance(1800 * kNanosPerSecond);
+  (void)worker.run_once(kNanosPerMilli);
+  CHECK(worker.in_memory() == 0);
+  clock->advance(1800 * kNanosPerSecond);
+  for (int i = 0; i < 20 && worker.active() > 0; ++i) (void)worker.run_once(kNanosPerMilli);
+  CHECK(worker.active() == 0);
+  for (const auto& arn : arns) {
+    CHECK(must(store->describe_execution(arn)).status == storage::ExecutionStatus::kSucceeded);
+    check_ids(history(*store, arn));
+  }
+}
