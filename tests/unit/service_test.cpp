@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/worker.h"
 #include "engine_test_util.h"
 #include "service_test.h"
 #include "storage/fault_injection.h"
@@ -715,4 +716,46 @@ TEST_CASE("Service: on a SQLite file, everything survives reopening") {
         std::vector<std::string>{"ExecutionStarted", "WaitStateEntered", "WaitStateAborted", "ExecutionAborted"});
   CHECK(g.ok("ListStateMachines", {}).at("stateMachines").get_array().size() == 2);
   CHECK(g.ok("ListExecutions", {}).at("executions").get_array().size() == 2);
+}
+
+TEST_CASE("Service with a Worker: what StartExecution records, a worker runs; StopExecution wins over the worker") {
+  Fixture f;
+  f.create();
+  f.create("Quick", R"({"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"ok":1},"End":true}}})");
+  const std::string quick =
+      str(f.ok("StartExecution",
+               {{"stateMachineArn", "arn:aws:states:us-east-1:123456789012:stateMachine:Quick"}, {"name", "q1"}}),
+          "executionArn");
+  const std::string parked = f.start("parked");
+
+  EngineOptions eo;
+  eo.clock = f.clock;
+  Engine engine(eo);
+  WorkerOptions wo;
+  wo.claim_every = 0;
+  wo.hibernate_after = 0;
+  Worker worker(engine, f.store, wo);
+  for (int i = 0; i < 20 && str(f.describe(quick), "status") == "RUNNING"; ++i) (void)worker.run_once(kNanosPerMilli);
+  auto q = f.describe(quick);
+  CHECK(str(q, "status") == "SUCCEEDED");
+  CHECK(str(q, "output") == R"({"ok":1})");
+  CHECK(f.history_types(quick) ==
+        std::vector<std::string>{"ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"});
+
+  // The other one waits in its Wait, owned by the worker.
+  for (int i = 0; i < 20 && f.history_types(parked).size() < 2; ++i) (void)worker.run_once(kNanosPerMilli);
+  REQUIRE(f.history_types(parked) == std::vector<std::string>{"ExecutionStarted", "WaitStateEntered"});
+  REQUIRE_FALSE(f.store->describe_execution(parked)->lease_owner.empty());
+
+  f.ok("StopExecution", {{"executionArn", parked}, {"error", "Operator"}});
+  // The Wait falls due; the worker's commit meets the stop and it drops the execution.
+  f.clock->advance(3601 * kNanosPerSecond);
+  for (int i = 0; i < 20 && worker.active() > 0; ++i) (void)worker.run_once(kNanosPerMilli);
+  CHECK(worker.active() == 0);
+  auto d = f.describe(parked);
+  CHECK(str(d, "status") == "ABORTED");
+  CHECK(str(d, "error") == "Operator");
+  CHECK(f.history_types(parked) ==
+        std::vector<std::string>{"ExecutionStarted", "WaitStateEntered", "WaitStateAborted", "ExecutionAborted"});
+  CHECK(f.store->describe_execution(parked)->lease_owner.empty());
 }
