@@ -362,7 +362,6 @@ constexpr std::size_t kDefinitionCacheSize = 256;
 Service::Service(std::shared_ptr<storage::Store> store, ServiceOptions options)
     : store_(std::move(store)), options_(std::move(options)) {
   if (!options_.clock) options_.clock = std::make_shared<SystemClock>();
-  engine_ = std::make_unique<Engine>(engine_options(options_));
 }
 
 Service::~Service() = default;
@@ -642,11 +641,10 @@ ServiceResult Service::start_execution(const json::object& request) {
     run.execution_name = *name;
     run.execution_arn = execution_arn(options_, machine->name, *name);
   }
-  PreparedExecution prepared;
-  {
-    std::lock_guard lock(engine_mu_);
-    prepared = engine_->prepare(def, std::move(*input), std::move(run));
-  }
+  // A fresh engine per start: prepare() leaves the execution's timeout armed in
+  // the engine, and an engine that never runs its loop would keep them all.
+  Engine engine(engine_options(options_));
+  PreparedExecution prepared = engine.prepare(def, std::move(*input), std::move(run));
   const ExecutionState& st = prepared.snapshot.state;
   storage::NewExecution e;
   e.arn = st.arn;

@@ -47,8 +47,6 @@
 
 namespace stepwise {
 
-class Engine;
-
 // An AWS error: code is the error name ("ExecutionDoesNotExist",
 // "ValidationException", ...), message its text as AWS writes it.
 struct ServiceError {
@@ -148,10 +146,6 @@ class Service {
 
   std::shared_ptr<storage::Store> store_;
   ServiceOptions options_;
-
-  // prepare() builds new executions; an Engine is driven by one thread at a time.
-  std::mutex engine_mu_;
-  std::unique_ptr<Engine> engine_;
 
   std::mutex cache_mu_;
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const states::Definition>> definitions_;
