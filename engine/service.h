@@ -7,7 +7,7 @@
 // the response body with AWS's member names, or a ServiceError whose code is
 // AWS's error name (the `__type`) and whose message is AWS's text.
 //
-//   auto service = Service(store, ServiceOptions{});
+//   stepwise::Service service(store);
 //   auto r = service.call("StartExecution", {{"stateMachineArn", arn}, {"input", "{}"}});
 //   if (!r.ok()) std::cerr << r.error().code << ": " << r.error().message;
 //
@@ -76,7 +76,8 @@ struct ServiceOptions {
   // Null: the system clock.
   std::shared_ptr<Clock> clock;
   // Random source for execution names (UUIDs) when a start names none.
-  // Null: seeded from the OS.
+  // Null: seeded from the OS. One given here must be thread-safe if the
+  // service is called from several threads at once.
   std::shared_ptr<states::RandomSource> random;
   // The identity in every ARN the service makes.
   std::string region = "us-east-1";
