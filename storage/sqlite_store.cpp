@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -196,6 +197,7 @@ class SqliteStore final : public Store {
   StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
                                                    const PageRequest& page) override;
   StatusOr<std::int64_t> commit_transition(const Transition& t) override;
+  StatusOr<std::vector<std::int64_t>> commit_transitions(const std::vector<Transition>& batch) override;
   StatusOr<Page<EventRecord>> get_history(const std::string& execution_arn,
                                           const HistoryRequest& request) override;
   StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override;
@@ -237,7 +239,28 @@ class SqliteStore final : public Store {
   void set_timer(std::int64_t seq, const std::string& key, UnixNanos due);
   Status add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens);
   Status close_tokens(std::int64_t seq, const std::vector<std::string>& tokens);
-  void apply_row_changes(const Transition& t, const ExecutionHead& h);
+
+  // An execution's row as the transitions of a batch so far leave it. The
+  // checks of its next transitions read `head`; the row itself is written
+  // once, when the batch ends (flush_row).
+  struct PendingRow {
+    ExecutionHead head;
+    const std::string* state = nullptr;  // the newest state given, if any
+    // The newest change of status: an outcome ended the execution, or a
+    // redrive made it RUNNING again (kNone: the status column stays).
+    enum class StatusChange { kNone, kEnded, kRedriven } change = StatusChange::kNone;
+    const ExecutionOutcome* outcome = nullptr;  // with kEnded
+    std::int64_t redrives = 0;
+    std::optional<UnixNanos> redrive_date;  // the newest
+    bool lease_released = false;
+  };
+  // Keyed by the ARNs of the batch's transitions, which outlive the map.
+  using PendingRows = std::unordered_map<std::string_view, PendingRow>;
+
+  StatusOr<std::vector<std::int64_t>> commit_batch(const Transition* batch, std::size_t size,
+                                                   bool numbered);
+  Status apply_transition(const Transition& t, PendingRows& rows);
+  void flush_row(const PendingRow& row);
 
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;
@@ -569,10 +592,11 @@ std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& a
 }
 
 void SqliteStore::insert_events(std::int64_t seq, const std::vector<EventRecord>& events) {
+  if (events.empty()) return;
+  Use q(
+      sql("INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) "
+          "VALUES (?, ?, ?, ?, ?, ?)"));
   for (const EventRecord& e : events) {
-    Use q(
-        sql("INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) "
-            "VALUES (?, ?, ?, ?, ?, ?)"));
     q->bind(1, seq);
     q->bind(2, e.id);
     q->bind(3, e.previous_id);
@@ -580,6 +604,7 @@ void SqliteStore::insert_events(std::int64_t seq, const std::vector<EventRecord>
     q->bindNoCopy(5, e.type);
     q->bindNoCopy(6, e.details);
     q->exec();
+    q->reset();
   }
 }
 
@@ -746,85 +771,151 @@ Status SqliteStore::close_tokens(std::int64_t seq, const std::vector<std::string
   return {};
 }
 
-void SqliteStore::apply_row_changes(const Transition& t, const ExecutionHead& h) {
-  // One UPDATE for every column a transition may touch; NULL parameters
-  // (?2 state, ?3 last event) keep the stored value.
+Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
+  auto found = rows.find(t.execution_arn);
+  if (found == rows.end()) {
+    std::optional<ExecutionHead> h = head(t.execution_arn);
+    if (!h) return not_found_execution(t.execution_arn);
+    found = rows.emplace(t.execution_arn, PendingRow{std::move(*h)}).first;
+  }
+  PendingRow& row = found->second;
+  ExecutionHead& h = row.head;
+  if (Status s =
+          internal::check_transition_against(t, h.status, h.version, h.last_event_id, h.lease_owner);
+      !s.ok()) {
+    return s;
+  }
+  insert_events(h.seq, t.events);
+  if (!t.timers_to_clear.empty()) {
+    Use q(sql("DELETE FROM timers WHERE execution_seq = ? AND key = ?"));
+    for (const std::string& key : t.timers_to_clear) {
+      q->bind(1, h.seq);
+      q->bindNoCopy(2, key);
+      q->exec();
+      q->reset();
+    }
+  }
+  for (const TimerRecord& timer : t.timers_to_set) set_timer(h.seq, timer.key, timer.due);
+  if (Status s = add_tokens(h.seq, t.tokens_to_add); !s.ok()) return s;
+  if (Status s = close_tokens(h.seq, t.tokens_to_close); !s.ok()) return s;
+  if (t.outcome) {
+    // Now, not at the end of the batch: a redrive later in the batch may set
+    // new timers and tokens, which must stay.
+    {
+      Use q(sql("DELETE FROM timers WHERE execution_seq = ?"));
+      q->bind(1, h.seq);
+      q->exec();
+    }
+    Use q(
+        sql("UPDATE task_tokens SET status = 'CLOSED' "
+            "WHERE execution_seq = ? AND status = 'OPEN'"));
+    q->bind(1, h.seq);
+    q->exec();
+  }
+
+  h.version += 1;
+  if (!t.events.empty()) h.last_event_id = t.events.back().id;
+  if (t.state) row.state = &*t.state;
+  if (t.redrive_date) {
+    h.status = ExecutionStatus::kRunning;
+    row.change = PendingRow::StatusChange::kRedriven;
+    row.outcome = nullptr;
+    row.redrives += 1;
+    row.redrive_date = t.redrive_date;
+  }
+  if (t.outcome) {
+    h.status = t.outcome->status;
+    h.lease_owner.clear();
+    row.change = PendingRow::StatusChange::kEnded;
+    row.outcome = &*t.outcome;
+    row.lease_released = true;
+  }
+  return {};
+}
+
+void SqliteStore::flush_row(const PendingRow& row) {
+  const ExecutionHead& h = row.head;
+  if (row.change == PendingRow::StatusChange::kNone) {
+    // The common case: the execution runs on. No indexed column changes, so
+    // no index is touched.
+    Use q(
+        sql("UPDATE executions SET version = ?2, state = coalesce(?3, state), last_event_id = ?4 "
+            "WHERE seq = ?1"));
+    q->bind(1, h.seq);
+    q->bind(2, h.version);
+    if (row.state != nullptr) {
+      q->bindNoCopy(3, *row.state);
+    } else {
+      q->bind(3);
+    }
+    q->bind(4, h.last_event_id);
+    q->exec();
+    return;
+  }
+  // The status changed (and with an outcome the lease went). A NULL ?3 keeps
+  // the stored state; ?10 adds the redrives; a NULL ?11 keeps the redrive date.
   Use q(
       sql("UPDATE executions SET "
-          "version = version + 1, "
-          "state = coalesce(?2, state), "
-          "last_event_id = coalesce(?3, last_event_id), "
-          "status = ?4, output = ?5, error = ?6, cause = ?7, stop_date = ?8, "
-          "redrive_count = redrive_count + ?9, redrive_date = coalesce(?10, redrive_date), "
-          "lease_owner = CASE WHEN ?11 THEN '' ELSE lease_owner END, "
-          "lease_expiry = CASE WHEN ?11 THEN 0 ELSE lease_expiry END "
+          "version = ?2, state = coalesce(?3, state), last_event_id = ?4, "
+          "status = ?5, output = ?6, error = ?7, cause = ?8, stop_date = ?9, "
+          "redrive_count = redrive_count + ?10, redrive_date = coalesce(?11, redrive_date), "
+          "lease_owner = CASE WHEN ?12 THEN '' ELSE lease_owner END, "
+          "lease_expiry = CASE WHEN ?12 THEN 0 ELSE lease_expiry END "
           "WHERE seq = ?1"));
   q->bind(1, h.seq);
-  if (t.state) {
-    q->bindNoCopy(2, *t.state);
-  } else {
-    q->bind(2);
-  }
-  if (!t.events.empty()) {
-    q->bind(3, t.events.back().id);
+  q->bind(2, h.version);
+  if (row.state != nullptr) {
+    q->bindNoCopy(3, *row.state);
   } else {
     q->bind(3);
   }
-  if (t.outcome) {
-    q->bind(4, std::string(to_string(t.outcome->status)));
-    bind_optional(*q, 5, t.outcome->output);
-    bind_optional(*q, 6, t.outcome->error);
-    bind_optional(*q, 7, t.outcome->cause);
-    q->bind(8, t.outcome->stop_date);
+  q->bind(4, h.last_event_id);
+  q->bind(5, std::string(to_string(h.status)));
+  if (row.change == PendingRow::StatusChange::kEnded) {
+    bind_optional(*q, 6, row.outcome->output);
+    bind_optional(*q, 7, row.outcome->error);
+    bind_optional(*q, 8, row.outcome->cause);
+    q->bind(9, row.outcome->stop_date);
   } else {
-    // Running on, or redriven: a RUNNING execution has no outcome columns.
-    q->bind(4, "RUNNING");
-    q->bind(5);
-    q->bind(6);
-    q->bind(7);
-    q->bind(8);
+    // Redriven last: RUNNING again, and a running execution has no outcome.
+    for (int column = 6; column <= 9; ++column) q->bind(column);
   }
-  q->bind(9, t.redrive_date ? 1 : 0);
-  bind_optional(*q, 10, t.redrive_date);
-  q->bind(11, t.outcome ? 1 : 0);
+  q->bind(10, row.redrives);
+  bind_optional(*q, 11, row.redrive_date);
+  q->bind(12, row.lease_released ? 1 : 0);
   q->exec();
 }
 
-StatusOr<std::int64_t> SqliteStore::commit_transition(const Transition& t) {
-  if (Status s = internal::validate_transition_shape(t); !s.ok()) return s;
-  return write([&]() -> StatusOr<std::int64_t> {
-    std::optional<ExecutionHead> h = head(t.execution_arn);
-    if (!h) return not_found_execution(t.execution_arn);
-    if (Status s = internal::check_transition_against(t, h->status, h->version, h->last_event_id,
-                                                      h->lease_owner);
-        !s.ok()) {
-      return s;
+StatusOr<std::vector<std::int64_t>> SqliteStore::commit_batch(const Transition* batch,
+                                                              std::size_t size, bool numbered) {
+  auto failure = [&](const Status& s, std::size_t i) {
+    return numbered ? internal::in_batch(s, i, batch[i].execution_arn) : s;
+  };
+  for (std::size_t i = 0; i < size; ++i) {
+    if (Status s = internal::validate_transition_shape(batch[i]); !s.ok()) return failure(s, i);
+  }
+  return write([&]() -> StatusOr<std::vector<std::int64_t>> {
+    PendingRows rows;
+    std::vector<std::int64_t> versions;
+    versions.reserve(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      if (Status s = apply_transition(batch[i], rows); !s.ok()) return failure(s, i);
+      versions.push_back(rows.find(batch[i].execution_arn)->second.head.version);
     }
-    insert_events(h->seq, t.events);
-    for (const std::string& key : t.timers_to_clear) {
-      Use q(sql("DELETE FROM timers WHERE execution_seq = ? AND key = ?"));
-      q->bind(1, h->seq);
-      q->bind(2, key);
-      q->exec();
-    }
-    for (const TimerRecord& timer : t.timers_to_set) set_timer(h->seq, timer.key, timer.due);
-    if (Status s = add_tokens(h->seq, t.tokens_to_add); !s.ok()) return s;
-    if (Status s = close_tokens(h->seq, t.tokens_to_close); !s.ok()) return s;
-    apply_row_changes(t, *h);
-    if (t.outcome) {
-      {
-        Use q(sql("DELETE FROM timers WHERE execution_seq = ?"));
-        q->bind(1, h->seq);
-        q->exec();
-      }
-      Use q(
-          sql("UPDATE task_tokens SET status = 'CLOSED' "
-              "WHERE execution_seq = ? AND status = 'OPEN'"));
-      q->bind(1, h->seq);
-      q->exec();
-    }
-    return h->version + 1;
+    for (const auto& [arn, row] : rows) flush_row(row);
+    return versions;
   });
+}
+
+StatusOr<std::int64_t> SqliteStore::commit_transition(const Transition& t) {
+  StatusOr<std::vector<std::int64_t>> versions = commit_batch(&t, 1, false);
+  if (!versions.ok()) return versions.status();
+  return versions->front();
+}
+
+StatusOr<std::vector<std::int64_t>> SqliteStore::commit_transitions(
+    const std::vector<Transition>& batch) {
+  return commit_batch(batch.data(), batch.size(), true);
 }
 
 StatusOr<Page<EventRecord>> SqliteStore::get_history(const std::string& execution_arn,

@@ -639,6 +639,252 @@ TEST_CASE_TEMPLATE("store: redrive a failed execution", B, MemoryBackend, Sqlite
   CHECK(store.commit_transition(both).code() == Code::kInvalidArgument);
 }
 
+// ---- Batches of transitions ----------------------------------------------------
+
+TEST_CASE_TEMPLATE("store: commit_transitions commits a batch over several executions, in order", B,
+                   MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  must(store.create_execution(new_execution("second")));
+  const std::string second = execution_arn("second");
+
+  std::vector<Transition> batch;
+  Transition a1 = step(w.arn, 1);  // each transition of `run` expects the version the previous one made
+  a1.state = "run-1";
+  a1.events = {event(2), event(3)};
+  a1.tokens_to_add = {{"tok-a", "", "frame-a", TokenStatus::kOpen}};
+  a1.timers_to_set = {{"", "wait", kT0 + 5 * kSecond}};
+  batch.push_back(a1);
+  Transition b1 = step(second, 1);
+  b1.state = "second-1";
+  b1.events = {event(2)};
+  batch.push_back(b1);
+  Transition a2 = step(w.arn, 2);  // no state: keeps "run-1"
+  a2.events = {event(4), event(5)};
+  a2.tokens_to_close = {"tok-a"};  // added earlier in the same batch
+  a2.timers_to_clear = {"wait"};
+  a2.timers_to_set = {{"", "retry", kT0 + 7 * kSecond}};
+  batch.push_back(a2);
+  Transition a3 = step(w.arn, 3);
+  a3.events = {event(6)};
+  batch.push_back(a3);
+  Transition b2 = step(second, 2);
+  b2.state = "second-2";
+  batch.push_back(b2);
+
+  CHECK(must(store.commit_transitions(batch)) == std::vector<std::int64_t>{2, 2, 3, 4, 3});
+  ExecutionRecord run = must(store.describe_execution(w.arn));
+  CHECK(run.version == 4);
+  CHECK(run.state == "run-1");
+  CHECK(run.last_event_id == 6);
+  CHECK(run.status == ExecutionStatus::kRunning);
+  CHECK(ids_of(all_history(store, w.arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6});
+  std::vector<TimerRecord> timers = must(store.list_timers(w.arn));
+  REQUIRE(timers.size() == 1);
+  CHECK(timers[0].key == "retry");
+  TaskTokenRecord token = must(store.get_task_token("tok-a"));
+  CHECK(token.status == TokenStatus::kClosed);
+  CHECK(token.execution_arn == w.arn);
+  ExecutionRecord other = must(store.describe_execution(second));
+  CHECK(other.version == 3);
+  CHECK(other.state == "second-2");
+  CHECK(other.last_event_id == 2);
+  CHECK(ids_of(all_history(store, second)) == std::vector<std::int64_t>{1, 2});
+
+  // The next batch goes on from there; an empty batch stores nothing.
+  CHECK(must(store.commit_transitions({})).empty());
+  CHECK(must(store.describe_execution(w.arn)).version == 4);
+  Transition a4 = step(w.arn, 4);
+  a4.events = {event(7)};
+  CHECK(must(store.commit_transitions({a4})) == std::vector<std::int64_t>{5});
+  // And a single commit sees what the batches left.
+  CHECK(store.commit_transition(step(w.arn, 4)).code() == Code::kConflict);
+  CHECK(must(store.commit_transition(step(w.arn, 5))) == 6);
+}
+
+TEST_CASE_TEMPLATE("store: a failing transition stores nothing of its batch and is named", B, MemoryBackend,
+                   SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  must(store.create_execution(new_execution("second")));
+  const std::string second = execution_arn("second");
+  Transition owner = step(second, 1);
+  owner.tokens_to_add = {{"taken", "", "f", TokenStatus::kOpen}};
+  must(store.commit_transition(owner));
+
+  // Two good transitions, then the one under test at index 2, then a good one.
+  std::vector<Transition> batch;
+  Transition a1 = step(w.arn, 1);
+  a1.state = "changed";
+  a1.events = {event(2), event(3)};
+  a1.timers_to_set = {{"", "wait", kT0 + kSecond}};
+  a1.tokens_to_add = {{"fresh", "", "f", TokenStatus::kOpen}};
+  batch.push_back(a1);
+  Transition b1 = step(second, 2);
+  b1.state = "changed";
+  b1.events = {event(2)};
+  batch.push_back(b1);
+  Transition bad = step(w.arn, 2);
+  bad.events = {event(4)};
+  Transition last = step(second, 3);
+  last.events = {event(3)};
+
+  std::string failing_arn = w.arn;
+  Code expected = Code::kOk;
+  SUBCASE("a stale version") {
+    bad.expected_version = 1;  // the batch's first transition made version 2
+    expected = Code::kConflict;
+  }
+  SUBCASE("an event id the batch already used") {
+    bad.events = {event(3)};
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("a token an earlier transition of the batch added") {
+    bad.tokens_to_add = {{"fresh", "", "f", TokenStatus::kOpen}};
+    expected = Code::kAlreadyExists;
+  }
+  SUBCASE("a token taken before the batch") {
+    bad.tokens_to_add = {{"taken", "", "f", TokenStatus::kOpen}};
+    expected = Code::kAlreadyExists;
+  }
+  SUBCASE("closing another execution's token") {
+    bad.tokens_to_close = {"taken"};
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("closing a token of another execution added in the batch") {
+    bad = step(second, 3);
+    bad.tokens_to_close = {"fresh"};
+    last.expected_version = 4;
+    failing_arn = second;
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("closing an unknown token") {
+    bad.tokens_to_close = {"unknown"};
+    expected = Code::kNotFound;
+  }
+  SUBCASE("an unknown execution") {
+    bad = step(execution_arn("nope"), 1);
+    failing_arn = execution_arn("nope");
+    expected = Code::kNotFound;
+  }
+  SUBCASE("a malformed transition") {
+    bad.outcome = ExecutionOutcome{ExecutionStatus::kRunning, {}, {}, {}, kT0};
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("a lease the transition's owner does not hold") {
+    bad.lease_owner = "worker-1";
+    expected = Code::kConflict;
+  }
+  batch.push_back(bad);
+  batch.push_back(last);
+
+  Status failed = store.commit_transitions(batch).status();
+  INFO(failed.to_string());
+  CHECK(failed.code() == expected);
+  CHECK(failed.message().rfind("transition 2 (" + failing_arn + "): ", 0) == 0);
+
+  ExecutionRecord run = must(store.describe_execution(w.arn));
+  CHECK(run.version == 1);
+  CHECK(run.state == R"({"frames":[]})");
+  CHECK(run.last_event_id == 1);
+  CHECK(ids_of(all_history(store, w.arn)) == std::vector<std::int64_t>{1});
+  CHECK(must(store.list_timers(w.arn)).empty());
+  CHECK(store.get_task_token("fresh").code() == Code::kNotFound);
+  ExecutionRecord other = must(store.describe_execution(second));
+  CHECK(other.version == 2);
+  CHECK(other.state == R"({"frames":[]})");
+  CHECK(ids_of(all_history(store, second)) == std::vector<std::int64_t>{1});
+  CHECK(must(store.get_task_token("taken")).status == TokenStatus::kOpen);
+
+  // Without the failing transition, the same batch goes through.
+  batch.erase(batch.begin() + 2);
+  last.expected_version = 3;
+  batch.back() = last;
+  CHECK(must(store.commit_transitions(batch)) == std::vector<std::int64_t>{2, 3, 4});
+}
+
+TEST_CASE_TEMPLATE("store: in a batch, an outcome and a redrive hold for the transitions after them", B,
+                   MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  Transition wait = step(w.arn, 1);
+  wait.timers_to_set = {{"", "before", kT0 + kSecond}};
+  wait.tokens_to_add = {{"old", "", "f", TokenStatus::kOpen}};
+  must(store.commit_transition(wait));
+  must_ok(store.acquire_lease(w.arn, "worker-1", kT0, kT0 + 30 * kSecond));
+
+  Transition fail = step(w.arn, 2);
+  fail.lease_owner = "worker-1";
+  fail.events = {event(2, "ExecutionFailed")};
+  fail.outcome = ExecutionOutcome{ExecutionStatus::kFailed, std::nullopt, "E", "C", kT0 + kSecond};
+  Transition redrive = step(w.arn, 3);
+  redrive.redrive_date = kT0 + 2 * kSecond;
+  redrive.state = "redriven";
+  redrive.events = {event(3, "ExecutionRedriven")};
+  Transition resumed = step(w.arn, 4);
+  resumed.events = {event(4)};
+  resumed.timers_to_set = {{"", "after", kT0 + 3 * kSecond}};
+  resumed.tokens_to_add = {{"new", "", "f", TokenStatus::kOpen}};
+
+  SUBCASE("an ended execution takes no more transitions in the batch") {
+    Transition late = step(w.arn, 3);
+    late.events = {event(3)};
+    Status s = store.commit_transitions({fail, late}).status();
+    CHECK(s.code() == Code::kConflict);
+    CHECK(s.message().rfind("transition 1 (", 0) == 0);
+    CHECK(must(store.describe_execution(w.arn)).status == ExecutionStatus::kRunning);
+  }
+  SUBCASE("the outcome releases the lease for the transitions after it") {
+    redrive.lease_owner = "worker-1";
+    CHECK(store.commit_transitions({fail, redrive}).code() == Code::kConflict);
+    ExecutionRecord r = must(store.describe_execution(w.arn));
+    CHECK(r.lease_owner == "worker-1");
+    CHECK(r.status == ExecutionStatus::kRunning);
+  }
+  SUBCASE("failed, redriven and running on") {
+    CHECK(must(store.commit_transitions({fail, redrive, resumed})) == std::vector<std::int64_t>{3, 4, 5});
+    ExecutionRecord r = must(store.describe_execution(w.arn));
+    CHECK(r.status == ExecutionStatus::kRunning);
+    CHECK(r.redrive_count == 1);
+    CHECK(r.redrive_date == kT0 + 2 * kSecond);
+    CHECK_FALSE(r.error.has_value());
+    CHECK_FALSE(r.cause.has_value());
+    CHECK_FALSE(r.stop_date.has_value());
+    CHECK(r.lease_owner.empty());
+    CHECK(r.lease_expiry == 0);
+    CHECK(r.state == "redriven");
+    CHECK(r.last_event_id == 4);
+    // The outcome cleared what came before it; what came after stays.
+    std::vector<TimerRecord> timers = must(store.list_timers(w.arn));
+    REQUIRE(timers.size() == 1);
+    CHECK(timers[0].key == "after");
+    CHECK(must(store.get_task_token("old")).status == TokenStatus::kClosed);
+    CHECK(must(store.get_task_token("new")).status == TokenStatus::kOpen);
+    CHECK(must(store.list_executions({"", ExecutionStatus::kRunning}, {})).items.size() == 1);
+    CHECK(must(store.list_executions({"", ExecutionStatus::kFailed}, {})).items.empty());
+    CHECK(must(store.list_claimable_executions(kT0, 10)).size() == 1);
+  }
+  SUBCASE("failed, redriven, then succeeded") {
+    Transition succeed = step(w.arn, 5);
+    succeed.events = {event(5, "ExecutionSucceeded")};
+    succeed.outcome = ExecutionOutcome{ExecutionStatus::kSucceeded, R"({"ok":true})", {}, {}, kT0 + 4 * kSecond};
+    CHECK(must(store.commit_transitions({fail, redrive, resumed, succeed})) ==
+          std::vector<std::int64_t>{3, 4, 5, 6});
+    ExecutionRecord r = must(store.describe_execution(w.arn));
+    CHECK(r.status == ExecutionStatus::kSucceeded);
+    CHECK(r.output == R"({"ok":true})");
+    CHECK_FALSE(r.error.has_value());
+    CHECK(r.stop_date == kT0 + 4 * kSecond);
+    CHECK(r.redrive_count == 1);
+    CHECK(r.lease_owner.empty());
+    CHECK(must(store.list_timers(w.arn)).empty());
+    CHECK(must(store.get_task_token("new")).status == TokenStatus::kClosed);
+    CHECK(ids_of(all_history(store, w.arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+    CHECK(must(store.list_executions({"", ExecutionStatus::kSucceeded}, {})).items.size() == 1);
+    CHECK(must(store.list_claimable_executions(kT0 + 60 * kSecond, 10)).empty());
+  }
+}
+
 // ---- History ------------------------------------------------------------------
 
 TEST_CASE_TEMPLATE("store: history pages forward and in reverse", B, MemoryBackend, SqliteBackend) {
@@ -793,6 +1039,33 @@ TEST_CASE_TEMPLATE("store: FailNthWrite fails exactly the N-th write", B, Memory
     // A retry of the same transition is now stale.
     CHECK(store.commit_transition(t).code() == Code::kConflict);
   }
+  SUBCASE("a batch is one write, and a failed one stores none of it") {
+    FailNthWrite store(backend.store, 3);
+    must(store.create_state_machine(hello_machine()));
+    must(store.create_execution(new_execution("run")));
+    const std::string arn = execution_arn("run");
+    std::vector<Transition> batch;
+    for (std::int64_t v = 1; v <= 3; ++v) {
+      Transition t = step(arn, v);
+      t.events = {event(v + 1)};
+      batch.push_back(t);
+    }
+    CHECK(store.commit_transitions(batch).code() == Code::kIoError);
+    CHECK(store.writes() == 3);
+    CHECK(must(store.describe_execution(arn)).version == 1);
+    CHECK(ids_of(all_history(store, arn)) == std::vector<std::int64_t>{1});
+    CHECK(must(store.commit_transitions(batch)) == std::vector<std::int64_t>{2, 3, 4});
+    CHECK(store.writes() == 4);
+  }
+  SUBCASE("a batch stored, but reported as failed") {
+    FailNthWrite store(backend.store, 3, FailNthWrite::Mode::kAfterWrite);
+    must(store.create_state_machine(hello_machine()));
+    must(store.create_execution(new_execution("run")));
+    Transition t1 = step(execution_arn("run"), 1);
+    Transition t2 = step(execution_arn("run"), 2);
+    CHECK(store.commit_transitions({t1, t2}).code() == Code::kIoError);
+    CHECK(must(store.describe_execution(execution_arn("run"))).version == 3);
+  }
 }
 
 TEST_CASE("store: a StoreWrapper forwards all but the method it overrides") {
@@ -807,6 +1080,7 @@ TEST_CASE("store: a StoreWrapper forwards all but the method it overrides") {
   must(store.create_execution(new_execution("run")));
   CHECK(must(store.describe_execution(execution_arn("run"))).version == 1);
   CHECK(store.get_history(execution_arn("run"), {}).code() == Code::kIoError);
+  CHECK(must(store.commit_transitions({step(execution_arn("run"), 1)})) == std::vector<std::int64_t>{2});
 }
 
 // ---- SQLite only: the file ------------------------------------------------------
