@@ -10,12 +10,16 @@
 //
 //   stepwise_store_bench [--only write|latency|read] [--dir DIR] [--db PATH]
 //                        [--transitions N] [--executions N]
+//                        [--write EXECUTIONS:BATCH[:small|large[:full|normal|memory]]]...
+//
+// --write replaces the default rows of the writes table (repeatable).
 //
 // Figures and how to read them: docs/performance.md, section "Store".
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/history_chunk.h"
 #include "storage/store.h"
 
 using namespace stepwise::storage;  // NOLINT: a program of its own
@@ -41,6 +46,14 @@ constexpr const char* kRegionPrefix = "arn:aws:states:us-east-1:123456789012:";
 
 double ms_since(WallClock::time_point t0) {
   return std::chrono::duration<double, std::milli>(WallClock::now() - t0).count();
+}
+
+// CPU time this thread used (user and system), in ms: what a call costs when
+// the cores are shared with other work.
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -113,23 +126,27 @@ NewStateMachine bench_machine(int index) {
   return m;
 }
 
-// AWS-shaped details of a Pass state's two events, about 150-250 bytes each.
-std::string payload(long long n) {
-  return R"({\"index\":)" + std::to_string(n) +
-         R"(,\"order\":{\"id\":\"ord-)" + std::to_string(1000000 + n) +
+// What a Pass state's two events carry: a small payload like pass_chain's
+// ({"n":42}: details of about 110 bytes) or an order of a few items (about
+// 280 bytes).
+enum class EventSize { kSmall, kLarge };
+
+std::string payload(long long n, EventSize size) {
+  if (size == EventSize::kSmall) return R"({\"n\":)" + std::to_string(n) + "}";
+  return R"({\"index\":)" + std::to_string(n) + R"(,\"order\":{\"id\":\"ord-)" + std::to_string(1000000 + n) +
          R"(\",\"items\":[{\"sku\":\"A-1\",\"qty\":2},{\"sku\":\"B-7\",\"qty\":1}],\"total\":42.5}})";
 }
 
-EventRecord entered_event(std::int64_t id, long long step, UnixNanos at) {
+EventRecord entered_event(std::int64_t id, long long step, UnixNanos at, EventSize size = EventSize::kLarge) {
   return {id, id - 1, at, "PassStateEntered",
-          R"({"stateEnteredEventDetails":{"name":"Step)" + std::to_string(step) + R"(","input":")" + payload(step) +
-              R"(","inputDetails":{"truncated":false}}})"};
+          R"({"stateEnteredEventDetails":{"name":"Step)" + std::to_string(step) + R"(","input":")" +
+              payload(step, size) + R"(","inputDetails":{"truncated":false}}})"};
 }
 
-EventRecord exited_event(std::int64_t id, long long step, UnixNanos at) {
+EventRecord exited_event(std::int64_t id, long long step, UnixNanos at, EventSize size = EventSize::kLarge) {
   return {id, id - 1, at, "PassStateExited",
           R"({"stateExitedEventDetails":{"name":"Step)" + std::to_string(step) + R"(","output":")" +
-              payload(step + 1) + R"(","outputDetails":{"truncated":false}}})"};
+              payload(step + 1, size) + R"(","outputDetails":{"truncated":false}}})"};
 }
 
 // A resumable state of about 300 bytes.
@@ -166,11 +183,12 @@ struct Cursor {
 };
 
 // The next transition of an execution: one Pass state, entered and exited.
-Transition pass_transition(Cursor& c, UnixNanos at) {
+Transition pass_transition(Cursor& c, UnixNanos at, EventSize size = EventSize::kLarge) {
   Transition t;
   t.execution_arn = c.arn;
   t.expected_version = c.version;
-  t.events = {entered_event(c.last_event_id + 1, c.step, at), exited_event(c.last_event_id + 2, c.step, at)};
+  t.events = {entered_event(c.last_event_id + 1, c.step, at, size),
+              exited_event(c.last_event_id + 2, c.step, at, size)};
   t.state = resumable_state(c.step + 1);
   c.version += 1;
   c.last_event_id += 2;
@@ -186,16 +204,25 @@ std::unique_ptr<Store> open_store(const std::string& path, SyncMode sync) {
 
 struct WriteResult {
   double store_ms = 0;  // inside commit_transitions only
+  double cpu_ms = 0;    // of which on the CPU
   std::vector<double> batch_ms;
   long long transitions = 0;
 };
 
-// Commits `total` transitions over `executions` executions, round robin,
-// `batch_size` per commit_transitions.
-WriteResult write_batches(Store& store, int executions, int batch_size, long long total) {
+struct WriteConfig {
+  bool memory = false;
+  SyncMode sync = SyncMode::kFull;
+  int executions = 1;
+  int batch = 1000;
+  EventSize size = EventSize::kLarge;
+};
+
+// Commits `total` transitions over the executions, round robin, a batch per
+// commit_transitions.
+WriteResult write_batches(Store& store, const WriteConfig& c, long long total) {
   must(store.create_state_machine(bench_machine(0)), "create state machine");
   std::vector<Cursor> cursors;
-  for (int i = 0; i < executions; ++i) {
+  for (int i = 0; i < c.executions; ++i) {
     NewExecution e = started_execution(0, "w" + std::to_string(i), kT0 + i);
     must(store.create_execution(e), "create execution");
     cursors.push_back({e.arn});
@@ -205,20 +232,22 @@ WriteResult write_batches(Store& store, int executions, int batch_size, long lon
   std::size_t next = 0;
   while (result.transitions < total) {
     std::vector<Transition> batch;
-    batch.reserve(batch_size);
-    for (int i = 0; i < batch_size; ++i) {
-      batch.push_back(pass_transition(cursors[next], now += 1000));
+    batch.reserve(c.batch);
+    for (int i = 0; i < c.batch; ++i) {
+      batch.push_back(pass_transition(cursors[next], now += 1000, c.size));
       next = (next + 1) % cursors.size();
     }
     const auto t0 = WallClock::now();
+    const double cpu0 = thread_cpu_ms();
     std::vector<std::int64_t> versions = must(store.commit_transitions(batch), "commit_transitions");
+    result.cpu_ms += thread_cpu_ms() - cpu0;
     const double ms = ms_since(t0);
     if (versions.size() != batch.size() || versions.back() != batch.back().expected_version + 1) {
       fail("commit_transitions returned unexpected versions");
     }
     result.store_ms += ms;
     result.batch_ms.push_back(ms);
-    result.transitions += batch_size;
+    result.transitions += c.batch;
   }
   // Spot check: the last execution holds every event, in order.
   const Cursor& last = cursors.back();
@@ -227,39 +256,71 @@ WriteResult write_batches(Store& store, int executions, int batch_size, long lon
   return result;
 }
 
-void bench_writes(const fs::path& dir, long long total) {
-  std::cout << "## Writes: commit_transitions, 2 events + 1 state per transition\n\n"
-            << "Fresh database per row; " << with_commas(static_cast<double>(total))
-            << " transitions per row; time inside commit_transitions only.\n\n"
-            << "| backend | sync | executions | transitions/batch | transitions/s | events/s | ms/batch median | "
-               "ms/batch p90 |\n"
-            << "|---|---|---:|---:|---:|---:|---:|---:|\n";
-  struct Config {
-    const char* backend;
-    SyncMode sync;
-    int executions;
-    int batch;
+const std::vector<WriteConfig>& default_write_configs() {
+  static const std::vector<WriteConfig> configs = {
+      {false, SyncMode::kFull, 1, 1000, EventSize::kSmall},    {false, SyncMode::kFull, 100, 1000, EventSize::kSmall},
+      {false, SyncMode::kFull, 1, 1000, EventSize::kLarge},    {false, SyncMode::kFull, 100, 1000, EventSize::kLarge},
+      {false, SyncMode::kFull, 1, 10000, EventSize::kSmall},   {false, SyncMode::kFull, 100, 10000, EventSize::kSmall},
+      {false, SyncMode::kFull, 100, 100, EventSize::kSmall},   {false, SyncMode::kNormal, 100, 1000, EventSize::kSmall},
+      {true, SyncMode::kFull, 100, 1000, EventSize::kSmall},
   };
-  const std::vector<Config> configs = {
-      {"sqlite", SyncMode::kFull, 1, 1000},      {"sqlite", SyncMode::kFull, 100, 1000},
-      {"sqlite", SyncMode::kFull, 1, 10000},     {"sqlite", SyncMode::kFull, 100, 10000},
-      {"sqlite", SyncMode::kFull, 100, 100},     {"sqlite", SyncMode::kNormal, 100, 1000},
-      {"memory", SyncMode::kFull, 100, 1000},
-  };
-  for (const Config& c : configs) {
+  return configs;
+}
+
+// "EXECUTIONS:BATCH[:small|large[:full|normal|memory]]"
+std::optional<WriteConfig> parse_write_config(const std::string& text) {
+  WriteConfig c;
+  std::vector<std::string> parts;
+  std::size_t from = 0;
+  while (true) {
+    const std::size_t colon = text.find(':', from);
+    parts.push_back(text.substr(from, colon - from));
+    if (colon == std::string::npos) break;
+    from = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 4) return std::nullopt;
+  c.executions = std::atoi(parts[0].c_str());
+  c.batch = std::atoi(parts[1].c_str());
+  if (c.executions <= 0 || c.batch <= 0) return std::nullopt;
+  if (parts.size() > 2) {
+    if (parts[2] != "small" && parts[2] != "large") return std::nullopt;
+    c.size = parts[2] == "small" ? EventSize::kSmall : EventSize::kLarge;
+  }
+  if (parts.size() > 3) {
+    if (parts[3] == "memory") {
+      c.memory = true;
+    } else if (parts[3] == "normal" || parts[3] == "full") {
+      c.sync = parts[3] == "normal" ? SyncMode::kNormal : SyncMode::kFull;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return c;
+}
+
+void bench_writes(const fs::path& dir, long long total, const std::vector<WriteConfig>& configs) {
+  std::cout << "## Writes: commit_transitions, 2 events + 1 state (~300 B) per transition\n\n"
+            << "A fresh database per row; " << with_commas(static_cast<double>(total))
+            << " transitions per row (a quarter of that for batches of 100). Times are inside "
+               "commit_transitions; 'CPU us' is the CPU time per transition, which bounds the rate when "
+               "the cores are not shared.\n\n"
+            << "| backend | sync | executions | transitions/batch | event details | transitions/s | events/s | "
+               "CPU us/transition | ms/batch median | ms/batch p90 |\n"
+            << "|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n";
+  for (const WriteConfig& c : configs) {
     TempDir temp(dir);
-    std::unique_ptr<Store> store = std::string(c.backend) == "memory"
-                                       ? must(open_memory(), "open memory")
-                                       : open_store(temp.file("stepwise.db"), c.sync);
-    const long long rows = c.batch == 100 ? total / 4 : total;  // small batches are fsync-bound: keep it short
-    WriteResult r = write_batches(*store, c.executions, c.batch, rows);
+    std::unique_ptr<Store> store =
+        c.memory ? must(open_memory(), "open memory") : open_store(temp.file("stepwise.db"), c.sync);
+    const long long rows = c.batch <= 100 ? total / 4 : total;  // small batches wait on fsync: keep them short
+    WriteResult r = write_batches(*store, c, rows);
     const double seconds = r.store_ms / 1000.0;
-    const bool memory = std::string(c.backend) == "memory";
-    std::cout << "| " << c.backend << " | " << (memory ? "-" : c.sync == SyncMode::kFull ? "FULL" : "NORMAL")
-              << " | " << c.executions << " | " << with_commas(c.batch) << " | "
-              << with_commas(static_cast<double>(r.transitions) / seconds) << " | "
-              << with_commas(2.0 * static_cast<double>(r.transitions) / seconds) << " | "
-              << fixed(percentile(r.batch_ms, 0.5)) << " | " << fixed(percentile(r.batch_ms, 0.9)) << " |\n"
+    const auto transitions = static_cast<double>(r.transitions);
+    std::cout << "| " << (c.memory ? "memory" : "sqlite") << " | "
+              << (c.memory ? "-" : c.sync == SyncMode::kFull ? "FULL" : "NORMAL") << " | " << c.executions << " | "
+              << with_commas(c.batch) << " | " << (c.size == EventSize::kSmall ? "~110 B" : "~280 B") << " | "
+              << with_commas(transitions / seconds) << " | " << with_commas(2.0 * transitions / seconds) << " | "
+              << fixed(1000.0 * r.cpu_ms / transitions) << " | " << fixed(percentile(r.batch_ms, 0.5)) << " | "
+              << fixed(percentile(r.batch_ms, 0.9)) << " |\n"
               << std::flush;
   }
   std::cout << "\n";
@@ -302,9 +363,17 @@ constexpr int kLongHistoryStates = 50000;  // 100,001 events, plus the end
 constexpr int kShortHistoryEvery = 3;      // every third execution: 6 events
 constexpr int kShortHistoryStates = 2;
 
+// A well-mixed hash (splitmix64), so that machine and status vary independently.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 int machine_of(long long i) {
   // 50%, 25%, 15%, 9%, 1%: filters of every selectivity.
-  const long long m = i % 100;
+  const std::uint64_t m = mix(static_cast<std::uint64_t>(i)) % 100;
   return m < 50 ? 0 : m < 75 ? 1 : m < 90 ? 2 : m < 99 ? 3 : 4;
 }
 
@@ -321,7 +390,8 @@ bool has_long_history(long long i, long long count) {
 ExecutionStatus status_of(long long i, long long count) {
   // The newest are still running, and so are the long histories.
   if (i >= count - 1000 || has_long_history(i, count)) return ExecutionStatus::kRunning;
-  switch ((i / 7) % 20) {
+  // 60% SUCCEEDED, 15% FAILED, 5% each TIMED_OUT, ABORTED and RUNNING.
+  switch (mix(static_cast<std::uint64_t>(i) ^ 0x5bd1e995ULL) % 20) {
     case 0:
     case 1:
     case 2:
@@ -337,11 +407,17 @@ ExecutionStatus status_of(long long i, long long count) {
   }
 }
 
-std::string bulk_name(long long i) { return "x" + std::to_string(i); }
+// Zero-padded, so that names (and ARNs) grow in creation order: the ARN index
+// is appended to, as with real, time-ordered names.
+std::string bulk_name(long long i) {
+  std::string digits = std::to_string(i);
+  return "x" + std::string(digits.size() < 8 ? 8 - digits.size() : 0, '0') + digits;
+}
 
 // Writes `count` executions and their histories with large transactions,
 // straight into the tables (the rows create_execution and commit_transition
 // would write; docs/history-format.md), so that building takes seconds.
+// Tied to the schema: it checks the version it was written for.
 // The state machines and the long histories go through the Store.
 void build_read_database(const std::string& path, long long count) {
   {
@@ -349,6 +425,10 @@ void build_read_database(const std::string& path, long long count) {
     for (int m = 0; m < kMachines; ++m) must(store->create_state_machine(bench_machine(m)), "create state machine");
   }
   SQLite::Database db(path, SQLite::OPEN_READWRITE);
+  if (db.execAndGet("PRAGMA user_version").getInt() != 2) fail("the bulk builder writes schema version 2 only");
+  // A fixture, not a store in use: no journal while it is built (an
+  // interrupted build leaves a file the next run refuses), WAL again after.
+  db.exec("PRAGMA journal_mode = OFF");
   db.exec("PRAGMA synchronous = OFF");
   db.exec("PRAGMA cache_size = -262144");
   SQLite::Statement insert_execution(
@@ -356,17 +436,19 @@ void build_read_database(const std::string& path, long long count) {
       "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, input, output, "
       "error, cause, start_date, stop_date, state, version, last_event_id) "
       "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  SQLite::Statement insert_event(
-      db, "INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) VALUES (?, ?, ?, ?, ?, ?)");
-  auto add_event = [&](long long seq, const EventRecord& e) {
-    insert_event.bind(1, static_cast<std::int64_t>(seq));
-    insert_event.bind(2, e.id);
-    insert_event.bind(3, e.previous_id);
-    insert_event.bind(4, e.timestamp);
-    insert_event.bindNoCopy(5, e.type);
-    insert_event.bindNoCopy(6, e.details);
-    insert_event.exec();
-    insert_event.reset();
+  // A history chunk per execution (storage/history_chunk.h), as one commit writes it.
+  SQLite::Statement insert_history(
+      db, "INSERT INTO history (execution_seq, first_id, last_id, events) VALUES (?, ?, ?, ?)");
+  internal::ChunkWriter chunk;
+  auto add_history = [&](long long seq, const std::vector<EventRecord>& events) {
+    chunk.begin();
+    for (const EventRecord& e : events) chunk.add(e);
+    insert_history.bind(1, static_cast<std::int64_t>(seq));
+    insert_history.bind(2, events.front().id);
+    insert_history.bind(3, events.back().id);
+    insert_history.bindNoCopy(4, chunk.finish().data());  // NUL-terminated
+    insert_history.exec();
+    insert_history.reset();
   };
   const std::string input = R"({"index":0})";
   const std::string output = R"({"index":1,"ok":true})";
@@ -386,8 +468,8 @@ void build_read_database(const std::string& path, long long count) {
       if (short_history) {
         for (int s = 0; s < kShortHistoryStates; ++s) {
           const auto id = static_cast<std::int64_t>(events.size()) + 1;
-          events.push_back(entered_event(id, s, start + id));
-          events.push_back(exited_event(id + 1, s, start + id + 1));
+          events.push_back(entered_event(id, s, start + id, EventSize::kSmall));
+          events.push_back(exited_event(id + 1, s, start + id + 1, EventSize::kSmall));
         }
       }
       const bool ended = status != ExecutionStatus::kRunning;
@@ -434,10 +516,11 @@ void build_read_database(const std::string& path, long long count) {
       insert_execution.bind(14, events.back().id);
       insert_execution.exec();
       insert_execution.reset();
-      for (const EventRecord& event : events) add_event(seq, event);
+      add_history(seq, events);
     }
     transaction.commit();
   }
+  db.exec("PRAGMA journal_mode = WAL");
 }
 
 // The long histories go through the Store, in large batches.
@@ -472,33 +555,37 @@ bool holds_bench_data(Store& store, long long count) {
 struct Timing {
   double first_ms = 0;  // the first call, on a freshly opened store
   double median_ms = 0;
+  double p90_ms = 0;
   double max_ms = 0;
   std::size_t items = 0;
 };
 
-// Runs `call` once cold, then 20 more times.
+constexpr int kRepeats = 30;
+
+// Runs `call` once on a fresh store, then kRepeats more times.
 Timing time_call(const std::function<std::size_t()>& call) {
   Timing t;
   auto t0 = WallClock::now();
   t.items = call();
   t.first_ms = ms_since(t0);
   std::vector<double> samples;
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < kRepeats; ++i) {
     t0 = WallClock::now();
     call();
     samples.push_back(ms_since(t0));
   }
   t.median_ms = percentile(samples, 0.5);
+  t.p90_ms = percentile(samples, 0.9);
   t.max_ms = std::max(t.first_ms, percentile(samples, 1.0));
   return t;
 }
 
-// The token of page `pages` (0: the first page) of a listing.
+// The token of page `pages` + 1 of a listing, or empty if it has fewer pages.
 std::string token_after(const std::function<std::string(const std::string&)>& next_page, int pages) {
   std::string token;
   for (int p = 0; p < pages; ++p) {
     token = next_page(token);
-    if (token.empty()) fail("the listing ended before page " + std::to_string(pages));
+    if (token.empty()) return token;
   }
   return token;
 }
@@ -525,7 +612,7 @@ void bench_reads(const fs::path& dir, const std::string& db_option, long long co
     add_long_histories(path, count);
     const double long_s = ms_since(t0) / 1000.0;
     SQLite::Database db(path, SQLite::OPEN_READONLY);
-    const long long events = db.execAndGet("SELECT count(*) FROM events").getInt64();
+    const long long events = db.execAndGet("SELECT sum(last_id - first_id + 1) FROM history").getInt64();
     std::cout << "Built " << path << ": " << with_commas(static_cast<double>(count)) << " executions and "
               << with_commas(static_cast<double>(events)) << " events, " << fixed(static_cast<double>(fs::file_size(path)) / (1 << 20), 0)
               << " MiB; bulk rows " << fixed(bulk_s, 1) << " s (100,000 executions per transaction), "
@@ -534,14 +621,15 @@ void bench_reads(const fs::path& dir, const std::string& db_option, long long co
   (void)reuse;
 
   std::unique_ptr<Store> store = open_store(path, SyncMode::kFull);
-  std::cout << "Each call: the first on a freshly opened store, then the median and worst of 20 more.\n\n"
-            << "| call | items | first ms | median ms | max ms |\n|---|---:|---:|---:|---:|\n";
-  double worst = 0;
+  std::cout << "Each call: the first on a freshly opened store, then the median, 90th percentile and worst of "
+            << kRepeats << " more. (On a shared machine the worst includes being preempted.)\n\n"
+            << "| call | items | first ms | median ms | p90 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n";
+  double worst_typical = 0;  // the worst first call or p90
   auto row = [&](const std::string& name, const std::function<std::size_t()>& call) {
     Timing t = time_call(call);
-    worst = std::max(worst, t.max_ms);
+    worst_typical = std::max({worst_typical, t.first_ms, t.p90_ms});
     std::cout << "| " << name << " | " << t.items << " | " << fixed(t.first_ms, 3) << " | " << fixed(t.median_ms, 3)
-              << " | " << fixed(t.max_ms, 3) << " |\n"
+              << " | " << fixed(t.p90_ms, 3) << " | " << fixed(t.max_ms, 3) << " |\n"
               << std::flush;
   };
 
@@ -568,6 +656,7 @@ void bench_reads(const fs::path& dir, const std::string& db_option, long long co
       {"machine (1%)", {machine_arn(4), std::nullopt}},
       {"status SUCCEEDED", {"", ExecutionStatus::kSucceeded}},
       {"status ABORTED", {"", ExecutionStatus::kAborted}},
+      {"machine (9%) + FAILED", {machine_arn(3), ExecutionStatus::kFailed}},
       {"machine (1%) + ABORTED", {machine_arn(4), ExecutionStatus::kAborted}},
       {"machine (50%) + RUNNING", {machine_arn(0), ExecutionStatus::kRunning}},
   };
@@ -588,6 +677,7 @@ void bench_reads(const fs::path& dir, const std::string& db_option, long long co
             return must(store->list_executions(l.filter, p), "list").next_token;
           },
           kDeepPages);
+      if (deep.next_token.empty()) continue;  // a listing too short to go that deep
       row("list_executions " + l.name + ", page " + std::to_string(kDeepPages + 1) + " of " + std::to_string(size),
           [&] { return must(store->list_executions(l.filter, deep), "list").items.size(); });
     }
@@ -595,7 +685,7 @@ void bench_reads(const fs::path& dir, const std::string& db_option, long long co
 
   const long long short_index = 3 * (count / 6);  // a multiple of 3: a short history
   const std::string short_arn = execution_arn(machine_of(short_index), bulk_name(short_index));
-  row("get_history short (6 events)", [&] { return must(store->get_history(short_arn, {}), "history").items.size(); });
+  row("get_history short (5-6 events)", [&] { return must(store->get_history(short_arn, {}), "history").items.size(); });
   for (bool reverse : {false, true}) {
     for (int size : {100, 1000}) {
       const std::string direction = reverse ? "reverse" : "forward";
@@ -617,7 +707,7 @@ void bench_reads(const fs::path& dir, const std::string& db_option, long long co
           [&] { return must(store->get_history(long_arn, deep), "history").items.size(); });
     }
   }
-  std::cout << "\nWorst read: " << fixed(worst, 3) << " ms (target: under 10 ms).\n\n";
+  std::cout << "\nSlowest first call or p90: " << fixed(worst_typical, 3) << " ms (target: under 10 ms).\n\n";
 }
 
 struct Options {
@@ -626,6 +716,8 @@ struct Options {
   std::string db;
   long long transitions = 200000;
   long long executions = 1000000;
+  std::vector<WriteConfig> writes = default_write_configs();
+  bool custom_writes = false;
 };
 
 Options parse_options(int argc, char** argv) {
@@ -643,6 +735,13 @@ Options parse_options(int argc, char** argv) {
       o.dir = value();
     } else if (arg == "--db") {
       o.db = value();
+    } else if (arg == "--write") {
+      const std::string text = value();
+      std::optional<WriteConfig> c = parse_write_config(text);
+      if (!c) fail("--write takes EXECUTIONS:BATCH[:small|large[:full|normal|memory]], not '" + text + "'");
+      if (!o.custom_writes) o.writes.clear();
+      o.custom_writes = true;
+      o.writes.push_back(*c);
     } else if (arg == "--transitions") {
       o.transitions = std::atoll(value().c_str());
     } else if (arg == "--executions") {
@@ -650,7 +749,7 @@ Options parse_options(int argc, char** argv) {
     } else {
       fail("unknown option '" + arg +
            "'; usage: stepwise_store_bench [--only write|latency|read] [--dir DIR] [--db PATH] "
-           "[--transitions N] [--executions N]");
+           "[--transitions N] [--write E:B[:small|large[:full|normal|memory]]]... [--executions N]");
     }
   }
   if (o.transitions <= 0 || o.executions < 100000) fail("--transitions > 0 and --executions >= 100000, please");
@@ -661,7 +760,7 @@ Options parse_options(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
-  if (o.only.empty() || o.only == "write") bench_writes(o.dir, o.transitions);
+  if (o.only.empty() || o.only == "write") bench_writes(o.dir, o.transitions, o.writes);
   if (o.only.empty() || o.only == "latency") bench_latency(o.dir);
   if (o.only.empty() || o.only == "read") bench_reads(o.dir, o.db, o.executions);
   return 0;

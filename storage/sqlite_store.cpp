@@ -5,16 +5,19 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
+#include "storage/history_chunk.h"
 #include "storage/internal.h"
 #include "storage/sqlite_schema.h"
 #include "storage/store.h"
@@ -26,6 +29,9 @@ using internal::not_found_execution;
 using internal::not_found_state_machine;
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+// A new database's page size, and the page cache of a connection (KiB).
+constexpr int kPageSize = 32768;
+constexpr int kCacheKiB = 32768;
 
 Status status_from(const SQLite::Exception& e) {
   const int code = e.getErrorCode() & 0xff;
@@ -235,7 +241,8 @@ class SqliteStore final : public Store {
   std::optional<ExecutionHead> head(const std::string& arn);
   std::optional<ExecutionRecord> load_execution(const std::string& arn);
   std::optional<StateMachineRecord> load_state_machine(const std::string& arn);
-  void insert_events(std::int64_t seq, const std::vector<EventRecord>& events);
+  // Appends the events to the execution's history, in chunks.
+  void append_history(std::int64_t seq, std::span<const EventRecord* const> events);
   void set_timer(std::int64_t seq, const std::string& key, UnixNanos due);
   Status add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens);
   Status close_tokens(std::int64_t seq, const std::vector<std::string>& tokens);
@@ -246,6 +253,7 @@ class SqliteStore final : public Store {
   struct PendingRow {
     ExecutionHead head;
     const std::string* state = nullptr;  // the newest state given, if any
+    std::vector<const EventRecord*> events;  // appended by the batch, in order
     // The newest change of status: an outcome ended the execution, or a
     // redrive made it RUNNING again (kNone: the status column stays).
     enum class StatusChange { kNone, kEnded, kRedriven } change = StatusChange::kNone;
@@ -263,6 +271,7 @@ class SqliteStore final : public Store {
   void flush_row(const PendingRow& row);
 
   std::mutex mu_;
+  internal::ChunkWriter chunk_;  // the history chunk being written, reused
   std::unique_ptr<SQLite::Database> db_;
   std::string path_;
   // Prepared statements by their (static) SQL text. Declared after db_ so
@@ -591,20 +600,27 @@ std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& a
                        q->getColumn(4).getString(), q->getColumn(5).getInt64()};
 }
 
-void SqliteStore::insert_events(std::int64_t seq, const std::vector<EventRecord>& events) {
+void SqliteStore::append_history(std::int64_t seq, std::span<const EventRecord* const> events) {
   if (events.empty()) return;
-  Use q(
-      sql("INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) "
-          "VALUES (?, ?, ?, ?, ?, ?)"));
-  for (const EventRecord& e : events) {
+  Use q(sql("INSERT INTO history (execution_seq, first_id, last_id, events) VALUES (?, ?, ?, ?)"));
+  std::size_t first = 0;
+  while (first < events.size()) {
+    chunk_.begin();
+    std::size_t end = first;
+    while (end < events.size() && chunk_.events() < internal::kMaxChunkEvents &&
+           chunk_.text_size() < internal::kChunkTextLimit) {
+      chunk_.add(*events[end++]);
+    }
+    const std::string_view text = chunk_.finish();
     q->bind(1, seq);
-    q->bind(2, e.id);
-    q->bind(3, e.previous_id);
-    q->bind(4, e.timestamp);
-    q->bindNoCopy(5, e.type);
-    q->bindNoCopy(6, e.details);
+    q->bind(2, events[first]->id);
+    q->bind(3, events[end - 1]->id);
+    // NUL-terminated (escaping leaves no NUL inside), as SQLiteCpp's
+    // bindNoCopy(const char*) wants.
+    q->bindNoCopy(4, text.data());
     q->exec();
     q->reset();
+    first = end;
   }
 }
 
@@ -662,7 +678,10 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
       q->exec();
     }
     const std::int64_t seq = db_->getLastInsertRowid();
-    insert_events(seq, e.events);
+    std::vector<const EventRecord*> events;
+    events.reserve(e.events.size());
+    for (const EventRecord& event : e.events) events.push_back(&event);
+    append_history(seq, events);
     for (const TimerRecord& t : e.timers) set_timer(seq, t.key, t.due);
     CreatedExecution out;
     ExecutionRecord& r = out.execution;
@@ -689,18 +708,24 @@ StatusOr<ExecutionRecord> SqliteStore::describe_execution(const std::string& arn
 
 StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFilter& filter,
                                                               const PageRequest& page) {
-  // One statement per filter combination, each served by its own index.
-  // "(start_date, seq) < (?, ?)" resumes after the last row of the previous page.
+  // One statement per filter combination, each served by its own covering
+  // index (named, so that the planner, without statistics, cannot pick
+  // another). "(start_date, seq) < (?, ?)" resumes after the last row of the
+  // previous page: a seek in the index, however deep the page.
   static constexpr const char* kAll = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_start "
       "WHERE (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachine = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_machine "
       "WHERE state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByStatus = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_status "
       "WHERE status = ?5 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachineAndStatus = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_machine_status "
       "WHERE state_machine_arn = ?4 AND status = ?5 "
       "AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
@@ -785,7 +810,9 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
       !s.ok()) {
     return s;
   }
-  insert_events(h.seq, t.events);
+  // Written with the row, when the batch ends: the batch's events of one
+  // execution share chunks.
+  for (const EventRecord& e : t.events) row.events.push_back(&e);
   if (!t.timers_to_clear.empty()) {
     Use q(sql("DELETE FROM timers WHERE execution_seq = ? AND key = ?"));
     for (const std::string& key : t.timers_to_clear) {
@@ -835,6 +862,7 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
 
 void SqliteStore::flush_row(const PendingRow& row) {
   const ExecutionHead& h = row.head;
+  append_history(h.seq, row.events);
   if (row.change == PendingRow::StatusChange::kNone) {
     // The common case: the execution runs on. No indexed column changes, so
     // no index is touched.
@@ -934,24 +962,41 @@ StatusOr<Page<EventRecord>> SqliteStore::get_history(const std::string& executio
       seq = q->getColumn(0).getInt64();
     }
     const int size = internal::page_size(request.page);
-    Use q(sql(request.reverse_order
-                  ? "SELECT id, previous_id, timestamp, type, details FROM events "
-                    "WHERE execution_seq = ? AND id < ? ORDER BY id DESC LIMIT ?"
-                  : "SELECT id, previous_id, timestamp, type, details FROM events "
-                    "WHERE execution_seq = ? AND id > ? ORDER BY id LIMIT ?"));
+    const bool reverse = request.reverse_order;
+    // The page continues after (or, in reverse, before) the cursor's id.
+    const std::int64_t bound = after.value_or(reverse ? kMaxInt64 : 0);
+    // Forward: from the chunk holding the first wanted id (the last chunk
+    // starting at or before it) on. Reverse: the chunks starting before the
+    // bound, newest first.
+    Use q(sql(reverse ? "SELECT events FROM history WHERE execution_seq = ?1 AND first_id < ?2 "
+                        "ORDER BY first_id DESC"
+                      : "SELECT events FROM history WHERE execution_seq = ?1 AND first_id >= "
+                        "coalesce((SELECT max(first_id) FROM history "
+                        "WHERE execution_seq = ?1 AND first_id <= ?2 + 1), 0) "
+                        "ORDER BY first_id"));
     q->bind(1, seq);
-    q->bind(2, after.value_or(request.reverse_order ? kMaxInt64 : 0));
-    q->bind(3, size + 1);
+    q->bind(2, bound);
     Page<EventRecord> out;
-    while (q->executeStep()) {
-      if (static_cast<int>(out.items.size()) == size) {
-        out.next_token = internal::encode_event_cursor(out.items.back().id);
-        break;
+    std::vector<EventRecord> chunk;
+    bool more = false;
+    while (!more && q->executeStep()) {
+      chunk.clear();
+      const SQLite::Column text = q->getColumn(0);
+      if (!internal::decode_chunk(std::string_view(text.getText(), static_cast<std::size_t>(text.getBytes())),
+                                  chunk)) {
+        return Status(Code::kCorrupt, "the history of execution '" + execution_arn + "' is damaged");
       }
-      out.items.push_back({q->getColumn(0).getInt64(), q->getColumn(1).getInt64(),
-                           q->getColumn(2).getInt64(), q->getColumn(3).getString(),
-                           q->getColumn(4).getString()});
+      if (reverse) std::reverse(chunk.begin(), chunk.end());
+      for (EventRecord& e : chunk) {
+        if (reverse ? e.id >= bound : e.id <= bound) continue;
+        if (static_cast<int>(out.items.size()) == size) {
+          more = true;
+          break;
+        }
+        out.items.push_back(std::move(e));
+      }
     }
+    if (more) out.next_token = internal::encode_event_cursor(out.items.back().id);
     return out;
   });
 }
@@ -1084,9 +1129,14 @@ StatusOr<std::unique_ptr<Store>> open_sqlite(const std::string& path,
   StatusOr<Inspection> seen = inspect(path, options);
   if (!seen.ok()) return seen.status();
   try {
-    int flags = SQLite::OPEN_READWRITE;
+    // The store's own mutex serializes every use of the connection.
+    int flags = SQLite::OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (options.create_if_missing) flags |= SQLite::OPEN_CREATE;
     auto db = std::make_unique<SQLite::Database>(path, flags, options.busy_timeout_ms);
+    // Only a database not yet written takes a page size: larger pages mean
+    // fewer B-tree pages and WAL frames per byte of history.
+    if (seen->fresh) db->exec("PRAGMA page_size = " + std::to_string(kPageSize));
+    db->exec("PRAGMA cache_size = -" + std::to_string(kCacheKiB));
     const std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
     if (mode != "wal") {
       return Status(Code::kIoError, "'" + path + "' cannot use WAL (journal mode " + mode + ")");

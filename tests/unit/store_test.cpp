@@ -1138,7 +1138,8 @@ TEST_CASE("sqlite store: the file is marked as ours and readable with plain SQL"
   CHECK(db.execAndGet("PRAGMA application_id").getInt() == kApplicationId);
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == kSchemaVersion);
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getString() == "1");
+  CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getString() ==
+        std::to_string(kSchemaVersion));
   CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'magic'").getString() == "stepwise");
   CHECK(db.execAndGet("SELECT e.type FROM events e JOIN executions x ON x.seq = e.execution_seq "
                       "WHERE x.name = 'run' AND e.id = 1")
@@ -1252,8 +1253,9 @@ TEST_CASE("sqlite store: a full disk is DiskFull, rolls back, and loses nothing"
   capped.max_page_count = pages + 2;
   std::shared_ptr<Store> store = must(open_sqlite(path, capped));
   Transition big = step(arn, 2);
-  big.state = std::string(64 * 1024, 's');
-  big.events = {event(3), {4, 3, kT0, "TaskSucceeded", std::string(64 * 1024, 'x')}};
+  // Far more than the two pages the cap leaves, whatever the page size.
+  big.state = std::string(512 * 1024, 's');
+  big.events = {event(3), {4, 3, kT0, "TaskSucceeded", std::string(512 * 1024, 'x')}};
   big.timers_to_set = {{"", "t", kT0}};
   Status full = store->commit_transition(big).status();
   CHECK(full.code() == Code::kDiskFull);
@@ -1272,7 +1274,7 @@ TEST_CASE("sqlite store: a full disk is DiskFull, rolls back, and loses nothing"
   // Space is back: the big transition goes through.
   store = must(open_sqlite(path));
   big.expected_version = 3;
-  big.events = {event(4), {5, 4, kT0, "TaskSucceeded", std::string(64 * 1024, 'x')}};
+  big.events = {event(4), {5, 4, kT0, "TaskSucceeded", std::string(512 * 1024, 'x')}};
   CHECK(must(store->commit_transition(big)) == 4);
   CHECK(ids_of(all_history(*store, arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
 }
