@@ -238,7 +238,12 @@ class SqliteStore final : public Store {
   auto read(F&& body) -> decltype(body());
   void rollback() noexcept;
 
+  // The execution's head, from the cache or the table (and then cached).
   std::optional<ExecutionHead> head(const std::string& arn);
+  // Forgets the cached heads if another connection has committed since this
+  // one last looked. Called at the start of every write transaction.
+  void check_head_cache();
+  void remember_head(std::string_view arn, const ExecutionHead& h);
   std::optional<ExecutionRecord> load_execution(const std::string& arn);
   std::optional<StateMachineRecord> load_state_machine(const std::string& arn);
   // Appends the events to the execution's history, in chunks.
@@ -270,8 +275,20 @@ class SqliteStore final : public Store {
   Status apply_transition(const Transition& t, PendingRows& rows);
   void flush_row(const PendingRow& row);
 
+  struct ArnHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view arn) const { return std::hash<std::string_view>{}(arn); }
+  };
+  // Bounds the cache's memory; when full it starts over.
+  static constexpr std::size_t kHeadCacheLimit = 65536;
+
   std::mutex mu_;
   internal::ChunkWriter chunk_;  // the history chunk being written, reused
+  // Heads as this connection last committed or read them. Valid while no
+  // other connection commits (PRAGMA data_version unchanged): then a batch
+  // needs no lookup for the executions it saw before. Cleared on rollback.
+  std::unordered_map<std::string, ExecutionHead, ArnHash, std::equal_to<>> head_cache_;
+  std::int64_t head_cache_data_version_ = -1;
   std::unique_ptr<SQLite::Database> db_;
   std::string path_;
   // Prepared statements by their (static) SQL text. Declared after db_ so
@@ -286,6 +303,7 @@ SQLite::Statement& SqliteStore::sql(const char* text) {
 }
 
 void SqliteStore::rollback() noexcept {
+  head_cache_.clear();  // it may hold what the rolled-back transaction wrote
   if (sqlite3_get_autocommit(db_->getHandle()) != 0) return;
   try {
     db_->exec("ROLLBACK");
@@ -300,6 +318,7 @@ auto SqliteStore::write(F&& body) -> decltype(body()) {
   std::lock_guard lock(mu_);
   try {
     Use(sql("BEGIN IMMEDIATE"))->exec();
+    check_head_cache();
     R result = body();
     if (result.ok()) {
       Use(sql("COMMIT"))->exec();
@@ -590,14 +609,37 @@ std::optional<ExecutionRecord> SqliteStore::load_execution(const std::string& ar
 }
 
 std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& arn) {
+  if (auto cached = head_cache_.find(std::string_view(arn)); cached != head_cache_.end()) return cached->second;
   Use q(
       sql("SELECT seq, status, version, last_event_id, lease_owner, lease_expiry "
           "FROM executions WHERE arn = ?"));
   q->bind(1, arn);
   if (!q->executeStep()) return std::nullopt;
-  return ExecutionHead{q->getColumn(0).getInt64(),  status_column(*q, 1),
-                       q->getColumn(2).getInt64(),  q->getColumn(3).getInt64(),
-                       q->getColumn(4).getString(), q->getColumn(5).getInt64()};
+  ExecutionHead h{q->getColumn(0).getInt64(),  status_column(*q, 1),
+                  q->getColumn(2).getInt64(),  q->getColumn(3).getInt64(),
+                  q->getColumn(4).getString(), q->getColumn(5).getInt64()};
+  remember_head(arn, h);
+  return h;
+}
+
+void SqliteStore::check_head_cache() {
+  Use q(sql("PRAGMA data_version"));
+  q->executeStep();
+  const std::int64_t version = q->getColumn(0).getInt64();
+  if (version != head_cache_data_version_) {
+    head_cache_.clear();
+    head_cache_data_version_ = version;
+  }
+}
+
+void SqliteStore::remember_head(std::string_view arn, const ExecutionHead& h) {
+  auto found = head_cache_.find(arn);
+  if (found != head_cache_.end()) {
+    found->second = h;
+    return;
+  }
+  if (head_cache_.size() >= kHeadCacheLimit) head_cache_.clear();
+  head_cache_.emplace(std::string(arn), h);
 }
 
 void SqliteStore::append_history(std::int64_t seq, std::span<const EventRecord* const> events) {
@@ -853,6 +895,7 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
   if (t.outcome) {
     h.status = t.outcome->status;
     h.lease_owner.clear();
+    h.lease_expiry = 0;
     row.change = PendingRow::StatusChange::kEnded;
     row.outcome = &*t.outcome;
     row.lease_released = true;
@@ -930,7 +973,11 @@ StatusOr<std::vector<std::int64_t>> SqliteStore::commit_batch(const Transition* 
       if (Status s = apply_transition(batch[i], rows); !s.ok()) return failure(s, i);
       versions.push_back(rows.find(batch[i].execution_arn)->second.head.version);
     }
-    for (const auto& [arn, row] : rows) flush_row(row);
+    for (const auto& [arn, row] : rows) {
+      flush_row(row);
+      // Should the COMMIT fail, the rollback clears the cache again.
+      remember_head(arn, row.head);
+    }
     return versions;
   });
 }
@@ -1068,6 +1115,9 @@ Status SqliteStore::acquire_lease(const std::string& execution_arn, const std::s
     q->bind(2, expiry);
     q->bind(3, h->seq);
     q->exec();
+    h->lease_owner = owner;
+    h->lease_expiry = expiry;
+    remember_head(execution_arn, *h);
     return {};
   });
 }
@@ -1085,6 +1135,8 @@ Status SqliteStore::renew_lease(const std::string& execution_arn, const std::str
     q->bind(1, expiry);
     q->bind(2, h->seq);
     q->exec();
+    h->lease_expiry = expiry;
+    remember_head(execution_arn, *h);
     return {};
   });
 }
@@ -1100,6 +1152,9 @@ Status SqliteStore::release_lease(const std::string& execution_arn, const std::s
     Use q(sql("UPDATE executions SET lease_owner = '', lease_expiry = 0 WHERE seq = ?"));
     q->bind(1, h->seq);
     q->exec();
+    h->lease_owner.clear();
+    h->lease_expiry = 0;
+    remember_head(execution_arn, *h);
     return {};
   });
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "storage/fault_injection.h"
+#include "storage/sqlite_schema.h"
 
 using namespace stepwise::storage;  // NOLINT: test file
 
@@ -923,6 +924,99 @@ TEST_CASE_TEMPLATE("store: history pages forward and in reverse", B, MemoryBacke
   CHECK(store.get_history(w.arn, bad).code() == Code::kInvalidArgument);
 }
 
+TEST_CASE_TEMPLATE("store: a long history pages alike forward and in reverse, whatever its commits", B,
+                   MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  // One transition of 600 events, one of 40 events of 5 KiB (the SQLite
+  // backend cuts chunks by count and by size), then single small commits.
+  std::int64_t next_id = 2;
+  std::int64_t version = 1;
+  Transition many = step(w.arn, version++);
+  for (int i = 0; i < 600; ++i) many.events.push_back(event(next_id++));
+  Transition wide = step(w.arn, version++);
+  for (int i = 0; i < 40; ++i) {
+    wide.events.push_back({next_id, next_id - 1, kT0, "TaskSucceeded", std::string(5000, 'a' + i % 26)});
+    ++next_id;
+  }
+  must(store.commit_transitions({many, wide}));
+  for (int i = 0; i < 30; ++i) {
+    Transition t = step(w.arn, version++);
+    t.events = {event(next_id++)};
+    must(store.commit_transition(t));
+  }
+  const std::int64_t last = next_id - 1;  // 671
+
+  auto collect = [&](bool reverse, int page_size) {
+    std::vector<std::int64_t> ids;
+    HistoryRequest request;
+    request.reverse_order = reverse;
+    request.page.max_results = page_size;
+    do {
+      Page<EventRecord> p = must(store.get_history(w.arn, request));
+      REQUIRE(static_cast<int>(p.items.size()) <= page_size);
+      for (const auto& e : p.items) ids.push_back(e.id);
+      request.page.next_token = p.next_token;
+    } while (!request.page.next_token.empty());
+    return ids;
+  };
+  std::vector<std::int64_t> forward;
+  for (std::int64_t id = 1; id <= last; ++id) forward.push_back(id);
+  const std::vector<std::int64_t> backward(forward.rbegin(), forward.rend());
+  for (int size : {1, 7, 100, 256, 257, 1000}) {
+    INFO("page size " << size);
+    CHECK(collect(false, size) == forward);
+    CHECK(collect(true, size) == backward);
+  }
+  // Pages start right after the token's event, inside a chunk or not.
+  HistoryRequest from;
+  from.page.max_results = 3;
+  from.page.next_token = "255";
+  CHECK(ids_of(must(store.get_history(w.arn, from)).items) == std::vector<std::int64_t>{256, 257, 258});
+  from.reverse_order = true;
+  CHECK(ids_of(must(store.get_history(w.arn, from)).items) == std::vector<std::int64_t>{254, 253, 252});
+  from.page.next_token = "1";
+  Page<EventRecord> before_first = must(store.get_history(w.arn, from));
+  CHECK(before_first.items.empty());
+  CHECK(before_first.next_token.empty());
+  // The wide events come back whole.
+  from.reverse_order = false;
+  from.page.next_token = "601";
+  from.page.max_results = 2;
+  std::vector<EventRecord> wide_events = must(store.get_history(w.arn, from)).items;
+  REQUIRE(wide_events.size() == 2);
+  CHECK(wide_events[0].details == std::string(5000, 'a'));
+  CHECK(wide_events[1].type == "TaskSucceeded");
+  CHECK(wide_events[1].details == std::string(5000, 'b'));
+}
+
+TEST_CASE_TEMPLATE("store: event types and details come back byte for byte", B, MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  std::string control;
+  for (int c = 0; c < 0x20; ++c) control += static_cast<char>(c);
+  const std::vector<std::string> texts = {
+      R"({"input":"{\"a\":\"b\\\\c\"}","inputDetails":{"truncated":false}})",
+      "quote \" backslash \\ slash / \\u0041 is six characters",
+      control + "\x7f",
+      "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80",  // é, U+2028, an emoji
+      "not UTF-8: \xff\xfe \xc3",
+      "",
+      " leading and trailing spaces ",
+  };
+  Transition t = step(w.arn, 1);
+  std::int64_t id = 2;
+  for (const std::string& text : texts) t.events.push_back({id, id - 1, kT0 + id, "Type \"" + text + "\"", text}), ++id;
+  must(store.commit_transition(t));
+  std::vector<EventRecord> history = all_history(store, w.arn);
+  REQUIRE(history.size() == texts.size() + 1);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    CHECK(history[i + 1].details == texts[i]);
+    CHECK(history[i + 1].type == "Type \"" + texts[i] + "\"");
+    CHECK(history[i + 1].timestamp == kT0 + static_cast<std::int64_t>(i) + 2);
+  }
+}
+
 // ---- Timers -------------------------------------------------------------------
 
 TEST_CASE_TEMPLATE("store: due timers, earliest first, across executions", B, MemoryBackend,
@@ -1309,4 +1403,125 @@ TEST_CASE("sqlite store: two connections to one file share leases and reject sta
   tb.join();
   CHECK(all_history(*one, execution_arn("a")).size() == 51);
   CHECK(all_history(*two, execution_arn("b")).size() == 51);
+}
+
+TEST_CASE("sqlite store: the events view shows the history one row per event, for plain SQL") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  const std::string arn = execution_arn("run");
+  {
+    std::shared_ptr<Store> store = must(open_sqlite(path));
+    must(store->create_state_machine(hello_machine()));
+    must(store->create_execution(new_execution("run")));
+    Transition t = step(arn, 1);
+    for (std::int64_t id = 2; id <= 300; ++id) t.events.push_back(event(id, id % 2 ? "PassStateExited" : "PassStateEntered"));
+    t.events.push_back({301, 300, kT0 + 301, "TaskFailed", R"({"taskFailedEventDetails":{"error":"E\"1","cause":"line\nbreak"}})"});
+    must(store->commit_transition(t));
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM events").getInt() == 301);
+  CHECK(db.execAndGet("SELECT count(*) FROM history").getInt() < 10);  // chunks, not rows per event
+  SQLite::Statement q(db,
+                      "SELECT ev.id, ev.previous_id, ev.timestamp, ev.type, ev.details FROM events ev "
+                      "JOIN executions x ON x.seq = ev.execution_seq WHERE x.name = 'run' ORDER BY ev.id");
+  std::int64_t expected = 1;
+  while (q.executeStep()) {
+    CHECK(q.getColumn(0).getInt64() == expected);
+    CHECK(q.getColumn(1).getInt64() == expected - 1);
+    ++expected;
+  }
+  CHECK(expected == 302);
+  CHECK(db.execAndGet("SELECT json_extract(details, '$.taskFailedEventDetails.error') FROM events "
+                      "WHERE type = 'TaskFailed'")
+            .getString() == "E\"1");
+  CHECK(db.execAndGet("SELECT details FROM events WHERE id = 301").getString() ==
+        R"({"taskFailedEventDetails":{"error":"E\"1","cause":"line\nbreak"}})");
+  CHECK(db.execAndGet("SELECT timestamp FROM events WHERE id = 150").getInt64() == kT0 + 150);
+}
+
+TEST_CASE("sqlite store: a version 1 database is migrated, its history kept") {
+  TempDir dir;
+  const std::string path = dir.file("v1.db").string();
+  const std::string arn = execution_arn("old");
+  {
+    // What Stepwise with schema version 1 wrote.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(stepwise::storage::internal::kMigrations[0].sql);
+    db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+    db.exec("PRAGMA user_version = 1");
+    db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
+               INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+    SQLite::Statement x(db,
+                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                        "input, start_date, state, version, last_event_id) "
+                        "VALUES (7, ?, 'old', 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 3, 3)");
+    x.bind(1, arn);
+    x.exec();
+    db.exec(R"(INSERT INTO events VALUES (7, 1, 0, 10, 'ExecutionStarted', '{"executionStartedEventDetails":{}}');
+               INSERT INTO events VALUES (7, 2, 1, 11, 'PassStateEntered', '{"s":"a \"quoted\" \\ text"}');
+               INSERT INTO events VALUES (7, 3, 2, 12, 'PassStateExited', '{}');)");
+  }
+  std::shared_ptr<Store> store = must(open_sqlite(path));
+  std::vector<EventRecord> history = all_history(*store, arn);
+  REQUIRE(ids_of(history) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(history[1].type == "PassStateEntered");
+  CHECK(history[1].previous_id == 1);
+  CHECK(history[1].timestamp == 11);
+  CHECK(history[1].details == R"({"s":"a \"quoted\" \\ text"})");
+  CHECK(must(store->list_executions({"arn:m", ExecutionStatus::kRunning}, {})).items.size() == 1);
+  Transition t = step(arn, 3);
+  t.events = {event(4), event(5)};
+  CHECK(must(store->commit_transition(t)) == 4);
+  CHECK(ids_of(all_history(*store, arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  store.reset();
+
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == kSchemaVersion);
+  CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getString() ==
+        std::to_string(kSchemaVersion));
+  CHECK(db.execAndGet("SELECT count(*) FROM events WHERE execution_seq = 7").getInt() == 5);
+  CHECK(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'events' AND type = 'view'").getInt() == 1);
+}
+
+TEST_CASE("sqlite store: what one connection remembers gives way to another connection's writes") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  std::shared_ptr<Store> one = must(open_sqlite(path));
+  std::shared_ptr<Store> two = must(open_sqlite(path));
+  must(one->create_state_machine(hello_machine()));
+  must(one->create_execution(new_execution("run")));
+  const std::string arn = execution_arn("run");
+
+  Transition t = step(arn, 1);
+  t.events = {event(2)};
+  CHECK(must(one->commit_transitions({t})) == std::vector<std::int64_t>{2});
+  // The other connection moves the execution on...
+  t = step(arn, 2);
+  t.events = {event(3)};
+  CHECK(must(two->commit_transition(t)) == 3);
+  // ... so the first one's view of it (version 2, event 2) is stale.
+  t = step(arn, 2);
+  t.events = {event(3)};
+  CHECK(one->commit_transitions({t}).code() == Code::kConflict);
+  t = step(arn, 3);
+  t.events = {event(3)};
+  CHECK(one->commit_transitions({t}).code() == Code::kInvalidArgument);  // event 3 is taken
+  t.events = {event(4)};
+  CHECK(must(one->commit_transitions({t})) == std::vector<std::int64_t>{4});
+
+  // A lease taken through the other connection holds against the first.
+  must_ok(two->acquire_lease(arn, "worker-2", kT0, kT0 + 60 * kSecond));
+  t = step(arn, 4);
+  t.lease_owner = "worker-1";
+  CHECK(one->commit_transitions({t}).code() == Code::kConflict);
+  t.lease_owner = "worker-2";
+  CHECK(must(one->commit_transitions({t})) == std::vector<std::int64_t>{5});
+  // And an ending committed through the other connection is seen too.
+  t = step(arn, 5);
+  t.outcome = ExecutionOutcome{ExecutionStatus::kAborted, {}, {}, {}, kT0};
+  must(two->commit_transition(t));
+  CHECK(one->commit_transitions({step(arn, 6)}).code() == Code::kConflict);
+  CHECK(one->acquire_lease(arn, "worker-1", kT0 + 120 * kSecond, kT0).code() == Code::kConflict);
 }
