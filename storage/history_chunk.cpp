@@ -30,25 +30,55 @@ char* write_int(char* p, std::int64_t value) {
   return std::to_chars(p, p + kMaxIntChars, value).ptr;
 }
 
+// True if any of the 8 bytes in `w` must be escaped: below 0x20, '"' or
+// '\\' (the "has a byte less than / equal to" bit tricks; exact for "any").
+bool any_to_escape(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  const std::uint64_t quote = w ^ (kOnes * '"');
+  const std::uint64_t backslash = w ^ (kOnes * '\\');
+  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w;
+  const std::uint64_t is_quote = (quote - kOnes) & ~quote;
+  const std::uint64_t is_backslash = (backslash - kOnes) & ~backslash;
+  return ((below_space | is_quote | is_backslash) & kHighs) != 0;
+}
+
+char* write_escaped(char* p, char ch) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto c = static_cast<unsigned char>(ch);
+  const char escape = kEscapes[c];
+  if (escape == 0) {
+    *p++ = ch;
+  } else if (escape != 'u') {
+    *p++ = '\\';
+    *p++ = escape;
+  } else {
+    std::memcpy(p, "\\u00", 4);
+    p[4] = kHex[c >> 4];
+    p[5] = kHex[c & 0xf];
+    p += 6;
+  }
+  return p;
+}
+
 // Writes `text` as a JSON string. REQUIRES: room for 6 * size + 2 bytes.
 char* write_json_string(char* p, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   *p++ = '"';
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    const char escape = kEscapes[c];
-    if (escape == 0) {
-      *p++ = ch;
-    } else if (escape != 'u') {
-      *p++ = '\\';
-      *p++ = escape;
-    } else {
-      std::memcpy(p, "\\u00", 4);
-      p[4] = kHex[c >> 4];
-      p[5] = kHex[c & 0xf];
-      p += 6;
+  const char* in = text.data();
+  const char* const end = in + text.size();
+  // Eight bytes at a time while none needs escaping: most of a text.
+  while (end - in >= 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, in, 8);
+    if (!any_to_escape(w)) {
+      std::memcpy(p, in, 8);
+      p += 8;
+      in += 8;
+      continue;
     }
+    for (const char* stop = in + 8; in < stop; ++in) p = write_escaped(p, *in);
   }
+  for (; in < end; ++in) p = write_escaped(p, *in);
   *p++ = '"';
   return p;
 }

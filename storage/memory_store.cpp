@@ -272,8 +272,7 @@ StatusOr<Page<ExecutionSummary>> MemoryStore::list_executions(const ExecutionFil
   return out;
 }
 
-Status MemoryStore::check_tokens(const Transition& t, const Execution& e,
-                                 const Pending& pending) const {
+Status MemoryStore::check_tokens(const Transition& t, const Execution& e, const Pending& pending) const {
   auto owner_of = [&](const std::string& token) -> const std::string* {
     if (auto it = tokens_.find(token); it != tokens_.end()) return &it->second.execution_arn;
     if (auto it = pending.tokens.find(token); it != pending.tokens.end()) return &it->second;
@@ -336,8 +335,7 @@ Status MemoryStore::check_transition(const Transition& t, Pending& pending) {
     head.last_event_id = x->record.last_event_id;
     head.lease_owner = x->record.lease_owner;
   }
-  if (Status s = internal::check_transition_against(t, head.status, head.version,
-                                                    head.last_event_id, head.lease_owner);
+  if (Status s = internal::check_transition_against(t, head.status, head.version, head.last_event_id, head.lease_owner);
       !s.ok()) {
     return s;
   }
@@ -391,8 +389,7 @@ StatusOr<std::int64_t> MemoryStore::commit_transition(const Transition& t) {
   return apply_transition(t);
 }
 
-StatusOr<std::vector<std::int64_t>> MemoryStore::commit_transitions(
-    const std::vector<Transition>& batch) {
+StatusOr<std::vector<std::int64_t>> MemoryStore::commit_transitions(const std::vector<Transition>& batch) {
   std::lock_guard lock(mu_);
   Pending pending;
   for (std::size_t i = 0; i < batch.size(); ++i) {

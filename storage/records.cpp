@@ -182,8 +182,7 @@ Status check_transition_against(const Transition& t, ExecutionStatus status, std
 }
 
 Status in_batch(const Status& failure, std::size_t index, const std::string& execution_arn) {
-  return {failure.code(),
-          "transition " + std::to_string(index) + " (" + execution_arn + "): " + failure.message()};
+  return {failure.code(), "transition " + std::to_string(index) + " (" + execution_arn + "): " + failure.message()};
 }
 
 Status not_found_execution(const std::string& arn) {

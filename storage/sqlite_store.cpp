@@ -257,7 +257,7 @@ class SqliteStore final : public Store {
   // once, when the batch ends (flush_row).
   struct PendingRow {
     ExecutionHead head;
-    const std::string* state = nullptr;  // the newest state given, if any
+    const std::string* state = nullptr;      // the newest state given, if any
     std::vector<const EventRecord*> events;  // appended by the batch, in order
     // The newest change of status: an outcome ended the execution, or a
     // redrive made it RUNNING again (kNone: the status column stays).
@@ -270,8 +270,7 @@ class SqliteStore final : public Store {
   // Keyed by the ARNs of the batch's transitions, which outlive the map.
   using PendingRows = std::unordered_map<std::string_view, PendingRow>;
 
-  StatusOr<std::vector<std::int64_t>> commit_batch(const Transition* batch, std::size_t size,
-                                                   bool numbered);
+  StatusOr<std::vector<std::int64_t>> commit_batch(const Transition* batch, std::size_t size, bool numbered);
   Status apply_transition(const Transition& t, PendingRows& rows);
   void flush_row(const PendingRow& row);
 
@@ -615,9 +614,8 @@ std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& a
           "FROM executions WHERE arn = ?"));
   q->bind(1, arn);
   if (!q->executeStep()) return std::nullopt;
-  ExecutionHead h{q->getColumn(0).getInt64(),  status_column(*q, 1),
-                  q->getColumn(2).getInt64(),  q->getColumn(3).getInt64(),
-                  q->getColumn(4).getString(), q->getColumn(5).getInt64()};
+  ExecutionHead h{q->getColumn(0).getInt64(), status_column(*q, 1),        q->getColumn(2).getInt64(),
+                  q->getColumn(3).getInt64(), q->getColumn(4).getString(), q->getColumn(5).getInt64()};
   remember_head(arn, h);
   return h;
 }
@@ -847,9 +845,7 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
   }
   PendingRow& row = found->second;
   ExecutionHead& h = row.head;
-  if (Status s =
-          internal::check_transition_against(t, h.status, h.version, h.last_event_id, h.lease_owner);
-      !s.ok()) {
+  if (Status s = internal::check_transition_against(t, h.status, h.version, h.last_event_id, h.lease_owner); !s.ok()) {
     return s;
   }
   // Written with the row, when the batch ends: the batch's events of one
@@ -957,8 +953,8 @@ void SqliteStore::flush_row(const PendingRow& row) {
   q->exec();
 }
 
-StatusOr<std::vector<std::int64_t>> SqliteStore::commit_batch(const Transition* batch,
-                                                              std::size_t size, bool numbered) {
+StatusOr<std::vector<std::int64_t>> SqliteStore::commit_batch(const Transition* batch, std::size_t size,
+                                                              bool numbered) {
   auto failure = [&](const Status& s, std::size_t i) {
     return numbered ? internal::in_batch(s, i, batch[i].execution_arn) : s;
   };
@@ -988,8 +984,7 @@ StatusOr<std::int64_t> SqliteStore::commit_transition(const Transition& t) {
   return versions->front();
 }
 
-StatusOr<std::vector<std::int64_t>> SqliteStore::commit_transitions(
-    const std::vector<Transition>& batch) {
+StatusOr<std::vector<std::int64_t>> SqliteStore::commit_transitions(const std::vector<Transition>& batch) {
   return commit_batch(batch.data(), batch.size(), true);
 }
 
@@ -1029,8 +1024,7 @@ StatusOr<Page<EventRecord>> SqliteStore::get_history(const std::string& executio
     while (!more && q->executeStep()) {
       chunk.clear();
       const SQLite::Column text = q->getColumn(0);
-      if (!internal::decode_chunk(std::string_view(text.getText(), static_cast<std::size_t>(text.getBytes())),
-                                  chunk)) {
+      if (!internal::decode_chunk(std::string_view(text.getText(), static_cast<std::size_t>(text.getBytes())), chunk)) {
         return Status(Code::kCorrupt, "the history of execution '" + execution_arn + "' is damaged");
       }
       if (reverse) std::reverse(chunk.begin(), chunk.end());

@@ -642,8 +642,8 @@ TEST_CASE_TEMPLATE("store: redrive a failed execution", B, MemoryBackend, Sqlite
 
 // ---- Batches of transitions ----------------------------------------------------
 
-TEST_CASE_TEMPLATE("store: commit_transitions commits a batch over several executions, in order", B,
-                   MemoryBackend, SqliteBackend) {
+TEST_CASE_TEMPLATE("store: commit_transitions commits a batch over several executions, in order", B, MemoryBackend,
+                   SqliteBackend) {
   WithExecution<B> w;
   Store& store = w.store;
   must(store.create_execution(new_execution("second")));
@@ -804,8 +804,8 @@ TEST_CASE_TEMPLATE("store: a failing transition stores nothing of its batch and 
   CHECK(must(store.commit_transitions(batch)) == std::vector<std::int64_t>{2, 3, 4});
 }
 
-TEST_CASE_TEMPLATE("store: in a batch, an outcome and a redrive hold for the transitions after them", B,
-                   MemoryBackend, SqliteBackend) {
+TEST_CASE_TEMPLATE("store: in a batch, an outcome and a redrive hold for the transitions after them", B, MemoryBackend,
+                   SqliteBackend) {
   WithExecution<B> w;
   Store& store = w.store;
   Transition wait = step(w.arn, 1);
@@ -869,8 +869,7 @@ TEST_CASE_TEMPLATE("store: in a batch, an outcome and a redrive hold for the tra
     Transition succeed = step(w.arn, 5);
     succeed.events = {event(5, "ExecutionSucceeded")};
     succeed.outcome = ExecutionOutcome{ExecutionStatus::kSucceeded, R"({"ok":true})", {}, {}, kT0 + 4 * kSecond};
-    CHECK(must(store.commit_transitions({fail, redrive, resumed, succeed})) ==
-          std::vector<std::int64_t>{3, 4, 5, 6});
+    CHECK(must(store.commit_transitions({fail, redrive, resumed, succeed})) == std::vector<std::int64_t>{3, 4, 5, 6});
     ExecutionRecord r = must(store.describe_execution(w.arn));
     CHECK(r.status == ExecutionStatus::kSucceeded);
     CHECK(r.output == R"({"ok":true})");
@@ -924,8 +923,8 @@ TEST_CASE_TEMPLATE("store: history pages forward and in reverse", B, MemoryBacke
   CHECK(store.get_history(w.arn, bad).code() == Code::kInvalidArgument);
 }
 
-TEST_CASE_TEMPLATE("store: a long history pages alike forward and in reverse, whatever its commits", B,
-                   MemoryBackend, SqliteBackend) {
+TEST_CASE_TEMPLATE("store: a long history pages alike forward and in reverse, whatever its commits", B, MemoryBackend,
+                   SqliteBackend) {
   WithExecution<B> w;
   Store& store = w.store;
   // One transition of 600 events, one of 40 events of 5 KiB (the SQLite
@@ -1414,8 +1413,10 @@ TEST_CASE("sqlite store: the events view shows the history one row per event, fo
     must(store->create_state_machine(hello_machine()));
     must(store->create_execution(new_execution("run")));
     Transition t = step(arn, 1);
-    for (std::int64_t id = 2; id <= 300; ++id) t.events.push_back(event(id, id % 2 ? "PassStateExited" : "PassStateEntered"));
-    t.events.push_back({301, 300, kT0 + 301, "TaskFailed", R"({"taskFailedEventDetails":{"error":"E\"1","cause":"line\nbreak"}})"});
+    for (std::int64_t id = 2; id <= 300; ++id)
+      t.events.push_back(event(id, id % 2 ? "PassStateExited" : "PassStateEntered"));
+    t.events.push_back(
+        {301, 300, kT0 + 301, "TaskFailed", R"({"taskFailedEventDetails":{"error":"E\"1","cause":"line\nbreak"}})"});
     must(store->commit_transition(t));
   }
   SQLite::Database db(path, SQLite::OPEN_READONLY);
