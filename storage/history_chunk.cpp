@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/json.hpp>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -131,26 +130,162 @@ char* ChunkWriter::reserve(std::size_t n) {
   return buffer_.get() + size_;
 }
 
-bool decode_chunk(std::string_view text, std::vector<EventRecord>& out) {
-  boost::json::monotonic_resource arena;
-  boost::json::parse_options options;
-  // Details are opaque text: whatever bytes were stored come back.
-  options.allow_invalid_utf8 = true;
-  boost::system::error_code ec;
-  boost::json::value chunk = boost::json::parse(text, ec, &arena, options);
-  if (ec || !chunk.is_array()) return false;
-  for (const boost::json::value& element : chunk.get_array()) {
-    const boost::json::array* fields = element.if_array();
-    if (fields == nullptr || fields->size() != 5 || !(*fields)[0].is_int64() || !(*fields)[1].is_int64() ||
-        !(*fields)[2].is_int64() || !(*fields)[3].is_string() || !(*fields)[4].is_string()) {
-      return false;
-    }
-    const boost::json::string& type = (*fields)[3].get_string();
-    const boost::json::string& details = (*fields)[4].get_string();
-    out.push_back({(*fields)[0].get_int64(), (*fields)[1].get_int64(), (*fields)[2].get_int64(),
-                   std::string(type.data(), type.size()), std::string(details.data(), details.size())});
+namespace {
+
+// Reads a chunk's JSON. Not a general JSON parser: it accepts what chunks
+// hold (arrays, integers, strings with any JSON escape, whitespace), which is
+// what this file and SQLite's json_array() write. A page of history decodes
+// about 1,000 events, so this is several times faster than building a DOM.
+class ChunkReader {
+ public:
+  explicit ChunkReader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  bool events(std::vector<EventRecord>& out) {
+    if (!take('[')) return false;
+    if (take(']')) return at_end();
+    do {
+      EventRecord e{0, 0, 0, {}, {}};
+      if (!take('[') || !integer(e.id) || !take(',') || !integer(e.previous_id) || !take(',') ||
+          !integer(e.timestamp) || !take(',') || !string(e.type) || !take(',') || !string(e.details) || !take(']')) {
+        return false;
+      }
+      out.push_back(std::move(e));
+    } while (take(','));
+    return take(']') && at_end();
   }
-  return true;
+
+ private:
+  void skip_space() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  bool take(char c) {
+    skip_space();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  bool at_end() {
+    skip_space();
+    return p_ == end_;
+  }
+
+  bool integer(std::int64_t& value) {
+    skip_space();
+    auto [next, ec] = std::from_chars(p_, end_, value);
+    if (ec != std::errc()) return false;
+    p_ = next;
+    return true;
+  }
+
+  bool hex4(std::uint32_t& value) {
+    if (end_ - p_ < 4) return false;
+    value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = *p_++;
+      value <<= 4;
+      if (c >= '0' && c <= '9') {
+        value |= static_cast<std::uint32_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        value |= static_cast<std::uint32_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        value |= static_cast<std::uint32_t>(c - 'A' + 10);
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xc0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xe0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else {
+      out += static_cast<char>(0xf0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    }
+  }
+
+  // After the backslash: one escape, appended to out.
+  bool escape(std::string& out) {
+    if (p_ == end_) return false;
+    const char c = *p_++;
+    switch (c) {
+      case '"':
+      case '\\':
+      case '/':
+        out += c;
+        return true;
+      case 'b':
+        out += '\b';
+        return true;
+      case 'f':
+        out += '\f';
+        return true;
+      case 'n':
+        out += '\n';
+        return true;
+      case 'r':
+        out += '\r';
+        return true;
+      case 't':
+        out += '\t';
+        return true;
+      case 'u': {
+        std::uint32_t cp = 0;
+        if (!hex4(cp)) return false;
+        // A surrogate pair is one code point; a lone surrogate is kept as is.
+        if (cp >= 0xd800 && cp < 0xdc00 && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
+          const char* const pair = p_;
+          p_ += 2;
+          std::uint32_t low = 0;
+          if (hex4(low) && low >= 0xdc00 && low < 0xe000) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+          } else {
+            p_ = pair;
+          }
+        }
+        append_utf8(out, cp);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  bool string(std::string& out) {
+    if (!take('"')) return false;
+    while (true) {
+      const char* run = p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\') ++p_;
+      out.append(run, p_);
+      if (p_ == end_) return false;
+      if (*p_++ == '"') return true;
+      if (!escape(out)) return false;
+    }
+  }
+
+  const char* p_;
+  const char* const end_;
+};
+
+}  // namespace
+
+bool decode_chunk(std::string_view text, std::vector<EventRecord>& out) {
+  const std::size_t before = out.size();
+  if (ChunkReader(text).events(out)) return true;
+  out.resize(before);
+  return false;
 }
 
 }  // namespace stepwise::storage::internal

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "storage/fault_injection.h"
+#include "storage/history_chunk.h"
 #include "storage/sqlite_schema.h"
 
 using namespace stepwise::storage;  // NOLINT: test file
@@ -1525,4 +1526,67 @@ TEST_CASE("sqlite store: what one connection remembers gives way to another conn
   must(two->commit_transition(t));
   CHECK(one->commit_transitions({step(arn, 6)}).code() == Code::kConflict);
   CHECK(one->acquire_lease(arn, "worker-1", kT0 + 120 * kSecond, kT0).code() == Code::kConflict);
+}
+
+TEST_CASE("sqlite store: history chunks encode any text and decode what SQLite's JSON writes") {
+  using stepwise::storage::internal::ChunkWriter;
+  using stepwise::storage::internal::decode_chunk;
+  // Random bytes, every value included, come back as they went in.
+  std::uint64_t seed = 42;
+  auto next_byte = [&] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<char>(seed >> 56);
+  };
+  ChunkWriter writer;
+  std::vector<EventRecord> written;
+  writer.begin();
+  for (int i = 0; i < 200; ++i) {
+    EventRecord e{i + 1, i, kT0 - i, "", ""};
+    for (int n = 0; n < i % 40; ++n) e.type += next_byte();
+    for (int n = 0; n < i * 3; ++n) e.details += next_byte();
+    writer.add(e);
+    written.push_back(e);
+  }
+  const std::string text(writer.finish());
+  CHECK(text.find('\0') == std::string::npos);
+  std::vector<EventRecord> read;
+  REQUIRE(decode_chunk(text, read));
+  REQUIRE(read.size() == written.size());
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    CHECK(read[i].id == written[i].id);
+    CHECK(read[i].previous_id == written[i].previous_id);
+    CHECK(read[i].timestamp == written[i].timestamp);
+    CHECK(read[i].type == written[i].type);
+    CHECK(read[i].details == written[i].details);
+  }
+
+  // What SQLite's json_array() writes (the migration from schema 1 does).
+  SQLite::Database db(":memory:", SQLite::OPEN_READWRITE);
+  const std::string odd = std::string("tab\there \"q\" back\\slash nul") + '\0' + "\x01 caf\xc3\xa9 \xf0\x9f\x98\x80";
+  SQLite::Statement q(db, "SELECT json_array(json_array(1, 0, -5, 'T', ?1), json_array(2, 1, 9, ?1, '{}'))");
+  q.bind(1, odd);  // as text, NUL included
+  REQUIRE(q.executeStep());
+  read.clear();
+  REQUIRE(decode_chunk(q.getColumn(0).getString(), read));
+  REQUIRE(read.size() == 2);
+  CHECK(read[0].timestamp == -5);
+  CHECK(read[0].details == odd);
+  CHECK(read[1].type == odd);
+
+  // Every JSON escape and spacing.
+  read.clear();
+  REQUIRE(decode_chunk(R"( [ [ 3 , 2 , 1 , "a\/b\b\f\n\r\t\u00e9\uD83D\uDE00\ud800x" , "" ] ] )", read));
+  REQUIRE(read.size() == 1);
+  CHECK(read[0].type == "a/b\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80\xed\xa0\x80x");
+  read.clear();
+  CHECK(decode_chunk("[]", read));
+  CHECK(read.empty());
+  for (const char* bad : {"", "[", "[[1,0,0,\"a\",\"b\"]", "[[1,0,0,\"a\"]]", "[[1,0,0,\"a\",\"b\"]]x",
+                          "[[1,0,0,\"a\",\"b\\q\"]]", "[[1,0,0,\"a\",\"b]]", "[[x,0,0,\"a\",\"b\"]]",
+                          "[[1,0,0,\"a\",\"\\u12\"]]", "{}"}) {
+    INFO(bad);
+    read.clear();
+    CHECK_FALSE(decode_chunk(bad, read));
+    CHECK(read.empty());
+  }
 }
