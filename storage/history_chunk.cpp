@@ -198,52 +198,54 @@ class ChunkReader {
     return true;
   }
 
-  static void append_utf8(std::string& out, std::uint32_t cp) {
+  static char* write_utf8(char* w, std::uint32_t cp) {
     if (cp < 0x80) {
-      out += static_cast<char>(cp);
+      *w++ = static_cast<char>(cp);
     } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
+      *w++ = static_cast<char>(0xc0 | (cp >> 6));
+      *w++ = static_cast<char>(0x80 | (cp & 0x3f));
     } else if (cp < 0x10000) {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
+      *w++ = static_cast<char>(0xe0 | (cp >> 12));
+      *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      *w++ = static_cast<char>(0x80 | (cp & 0x3f));
     } else {
-      out += static_cast<char>(0xf0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
+      *w++ = static_cast<char>(0xf0 | (cp >> 18));
+      *w++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+      *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      *w++ = static_cast<char>(0x80 | (cp & 0x3f));
     }
+    return w;
   }
 
-  // After the backslash: one escape, appended to out.
-  bool escape(std::string& out) {
-    if (p_ == end_) return false;
+  // After the backslash: decodes one escape to w. Null if malformed. An
+  // escape never decodes to more bytes than it is written with.
+  char* escape(char* w) {
+    if (p_ == end_) return nullptr;
     const char c = *p_++;
     switch (c) {
       case '"':
       case '\\':
       case '/':
-        out += c;
-        return true;
+        *w++ = c;
+        return w;
       case 'b':
-        out += '\b';
-        return true;
+        *w++ = '\b';
+        return w;
       case 'f':
-        out += '\f';
-        return true;
+        *w++ = '\f';
+        return w;
       case 'n':
-        out += '\n';
-        return true;
+        *w++ = '\n';
+        return w;
       case 'r':
-        out += '\r';
-        return true;
+        *w++ = '\r';
+        return w;
       case 't':
-        out += '\t';
-        return true;
+        *w++ = '\t';
+        return w;
       case 'u': {
         std::uint32_t cp = 0;
-        if (!hex4(cp)) return false;
+        if (!hex4(cp)) return nullptr;
         // A surrogate pair is one code point; a lone surrogate is kept as is.
         if (cp >= 0xd800 && cp < 0xdc00 && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
           const char* const pair = p_;
@@ -255,24 +257,39 @@ class ChunkReader {
             p_ = pair;
           }
         }
-        append_utf8(out, cp);
-        return true;
+        return write_utf8(w, cp);
       }
       default:
-        return false;
+        return nullptr;
     }
   }
 
   bool string(std::string& out) {
     if (!take('"')) return false;
-    while (true) {
-      const char* run = p_;
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\') ++p_;
-      out.append(run, p_);
-      if (p_ == end_) return false;
-      if (*p_++ == '"') return true;
-      if (!escape(out)) return false;
+    // The closing quote first: the written length bounds the decoded one,
+    // so the string is sized once and filled through a pointer.
+    const char* close = p_;
+    while (close < end_ && *close != '"') {
+      if (*close == '\\') {
+        if (end_ - close < 2) return false;
+        ++close;
+      }
+      ++close;
     }
+    if (close == end_) return false;
+    out.resize(static_cast<std::size_t>(close - p_));
+    char* w = out.data();
+    while (p_ < close) {
+      const char c = *p_++;
+      if (c != '\\') {
+        *w++ = c;
+      } else if ((w = escape(w)) == nullptr) {
+        return false;
+      }
+    }
+    p_ = close + 1;
+    out.resize(static_cast<std::size_t>(w - out.data()));
+    return true;
   }
 
   const char* p_;
