@@ -14,7 +14,8 @@
 namespace stepwise::storage {
 
 // Counts the calls that write (create/update/delete state machine, create
-// execution, commit transition, the lease calls) and fails the N-th
+// execution, commit transition, commit transitions (a whole batch is one
+// write), the lease calls) and fails the N-th
 // one (1-based), and only that one, with `code`.
 //   kBeforeWrite: the write is not forwarded, so nothing is stored (a write
 //                 that failed).
@@ -49,6 +50,10 @@ class FailNthWrite : public StoreWrapper {
   }
   StatusOr<std::int64_t> commit_transition(const Transition& t) override {
     return guard([&] { return target_->commit_transition(t); });
+  }
+  // A batch is one write, whatever its size.
+  StatusOr<std::vector<std::int64_t>> commit_transitions(const std::vector<Transition>& batch) override {
+    return guard([&] { return target_->commit_transitions(batch); });
   }
   Status acquire_lease(const std::string& arn, const std::string& owner, UnixNanos now,
                        UnixNanos expiry) override {

@@ -2,6 +2,7 @@
 // storage API.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,6 +38,10 @@ Status validate_transition_shape(const Transition& t);
 // The checks of a Transition against the execution's stored fields.
 Status check_transition_against(const Transition& t, ExecutionStatus status, std::int64_t version,
                                 std::int64_t last_event_id, const std::string& lease_owner);
+
+// A failure of transition `index` of a batch: same code, the message
+// prefixed "transition <index> (<execution ARN>): ".
+Status in_batch(const Status& failure, std::size_t index, const std::string& execution_arn);
 
 Status not_found_execution(const std::string& arn);
 Status not_found_state_machine(const std::string& arn);

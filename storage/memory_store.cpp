@@ -49,6 +49,7 @@ class MemoryStore final : public Store {
   StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
                                                    const PageRequest& page) override;
   StatusOr<std::int64_t> commit_transition(const Transition& t) override;
+  StatusOr<std::vector<std::int64_t>> commit_transitions(const std::vector<Transition>& batch) override;
   StatusOr<Page<EventRecord>> get_history(const std::string& execution_arn,
                                           const HistoryRequest& request) override;
   StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override;
@@ -72,7 +73,15 @@ class MemoryStore final : public Store {
 
   Machine* live_machine(const std::string& arn);
   Execution* execution(const std::string& arn);
-  Status check_tokens(const Transition& t, const Execution& e) const;
+  // What a batch changed so far, as far as the checks of its next
+  // transitions can see: they are checked against this, then all applied.
+  struct Pending {
+    std::unordered_map<std::string, ExecutionRecord> heads;  // by ARN: status, version, ...
+    std::unordered_map<std::string, std::string> tokens;     // added token -> ARN
+  };
+  Status check_transition(const Transition& t, Pending& pending);
+  Status check_tokens(const Transition& t, const Execution& e, const Pending& pending) const;
+  std::int64_t apply_transition(const Transition& t);
   void set_timer(Execution& e, const std::string& key, UnixNanos due);
   void clear_timer(Execution& e, const std::string& key);
   void end_execution(Execution& e, const ExecutionOutcome& outcome);
@@ -266,20 +275,25 @@ StatusOr<Page<ExecutionSummary>> MemoryStore::list_executions(const ExecutionFil
   return out;
 }
 
-Status MemoryStore::check_tokens(const Transition& t, const Execution& e) const {
+Status MemoryStore::check_tokens(const Transition& t, const Execution& e, const Pending& pending) const {
+  auto owner_of = [&](const std::string& token) -> const std::string* {
+    if (auto it = tokens_.find(token); it != tokens_.end()) return &it->second.execution_arn;
+    if (auto it = pending.tokens.find(token); it != pending.tokens.end()) return &it->second;
+    return nullptr;
+  };
   std::set<std::string> adding;
   for (const TaskTokenRecord& token : t.tokens_to_add) {
-    if (tokens_.count(token.token) != 0 || !adding.insert(token.token).second) {
+    if (owner_of(token.token) != nullptr || !adding.insert(token.token).second) {
       return {Code::kAlreadyExists, "task token '" + token.token + "' already exists"};
     }
   }
   for (const std::string& token : t.tokens_to_close) {
-    auto it = tokens_.find(token);
-    if (it == tokens_.end()) {
+    const std::string* owner = owner_of(token);
+    if (owner == nullptr) {
       if (adding.count(token) != 0) continue;
       return {Code::kNotFound, "task token '" + token + "' does not exist"};
     }
-    if (it->second.execution_arn != e.record.arn) {
+    if (*owner != e.record.arn) {
       return {Code::kInvalidArgument, "task token '" + token + "' belongs to another execution"};
     }
   }
@@ -312,20 +326,38 @@ void MemoryStore::end_execution(Execution& e, const ExecutionOutcome& outcome) {
   for (const std::string& token : e.tokens) tokens_.at(token).status = TokenStatus::kClosed;
 }
 
-StatusOr<std::int64_t> MemoryStore::commit_transition(const Transition& t) {
-  std::lock_guard lock(mu_);
+Status MemoryStore::check_transition(const Transition& t, Pending& pending) {
   if (Status s = internal::validate_transition_shape(t); !s.ok()) return s;
   Execution* x = execution(t.execution_arn);
   if (x == nullptr) return not_found_execution(t.execution_arn);
-  ExecutionRecord& r = x->record;
-  if (Status s = internal::check_transition_against(t, r.status, r.version, r.last_event_id,
-                                                    r.lease_owner);
+  auto [it, first] = pending.heads.try_emplace(t.execution_arn);
+  ExecutionRecord& head = it->second;
+  if (first) {
+    head.status = x->record.status;
+    head.version = x->record.version;
+    head.last_event_id = x->record.last_event_id;
+    head.lease_owner = x->record.lease_owner;
+  }
+  if (Status s = internal::check_transition_against(t, head.status, head.version, head.last_event_id, head.lease_owner);
       !s.ok()) {
     return s;
   }
-  if (Status s = check_tokens(t, *x); !s.ok()) return s;
+  if (Status s = check_tokens(t, *x, pending); !s.ok()) return s;
+  // What the next transitions of the batch will see.
+  head.version += 1;
+  if (!t.events.empty()) head.last_event_id = t.events.back().id;
+  if (t.redrive_date) head.status = ExecutionStatus::kRunning;
+  if (t.outcome) {
+    head.status = t.outcome->status;
+    head.lease_owner.clear();
+  }
+  for (const TaskTokenRecord& token : t.tokens_to_add) pending.tokens[token.token] = t.execution_arn;
+  return {};
+}
 
-  // Everything is checked: from here on nothing fails.
+std::int64_t MemoryStore::apply_transition(const Transition& t) {
+  Execution* x = execution(t.execution_arn);
+  ExecutionRecord& r = x->record;
   if (t.redrive_date) {
     r.status = ExecutionStatus::kRunning;
     r.redrive_count += 1;
@@ -350,6 +382,29 @@ StatusOr<std::int64_t> MemoryStore::commit_transition(const Transition& t) {
   if (t.outcome) end_execution(*x, *t.outcome);
   r.version += 1;
   return r.version;
+}
+
+StatusOr<std::int64_t> MemoryStore::commit_transition(const Transition& t) {
+  std::lock_guard lock(mu_);
+  Pending pending;
+  if (Status s = check_transition(t, pending); !s.ok()) return s;
+  // Everything is checked: from here on nothing fails.
+  return apply_transition(t);
+}
+
+StatusOr<std::vector<std::int64_t>> MemoryStore::commit_transitions(const std::vector<Transition>& batch) {
+  std::lock_guard lock(mu_);
+  Pending pending;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (Status s = check_transition(batch[i], pending); !s.ok()) {
+      return internal::in_batch(s, i, batch[i].execution_arn);
+    }
+  }
+  // The whole batch is checked: from here on nothing fails.
+  std::vector<std::int64_t> versions;
+  versions.reserve(batch.size());
+  for (const Transition& t : batch) versions.push_back(apply_transition(t));
+  return versions;
 }
 
 StatusOr<Page<EventRecord>> MemoryStore::get_history(const std::string& execution_arn,

@@ -181,6 +181,10 @@ Status check_transition_against(const Transition& t, ExecutionStatus status, std
   return {};
 }
 
+Status in_batch(const Status& failure, std::size_t index, const std::string& execution_arn) {
+  return {failure.code(), "transition " + std::to_string(index) + " (" + execution_arn + "): " + failure.message()};
+}
+
 Status not_found_execution(const std::string& arn) {
   return {Code::kNotFound, "execution '" + arn + "' does not exist"};
 }

@@ -5,15 +5,19 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <span>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
+#include "storage/history_chunk.h"
 #include "storage/internal.h"
 #include "storage/sqlite_schema.h"
 #include "storage/store.h"
@@ -25,6 +29,9 @@ using internal::not_found_execution;
 using internal::not_found_state_machine;
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+// A new database's page size, and the page cache of a connection (KiB).
+constexpr int kPageSize = 32768;
+constexpr int kCacheKiB = 32768;
 
 Status status_from(const SQLite::Exception& e) {
   const int code = e.getErrorCode() & 0xff;
@@ -196,6 +203,7 @@ class SqliteStore final : public Store {
   StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
                                                    const PageRequest& page) override;
   StatusOr<std::int64_t> commit_transition(const Transition& t) override;
+  StatusOr<std::vector<std::int64_t>> commit_transitions(const std::vector<Transition>& batch) override;
   StatusOr<Page<EventRecord>> get_history(const std::string& execution_arn,
                                           const HistoryRequest& request) override;
   StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override;
@@ -233,16 +241,56 @@ class SqliteStore final : public Store {
   auto read(F&& body) -> decltype(body());
   void rollback() noexcept;
 
+  // The execution's head, from the cache or the table (and then cached).
   std::optional<ExecutionHead> head(const std::string& arn);
+  // Forgets the cached heads if another connection has committed since this
+  // one last looked. Called at the start of every write transaction.
+  void check_head_cache();
+  void remember_head(std::string_view arn, const ExecutionHead& h);
   std::optional<ExecutionRecord> load_execution(const std::string& arn);
   std::optional<StateMachineRecord> load_state_machine(const std::string& arn);
-  void insert_events(std::int64_t seq, const std::vector<EventRecord>& events);
+  // Appends the events to the execution's history, in chunks.
+  void append_history(std::int64_t seq, std::span<const EventRecord* const> events);
   void set_timer(std::int64_t seq, const std::string& key, UnixNanos due);
   Status add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens);
   Status close_tokens(std::int64_t seq, const std::vector<std::string>& tokens);
-  void apply_row_changes(const Transition& t, const ExecutionHead& h);
+
+  // An execution's row as the transitions of a batch so far leave it. The
+  // checks of its next transitions read `head`; the row itself is written
+  // once, when the batch ends (flush_row).
+  struct PendingRow {
+    ExecutionHead head;
+    const std::string* state = nullptr;      // the newest state given, if any
+    std::vector<const EventRecord*> events;  // appended by the batch, in order
+    // The newest change of status: an outcome ended the execution, or a
+    // redrive made it RUNNING again (kNone: the status column stays).
+    enum class StatusChange { kNone, kEnded, kRedriven } change = StatusChange::kNone;
+    const ExecutionOutcome* outcome = nullptr;  // with kEnded
+    std::int64_t redrives = 0;
+    std::optional<UnixNanos> redrive_date;  // the newest
+    bool lease_released = false;
+  };
+  // Keyed by the ARNs of the batch's transitions, which outlive the map.
+  using PendingRows = std::unordered_map<std::string_view, PendingRow>;
+
+  StatusOr<std::vector<std::int64_t>> commit_batch(const Transition* batch, std::size_t size, bool numbered);
+  Status apply_transition(const Transition& t, PendingRows& rows);
+  void flush_row(const PendingRow& row);
+
+  struct ArnHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view arn) const { return std::hash<std::string_view>{}(arn); }
+  };
+  // Bounds the cache's memory; when full it starts over.
+  static constexpr std::size_t kHeadCacheLimit = 65536;
 
   std::mutex mu_;
+  internal::ChunkWriter chunk_;  // the history chunk being written, reused
+  // Heads as this connection last committed or read them. Valid while no
+  // other connection commits (PRAGMA data_version unchanged): then a batch
+  // needs no lookup for the executions it saw before. Cleared on rollback.
+  std::unordered_map<std::string, ExecutionHead, ArnHash, std::equal_to<>> head_cache_;
+  std::int64_t head_cache_data_version_ = -1;
   std::unique_ptr<SQLite::Database> db_;
   std::string path_;
   // Prepared statements by their (static) SQL text. Declared after db_ so
@@ -257,6 +305,7 @@ SQLite::Statement& SqliteStore::sql(const char* text) {
 }
 
 void SqliteStore::rollback() noexcept {
+  head_cache_.clear();  // it may hold what the rolled-back transaction wrote
   if (sqlite3_get_autocommit(db_->getHandle()) != 0) return;
   try {
     db_->exec("ROLLBACK");
@@ -271,6 +320,7 @@ auto SqliteStore::write(F&& body) -> decltype(body()) {
   std::lock_guard lock(mu_);
   try {
     Use(sql("BEGIN IMMEDIATE"))->exec();
+    check_head_cache();
     R result = body();
     if (result.ok()) {
       Use(sql("COMMIT"))->exec();
@@ -561,28 +611,59 @@ std::optional<ExecutionRecord> SqliteStore::load_execution(const std::string& ar
 }
 
 std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& arn) {
+  if (auto cached = head_cache_.find(std::string_view(arn)); cached != head_cache_.end()) return cached->second;
   Use q(
       sql("SELECT seq, status, version, last_event_id, lease_owner, lease_expiry "
           "FROM executions WHERE arn = ?"));
   q->bind(1, arn);
   if (!q->executeStep()) return std::nullopt;
-  return ExecutionHead{q->getColumn(0).getInt64(),  status_column(*q, 1),
-                       q->getColumn(2).getInt64(),  q->getColumn(3).getInt64(),
-                       q->getColumn(4).getString(), q->getColumn(5).getInt64()};
+  ExecutionHead h{q->getColumn(0).getInt64(), status_column(*q, 1),        q->getColumn(2).getInt64(),
+                  q->getColumn(3).getInt64(), q->getColumn(4).getString(), q->getColumn(5).getInt64()};
+  remember_head(arn, h);
+  return h;
 }
 
-void SqliteStore::insert_events(std::int64_t seq, const std::vector<EventRecord>& events) {
-  for (const EventRecord& e : events) {
-    Use q(
-        sql("INSERT INTO events (execution_seq, id, previous_id, timestamp, type, details) "
-            "VALUES (?, ?, ?, ?, ?, ?)"));
+void SqliteStore::check_head_cache() {
+  Use q(sql("PRAGMA data_version"));
+  q->executeStep();
+  const std::int64_t version = q->getColumn(0).getInt64();
+  if (version != head_cache_data_version_) {
+    head_cache_.clear();
+    head_cache_data_version_ = version;
+  }
+}
+
+void SqliteStore::remember_head(std::string_view arn, const ExecutionHead& h) {
+  auto found = head_cache_.find(arn);
+  if (found != head_cache_.end()) {
+    found->second = h;
+    return;
+  }
+  if (head_cache_.size() >= kHeadCacheLimit) head_cache_.clear();
+  head_cache_.emplace(std::string(arn), h);
+}
+
+void SqliteStore::append_history(std::int64_t seq, std::span<const EventRecord* const> events) {
+  if (events.empty()) return;
+  Use q(sql("INSERT INTO history (execution_seq, first_id, last_id, events) VALUES (?, ?, ?, ?)"));
+  std::size_t first = 0;
+  while (first < events.size()) {
+    chunk_.begin();
+    std::size_t end = first;
+    while (end < events.size() && chunk_.events() < internal::kMaxChunkEvents &&
+           chunk_.text_size() < internal::kChunkTextLimit) {
+      chunk_.add(*events[end++]);
+    }
+    const std::string_view text = chunk_.finish();
     q->bind(1, seq);
-    q->bind(2, e.id);
-    q->bind(3, e.previous_id);
-    q->bind(4, e.timestamp);
-    q->bindNoCopy(5, e.type);
-    q->bindNoCopy(6, e.details);
+    q->bind(2, events[first]->id);
+    q->bind(3, events[end - 1]->id);
+    // NUL-terminated (escaping leaves no NUL inside), as SQLiteCpp's
+    // bindNoCopy(const char*) wants.
+    q->bindNoCopy(4, text.data());
     q->exec();
+    q->reset();
+    first = end;
   }
 }
 
@@ -640,7 +721,10 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
       q->exec();
     }
     const std::int64_t seq = db_->getLastInsertRowid();
-    insert_events(seq, e.events);
+    std::vector<const EventRecord*> events;
+    events.reserve(e.events.size());
+    for (const EventRecord& event : e.events) events.push_back(&event);
+    append_history(seq, events);
     for (const TimerRecord& t : e.timers) set_timer(seq, t.key, t.due);
     CreatedExecution out;
     ExecutionRecord& r = out.execution;
@@ -667,18 +751,24 @@ StatusOr<ExecutionRecord> SqliteStore::describe_execution(const std::string& arn
 
 StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFilter& filter,
                                                               const PageRequest& page) {
-  // One statement per filter combination, each served by its own index.
-  // "(start_date, seq) < (?, ?)" resumes after the last row of the previous page.
+  // One statement per filter combination, each served by its own covering
+  // index (named, so that the planner, without statistics, cannot pick
+  // another). "(start_date, seq) < (?, ?)" resumes after the last row of the
+  // previous page: a seek in the index, however deep the page.
   static constexpr const char* kAll = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_start "
       "WHERE (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachine = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_machine "
       "WHERE state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByStatus = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_status "
       "WHERE status = ?5 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachineAndStatus = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_machine_status "
       "WHERE state_machine_arn = ?4 AND status = ?5 "
       "AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
@@ -749,85 +839,156 @@ Status SqliteStore::close_tokens(std::int64_t seq, const std::vector<std::string
   return {};
 }
 
-void SqliteStore::apply_row_changes(const Transition& t, const ExecutionHead& h) {
-  // One UPDATE for every column a transition may touch; NULL parameters
-  // (?2 state, ?3 last event) keep the stored value.
+Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
+  auto found = rows.find(t.execution_arn);
+  if (found == rows.end()) {
+    std::optional<ExecutionHead> h = head(t.execution_arn);
+    if (!h) return not_found_execution(t.execution_arn);
+    found = rows.emplace(t.execution_arn, PendingRow{std::move(*h)}).first;
+  }
+  PendingRow& row = found->second;
+  ExecutionHead& h = row.head;
+  if (Status s = internal::check_transition_against(t, h.status, h.version, h.last_event_id, h.lease_owner); !s.ok()) {
+    return s;
+  }
+  // Written with the row, when the batch ends: the batch's events of one
+  // execution share chunks.
+  for (const EventRecord& e : t.events) row.events.push_back(&e);
+  if (!t.timers_to_clear.empty()) {
+    Use q(sql("DELETE FROM timers WHERE execution_seq = ? AND key = ?"));
+    for (const std::string& key : t.timers_to_clear) {
+      q->bind(1, h.seq);
+      q->bindNoCopy(2, key);
+      q->exec();
+      q->reset();
+    }
+  }
+  for (const TimerRecord& timer : t.timers_to_set) set_timer(h.seq, timer.key, timer.due);
+  if (Status s = add_tokens(h.seq, t.tokens_to_add); !s.ok()) return s;
+  if (Status s = close_tokens(h.seq, t.tokens_to_close); !s.ok()) return s;
+  if (t.outcome) {
+    // Now, not at the end of the batch: a redrive later in the batch may set
+    // new timers and tokens, which must stay.
+    {
+      Use q(sql("DELETE FROM timers WHERE execution_seq = ?"));
+      q->bind(1, h.seq);
+      q->exec();
+    }
+    Use q(
+        sql("UPDATE task_tokens SET status = 'CLOSED' "
+            "WHERE execution_seq = ? AND status = 'OPEN'"));
+    q->bind(1, h.seq);
+    q->exec();
+  }
+
+  h.version += 1;
+  if (!t.events.empty()) h.last_event_id = t.events.back().id;
+  if (t.state) row.state = &*t.state;
+  if (t.redrive_date) {
+    h.status = ExecutionStatus::kRunning;
+    row.change = PendingRow::StatusChange::kRedriven;
+    row.outcome = nullptr;
+    row.redrives += 1;
+    row.redrive_date = t.redrive_date;
+  }
+  if (t.outcome) {
+    h.status = t.outcome->status;
+    h.lease_owner.clear();
+    h.lease_expiry = 0;
+    row.change = PendingRow::StatusChange::kEnded;
+    row.outcome = &*t.outcome;
+    row.lease_released = true;
+  }
+  return {};
+}
+
+void SqliteStore::flush_row(const PendingRow& row) {
+  const ExecutionHead& h = row.head;
+  append_history(h.seq, row.events);
+  if (row.change == PendingRow::StatusChange::kNone) {
+    // The common case: the execution runs on. No indexed column changes, so
+    // no index is touched.
+    Use q(
+        sql("UPDATE executions SET version = ?2, state = coalesce(?3, state), last_event_id = ?4 "
+            "WHERE seq = ?1"));
+    q->bind(1, h.seq);
+    q->bind(2, h.version);
+    if (row.state != nullptr) {
+      q->bindNoCopy(3, *row.state);
+    } else {
+      q->bind(3);
+    }
+    q->bind(4, h.last_event_id);
+    q->exec();
+    return;
+  }
+  // The status changed (and with an outcome the lease went). A NULL ?3 keeps
+  // the stored state; ?10 adds the redrives; a NULL ?11 keeps the redrive date.
   Use q(
       sql("UPDATE executions SET "
-          "version = version + 1, "
-          "state = coalesce(?2, state), "
-          "last_event_id = coalesce(?3, last_event_id), "
-          "status = ?4, output = ?5, error = ?6, cause = ?7, stop_date = ?8, "
-          "redrive_count = redrive_count + ?9, redrive_date = coalesce(?10, redrive_date), "
-          "lease_owner = CASE WHEN ?11 THEN '' ELSE lease_owner END, "
-          "lease_expiry = CASE WHEN ?11 THEN 0 ELSE lease_expiry END "
+          "version = ?2, state = coalesce(?3, state), last_event_id = ?4, "
+          "status = ?5, output = ?6, error = ?7, cause = ?8, stop_date = ?9, "
+          "redrive_count = redrive_count + ?10, redrive_date = coalesce(?11, redrive_date), "
+          "lease_owner = CASE WHEN ?12 THEN '' ELSE lease_owner END, "
+          "lease_expiry = CASE WHEN ?12 THEN 0 ELSE lease_expiry END "
           "WHERE seq = ?1"));
   q->bind(1, h.seq);
-  if (t.state) {
-    q->bindNoCopy(2, *t.state);
-  } else {
-    q->bind(2);
-  }
-  if (!t.events.empty()) {
-    q->bind(3, t.events.back().id);
+  q->bind(2, h.version);
+  if (row.state != nullptr) {
+    q->bindNoCopy(3, *row.state);
   } else {
     q->bind(3);
   }
-  if (t.outcome) {
-    q->bind(4, std::string(to_string(t.outcome->status)));
-    bind_optional(*q, 5, t.outcome->output);
-    bind_optional(*q, 6, t.outcome->error);
-    bind_optional(*q, 7, t.outcome->cause);
-    q->bind(8, t.outcome->stop_date);
+  q->bind(4, h.last_event_id);
+  q->bind(5, std::string(to_string(h.status)));
+  if (row.change == PendingRow::StatusChange::kEnded) {
+    bind_optional(*q, 6, row.outcome->output);
+    bind_optional(*q, 7, row.outcome->error);
+    bind_optional(*q, 8, row.outcome->cause);
+    q->bind(9, row.outcome->stop_date);
   } else {
-    // Running on, or redriven: a RUNNING execution has no outcome columns.
-    q->bind(4, "RUNNING");
-    q->bind(5);
-    q->bind(6);
-    q->bind(7);
-    q->bind(8);
+    // Redriven last: RUNNING again, and a running execution has no outcome.
+    for (int column = 6; column <= 9; ++column) q->bind(column);
   }
-  q->bind(9, t.redrive_date ? 1 : 0);
-  bind_optional(*q, 10, t.redrive_date);
-  q->bind(11, t.outcome ? 1 : 0);
+  q->bind(10, row.redrives);
+  bind_optional(*q, 11, row.redrive_date);
+  q->bind(12, row.lease_released ? 1 : 0);
   q->exec();
 }
 
-StatusOr<std::int64_t> SqliteStore::commit_transition(const Transition& t) {
-  if (Status s = internal::validate_transition_shape(t); !s.ok()) return s;
-  return write([&]() -> StatusOr<std::int64_t> {
-    std::optional<ExecutionHead> h = head(t.execution_arn);
-    if (!h) return not_found_execution(t.execution_arn);
-    if (Status s = internal::check_transition_against(t, h->status, h->version, h->last_event_id,
-                                                      h->lease_owner);
-        !s.ok()) {
-      return s;
+StatusOr<std::vector<std::int64_t>> SqliteStore::commit_batch(const Transition* batch, std::size_t size,
+                                                              bool numbered) {
+  auto failure = [&](const Status& s, std::size_t i) {
+    return numbered ? internal::in_batch(s, i, batch[i].execution_arn) : s;
+  };
+  for (std::size_t i = 0; i < size; ++i) {
+    if (Status s = internal::validate_transition_shape(batch[i]); !s.ok()) return failure(s, i);
+  }
+  return write([&]() -> StatusOr<std::vector<std::int64_t>> {
+    PendingRows rows;
+    std::vector<std::int64_t> versions;
+    versions.reserve(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      if (Status s = apply_transition(batch[i], rows); !s.ok()) return failure(s, i);
+      versions.push_back(rows.find(batch[i].execution_arn)->second.head.version);
     }
-    insert_events(h->seq, t.events);
-    for (const std::string& key : t.timers_to_clear) {
-      Use q(sql("DELETE FROM timers WHERE execution_seq = ? AND key = ?"));
-      q->bind(1, h->seq);
-      q->bind(2, key);
-      q->exec();
+    for (const auto& [arn, row] : rows) {
+      flush_row(row);
+      // Should the COMMIT fail, the rollback clears the cache again.
+      remember_head(arn, row.head);
     }
-    for (const TimerRecord& timer : t.timers_to_set) set_timer(h->seq, timer.key, timer.due);
-    if (Status s = add_tokens(h->seq, t.tokens_to_add); !s.ok()) return s;
-    if (Status s = close_tokens(h->seq, t.tokens_to_close); !s.ok()) return s;
-    apply_row_changes(t, *h);
-    if (t.outcome) {
-      {
-        Use q(sql("DELETE FROM timers WHERE execution_seq = ?"));
-        q->bind(1, h->seq);
-        q->exec();
-      }
-      Use q(
-          sql("UPDATE task_tokens SET status = 'CLOSED' "
-              "WHERE execution_seq = ? AND status = 'OPEN'"));
-      q->bind(1, h->seq);
-      q->exec();
-    }
-    return h->version + 1;
+    return versions;
   });
+}
+
+StatusOr<std::int64_t> SqliteStore::commit_transition(const Transition& t) {
+  StatusOr<std::vector<std::int64_t>> versions = commit_batch(&t, 1, false);
+  if (!versions.ok()) return versions.status();
+  return versions->front();
+}
+
+StatusOr<std::vector<std::int64_t>> SqliteStore::commit_transitions(const std::vector<Transition>& batch) {
+  return commit_batch(batch.data(), batch.size(), true);
 }
 
 StatusOr<Page<EventRecord>> SqliteStore::get_history(const std::string& execution_arn,
@@ -846,24 +1007,40 @@ StatusOr<Page<EventRecord>> SqliteStore::get_history(const std::string& executio
       seq = q->getColumn(0).getInt64();
     }
     const int size = internal::page_size(request.page);
-    Use q(sql(request.reverse_order
-                  ? "SELECT id, previous_id, timestamp, type, details FROM events "
-                    "WHERE execution_seq = ? AND id < ? ORDER BY id DESC LIMIT ?"
-                  : "SELECT id, previous_id, timestamp, type, details FROM events "
-                    "WHERE execution_seq = ? AND id > ? ORDER BY id LIMIT ?"));
+    const bool reverse = request.reverse_order;
+    // The page continues after (or, in reverse, before) the cursor's id.
+    const std::int64_t bound = after.value_or(reverse ? kMaxInt64 : 0);
+    // Forward: from the chunk holding the first wanted id (the last chunk
+    // starting at or before it) on. Reverse: the chunks starting before the
+    // bound, newest first.
+    Use q(sql(reverse ? "SELECT events FROM history WHERE execution_seq = ?1 AND first_id < ?2 "
+                        "ORDER BY first_id DESC"
+                      : "SELECT events FROM history WHERE execution_seq = ?1 AND first_id >= "
+                        "coalesce((SELECT max(first_id) FROM history "
+                        "WHERE execution_seq = ?1 AND first_id <= ?2 + 1), 0) "
+                        "ORDER BY first_id"));
     q->bind(1, seq);
-    q->bind(2, after.value_or(request.reverse_order ? kMaxInt64 : 0));
-    q->bind(3, size + 1);
+    q->bind(2, bound);
     Page<EventRecord> out;
-    while (q->executeStep()) {
-      if (static_cast<int>(out.items.size()) == size) {
-        out.next_token = internal::encode_event_cursor(out.items.back().id);
-        break;
+    std::vector<EventRecord> chunk;
+    bool more = false;
+    while (!more && q->executeStep()) {
+      chunk.clear();
+      const SQLite::Column text = q->getColumn(0);
+      if (!internal::decode_chunk(std::string_view(text.getText(), static_cast<std::size_t>(text.getBytes())), chunk)) {
+        return Status(Code::kCorrupt, "the history of execution '" + execution_arn + "' is damaged");
       }
-      out.items.push_back({q->getColumn(0).getInt64(), q->getColumn(1).getInt64(),
-                           q->getColumn(2).getInt64(), q->getColumn(3).getString(),
-                           q->getColumn(4).getString()});
+      if (reverse) std::reverse(chunk.begin(), chunk.end());
+      for (EventRecord& e : chunk) {
+        if (reverse ? e.id >= bound : e.id <= bound) continue;
+        if (static_cast<int>(out.items.size()) == size) {
+          more = true;
+          break;
+        }
+        out.items.push_back(std::move(e));
+      }
     }
+    if (more) out.next_token = internal::encode_event_cursor(out.items.back().id);
     return out;
   });
 }
@@ -935,6 +1112,9 @@ Status SqliteStore::acquire_lease(const std::string& execution_arn, const std::s
     q->bind(2, expiry);
     q->bind(3, h->seq);
     q->exec();
+    h->lease_owner = owner;
+    h->lease_expiry = expiry;
+    remember_head(execution_arn, *h);
     return {};
   });
 }
@@ -952,6 +1132,8 @@ Status SqliteStore::renew_lease(const std::string& execution_arn, const std::str
     q->bind(1, expiry);
     q->bind(2, h->seq);
     q->exec();
+    h->lease_expiry = expiry;
+    remember_head(execution_arn, *h);
     return {};
   });
 }
@@ -967,6 +1149,9 @@ Status SqliteStore::release_lease(const std::string& execution_arn, const std::s
     Use q(sql("UPDATE executions SET lease_owner = '', lease_expiry = 0 WHERE seq = ?"));
     q->bind(1, h->seq);
     q->exec();
+    h->lease_owner.clear();
+    h->lease_expiry = 0;
+    remember_head(execution_arn, *h);
     return {};
   });
 }
@@ -1028,9 +1213,14 @@ StatusOr<std::unique_ptr<Store>> open_sqlite(const std::string& path,
   StatusOr<Inspection> seen = inspect(path, options);
   if (!seen.ok()) return seen.status();
   try {
-    int flags = SQLite::OPEN_READWRITE;
+    // The store's own mutex serializes every use of the connection.
+    int flags = SQLite::OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (options.create_if_missing) flags |= SQLite::OPEN_CREATE;
     auto db = std::make_unique<SQLite::Database>(path, flags, options.busy_timeout_ms);
+    // Only a database not yet written takes a page size: larger pages mean
+    // fewer B-tree pages and WAL frames per byte of history.
+    if (seen->fresh) db->exec("PRAGMA page_size = " + std::to_string(kPageSize));
+    db->exec("PRAGMA cache_size = -" + std::to_string(kCacheKiB));
     const std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
     if (mode != "wal") {
       return Status(Code::kIoError, "'" + path + "' cannot use WAL (journal mode " + mode + ")");

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "storage/fault_injection.h"
+#include "storage/history_chunk.h"
+#include "storage/sqlite_schema.h"
 
 using namespace stepwise::storage;  // NOLINT: test file
 
@@ -639,6 +641,251 @@ TEST_CASE_TEMPLATE("store: redrive a failed execution", B, MemoryBackend, Sqlite
   CHECK(store.commit_transition(both).code() == Code::kInvalidArgument);
 }
 
+// ---- Batches of transitions ----------------------------------------------------
+
+TEST_CASE_TEMPLATE("store: commit_transitions commits a batch over several executions, in order", B, MemoryBackend,
+                   SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  must(store.create_execution(new_execution("second")));
+  const std::string second = execution_arn("second");
+
+  std::vector<Transition> batch;
+  Transition a1 = step(w.arn, 1);  // each transition of `run` expects the version the previous one made
+  a1.state = "run-1";
+  a1.events = {event(2), event(3)};
+  a1.tokens_to_add = {{"tok-a", "", "frame-a", TokenStatus::kOpen}};
+  a1.timers_to_set = {{"", "wait", kT0 + 5 * kSecond}};
+  batch.push_back(a1);
+  Transition b1 = step(second, 1);
+  b1.state = "second-1";
+  b1.events = {event(2)};
+  batch.push_back(b1);
+  Transition a2 = step(w.arn, 2);  // no state: keeps "run-1"
+  a2.events = {event(4), event(5)};
+  a2.tokens_to_close = {"tok-a"};  // added earlier in the same batch
+  a2.timers_to_clear = {"wait"};
+  a2.timers_to_set = {{"", "retry", kT0 + 7 * kSecond}};
+  batch.push_back(a2);
+  Transition a3 = step(w.arn, 3);
+  a3.events = {event(6)};
+  batch.push_back(a3);
+  Transition b2 = step(second, 2);
+  b2.state = "second-2";
+  batch.push_back(b2);
+
+  CHECK(must(store.commit_transitions(batch)) == std::vector<std::int64_t>{2, 2, 3, 4, 3});
+  ExecutionRecord run = must(store.describe_execution(w.arn));
+  CHECK(run.version == 4);
+  CHECK(run.state == "run-1");
+  CHECK(run.last_event_id == 6);
+  CHECK(run.status == ExecutionStatus::kRunning);
+  CHECK(ids_of(all_history(store, w.arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6});
+  std::vector<TimerRecord> timers = must(store.list_timers(w.arn));
+  REQUIRE(timers.size() == 1);
+  CHECK(timers[0].key == "retry");
+  TaskTokenRecord token = must(store.get_task_token("tok-a"));
+  CHECK(token.status == TokenStatus::kClosed);
+  CHECK(token.execution_arn == w.arn);
+  ExecutionRecord other = must(store.describe_execution(second));
+  CHECK(other.version == 3);
+  CHECK(other.state == "second-2");
+  CHECK(other.last_event_id == 2);
+  CHECK(ids_of(all_history(store, second)) == std::vector<std::int64_t>{1, 2});
+
+  // The next batch goes on from there; an empty batch stores nothing.
+  CHECK(must(store.commit_transitions({})).empty());
+  CHECK(must(store.describe_execution(w.arn)).version == 4);
+  Transition a4 = step(w.arn, 4);
+  a4.events = {event(7)};
+  CHECK(must(store.commit_transitions({a4})) == std::vector<std::int64_t>{5});
+  // And a single commit sees what the batches left.
+  CHECK(store.commit_transition(step(w.arn, 4)).code() == Code::kConflict);
+  CHECK(must(store.commit_transition(step(w.arn, 5))) == 6);
+}
+
+TEST_CASE_TEMPLATE("store: a failing transition stores nothing of its batch and is named", B, MemoryBackend,
+                   SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  must(store.create_execution(new_execution("second")));
+  const std::string second = execution_arn("second");
+  Transition owner = step(second, 1);
+  owner.tokens_to_add = {{"taken", "", "f", TokenStatus::kOpen}};
+  must(store.commit_transition(owner));
+
+  // Two good transitions, then the one under test at index 2, then a good one.
+  std::vector<Transition> batch;
+  Transition a1 = step(w.arn, 1);
+  a1.state = "changed";
+  a1.events = {event(2), event(3)};
+  a1.timers_to_set = {{"", "wait", kT0 + kSecond}};
+  a1.tokens_to_add = {{"fresh", "", "f", TokenStatus::kOpen}};
+  batch.push_back(a1);
+  Transition b1 = step(second, 2);
+  b1.state = "changed";
+  b1.events = {event(2)};
+  batch.push_back(b1);
+  Transition bad = step(w.arn, 2);
+  bad.events = {event(4)};
+  Transition last = step(second, 3);
+  last.events = {event(3)};
+
+  std::string failing_arn = w.arn;
+  Code expected = Code::kOk;
+  SUBCASE("a stale version") {
+    bad.expected_version = 1;  // the batch's first transition made version 2
+    expected = Code::kConflict;
+  }
+  SUBCASE("an event id the batch already used") {
+    bad.events = {event(3)};
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("a token an earlier transition of the batch added") {
+    bad.tokens_to_add = {{"fresh", "", "f", TokenStatus::kOpen}};
+    expected = Code::kAlreadyExists;
+  }
+  SUBCASE("a token taken before the batch") {
+    bad.tokens_to_add = {{"taken", "", "f", TokenStatus::kOpen}};
+    expected = Code::kAlreadyExists;
+  }
+  SUBCASE("closing another execution's token") {
+    bad.tokens_to_close = {"taken"};
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("closing a token of another execution added in the batch") {
+    bad = step(second, 3);
+    bad.tokens_to_close = {"fresh"};
+    last.expected_version = 4;
+    failing_arn = second;
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("closing an unknown token") {
+    bad.tokens_to_close = {"unknown"};
+    expected = Code::kNotFound;
+  }
+  SUBCASE("an unknown execution") {
+    bad = step(execution_arn("nope"), 1);
+    failing_arn = execution_arn("nope");
+    expected = Code::kNotFound;
+  }
+  SUBCASE("a malformed transition") {
+    bad.outcome = ExecutionOutcome{ExecutionStatus::kRunning, {}, {}, {}, kT0};
+    expected = Code::kInvalidArgument;
+  }
+  SUBCASE("a lease the transition's owner does not hold") {
+    bad.lease_owner = "worker-1";
+    expected = Code::kConflict;
+  }
+  batch.push_back(bad);
+  batch.push_back(last);
+
+  Status failed = store.commit_transitions(batch).status();
+  INFO(failed.to_string());
+  CHECK(failed.code() == expected);
+  CHECK(failed.message().rfind("transition 2 (" + failing_arn + "): ", 0) == 0);
+
+  ExecutionRecord run = must(store.describe_execution(w.arn));
+  CHECK(run.version == 1);
+  CHECK(run.state == R"({"frames":[]})");
+  CHECK(run.last_event_id == 1);
+  CHECK(ids_of(all_history(store, w.arn)) == std::vector<std::int64_t>{1});
+  CHECK(must(store.list_timers(w.arn)).empty());
+  CHECK(store.get_task_token("fresh").code() == Code::kNotFound);
+  ExecutionRecord other = must(store.describe_execution(second));
+  CHECK(other.version == 2);
+  CHECK(other.state == R"({"frames":[]})");
+  CHECK(ids_of(all_history(store, second)) == std::vector<std::int64_t>{1});
+  CHECK(must(store.get_task_token("taken")).status == TokenStatus::kOpen);
+
+  // Without the failing transition, the same batch goes through.
+  batch.erase(batch.begin() + 2);
+  last.expected_version = 3;
+  batch.back() = last;
+  CHECK(must(store.commit_transitions(batch)) == std::vector<std::int64_t>{2, 3, 4});
+}
+
+TEST_CASE_TEMPLATE("store: in a batch, an outcome and a redrive hold for the transitions after them", B, MemoryBackend,
+                   SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  Transition wait = step(w.arn, 1);
+  wait.timers_to_set = {{"", "before", kT0 + kSecond}};
+  wait.tokens_to_add = {{"old", "", "f", TokenStatus::kOpen}};
+  must(store.commit_transition(wait));
+  must_ok(store.acquire_lease(w.arn, "worker-1", kT0, kT0 + 30 * kSecond));
+
+  Transition fail = step(w.arn, 2);
+  fail.lease_owner = "worker-1";
+  fail.events = {event(2, "ExecutionFailed")};
+  fail.outcome = ExecutionOutcome{ExecutionStatus::kFailed, std::nullopt, "E", "C", kT0 + kSecond};
+  Transition redrive = step(w.arn, 3);
+  redrive.redrive_date = kT0 + 2 * kSecond;
+  redrive.state = "redriven";
+  redrive.events = {event(3, "ExecutionRedriven")};
+  Transition resumed = step(w.arn, 4);
+  resumed.events = {event(4)};
+  resumed.timers_to_set = {{"", "after", kT0 + 3 * kSecond}};
+  resumed.tokens_to_add = {{"new", "", "f", TokenStatus::kOpen}};
+
+  SUBCASE("an ended execution takes no more transitions in the batch") {
+    Transition late = step(w.arn, 3);
+    late.events = {event(3)};
+    Status s = store.commit_transitions({fail, late}).status();
+    CHECK(s.code() == Code::kConflict);
+    CHECK(s.message().rfind("transition 1 (", 0) == 0);
+    CHECK(must(store.describe_execution(w.arn)).status == ExecutionStatus::kRunning);
+  }
+  SUBCASE("the outcome releases the lease for the transitions after it") {
+    redrive.lease_owner = "worker-1";
+    CHECK(store.commit_transitions({fail, redrive}).code() == Code::kConflict);
+    ExecutionRecord r = must(store.describe_execution(w.arn));
+    CHECK(r.lease_owner == "worker-1");
+    CHECK(r.status == ExecutionStatus::kRunning);
+  }
+  SUBCASE("failed, redriven and running on") {
+    CHECK(must(store.commit_transitions({fail, redrive, resumed})) == std::vector<std::int64_t>{3, 4, 5});
+    ExecutionRecord r = must(store.describe_execution(w.arn));
+    CHECK(r.status == ExecutionStatus::kRunning);
+    CHECK(r.redrive_count == 1);
+    CHECK(r.redrive_date == kT0 + 2 * kSecond);
+    CHECK_FALSE(r.error.has_value());
+    CHECK_FALSE(r.cause.has_value());
+    CHECK_FALSE(r.stop_date.has_value());
+    CHECK(r.lease_owner.empty());
+    CHECK(r.lease_expiry == 0);
+    CHECK(r.state == "redriven");
+    CHECK(r.last_event_id == 4);
+    // The outcome cleared what came before it; what came after stays.
+    std::vector<TimerRecord> timers = must(store.list_timers(w.arn));
+    REQUIRE(timers.size() == 1);
+    CHECK(timers[0].key == "after");
+    CHECK(must(store.get_task_token("old")).status == TokenStatus::kClosed);
+    CHECK(must(store.get_task_token("new")).status == TokenStatus::kOpen);
+    CHECK(must(store.list_executions({"", ExecutionStatus::kRunning}, {})).items.size() == 1);
+    CHECK(must(store.list_executions({"", ExecutionStatus::kFailed}, {})).items.empty());
+    CHECK(must(store.list_claimable_executions(kT0, 10)).size() == 1);
+  }
+  SUBCASE("failed, redriven, then succeeded") {
+    Transition succeed = step(w.arn, 5);
+    succeed.events = {event(5, "ExecutionSucceeded")};
+    succeed.outcome = ExecutionOutcome{ExecutionStatus::kSucceeded, R"({"ok":true})", {}, {}, kT0 + 4 * kSecond};
+    CHECK(must(store.commit_transitions({fail, redrive, resumed, succeed})) == std::vector<std::int64_t>{3, 4, 5, 6});
+    ExecutionRecord r = must(store.describe_execution(w.arn));
+    CHECK(r.status == ExecutionStatus::kSucceeded);
+    CHECK(r.output == R"({"ok":true})");
+    CHECK_FALSE(r.error.has_value());
+    CHECK(r.stop_date == kT0 + 4 * kSecond);
+    CHECK(r.redrive_count == 1);
+    CHECK(r.lease_owner.empty());
+    CHECK(must(store.list_timers(w.arn)).empty());
+    CHECK(must(store.get_task_token("new")).status == TokenStatus::kClosed);
+    CHECK(ids_of(all_history(store, w.arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+    CHECK(must(store.list_executions({"", ExecutionStatus::kSucceeded}, {})).items.size() == 1);
+    CHECK(must(store.list_claimable_executions(kT0 + 60 * kSecond, 10)).empty());
+  }
+}
+
 // ---- History ------------------------------------------------------------------
 
 TEST_CASE_TEMPLATE("store: history pages forward and in reverse", B, MemoryBackend, SqliteBackend) {
@@ -675,6 +922,99 @@ TEST_CASE_TEMPLATE("store: history pages forward and in reverse", B, MemoryBacke
   HistoryRequest bad;
   bad.page.next_token = "x";
   CHECK(store.get_history(w.arn, bad).code() == Code::kInvalidArgument);
+}
+
+TEST_CASE_TEMPLATE("store: a long history pages alike forward and in reverse, whatever its commits", B, MemoryBackend,
+                   SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  // One transition of 600 events, one of 40 events of 5 KiB (the SQLite
+  // backend cuts chunks by count and by size), then single small commits.
+  std::int64_t next_id = 2;
+  std::int64_t version = 1;
+  Transition many = step(w.arn, version++);
+  for (int i = 0; i < 600; ++i) many.events.push_back(event(next_id++));
+  Transition wide = step(w.arn, version++);
+  for (int i = 0; i < 40; ++i) {
+    wide.events.push_back({next_id, next_id - 1, kT0, "TaskSucceeded", std::string(5000, 'a' + i % 26)});
+    ++next_id;
+  }
+  must(store.commit_transitions({many, wide}));
+  for (int i = 0; i < 30; ++i) {
+    Transition t = step(w.arn, version++);
+    t.events = {event(next_id++)};
+    must(store.commit_transition(t));
+  }
+  const std::int64_t last = next_id - 1;  // 671
+
+  auto collect = [&](bool reverse, int page_size) {
+    std::vector<std::int64_t> ids;
+    HistoryRequest request;
+    request.reverse_order = reverse;
+    request.page.max_results = page_size;
+    do {
+      Page<EventRecord> p = must(store.get_history(w.arn, request));
+      REQUIRE(static_cast<int>(p.items.size()) <= page_size);
+      for (const auto& e : p.items) ids.push_back(e.id);
+      request.page.next_token = p.next_token;
+    } while (!request.page.next_token.empty());
+    return ids;
+  };
+  std::vector<std::int64_t> forward;
+  for (std::int64_t id = 1; id <= last; ++id) forward.push_back(id);
+  const std::vector<std::int64_t> backward(forward.rbegin(), forward.rend());
+  for (int size : {1, 7, 100, 256, 257, 1000}) {
+    INFO("page size " << size);
+    CHECK(collect(false, size) == forward);
+    CHECK(collect(true, size) == backward);
+  }
+  // Pages start right after the token's event, inside a chunk or not.
+  HistoryRequest from;
+  from.page.max_results = 3;
+  from.page.next_token = "255";
+  CHECK(ids_of(must(store.get_history(w.arn, from)).items) == std::vector<std::int64_t>{256, 257, 258});
+  from.reverse_order = true;
+  CHECK(ids_of(must(store.get_history(w.arn, from)).items) == std::vector<std::int64_t>{254, 253, 252});
+  from.page.next_token = "1";
+  Page<EventRecord> before_first = must(store.get_history(w.arn, from));
+  CHECK(before_first.items.empty());
+  CHECK(before_first.next_token.empty());
+  // The wide events come back whole.
+  from.reverse_order = false;
+  from.page.next_token = "601";
+  from.page.max_results = 2;
+  std::vector<EventRecord> wide_events = must(store.get_history(w.arn, from)).items;
+  REQUIRE(wide_events.size() == 2);
+  CHECK(wide_events[0].details == std::string(5000, 'a'));
+  CHECK(wide_events[1].type == "TaskSucceeded");
+  CHECK(wide_events[1].details == std::string(5000, 'b'));
+}
+
+TEST_CASE_TEMPLATE("store: event types and details come back byte for byte", B, MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  std::string control;
+  for (int c = 0; c < 0x20; ++c) control += static_cast<char>(c);
+  const std::vector<std::string> texts = {
+      R"({"input":"{\"a\":\"b\\\\c\"}","inputDetails":{"truncated":false}})",
+      "quote \" backslash \\ slash / \\u0041 is six characters",
+      control + "\x7f",
+      "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80",  // é, U+2028, an emoji
+      "not UTF-8: \xff\xfe \xc3",
+      "",
+      " leading and trailing spaces ",
+  };
+  Transition t = step(w.arn, 1);
+  std::int64_t id = 2;
+  for (const std::string& text : texts) t.events.push_back({id, id - 1, kT0 + id, "Type \"" + text + "\"", text}), ++id;
+  must(store.commit_transition(t));
+  std::vector<EventRecord> history = all_history(store, w.arn);
+  REQUIRE(history.size() == texts.size() + 1);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    CHECK(history[i + 1].details == texts[i]);
+    CHECK(history[i + 1].type == "Type \"" + texts[i] + "\"");
+    CHECK(history[i + 1].timestamp == kT0 + static_cast<std::int64_t>(i) + 2);
+  }
 }
 
 // ---- Timers -------------------------------------------------------------------
@@ -826,6 +1166,33 @@ TEST_CASE_TEMPLATE("store: FailNthWrite fails exactly the N-th write", B, Memory
     // A retry of the same transition is now stale.
     CHECK(store.commit_transition(t).code() == Code::kConflict);
   }
+  SUBCASE("a batch is one write, and a failed one stores none of it") {
+    FailNthWrite store(backend.store, 3);
+    must(store.create_state_machine(hello_machine()));
+    must(store.create_execution(new_execution("run")));
+    const std::string arn = execution_arn("run");
+    std::vector<Transition> batch;
+    for (std::int64_t v = 1; v <= 3; ++v) {
+      Transition t = step(arn, v);
+      t.events = {event(v + 1)};
+      batch.push_back(t);
+    }
+    CHECK(store.commit_transitions(batch).code() == Code::kIoError);
+    CHECK(store.writes() == 3);
+    CHECK(must(store.describe_execution(arn)).version == 1);
+    CHECK(ids_of(all_history(store, arn)) == std::vector<std::int64_t>{1});
+    CHECK(must(store.commit_transitions(batch)) == std::vector<std::int64_t>{2, 3, 4});
+    CHECK(store.writes() == 4);
+  }
+  SUBCASE("a batch stored, but reported as failed") {
+    FailNthWrite store(backend.store, 3, FailNthWrite::Mode::kAfterWrite);
+    must(store.create_state_machine(hello_machine()));
+    must(store.create_execution(new_execution("run")));
+    Transition t1 = step(execution_arn("run"), 1);
+    Transition t2 = step(execution_arn("run"), 2);
+    CHECK(store.commit_transitions({t1, t2}).code() == Code::kIoError);
+    CHECK(must(store.describe_execution(execution_arn("run"))).version == 3);
+  }
 }
 
 TEST_CASE("store: a StoreWrapper forwards all but the method it overrides") {
@@ -840,6 +1207,7 @@ TEST_CASE("store: a StoreWrapper forwards all but the method it overrides") {
   must(store.create_execution(new_execution("run")));
   CHECK(must(store.describe_execution(execution_arn("run"))).version == 1);
   CHECK(store.get_history(execution_arn("run"), {}).code() == Code::kIoError);
+  CHECK(must(store.commit_transitions({step(execution_arn("run"), 1)})) == std::vector<std::int64_t>{2});
 }
 
 // ---- SQLite only: the file ------------------------------------------------------
@@ -1012,8 +1380,9 @@ TEST_CASE("sqlite store: a full disk is DiskFull, rolls back, and loses nothing"
   capped.max_page_count = pages + 2;
   std::shared_ptr<Store> store = must(open_sqlite(path, capped));
   Transition big = step(arn, 2);
-  big.state = std::string(64 * 1024, 's');
-  big.events = {event(3), {4, 3, kT0, "TaskSucceeded", std::string(64 * 1024, 'x')}};
+  // Far more than the two pages the cap leaves, whatever the page size.
+  big.state = std::string(512 * 1024, 's');
+  big.events = {event(3), {4, 3, kT0, "TaskSucceeded", std::string(512 * 1024, 'x')}};
   big.timers_to_set = {{"", "t", kT0}};
   Status full = store->commit_transition(big).status();
   CHECK(full.code() == Code::kDiskFull);
@@ -1032,7 +1401,7 @@ TEST_CASE("sqlite store: a full disk is DiskFull, rolls back, and loses nothing"
   // Space is back: the big transition goes through.
   store = must(open_sqlite(path));
   big.expected_version = 3;
-  big.events = {event(4), {5, 4, kT0, "TaskSucceeded", std::string(64 * 1024, 'x')}};
+  big.events = {event(4), {5, 4, kT0, "TaskSucceeded", std::string(512 * 1024, 'x')}};
   CHECK(must(store->commit_transition(big)) == 4);
   CHECK(ids_of(all_history(*store, arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
 }
@@ -1067,4 +1436,190 @@ TEST_CASE("sqlite store: two connections to one file share leases and reject sta
   tb.join();
   CHECK(all_history(*one, execution_arn("a")).size() == 51);
   CHECK(all_history(*two, execution_arn("b")).size() == 51);
+}
+
+TEST_CASE("sqlite store: the events view shows the history one row per event, for plain SQL") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  const std::string arn = execution_arn("run");
+  {
+    std::shared_ptr<Store> store = must(open_sqlite(path));
+    must(store->create_state_machine(hello_machine()));
+    must(store->create_execution(new_execution("run")));
+    Transition t = step(arn, 1);
+    for (std::int64_t id = 2; id <= 300; ++id)
+      t.events.push_back(event(id, id % 2 ? "PassStateExited" : "PassStateEntered"));
+    t.events.push_back(
+        {301, 300, kT0 + 301, "TaskFailed", R"({"taskFailedEventDetails":{"error":"E\"1","cause":"line\nbreak"}})"});
+    must(store->commit_transition(t));
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM events").getInt() == 301);
+  CHECK(db.execAndGet("SELECT count(*) FROM history").getInt() < 10);  // chunks, not rows per event
+  SQLite::Statement q(db,
+                      "SELECT ev.id, ev.previous_id, ev.timestamp, ev.type, ev.details FROM events ev "
+                      "JOIN executions x ON x.seq = ev.execution_seq WHERE x.name = 'run' ORDER BY ev.id");
+  std::int64_t expected = 1;
+  while (q.executeStep()) {
+    CHECK(q.getColumn(0).getInt64() == expected);
+    CHECK(q.getColumn(1).getInt64() == expected - 1);
+    ++expected;
+  }
+  CHECK(expected == 302);
+  CHECK(db.execAndGet("SELECT json_extract(details, '$.taskFailedEventDetails.error') FROM events "
+                      "WHERE type = 'TaskFailed'")
+            .getString() == "E\"1");
+  CHECK(db.execAndGet("SELECT details FROM events WHERE id = 301").getString() ==
+        R"({"taskFailedEventDetails":{"error":"E\"1","cause":"line\nbreak"}})");
+  CHECK(db.execAndGet("SELECT timestamp FROM events WHERE id = 150").getInt64() == kT0 + 150);
+}
+
+TEST_CASE("sqlite store: a version 1 database is migrated, its history kept") {
+  TempDir dir;
+  const std::string path = dir.file("v1.db").string();
+  const std::string arn = execution_arn("old");
+  {
+    // What Stepwise with schema version 1 wrote.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(stepwise::storage::internal::kMigrations[0].sql);
+    db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+    db.exec("PRAGMA user_version = 1");
+    db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
+               INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+    SQLite::Statement x(db,
+                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                        "input, start_date, state, version, last_event_id) "
+                        "VALUES (7, ?, 'old', 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 3, 3)");
+    x.bind(1, arn);
+    x.exec();
+    db.exec(R"(INSERT INTO events VALUES (7, 1, 0, 10, 'ExecutionStarted', '{"executionStartedEventDetails":{}}');
+               INSERT INTO events VALUES (7, 2, 1, 11, 'PassStateEntered', '{"s":"a \"quoted\" \\ text"}');
+               INSERT INTO events VALUES (7, 3, 2, 12, 'PassStateExited', '{}');)");
+  }
+  std::shared_ptr<Store> store = must(open_sqlite(path));
+  std::vector<EventRecord> history = all_history(*store, arn);
+  REQUIRE(ids_of(history) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(history[1].type == "PassStateEntered");
+  CHECK(history[1].previous_id == 1);
+  CHECK(history[1].timestamp == 11);
+  CHECK(history[1].details == R"({"s":"a \"quoted\" \\ text"})");
+  CHECK(must(store->list_executions({"arn:m", ExecutionStatus::kRunning}, {})).items.size() == 1);
+  Transition t = step(arn, 3);
+  t.events = {event(4), event(5)};
+  CHECK(must(store->commit_transition(t)) == 4);
+  CHECK(ids_of(all_history(*store, arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  store.reset();
+
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == kSchemaVersion);
+  CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getString() ==
+        std::to_string(kSchemaVersion));
+  CHECK(db.execAndGet("SELECT count(*) FROM events WHERE execution_seq = 7").getInt() == 5);
+  CHECK(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'events' AND type = 'view'").getInt() == 1);
+}
+
+TEST_CASE("sqlite store: what one connection remembers gives way to another connection's writes") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  std::shared_ptr<Store> one = must(open_sqlite(path));
+  std::shared_ptr<Store> two = must(open_sqlite(path));
+  must(one->create_state_machine(hello_machine()));
+  must(one->create_execution(new_execution("run")));
+  const std::string arn = execution_arn("run");
+
+  Transition t = step(arn, 1);
+  t.events = {event(2)};
+  CHECK(must(one->commit_transitions({t})) == std::vector<std::int64_t>{2});
+  // The other connection moves the execution on...
+  t = step(arn, 2);
+  t.events = {event(3)};
+  CHECK(must(two->commit_transition(t)) == 3);
+  // ... so the first one's view of it (version 2, event 2) is stale.
+  t = step(arn, 2);
+  t.events = {event(3)};
+  CHECK(one->commit_transitions({t}).code() == Code::kConflict);
+  t = step(arn, 3);
+  t.events = {event(3)};
+  CHECK(one->commit_transitions({t}).code() == Code::kInvalidArgument);  // event 3 is taken
+  t.events = {event(4)};
+  CHECK(must(one->commit_transitions({t})) == std::vector<std::int64_t>{4});
+
+  // A lease taken through the other connection holds against the first.
+  must_ok(two->acquire_lease(arn, "worker-2", kT0, kT0 + 60 * kSecond));
+  t = step(arn, 4);
+  t.lease_owner = "worker-1";
+  CHECK(one->commit_transitions({t}).code() == Code::kConflict);
+  t.lease_owner = "worker-2";
+  CHECK(must(one->commit_transitions({t})) == std::vector<std::int64_t>{5});
+  // And an ending committed through the other connection is seen too.
+  t = step(arn, 5);
+  t.outcome = ExecutionOutcome{ExecutionStatus::kAborted, {}, {}, {}, kT0};
+  must(two->commit_transition(t));
+  CHECK(one->commit_transitions({step(arn, 6)}).code() == Code::kConflict);
+  CHECK(one->acquire_lease(arn, "worker-1", kT0 + 120 * kSecond, kT0).code() == Code::kConflict);
+}
+
+TEST_CASE("sqlite store: history chunks encode any text and decode what SQLite's JSON writes") {
+  using stepwise::storage::internal::ChunkWriter;
+  using stepwise::storage::internal::decode_chunk;
+  // Random bytes, every value included, come back as they went in.
+  std::uint64_t seed = 42;
+  auto next_byte = [&] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<char>(seed >> 56);
+  };
+  ChunkWriter writer;
+  std::vector<EventRecord> written;
+  writer.begin();
+  for (int i = 0; i < 200; ++i) {
+    EventRecord e{i + 1, i, kT0 - i, "", ""};
+    for (int n = 0; n < i % 40; ++n) e.type += next_byte();
+    for (int n = 0; n < i * 3; ++n) e.details += next_byte();
+    writer.add(e);
+    written.push_back(e);
+  }
+  const std::string text(writer.finish());
+  CHECK(text.find('\0') == std::string::npos);
+  std::vector<EventRecord> read;
+  REQUIRE(decode_chunk(text, read));
+  REQUIRE(read.size() == written.size());
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    CHECK(read[i].id == written[i].id);
+    CHECK(read[i].previous_id == written[i].previous_id);
+    CHECK(read[i].timestamp == written[i].timestamp);
+    CHECK(read[i].type == written[i].type);
+    CHECK(read[i].details == written[i].details);
+  }
+
+  // What SQLite's json_array() writes (the migration from schema 1 does).
+  SQLite::Database db(":memory:", SQLite::OPEN_READWRITE);
+  const std::string odd = std::string("tab\there \"q\" back\\slash nul") + '\0' + "\x01 caf\xc3\xa9 \xf0\x9f\x98\x80";
+  SQLite::Statement q(db, "SELECT json_array(json_array(1, 0, -5, 'T', ?1), json_array(2, 1, 9, ?1, '{}'))");
+  q.bind(1, odd);  // as text, NUL included
+  REQUIRE(q.executeStep());
+  read.clear();
+  REQUIRE(decode_chunk(q.getColumn(0).getString(), read));
+  REQUIRE(read.size() == 2);
+  CHECK(read[0].timestamp == -5);
+  CHECK(read[0].details == odd);
+  CHECK(read[1].type == odd);
+
+  // Every JSON escape and spacing.
+  read.clear();
+  REQUIRE(decode_chunk(R"( [ [ 3 , 2 , 1 , "a\/b\b\f\n\r\t\u00e9\uD83D\uDE00\ud800x" , "" ] ] )", read));
+  REQUIRE(read.size() == 1);
+  CHECK(read[0].type == "a/b\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80\xed\xa0\x80x");
+  read.clear();
+  CHECK(decode_chunk("[]", read));
+  CHECK(read.empty());
+  for (const char* bad : {"", "[", "[[1,0,0,\"a\",\"b\"]", "[[1,0,0,\"a\"]]", "[[1,0,0,\"a\",\"b\"]]x",
+                          "[[1,0,0,\"a\",\"b\\q\"]]", "[[1,0,0,\"a\",\"b]]", "[[x,0,0,\"a\",\"b\"]]",
+                          "[[1,0,0,\"a\",\"\\u12\"]]", "{}"}) {
+    INFO(bad);
+    read.clear();
+    CHECK_FALSE(decode_chunk(bad, read));
+    CHECK(read.empty());
+  }
 }
