@@ -244,69 +244,91 @@ void Worker::maybe_flush_in_hook() {
   if (!s.ok()) hook_error_ = s;
 }
 
+storage::Transition Worker::transition_of(Tracked& t) {
+  storage::Transition tr;
+  tr.execution_arn = t.arn;
+  tr.expected_version = t.version;
+  tr.lease_owner = options_.owner;
+  if (t.final_state) {
+    tr.state = *t.final_state;
+    tr.outcome = t.outcome;
+  } else if (t.live) {
+    tr.state = to_json(snapshot_to_json(*t.live, t.queue));
+    const Nanos wake = next_wake(*t.live);
+    if (wake != t.wake_stored) {
+      if (wake == 0) {
+        tr.timers_to_clear.push_back("wake");
+      } else {
+        tr.timers_to_set.push_back(storage::TimerRecord{t.arn, "wake", wake});
+      }
+    }
+  }
+  tr.events = std::move(t.events);
+  t.events.clear();
+  return tr;
+}
+
+void Worker::committed(Tracked& t, const storage::Transition& tr, std::int64_t version,
+                       std::vector<Tracked*>& ended) {
+  t.version = version;
+  t.dirty = false;
+  if (!tr.timers_to_set.empty()) t.wake_stored = tr.timers_to_set.front().due;
+  if (!tr.timers_to_clear.empty()) t.wake_stored = 0;
+  ++stats_.transitions;
+  stats_.events += static_cast<std::int64_t>(tr.events.size());
+  if (t.final_state) {
+    ended.push_back(&t);
+  } else {
+    maybe_hibernate(t);
+  }
+}
+
 Status Worker::flush() {
   if (dirty_.empty()) return {};
   std::vector<Tracked*> batch;
   batch.swap(dirty_);
   buffered_events_ = 0;
+  std::vector<storage::Transition> transitions;
+  transitions.reserve(batch.size());
+  for (Tracked* t : batch) transitions.push_back(transition_of(*t));
+
   std::vector<Tracked*> ended;
   Status failure;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    Tracked& t = *batch[i];
-    storage::Transition tr;
-    tr.execution_arn = t.arn;
-    tr.expected_version = t.version;
-    tr.lease_owner = options_.owner;
-    if (t.final_state) {
-      tr.state = *t.final_state;
-      tr.outcome = t.outcome;
-    } else if (t.live) {
-      tr.state = to_json(snapshot_to_json(*t.live, t.queue));
-      const Nanos wake = next_wake(*t.live);
-      if (wake != t.wake_stored) {
-        if (wake == 0) {
-          tr.timers_to_clear.push_back("wake");
-        } else {
-          tr.timers_to_set.push_back(storage::TimerRecord{t.arn, "wake", wake});
-        }
-      }
-    }
-    tr.events = std::move(t.events);
-    t.events.clear();
-    const std::size_t n_events = tr.events.size();
-    auto committed = store_->commit_transition(tr);
-    ++stats_.commits;
-    if (committed.ok()) {
-      t.version = *committed;
-      t.dirty = false;
-      if (!tr.timers_to_set.empty()) t.wake_stored = tr.timers_to_set.front().due;
-      if (!tr.timers_to_clear.empty()) t.wake_stored = 0;
-      ++stats_.transitions;
-      stats_.events += static_cast<std::int64_t>(n_events);
-      if (t.final_state) {
-        ended.push_back(&t);
+  // One transaction for the whole batch: the point of grouping.
+  auto all = store_->commit_transitions(transitions);
+  ++stats_.commits;
+  if (all.ok()) {
+    for (std::size_t i = 0; i < batch.size(); ++i) committed(*batch[i], transitions[i], (*all)[i], ended);
+  } else if (all.code() == Code::kConflict) {
+    // Some execution was stopped by someone else or taken over: commit one
+    // by one, dropping those that conflict.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Tracked& t = *batch[i];
+      auto one = store_->commit_transition(transitions[i]);
+      ++stats_.commits;
+      if (one.ok()) {
+        committed(t, transitions[i], *one, ended);
+      } else if (one.code() == Code::kConflict) {
+        t.dirty = false;
+        drop(t, true);
       } else {
-        maybe_hibernate(t);
+        failure = Status(one.code(), "cannot record a transition of " + t.arn + ": " + one.status().message());
+        break;
       }
-      continue;
     }
-    if (committed.code() == Code::kConflict) {
-      // Stopped by someone else, or the lease went to another worker.
-      t.dirty = false;
-      drop(t, true);
-      continue;
-    }
-    // The store cannot take writes: pause (this drops every execution,
-    // including the rest of this batch).
-    ++stats_.store_errors;
-    failure = Status(committed.code(), "cannot record a transition of " + t.arn + ": " + committed.status().message());
-    break;
+  } else {
+    failure = Status(all.code(), "cannot record " + std::to_string(batch.size()) +
+                                     " transition(s): " + all.status().message());
   }
   for (Tracked* t : ended) {
     t->end_committed = true;
     if (t->end_reported) finish(*t);
   }
-  if (!failure.ok()) pause(failure);
+  if (!failure.ok()) {
+    // The store cannot take writes: pause (this drops every execution).
+    ++stats_.store_errors;
+    pause(failure);
+  }
   return failure;
 }
 

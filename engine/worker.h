@@ -127,6 +127,8 @@ class Worker {
   storage::Status claim(const std::string& arn, DoneCallback on_done);
   void free_dead_owners();
   storage::Status flush();
+  storage::Transition transition_of(Tracked& t);  // takes t's buffered events
+  void committed(Tracked& t, const storage::Transition& tr, std::int64_t version, std::vector<Tracked*>& ended);
   void note_transition(Tracked& t, const Checkpoint& c);
   void maybe_flush_in_hook();
   void pause(const storage::Status& why);

@@ -219,6 +219,11 @@ class DiesAfter final : public storage::StoreWrapper {
     if (budget_-- <= 0) return storage::Status(storage::Code::kIoError, "dead");
     return target_->commit_transition(t);
   }
+  storage::StatusOr<std::vector<std::int64_t>> commit_transitions(
+      const std::vector<storage::Transition>& batch) override {
+    if (budget_-- <= 0) return storage::Status(storage::Code::kIoError, "dead");
+    return target_->commit_transitions(batch);
+  }
 
  private:
   int budget_;
