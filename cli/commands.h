@@ -17,5 +17,6 @@ Command add_run(CLI::App& app);
 // describe-execution, ...) and `timeline`, each entered in `commands` by name.
 void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands);
 Command add_timeline(CLI::App& app);
+Command add_worker(CLI::App& app);
 
 }  // namespace stepwise::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   commands["validate"] = add_validate(app);
   commands["run"] = add_run(app);
   add_store_commands(app, commands);
+  commands["worker"] = add_worker(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

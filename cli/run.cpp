@@ -6,8 +6,12 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/output.h"
+#include "cli/store_cli.h"
 #include "engine/engine.h"
 #include "engine/mock.h"
+#include "engine/service.h"
+#include "engine/worker.h"
 #include "states/timestamp.h"
 
 namespace stepwise::cli {
@@ -25,7 +29,39 @@ struct RunArgs {
   bool trace = false;
   bool virtual_time = false;
   std::size_t payload_limit = 256 * 1024;
+  StoreArgs store;
+  bool no_store = false;
 };
+
+// Records the definition as state machine `name` (created, or updated with a
+// new version when it differs) and starts an execution of it. Returns the
+// execution ARN, or nullopt after printing the service's error.
+std::optional<std::string> record_and_start(Service& service, const std::string& name, const std::string& definition,
+                                            const RunArgs& a, const json::value& input) {
+  const std::string arn = state_machine_arn(service.options(), name);
+  auto described = service.describe_state_machine({{"stateMachineArn", arn}});
+  if (!described.ok()) {
+    auto created = service.create_state_machine({{"name", name}, {"definition", definition}});
+    if (!created.ok()) {
+      print_service_error("CreateStateMachine", created.error());
+      return std::nullopt;
+    }
+  } else if (described.response().at("definition").as_string() != definition) {
+    auto updated = service.update_state_machine({{"stateMachineArn", arn}, {"definition", definition}});
+    if (!updated.ok()) {
+      print_service_error("UpdateStateMachine", updated.error());
+      return std::nullopt;
+    }
+  }
+  json::object request{{"stateMachineArn", arn}, {"input", to_json(input)}};
+  if (!a.execution_name.empty()) request["name"] = a.execution_name;
+  auto started = service.start_execution(request);
+  if (!started.ok()) {
+    print_service_error("StartExecution", started.error());
+    return std::nullopt;
+  }
+  return std::string(started.response().at("executionArn").as_string());
+}
 
 // One line per event: "+12.345ms  #5 TaskStateEntered Resize {input}".
 void print_trace(const HistoryEvent& e, Nanos start) {
@@ -94,7 +130,35 @@ int run_command(const RunArgs& a) {
       print_trace(e, *start);
     };
   }
-  auto r = engine.run(def, std::move(input), std::move(opts));
+  ExecutionResult r;
+  if (a.no_store) {
+    r = engine.run(def, std::move(input), std::move(opts));
+  } else {
+    auto service = open_service(a.store, /*create=*/true);
+    if (!service) return kExitUsage;
+    std::string err;
+    auto text = read_file(a.definition, &err);
+    if (!text) return kExitUsage;  // load_definition read it a moment ago
+    auto arn = record_and_start(*service, opts.state_machine_name, *text, a, input);
+    if (!arn) return kExitFailed;
+    WorkerOptions wo;
+    wo.claim = false;
+    wo.on_event = opts.on_event;
+    if (opts.invoker) wo.invoker_for = [inv = opts.invoker](const std::string&) { return inv; };
+    Worker worker(engine, service->store(), wo);
+    bool done = false;
+    if (auto s = worker.adopt(*arn, [&](const ExecutionResult& res) {
+          r = res;
+          done = true;
+        });
+        !s.ok()) {
+      std::cerr << "stepwise: cannot run " << *arn << ": " << s.to_string() << "\n";
+      return kExitFailed;
+    }
+    // Store errors pause the worker (logged); it carries on when it can.
+    while (!done) (void)worker.run_once(200 * kNanosPerMilli);
+    (void)worker.shutdown();
+  }
   std::cerr << "execution: " << r.execution_arn << "\n";
   if (a.json_output) {
     json::object o;
@@ -120,7 +184,9 @@ int run_command(const RunArgs& a) {
 
 Command add_run(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* cmd = app.add_subcommand("run", "Run a state machine once, in memory, and print its output.");
+  auto* cmd = app.add_subcommand("run",
+                                 "Run a state machine once and print its output. The state machine (named after the "
+                                 "file) and the execution are recorded in the database unless --no-store.");
   cmd->add_option("definition", a->definition, "Definition file (ASL JSON)")->required();
   auto* in = cmd->add_option("--input", a->input, "Execution input as JSON text (default {})");
   auto* inf = cmd->add_option("--input-file", a->input_file, "Read the execution input from a JSON file");
@@ -140,6 +206,8 @@ Command add_run(CLI::App& app) {
                   "Largest state input/output or task result in bytes (default 262144, AWS's 256 KiB); "
                   "larger ones fail with States.DataLimitExceeded")
       ->check(CLI::PositiveNumber);
+  add_store_options(cmd, a->store, /*with_output=*/false);
+  cmd->add_flag("--no-store", a->no_store, "Run in memory only: record nothing")->excludes(cmd->get_option("--db"));
   cmd->add_flag("--virtual-time", a->virtual_time,
                 "Run on a virtual clock: Wait states, retry backoff and timeouts take no real time");
   cmd->footer(

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,6 +75,11 @@ struct Frame {
   Nanos heartbeat_deadline = 0;  // 0: none
   double heartbeat_seconds = 0;
   std::optional<std::string> task_token;  // .waitForTaskToken
+  // The current task call's number within the execution (1-based, see
+  // ExecutionState::task_calls; 0: none yet in this state) and the retry
+  // attempt it was made for: a resumed task invoked again keeps its number.
+  std::uint32_t call_index = 0;
+  std::uint32_t call_attempt = 0;
 
   // Parallel / Map progress.
   json::array items;    // Map: the items
@@ -120,6 +126,9 @@ struct ExecutionState {
   std::uint64_t next_token = 1;
   std::int64_t states_entered = 0;
   Nanos deadline = 0;  // machine-level TimeoutSeconds, 0: none
+  // Task calls made so far, by state name (retries and Map iterations
+  // included): mocks answer the N-th call of a state (TaskRequest::call_index).
+  std::map<std::string, std::uint32_t> task_calls;
   // Redrives so far ($$.Execution.RedriveCount) and when the last one
   // happened ($$.Execution.RedriveTime, 0: never redriven).
   std::int64_t redrive_count = 0;

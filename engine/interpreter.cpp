@@ -721,6 +721,7 @@ struct Interp {
     f.entered = true;
     f.entered_time = now();
     f.retry_count = 0;
+    f.call_index = 0;
     f.attempts.assign(s.retry.size(), 0);
     f.task_token.reset();
     ++ex.st.states_entered;
@@ -1077,6 +1078,11 @@ struct Interp {
     req.attempt = static_cast<int>(f.retry_count);
     req.idempotency_key = ex.st.arn + "/" + s.name + "/" + std::to_string(f.entered_event) + "/" +
                           std::to_string(f.retry_count);
+    if (f.call_index == 0 || f.call_attempt != f.retry_count) {
+      f.call_index = ++ex.st.task_calls[s.name];
+      f.call_attempt = f.retry_count;
+    }
+    req.call_index = f.call_index - 1;
     req.task_token = f.task_token;
     req.timeout_seconds = f.task_timeout_seconds;
     if (f.heartbeat_seconds > 0) req.heartbeat_seconds = f.heartbeat_seconds;

@@ -26,6 +26,10 @@ struct TaskRequest {
   std::optional<double> heartbeat_seconds;
   // Index of the Map iteration this task runs in, if any (mocks key on it).
   std::optional<long long> map_index;
+  // How many calls of this state (by name) the execution made before this
+  // one, retries and Map iterations included; the same again when a resumed
+  // execution invokes a task in flight again. Mocks answer by it.
+  std::uint32_t call_index = 0;
 };
 
 struct TaskOutcome {

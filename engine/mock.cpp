@@ -137,11 +137,9 @@ void MockInvoker::invoke(const TaskRequest& request, TaskCompletion done, TaskHe
     }
     return;
   }
-  std::size_t n;
-  {
-    std::lock_guard lock(mu_);
-    n = calls_[{request.execution_id, request.state_name}]++;
-  }
+  // The engine numbers the calls of each state in the execution's durable
+  // state, so a restarted process answers the N-th call as the first would.
+  const std::size_t n = request.call_index;
   const auto& list = it->second;
   if (n >= list.size()) {
     done(TaskOutcome::fail("States.Runtime", "the mock for the state '" + request.state_name + "' has " +

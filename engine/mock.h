@@ -2,7 +2,9 @@
 //   {"StateMachines": {"SM": {"TestCases": {"Case": {"StateName": "ResponseName"}}}},
 //    "MockedResponses": {"ResponseName": {"0": {"Return": ...}, "1-2": {"Throw": {"Error","Cause"}}}}}
 // The N-th call (0-based, retries and Map iterations included) of a mocked
-// state within one execution gets the response whose key covers N. States
+// state within one execution gets the response whose key covers N; N is
+// TaskRequest::call_index, kept in the execution's state, so it survives a
+// crash and resume. States
 // the test case does not name are passed to the fallback invoker.
 #pragma once
 
@@ -41,8 +43,6 @@ class MockInvoker final : public Invoker {
  private:
   MockTable table_;
   std::shared_ptr<Invoker> fallback_;
-  std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::size_t> calls_;  // (execution, state) -> count
 };
 
 }  // namespace stepwise

@@ -133,6 +133,8 @@ class Service {
   ServiceResult stop_execution(const json::object& request);
 
   const ServiceOptions& options() const { return options_; }
+  // The store it answers from (e.g. for a Worker in the same process).
+  const std::shared_ptr<storage::Store>& store() const { return store_; }
 
   // The parsed definition of a state machine version (cached by ARN and
   // version). Null, with *error set, when the version is absent or its

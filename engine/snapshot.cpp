@@ -60,6 +60,8 @@ json::object frame_to_json(const Frame& f) {
   put("heartbeatDeadline", f.heartbeat_deadline, d.heartbeat_deadline);
   put("heartbeatSeconds", f.heartbeat_seconds, d.heartbeat_seconds);
   if (f.task_token) o["taskToken"] = *f.task_token;
+  put("callIndex", f.call_index, d.call_index);
+  put("callAttempt", f.call_attempt, d.call_attempt);
   if (!f.items.empty()) o["items"] = f.items;
   if (!f.results.empty()) o["results"] = f.results;
   put("total", f.total, d.total);
@@ -230,6 +232,8 @@ void read_frame(const json::object& o, Frame& f, std::string path, std::string& 
     r.string("taskToken", token);
     f.task_token = std::move(token);
   }
+  r.integer("callIndex", f.call_index);
+  r.integer("callAttempt", f.call_attempt);
   r.array("items", f.items);
   r.array("results", f.results);
   r.integer("total", f.total);
@@ -338,6 +342,11 @@ json::value snapshot_to_json(const ExecutionState& st, const RunQueue& queue) {
   ex["deadline"] = st.deadline;
   if (st.redrive_count) ex["redriveCount"] = st.redrive_count;
   if (st.redrive_time) ex["redriveTime"] = st.redrive_time;
+  if (!st.task_calls.empty()) {
+    json::object calls;
+    for (const auto& [name, n] : st.task_calls) calls[name] = n;
+    ex["taskCalls"] = std::move(calls);
+  }
 
   json::array frames;
   frames.reserve(st.frames.size());
@@ -404,6 +413,14 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
   ex.integer("deadline", st.deadline);
   ex.integer("redriveCount", st.redrive_count);
   ex.integer("redriveTime", st.redrive_time);
+  if (const json::value* calls = exv->get_object().if_contains("taskCalls")) {
+    if (!calls->is_object()) return invalid("snapshot.execution.taskCalls is not an object");
+    for (const auto& kv : calls->get_object()) {
+      if (!kv.value().is_int64() || kv.value().get_int64() < 0)
+        return invalid("snapshot.execution.taskCalls." + std::string(kv.key()) + " is not a count");
+      st.task_calls[std::string(kv.key())] = static_cast<std::uint32_t>(kv.value().get_int64());
+    }
+  }
   if (!error.empty()) return invalid(error);
 
   const json::value* fv = top.find("frames", true);

@@ -193,6 +193,7 @@ Status Worker::claim(const std::string& arn, DoneCallback on_done) {
   t->version = record->version;
   t->on_done = std::move(on_done);
   opts.on_event = [this, t](const HistoryEvent& e) {
+    if (options_.on_event) options_.on_event(e);
     t->events.push_back(to_event_record(e));
     ++buffered_events_;
   };

@@ -66,6 +66,8 @@ struct WorkerOptions {
   // (its lease kept) and loaded again shortly before the timer is due: a
   // worker holds many parked executions for little memory. 0: never.
   Nanos hibernate_after = 60 * kNanosPerSecond;
+  // Also receives every event the worker's executions write (e.g. --trace).
+  EventSink on_event;
   // Group commit thresholds (real time).
   std::size_t max_batch_events = 8192;
   Nanos max_batch_delay = 50 * kNanosPerMilli;

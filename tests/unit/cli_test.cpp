@@ -33,6 +33,8 @@ Run stepwise_cli(const std::vector<std::string>& args) {
   if (pid == 0) {
     if (!freopen((base + ".out").c_str(), "w", stdout) || !freopen((base + ".err").c_str(), "w", stderr)) _exit(126);
     if (!freopen("/dev/null", "r", stdin)) _exit(126);
+    // `run` records into a database: each call its own, never the build tree's.
+    setenv("STEPWISE_DB", (base + ".db").c_str(), 0);
     std::vector<char*> argv;
     std::string bin = STEPWISE_CLI_PATH;
     argv.push_back(bin.data());
@@ -48,8 +50,7 @@ Run stepwise_cli(const std::vector<std::string>& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(base + ".out");
   r.err = slurp(base + ".err");
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
+  for (const char* suffix : {".out", ".err", ".db", ".db-wal", ".db-shm"}) std::remove((base + suffix).c_str());
   return r;
 }
 
@@ -170,4 +171,46 @@ TEST_CASE("stepwise --help and COMMAND --help describe the commands") {
   CHECK(rh.code == 0);
   CHECK(rh.out.find("--mock-config") != std::string::npos);
   CHECK(rh.out.find("--json") != std::string::npos);
+}
+
+TEST_CASE("cli: run records the state machine and the execution in the database; --no-store records nothing") {
+  const std::string dir = write_temp("rundb", "");
+  std::remove(dir.c_str());
+  const std::string db = dir + ".db";
+  const std::string def = write_temp("recorded.asl.json",
+                                     R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":5,"Next":"P"},)"
+                                     R"("P":{"Type":"Pass","Result":{"ok":true},"End":true}}})");
+  auto first = stepwise_cli({"run", def, "--db", db, "--name", "first", "--virtual-time", "--input", R"({"n":1})"});
+  CHECK(first.code == 0);
+  CHECK(first.out == "{\"ok\":true}\n");
+  CHECK(first.err.find(":execution:") != std::string::npos);
+  const std::string machine = "stepwise_cli_test_" + std::to_string(getpid()) + "_recorded";
+  auto described = stepwise_cli({"describe-execution", machine + ":first", "--db", db});
+  REQUIRE(described.code == 0);
+  CHECK(described.out.find("\"status\": \"SUCCEEDED\"") != std::string::npos);
+  CHECK(described.out.find(R"("input": "{\"n\":1}")") != std::string::npos);
+  auto history = stepwise_cli({"get-execution-history", machine + ":first", "--db", db});
+  CHECK(history.out.find("WaitStateExited") != std::string::npos);
+  CHECK(history.out.find("ExecutionSucceeded") != std::string::npos);
+  // A name is taken once.
+  auto again = stepwise_cli({"run", def, "--db", db, "--name", "first", "--virtual-time"});
+  CHECK(again.code == 1);
+  CHECK(again.err.find("ExecutionAlreadyExists") != std::string::npos);
+  // A changed definition becomes version 2 of the same state machine.
+  std::ofstream(def) << R"({"StartAt":"P","States":{"P":{"Type":"Pass","Result":2,"End":true}}})";
+  auto second = stepwise_cli({"run", def, "--db", db, "--name", "second"});
+  CHECK(second.code == 0);
+  CHECK(second.out == "2\n");
+  auto machine_now = stepwise_cli({"describe-state-machine", "--state-machine-arn", machine, "--db", db});
+  CHECK(machine_now.out.find("\"revisionId\": \"2\"") != std::string::npos);
+
+  const std::string none = dir + "-none.db";
+  auto in_memory = stepwise_cli({"run", def, "--no-store", "--db", none});
+  CHECK(in_memory.code == 2);  // --no-store and --db exclude each other
+  auto plain = stepwise_cli({"run", def, "--no-store"});
+  CHECK(plain.code == 0);
+  std::ifstream probe(none);
+  CHECK_FALSE(probe.good());
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db + suffix).c_str());
+  std::remove(def.c_str());
 }
