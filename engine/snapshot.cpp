@@ -416,9 +416,12 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
   if (const json::value* calls = exv->get_object().if_contains("taskCalls")) {
     if (!calls->is_object()) return invalid("snapshot.execution.taskCalls is not an object");
     for (const auto& kv : calls->get_object()) {
-      if (!kv.value().is_int64() || kv.value().get_int64() < 0)
-        return invalid("snapshot.execution.taskCalls." + std::string(kv.key()) + " is not a count");
-      st.task_calls[std::string(kv.key())] = static_cast<std::uint32_t>(kv.value().get_int64());
+      const json::value& n = kv.value();
+      const bool count = (n.is_int64() && n.get_int64() >= 0 && n.get_int64() <= UINT32_MAX) ||
+                         (n.is_uint64() && n.get_uint64() <= UINT32_MAX);
+      if (!count) return invalid("snapshot.execution.taskCalls." + std::string(kv.key()) + " is not a count");
+      st.task_calls[std::string(kv.key())] =
+          static_cast<std::uint32_t>(n.is_int64() ? n.get_int64() : static_cast<std::int64_t>(n.get_uint64()));
     }
   }
   if (!error.empty()) return invalid(error);
