@@ -306,6 +306,31 @@ void add_stop_execution(CLI::App& app, Commands& commands) {
   };
 }
 
+void add_redrive_execution(CLI::App& app, Commands& commands) {
+  struct Args {
+    StoreArgs store;
+    ExecutionArg execution;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("redrive-execution",
+                                 "Continue a FAILED, TIMED_OUT or ABORTED execution from where it stopped (a worker "
+                                 "runs it).");
+  a->execution.add(cmd);
+  add_store_options(cmd, a->store);
+  commands["redrive-execution"] = [a, cmd] {
+    if (a->execution.text().empty()) {
+      std::cerr << "stepwise redrive-execution: give the execution (EXEC or --execution-arn)\n" << cmd->help();
+      return kExitUsage;
+    }
+    auto service = open_service(a->store, false);
+    if (!service) return kExitUsage;
+    int rc = kExitOk;
+    auto arn = execution_arn_of(*service, a->execution.text(), "RedriveExecution", &rc);
+    if (!arn) return rc;
+    return print_result(a->store, "RedriveExecution", service->redrive_execution({{"executionArn", *arn}}));
+  };
+}
+
 }  // namespace
 
 void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands) {
@@ -321,6 +346,7 @@ void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands)
   add_list_executions(app, commands);
   add_get_execution_history(app, commands);
   add_stop_execution(app, commands);
+  add_redrive_execution(app, commands);
   commands["timeline"] = add_timeline(app);
 }
 

@@ -1,5 +1,7 @@
 #include "engine/service.h"
 
+#include "engine/redrive.h"
+
 #include <algorithm>
 #include <functional>
 
@@ -369,7 +371,8 @@ Service::~Service() = default;
 const std::vector<std::string_view>& Service::operations() {
   static const std::vector<std::string_view> kNames = {
       "CreateStateMachine", "DeleteStateMachine", "DescribeExecution", "DescribeStateMachine", "GetExecutionHistory",
-      "ListExecutions",     "ListStateMachines",  "StartExecution",    "StopExecution",        "UpdateStateMachine"};
+      "ListExecutions",     "ListStateMachines",  "RedriveExecution",  "StartExecution",       "StopExecution",
+      "UpdateStateMachine"};
   return kNames;
 }
 
@@ -386,6 +389,7 @@ ServiceResult Service::call(std::string_view operation, const json::object& requ
       {"ListExecutions", &Service::list_executions},
       {"GetExecutionHistory", &Service::get_execution_history},
       {"StopExecution", &Service::stop_execution},
+      {"RedriveExecution", &Service::redrive_execution},
   };
   auto it = kMethods.find(operation);
   if (it == kMethods.end()) {
@@ -891,6 +895,41 @@ ServiceResult Service::stop_execution(const json::object& request) {
   }
   return ServiceError{"ServiceUnavailable",
                       "Execution '" + arn + "' kept changing while it was being stopped; try again"};
+}
+
+ServiceResult Service::redrive_execution(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("executionArn");
+  (void)in.string("clientToken");  // accepted; a repeated redrive is refused by status anyway
+  if (in.error()) return *in.error();
+  if (auto e = parse_execution_arn(arn)) return *e;
+
+  for (int attempt = 0; attempt < std::max(1, options_.stop_attempts); ++attempt) {
+    auto rec = store_->describe_execution(arn);
+    if (!rec) return rec.code() == Code::kNotFound ? execution_missing(arn) : store_failure(rec.status());
+    const Nanos now = options_.clock->now();
+    const RedriveStatus status = redrive_status(*rec, now);
+    if (status.status != "REDRIVABLE") return ServiceError{"ExecutionNotRedrivable", status.reason};
+    ServiceError def_error;
+    auto def = definition(rec->state_machine_arn, rec->state_machine_version, &def_error);
+    if (!def) return def_error;
+    auto stored = parse_json(rec->state);
+    if (!stored) return ServiceError{"ExecutionNotRedrivable", "The execution's recorded state cannot be read"};
+    auto snapshot = snapshot_from_json(*stored);
+    if (!snapshot) return ServiceError{"ExecutionNotRedrivable", snapshot.failure().cause};
+    auto plan = prepare_redrive(*def, *snapshot, now);
+    if (!plan) return ServiceError{"ExecutionNotRedrivable", plan.failure().cause};
+    storage::Transition t;
+    t.execution_arn = arn;
+    t.expected_version = rec->version;
+    t.redrive_date = now;
+    t.state = to_json(snapshot_to_json(plan->snapshot));
+    for (const auto& e : plan->events) t.events.push_back(to_event_record(e));
+    auto committed = store_->commit_transition(t);
+    if (committed) return json::object{{"redriveDate", wire_date(now)}};
+    if (committed.code() != Code::kConflict) return store_failure(committed.status());
+  }
+  return ServiceError{"ServiceUnavailable", "Execution '" + arn + "' kept changing while it was being redriven; try again"};
 }
 
 }  // namespace stepwise

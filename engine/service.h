@@ -14,6 +14,7 @@
 // Dates in responses are what the wire carries: seconds since the Unix epoch
 // as a JSON number with a millisecond fraction (1735689600.123).
 //
+// RedriveExecution records the continuation (engine/redrive.h) the same way.
 // StartExecution only records the execution (RUNNING, its ExecutionStarted
 // event and its initial state); a worker that claims it from the store runs
 // it. StopExecution ends a running execution in the store whoever runs it: a
@@ -131,6 +132,11 @@ class Service {
   ServiceResult list_executions(const json::object& request);
   ServiceResult get_execution_history(const json::object& request);
   ServiceResult stop_execution(const json::object& request);
+  // A FAILED, TIMED_OUT or ABORTED execution becomes RUNNING again from where
+  // it stopped (engine/redrive.h), with ExecutionRedriven in its history and
+  // redriveCount + 1; a worker then claims it. ExecutionNotRedrivable with
+  // AWS's reason otherwise.
+  ServiceResult redrive_execution(const json::object& request);
 
   const ServiceOptions& options() const { return options_; }
   // The store it answers from (e.g. for a Worker in the same process).

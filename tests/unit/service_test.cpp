@@ -759,3 +759,57 @@ TEST_CASE("Service with a Worker: what StartExecution records, a worker runs; St
         std::vector<std::string>{"ExecutionStarted", "WaitStateEntered", "WaitStateAborted", "ExecutionAborted"});
   CHECK(f.store->describe_execution(parked)->lease_owner.empty());
 }
+
+TEST_CASE("Service RedriveExecution: a failed execution continues from where it failed, run by a worker") {
+  Fixture f;
+  f.create("Flaky", R"({"StartAt":"Prep","States":{
+    "Prep":{"Type":"Pass","Result":"prepared","ResultPath":"$.prep","Next":"Call"},
+    "Call":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Once","End":true}}})");
+  const std::string machine = "arn:aws:states:us-east-1:123456789012:stateMachine:Flaky";
+  const std::string arn =
+      str(f.ok("StartExecution", {{"stateMachineArn", machine}, {"name", "r"}, {"input", R"({"k":1})"}}),
+          "executionArn");
+  CHECK(f.fails("RedriveExecution", {{"executionArn", arn}}).code == "ExecutionNotRedrivable");  // RUNNING
+
+  EngineOptions eo;
+  eo.clock = f.clock;
+  Engine engine(eo);
+  int calls = 0;
+  engine.functions().add("Once", [&](const json::value& in, const InvocationContext&) -> json::value {
+    if (++calls == 1) throw TaskError("Broken", "first call fails");
+    return in;
+  });
+  WorkerOptions wo;
+  wo.claim_every = 0;
+  Worker worker(engine, f.store, wo);
+  auto run_until_ended = [&] {
+    for (int i = 0; i < 50 && str(f.describe(arn), "status") == "RUNNING"; ++i) (void)worker.run_once(kNanosPerMilli);
+  };
+  run_until_ended();
+  auto failed = f.describe(arn);
+  REQUIRE(str(failed, "status") == "FAILED");
+  CHECK(str(failed, "redriveStatus") == "REDRIVABLE");
+
+  auto redriven = f.ok("RedriveExecution", {{"executionArn", arn}});
+  CHECK(redriven.contains("redriveDate"));
+  auto now_running = f.describe(arn);
+  CHECK(str(now_running, "status") == "RUNNING");
+  CHECK(now_running.at("redriveCount").to_number<int>() == 1);
+  run_until_ended();
+  auto done = f.describe(arn);
+  CHECK(str(done, "status") == "SUCCEEDED");
+  CHECK(str(done, "output") == R"({"k":1,"prep":"prepared"})");
+  CHECK(calls == 2);  // Prep did not run again; Call did
+  const auto types = f.history_types(arn);
+  const std::vector<std::string> expected{"ExecutionStarted",   "PassStateEntered",        "PassStateExited",
+                                          "TaskStateEntered",   "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                                          "LambdaFunctionFailed", "ExecutionFailed",       "ExecutionRedriven",
+                                          "TaskStateEntered",   "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                                          "LambdaFunctionSucceeded", "TaskStateExited",    "ExecutionSucceeded"};
+  CHECK(types == expected);
+  // Succeeded now: not again.
+  auto again = f.fails("RedriveExecution", {{"executionArn", arn}});
+  CHECK(again.code == "ExecutionNotRedrivable");
+  CHECK(again.message == "Execution is SUCCEEDED and cannot be redriven");
+  CHECK(f.fails("RedriveExecution", {{"executionArn", arn + "x"}}).code == "ExecutionDoesNotExist");
+}
