@@ -3,7 +3,10 @@
 // states per second and peak memory per workload. Each workload runs in its
 // own forked process, so its peak RSS and whole-process time are its own.
 //
-//   stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH]
+// Each workload runs twice: in memory, then recorded in SQLite by a Worker
+// (--no-store skips the second).
+//
+//   stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store]
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -18,7 +21,12 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
+
 #include "engine/engine.h"
+#include "engine/service.h"
+#include "engine/worker.h"
+#include "storage/store.h"
 
 using namespace stepwise;
 using WallClock = std::chrono::steady_clock;
@@ -41,10 +49,57 @@ struct Measured {
   bool ok = false;
   long long states = 0;
   double parse_ms = 0, run_ms = 0;
+  long long commits = 0;
 };
 
+// Where a persisted run keeps its database: a fresh directory per run.
+std::string fresh_db_path() {
+  static int n = 0;
+  std::string dir = "/tmp/stepwise_bench_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir + "/bench.db";
+}
+
+// The same workload recorded in SQLite (WAL, synchronous=FULL: every commit
+// on disk): the definition and execution recorded through the Service, run by
+// a Worker that commits every transition (grouped).
+bool run_persisted(const std::string& text, const std::string& input, Measured& m, ExecutionResult& r) {
+  const std::string path = fresh_db_path();
+  auto opened = storage::open_sqlite(path);
+  if (!opened.ok()) {
+    std::cerr << "cannot open " << path << ": " << opened.status().to_string() << "\n";
+    return false;
+  }
+  std::shared_ptr<storage::Store> store = std::move(opened).value();
+  Service service(store);
+  auto created = service.create_state_machine({{"name", "Bench"}, {"definition", text}});
+  if (!created.ok()) return false;
+  auto t1 = WallClock::now();
+  auto started = service.start_execution({{"stateMachineArn", created.response().at("stateMachineArn")},
+                                          {"input", input}});
+  if (!started.ok()) return false;
+  Engine engine;
+  engine.functions().add("Echo", [](const json::value& event, const InvocationContext&) { return event; });
+  WorkerOptions wo;
+  wo.claim = false;
+  Worker worker(engine, store, wo);
+  bool done = false;
+  if (!worker.adopt(std::string(started.response().at("executionArn").as_string()), [&](const ExecutionResult& res) {
+        r = res;
+        done = true;
+      }).ok())
+    return false;
+  while (!done) (void)worker.run_once(200 * kNanosPerMilli);
+  m.run_ms = ms_since(t1);
+  m.commits = worker.stats().commits;
+  (void)worker.shutdown();
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+  return true;
+}
+
 // The child: parse, run, check. Returns what it measured.
-Measured run_workload(const std::string& dir, const json::object& w) {
+Measured run_workload(const std::string& dir, const json::object& w, bool persisted) {
   Measured m;
   auto t0 = WallClock::now();
   std::string text = read_text(dir + "/" + std::string(w.at("asl").get_string()));
@@ -57,11 +112,16 @@ Measured run_workload(const std::string& dir, const json::object& w) {
   }
   auto input = parse_json(read_text(dir + "/" + std::string(w.at("input").get_string())));
   auto expected = parse_json(read_text(dir + "/" + std::string(w.at("expected").get_string())));
-  Engine engine;
-  engine.functions().add("Echo", [](const json::value& event, const InvocationContext&) { return event; });
-  auto t1 = WallClock::now();
-  auto r = engine.run(parsed.definition, std::move(*input));
-  m.run_ms = ms_since(t1);
+  ExecutionResult r;
+  if (persisted) {
+    if (!run_persisted(text, to_json(*input), m, r)) return m;
+  } else {
+    Engine engine;
+    engine.functions().add("Echo", [](const json::value& event, const InvocationContext&) { return event; });
+    auto t1 = WallClock::now();
+    r = engine.run(parsed.definition, std::move(*input));
+    m.run_ms = ms_since(t1);
+  }
   m.states = r.states_entered;
   m.ok = r.status == ExecutionStatus::Succeeded && r.output == *expected;
   if (!m.ok) {
@@ -78,7 +138,7 @@ struct Row {
 };
 
 // Forks, runs one workload in the child, returns its figures and peak RSS.
-Row measure(const std::string& dir, const std::string& name, const json::object& w) {
+Row measure(const std::string& dir, const std::string& name, const json::object& w, bool persisted) {
   Row row{name, {}, 0, 0};
   int fds[2];
   if (pipe(fds) != 0) return row;
@@ -86,9 +146,10 @@ Row measure(const std::string& dir, const std::string& name, const json::object&
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    Measured m = run_workload(dir, w);
+    Measured m = run_workload(dir, w, persisted);
     char buf[256];
-    int n = std::snprintf(buf, sizeof buf, "%d %lld %.6f %.6f", m.ok ? 1 : 0, m.states, m.parse_ms, m.run_ms);
+    int n = std::snprintf(buf, sizeof buf, "%d %lld %.6f %.6f %lld", m.ok ? 1 : 0, m.states, m.parse_ms, m.run_ms,
+                          m.commits);
     if (write(fds[1], buf, static_cast<std::size_t>(n)) < 0) _exit(3);
     _exit(0);
   }
@@ -103,7 +164,7 @@ Row measure(const std::string& dir, const std::string& name, const json::object&
   row.peak_kb = ru.ru_maxrss;
   if (got > 0) {
     int ok = 0;
-    std::sscanf(buf, "%d %lld %lf %lf", &ok, &row.m.states, &row.m.parse_ms, &row.m.run_ms);
+    std::sscanf(buf, "%d %lld %lf %lf %lld", &ok, &row.m.states, &row.m.parse_ms, &row.m.run_ms, &row.m.commits);
     row.m.ok = ok == 1;
   }
   return row;
@@ -114,8 +175,10 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Time of `stepwise run` on a one-state workflow, whole process.
-double cli_one_state_ms(const std::string& stepwise, int runs) {
+// Time of `stepwise run` on a one-state workflow, whole process: in memory
+// (--no-store), or recorded into a database (`db` not empty; each run adds
+// one execution to it, the first one also creates it and the state machine).
+double cli_one_state_ms(const std::string& stepwise, int runs, const std::string& db) {
   const std::string def = "/tmp/stepwise_bench_one_state.asl.json";
   std::ofstream(def) << R"({"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":"world","End":true}}})";
   std::vector<double> times;
@@ -126,7 +189,11 @@ double cli_one_state_ms(const std::string& stepwise, int runs) {
       int null = open("/dev/null", O_WRONLY);
       dup2(null, 1);
       dup2(null, 2);
-      execl(stepwise.c_str(), stepwise.c_str(), "run", def.c_str(), static_cast<char*>(nullptr));
+      if (db.empty()) {
+        execl(stepwise.c_str(), stepwise.c_str(), "run", def.c_str(), "--no-store", static_cast<char*>(nullptr));
+      } else {
+        execl(stepwise.c_str(), stepwise.c_str(), "run", def.c_str(), "--db", db.c_str(), static_cast<char*>(nullptr));
+      }
       _exit(127);
     }
     int status = 0;
@@ -144,14 +211,16 @@ int main(int argc, char** argv) {
   std::string only;
   std::string stepwise = STEPWISE_CLI_PATH;
   int runs = 5;
+  bool no_store = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--workflows" && i + 1 < argc) dir = argv[++i];
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--stepwise" && i + 1 < argc) stepwise = argv[++i];
+    else if (a == "--no-store") no_store = true;
     else {
-      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH]\n";
+      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store]\n";
       return 2;
     }
   }
@@ -161,25 +230,30 @@ int main(int argc, char** argv) {
     return 2;
   }
   bool all_ok = true;
-  std::printf("%-22s %9s %8s %9s %12s %12s %9s %6s\n", "workload", "states", "parse ms", "run ms", "states/s run",
-              "states/s all", "peak MiB", "output");
-  for (const auto& [name, wv] : manifest->at("workloads").get_object()) {
-    if (!only.empty() && name != only) continue;
-    const auto& w = wv.get_object();
-    std::vector<Row> rows;
-    for (int i = 0; i < runs; ++i) rows.push_back(measure(dir, std::string(name), w));
-    // Median by whole-process time.
-    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.wall_ms < b.wall_ms; });
-    const Row& r = rows[rows.size() / 2];
-    long peak = 0;
-    for (const auto& x : rows) peak = std::max(peak, x.peak_kb);
-    bool ok = std::all_of(rows.begin(), rows.end(), [](const Row& x) { return x.m.ok; });
-    long long expected_states = w.at("transitions").to_number<long long>();
-    if (r.m.states != expected_states) ok = false;
-    all_ok = all_ok && ok;
-    std::printf("%-22s %9lld %8.2f %9.1f %12.0f %12.0f %9.1f %6s\n", std::string(name).c_str(), r.m.states,
-                r.m.parse_ms, r.m.run_ms, r.m.states / (r.m.run_ms / 1000.0), r.m.states / (r.wall_ms / 1000.0),
-                static_cast<double>(peak) / 1024.0, ok ? "ok" : "WRONG");
+  for (bool persisted : {false, true}) {
+    if (persisted && no_store) break;
+    std::printf(persisted ? "\nrecorded in SQLite (WAL, synchronous=FULL), every transition committed:\n"
+                          : "in memory:\n");
+    std::printf("%-22s %9s %8s %9s %12s %12s %9s %8s %6s\n", "workload", "states", "parse ms", "run ms",
+                "states/s run", "states/s all", "peak MiB", "commits", "output");
+    for (const auto& [name, wv] : manifest->at("workloads").get_object()) {
+      if (!only.empty() && name != only) continue;
+      const auto& w = wv.get_object();
+      std::vector<Row> rows;
+      for (int i = 0; i < runs; ++i) rows.push_back(measure(dir, std::string(name), w, persisted));
+      // Median by whole-process time.
+      std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.wall_ms < b.wall_ms; });
+      const Row& r = rows[rows.size() / 2];
+      long peak = 0;
+      for (const auto& x : rows) peak = std::max(peak, x.peak_kb);
+      bool ok = std::all_of(rows.begin(), rows.end(), [](const Row& x) { return x.m.ok; });
+      long long expected_states = w.at("transitions").to_number<long long>();
+      if (r.m.states != expected_states) ok = false;
+      all_ok = all_ok && ok;
+      std::printf("%-22s %9lld %8.2f %9.1f %12.0f %12.0f %9.1f %8lld %6s\n", std::string(name).c_str(), r.m.states,
+                  r.m.parse_ms, r.m.run_ms, r.m.states / (r.m.run_ms / 1000.0), r.m.states / (r.wall_ms / 1000.0),
+                  static_cast<double>(peak) / 1024.0, r.m.commits, ok ? "ok" : "WRONG");
+    }
   }
   if (only.empty() || only == "parse") {
     std::string text = read_text(dir + "/pass_chain.asl.json");
@@ -194,13 +268,19 @@ int main(int argc, char** argv) {
                 text.size() / 1024, median(times), *std::min_element(times.begin(), times.end()));
   }
   if (only.empty() || only == "cli") {
-    double ms = cli_one_state_ms(stepwise, 20);
-    if (ms < 0) {
-      std::printf("stepwise run (one Pass state), whole process: FAILED to run %s\n", stepwise.c_str());
-      all_ok = false;
-    } else {
-      std::printf("stepwise run (one Pass state), whole process: median %.2f ms (20 runs)\n", ms);
+    const std::string db = fresh_db_path();
+    for (bool recorded : {false, true}) {
+      if (recorded && no_store) break;
+      double ms = cli_one_state_ms(stepwise, 20, recorded ? db : std::string());
+      const char* how = recorded ? "recorded: started, run and SUCCEEDED in SQLite" : "--no-store";
+      if (ms < 0) {
+        std::printf("stepwise run (one Pass state, %s), whole process: FAILED to run %s\n", how, stepwise.c_str());
+        all_ok = false;
+      } else {
+        std::printf("stepwise run (one Pass state, %s), whole process: median %.2f ms (20 runs)\n", how, ms);
+      }
     }
+    std::filesystem::remove_all(std::filesystem::path(db).parent_path());
   }
   return all_ok ? 0 : 1;
 }
