@@ -544,6 +544,25 @@ std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds limit) {
   }
 }
 
+// How many executions a worker said its first round claimed, if it lived
+// long enough to say it.
+std::optional<int> claimed_at_start(const std::string& worker_output) {
+  std::ifstream in(worker_output);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto at = line.find(": claimed ");
+    if (line.rfind("incarnation ", 0) == 0 && at != std::string::npos) return std::atoi(line.c_str() + at + 10);
+  }
+  return std::nullopt;
+}
+
+std::size_t count_running(storage::Store& store, const std::vector<std::string>& arns) {
+  std::size_t n = 0;
+  for (const auto& arn : arns)
+    n += must(store.describe_execution(arn), "describe_execution").status == storage::ExecutionStatus::kRunning;
+  return n;
+}
+
 std::string tail_of(const std::string& path) {
   std::ifstream in(path);
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -608,12 +627,14 @@ int main(int argc, char** argv) {
   std::uniform_int_distribution<int> run_ms(50, 400);
   const std::size_t batch_sizes[] = {1, 2, 4, 16, 8192};
   int incarnation = 0;
+  int claims_checked = 0;  // incarnations that lived to report their first claim
   for (; incarnation < config->kills; ++incarnation) {
     if (incarnation % batch_every == 0 && next_spec < specs.size()) {
       const std::size_t end = std::min(specs.size(), next_spec + (specs.size() + batches - 1) / batches);
       for (; next_spec < end; ++next_spec) arns.push_back(start_execution(*store, starter, specs[next_spec]));
     }
     const std::string output = (dir / ("worker-" + std::to_string(incarnation) + ".log")).string();
+    const std::size_t running = count_running(*store, arns);
     const pid_t pid = spawn_worker(config->worker,
                                    {db_path, log_path, "--incarnation", std::to_string(incarnation),
                                     "--max-batch-events", std::to_string(batch_sizes[rng() % std::size(batch_sizes)])},
@@ -624,6 +645,14 @@ int main(int argc, char** argv) {
     if (!status || !WIFSIGNALED(*status) || WTERMSIG(*status) != SIGKILL) {
       check.fail("incarnation " + std::to_string(incarnation) + " ended on its own:\n" + tail_of(output));
     }
+    // The leases of the killed incarnation were taken over at once, not
+    // after they expired.
+    if (auto claimed = claimed_at_start(output)) {
+      check.expect(static_cast<std::size_t>(*claimed) == running,
+                   "incarnation " + std::to_string(incarnation) + " claimed " + std::to_string(*claimed) + " of " +
+                       std::to_string(running) + " RUNNING executions at its start");
+      ++claims_checked;
+    }
     observer.observe(*store, arns, incarnation, check);
     // Now and then a longer downtime, so timers fall due with no worker
     // running and fire at once on restart.
@@ -633,6 +662,7 @@ int main(int argc, char** argv) {
 
   // The last incarnation runs everything to its end.
   const std::string output = (dir / ("worker-" + std::to_string(incarnation) + ".log")).string();
+  const std::size_t running = count_running(*store, arns);
   const pid_t pid = spawn_worker(
       config->worker, {db_path, log_path, "--incarnation", std::to_string(incarnation), "--until-done"}, output);
   auto status = wait_for(pid, std::chrono::seconds(120));
@@ -643,6 +673,9 @@ int main(int argc, char** argv) {
   } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
     check.fail("the last worker failed:\n" + tail_of(output));
   }
+  const auto claimed = claimed_at_start(output);
+  check.expect(claimed && static_cast<std::size_t>(*claimed) == running,
+               "the last worker did not claim the " + std::to_string(running) + " RUNNING executions at its start");
   observer.observe(*store, arns, incarnation, check);
 
   for (const auto& arn : arns) {
@@ -660,10 +693,11 @@ int main(int argc, char** argv) {
   for (const auto& [arn, e] : expected) expected_invocations += e.invoked.size();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
-      "%d kills (%zu incarnations stored progress), %zu executions, %zu invocations (%zu distinct, %zu again after "
+      "%d kills (%zu incarnations stored progress, %d finished claiming), %zu executions, %zu invocations (%zu "
+      "distinct, %zu again after "
       "a kill), %.1f s\n",
-      config->kills, observer.productive_incarnations(), arns.size(), invocations.size(), expected_invocations,
-      invocations.size() - std::min(invocations.size(), expected_invocations), seconds);
+      config->kills, observer.productive_incarnations(), claims_checked, arns.size(), invocations.size(),
+      expected_invocations, invocations.size() - std::min(invocations.size(), expected_invocations), seconds);
   store.reset();
   if (check.failures() > 0) {
     std::fprintf(stderr, "%d check(s) failed; the database and logs are kept in %s (seed %llu)\n", check.failures(),
