@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <map>
+#include <string>
 
 namespace stepwise::cli {
 
@@ -11,5 +13,9 @@ namespace stepwise::cli {
 using Command = std::function<int()>;
 Command add_validate(CLI::App& app);
 Command add_run(CLI::App& app);
+// The aws-style commands over the database (create-state-machine, start-execution,
+// describe-execution, ...) and `timeline`, each entered in `commands` by name.
+void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands);
+Command add_timeline(CLI::App& app);
 
 }  // namespace stepwise::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   std::map<std::string, Command> commands;
   commands["validate"] = add_validate(app);
   commands["run"] = add_run(app);
+  add_store_commands(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,7 +5,17 @@
 // An execution is a tree of frames. A frame runs one (sub)machine: the top
 // level, one Parallel branch, or one Map iteration. A frame is in one phase:
 // ready to run its current state, waiting for a task, a timer (Wait, retry
-// backoff) or its children (Parallel/Map), or done.
+// backoff) or its children (Parallel/Map), or done: halted, kept for a
+// redrive (see Frame::halted and engine/redrive.h).
+//
+// When an execution runs with RunOptions::on_transition, what a redrive needs
+// is kept as it fails: a branch or iteration that fails, and the siblings
+// aborted with it, stay (phase Done) under their Parallel/Map frame, which
+// keeps the results of the others, until that state is left (retried,
+// caught, or succeeded with tolerated failures); a frame whose state fails
+// keeps that state's raw input. So the final snapshot of a FAILED,
+// TIMED_OUT or ABORTED execution shows every state that was entered and not
+// left, with its input.
 //
 // engine/snapshot.h turns this into JSON and back; Engine::resume continues
 // an execution from it.
@@ -73,6 +83,18 @@ struct Frame {
   std::optional<double> tolerated_percentage;
   std::optional<std::int64_t> tolerated_count;
   std::vector<std::uint32_t> children;  // frame ids of running children
+  // Children that stopped without finishing (failed, or aborted by a failure)
+  // and are kept, in phase Done, for a redrive to run again from the state
+  // where each stopped. Only while the execution runs with on_transition.
+  std::vector<std::uint32_t> halted;
+  // A redrive in progress: halted children waiting to run again, the next at
+  // the back (by index: a Map launches them under MaxConcurrency before its
+  // iterations not started yet).
+  std::vector<std::uint32_t> relaunch;
+  // Set by a redrive on a Parallel/Map frame that had progress: when the
+  // state is entered again it runs only `relaunch` and the iterations not
+  // started, keeping the other results.
+  bool rerun = false;
 
   bool operator==(const Frame&) const = default;
 };
@@ -98,6 +120,10 @@ struct ExecutionState {
   std::uint64_t next_token = 1;
   std::int64_t states_entered = 0;
   Nanos deadline = 0;  // machine-level TimeoutSeconds, 0: none
+  // Redrives so far ($$.Execution.RedriveCount) and when the last one
+  // happened ($$.Execution.RedriveTime, 0: never redriven).
+  std::int64_t redrive_count = 0;
+  Nanos redrive_time = 0;
 
   bool operator==(const ExecutionState&) const = default;
 };

@@ -256,19 +256,33 @@ struct Interp {
     ex.st.free_frames.push_back(id);
   }
 
-  // Stops a frame and everything below it (a failed sibling branch, a
-  // Map over its failure threshold, an execution that ended).
-  void abort_frame(std::uint32_t id) {
+  // Releases a frame and every frame below it: running, halted or waiting
+  // to be relaunched.
+  void release_tree(std::uint32_t id) {
     Frame& f = frame(id);
-    for (auto c : f.children) abort_frame(c);
-    f.children.clear();
+    for (const auto* list : {&f.children, &f.halted, &f.relaunch})
+      for (auto c : *list) release_tree(c);
+    release(id);
+  }
+
+  // The ...StateAborted event of a frame whose state was in progress.
+  void emit_state_aborted(Frame& f) {
     if (f.entered && (f.phase == FramePhase::Task || f.phase == FramePhase::Timer || f.phase == FramePhase::Children)) {
       const State& s = state_of(f);
       static const char* names[] = {"TaskStateAborted", nullptr, nullptr, "WaitStateAborted", nullptr, nullptr,
                                     "ParallelStateAborted", "MapStateAborted"};
       if (const char* n = names[static_cast<int>(s.type)]) emit(&f, n);
     }
-    release(id);
+  }
+
+  // Stops a frame and everything below it (a failed sibling branch, a
+  // Map over its failure threshold, an execution that ended).
+  void abort_frame(std::uint32_t id) {
+    Frame& f = frame(id);
+    for (auto c : f.children) abort_frame(c);
+    f.children.clear();
+    emit_state_aborted(f);
+    release_tree(id);
   }
 
   // Writes the ...StateAborted events of a frame and everything below it,
@@ -277,12 +291,98 @@ struct Interp {
   void emit_aborted(std::uint32_t id) {
     Frame& f = frame(id);
     for (auto c : f.children) emit_aborted(c);
-    if (f.entered && (f.phase == FramePhase::Task || f.phase == FramePhase::Timer || f.phase == FramePhase::Children)) {
-      const State& s = state_of(f);
-      static const char* names[] = {"TaskStateAborted", nullptr, nullptr, "WaitStateAborted", nullptr, nullptr,
-                                    "ParallelStateAborted", "MapStateAborted"};
-      if (const char* n = names[static_cast<int>(s.type)]) emit(&f, n);
+    emit_state_aborted(f);
+  }
+
+  // ---- Keeping what a redrive needs ---------------------------------------
+  //
+  // Only an execution that reports its snapshots (on_transition) can be
+  // redriven, so only such a run pays for it: a failed branch or iteration,
+  // and the siblings aborted with it, are halted rather than released, and a
+  // state that rewrites its frame's input in place keeps a copy of its raw
+  // input until it has left (see raw_backup).
+
+  bool keep_for_redrive() const { return ex.hooked; }
+
+  // abort_frame, keeping the frames: events as abort_frame writes them, then
+  // the frame is halted (phase Done) with what it had done; its own running
+  // children become its halted ones.
+  void halt_tree(std::uint32_t id) {
+    Frame& f = frame(id);
+    for (auto c : f.children) halt_tree(c);
+    f.halted.insert(f.halted.end(), f.children.begin(), f.children.end());
+    f.children.clear();
+    emit_state_aborted(f);
+    halt(f);
+  }
+
+  // A frame that stopped: stale its pending completion or timer.
+  static void halt(Frame& f) {
+    f.phase = FramePhase::Done;
+    f.token = 0;
+  }
+
+  // Stops a Parallel/Map frame's running children after a failure: halted
+  // under it when keeping for a redrive, else released with the frame's
+  // progress (as if the state had never run).
+  void stop_children(std::uint32_t pid) {
+    Frame& p = frame(pid);
+    if (!keep_for_redrive()) {
+      for (auto x : p.children) abort_frame(x);
+      p.children.clear();
+      discard_progress(pid);
+      return;
     }
+    for (auto x : p.children) halt_tree(x);
+    p.halted.insert(p.halted.end(), p.children.begin(), p.children.end());
+    p.halted.insert(p.halted.end(), p.relaunch.begin(), p.relaunch.end());  // a redrive's not run yet
+    p.children.clear();
+    p.relaunch.clear();
+  }
+
+  // Forgets a Parallel/Map frame's progress (the state is left, retried or
+  // run anew): its halted children are released, its counters cleared.
+  void discard_progress(std::uint32_t fid) {
+    Frame& f = frame(fid);
+    for (const auto* list : {&f.halted, &f.relaunch})
+      for (auto c : *list) release_tree(c);
+    f.halted.clear();
+    f.relaunch.clear();
+    f.rerun = false;
+    f.total = f.launched = f.succeeded = f.failed = f.running = 0;
+    f.results = {};
+    f.items = {};
+  }
+
+  // The raw input of the state running in one frame, copied before the
+  // state rewrites the frame's input in place (ResultPath, OutputPath), so
+  // that if the state then fails the frame shows the input it was entered
+  // with: a redrive runs the state again with it. Valid while that state
+  // runs within this step.
+  struct RawBackup {
+    std::uint32_t frame = kNoFrame;
+    std::int64_t entered_event = 0;
+    json::value input;
+  } raw_backup;
+
+  void keep_raw_input(const Frame& f) {
+    if (!keep_for_redrive()) return;
+    raw_backup.frame = f.id;
+    raw_backup.entered_event = f.entered_event;
+    raw_backup.input = f.input;
+  }
+
+  // The state of frame `fid` failed: put its raw input back if it was kept.
+  void restore_raw_input(std::uint32_t fid) {
+    if (raw_backup.frame != fid) return;
+    Frame& f = frame(fid);
+    if (f.in_use && f.entered && f.entered_event == raw_backup.entered_event) f.input = std::move(raw_backup.input);
+    drop_raw_input();
+  }
+
+  void drop_raw_input() {
+    raw_backup.frame = kNoFrame;
+    raw_backup.input = nullptr;
   }
 
   // A Distributed Map run's ARN, as AWS forms it
@@ -310,7 +410,11 @@ struct Interp {
     exo["StartTime"] = ex.st.start_time_text;
     exo["Name"] = ex.st.name;
     exo["RoleArn"] = ex.st.role_arn;
-    if (ex.options.type != RunOptions::Type::ExpressSync) exo["RedriveCount"] = 0;
+    if (ex.options.type != RunOptions::Type::ExpressSync) {
+      exo["RedriveCount"] = ex.st.redrive_count;
+      // Present only once the execution has been redriven.
+      if (ex.st.redrive_count > 0) exo["RedriveTime"] = states::format_timestamp(ex.st.redrive_time);
+    }
     json::object sm;
     sm["Id"] = ex.st.state_machine_arn;
     sm["Name"] = ex.st.state_machine_name;
@@ -347,6 +451,12 @@ struct Interp {
     auto v = p.select(p.is_context() ? ctx : input, &miss);
     if (!v) return runtime_failure("Invalid path '" + p.text() + "' : " + miss);
     return std::move(*v);
+  }
+
+  // Whether the path selects its whole input ("$", or no path).
+  static bool whole(const PathSpec& p) {
+    return p.kind == PathSpec::Kind::Whole ||
+           (p.kind == PathSpec::Kind::Path && p.path->is_root() && !p.path->is_context());
   }
 
   // The effective input after InputPath, without copying the raw input: points
@@ -472,6 +582,8 @@ struct Interp {
   }
 
   void execution_failed(const Failure& f, ExecutionStatus status = ExecutionStatus::Failed) {
+    // The state that failed (if it was rewriting its input) shows its raw input.
+    if (raw_backup.frame != kNoFrame) restore_raw_input(raw_backup.frame);
     const char* type = status == ExecutionStatus::TimedOut ? "ExecutionTimedOut" : "ExecutionFailed";
     const char* key =
         status == ExecutionStatus::TimedOut ? "executionTimedOutEventDetails" : "executionFailedEventDetails";
@@ -499,6 +611,7 @@ struct Interp {
   }
 
   void frame_failed(std::uint32_t fid, Failure failure) {
+    restore_raw_input(fid);
     Frame& f = frame(fid);
     if (f.parent < 0) {
       execution_failed(failure);
@@ -513,7 +626,9 @@ struct Interp {
   // `final_event` ("ParallelStateFailed", "MapStateFailed") is written once
   // the state is not retried.
   bool state_failed(std::uint32_t fid, const State& s, Failure failure, const char* final_event = nullptr) {
+    restore_raw_input(fid);  // Retry and Catch see the raw input
     Frame& f = frame(fid);
+    const bool container = s.type == StateType::Parallel || s.type == StateType::Map;
     prefix_cause(failure, f, s);
     if (failure.error == "States.Runtime") {
       execution_failed(failure);
@@ -530,6 +645,7 @@ struct Interp {
           double u = static_cast<double>(E.random->next_u64() >> 11) * (1.0 / 9007199254740992.0);
           delay *= u;
         }
+        if (container) discard_progress(fid);  // a retry runs every branch or iteration again
         ++f.attempts[i];
         ++f.retry_count;
         f.phase = FramePhase::Timer;
@@ -561,6 +677,7 @@ struct Interp {
       emit(&f, exited_name(s.type), [&](json::object& d) {
         d["stateExitedEventDetails"] = payload_details("output", f.input, &s.name);
       });
+      if (container) discard_progress(fid);
       f.state = c.next;
       f.entered = false;
       f.phase = FramePhase::Ready;
@@ -585,6 +702,7 @@ struct Interp {
       execution_failed(data_limit(s.name));
       return false;
     }
+    if (raw_backup.frame == fid) drop_raw_input();
     emit(&f, exited_name(s.type), [&](json::object& d) {
       d["stateExitedEventDetails"] = payload_details("output", output, &s.name);
     });
@@ -649,6 +767,11 @@ struct Interp {
     Frame& f = frame(fid);
     const auto& spec = s.as<states::PassSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    // Unless its output is its input (or a part of it), the state rewrites
+    // the frame's input below.
+    const bool rewrites = spec.result || s.parameters || !whole(s.input_path) ||
+                          (s.result_path.kind == ResultPathSpec::Kind::Path && !s.result_path.path->is_root());
+    if (rewrites) keep_raw_input(f);
     json::value result;
     if (spec.result) {
       // Result replaces the effective input; InputPath still has to match.
@@ -688,12 +811,14 @@ struct Interp {
     Frame& f = frame(fid);
     const auto& spec = s.as<states::ChoiceSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    // The effective input replaces the raw one in place (nothing reads the
-    // raw input of a Choice state again, not even after a failure).
-    if (auto failure = apply_path_in_place(s.input_path, f.input, ctx)) return fail_here(fid, s, std::move(*failure));
+    // The frame's input stays the raw input until the state is left (a
+    // redrive evaluates the rules again on it).
+    json::value holder;
+    auto eff = input_view(s.input_path, f.input, ctx, holder);
+    if (!eff) return fail_here(fid, s, eff.failure());
     states::StateIndex next = states::kNoState;
     for (const auto& b : spec.choices) {
-      auto r = b.rule.evaluate(Scope{f.input, ctx, E.random.get()});
+      auto r = b.rule.evaluate(Scope{**eff, ctx, E.random.get()});
       if (!r) return fail_here(fid, s, r.failure());
       if (*r) {
         next = b.next;
@@ -707,7 +832,13 @@ struct Interp {
                                "No Choice Rules matched and no Default was specified for the state '" + s.name + "'",
                                false});
     }
-    if (auto failure = apply_path_in_place(s.output_path, f.input, ctx)) return fail_here(fid, s, std::move(*failure));
+    json::value out_holder;
+    auto out = input_view(s.output_path, **eff, ctx, out_holder);
+    if (!out) return fail_here(fid, s, out.failure());
+    if (*out == &out_holder)
+      f.input = std::move(out_holder);
+    else if (*out == &holder)
+      f.input = std::move(holder);
     return leave(fid, s, next);
   }
 
@@ -752,17 +883,27 @@ struct Interp {
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     if (f.timer == TimerKind::Wait) {  // the timer fired
       f.timer = TimerKind::None;
-      auto out = apply_path(s.output_path, std::move(f.effective), ctx);
+      // The effective input: apart when InputPath selected it, else the raw
+      // input itself (which snapshots before redrive support moved into
+      // `effective`).
+      json::value& eff = whole(s.input_path) && f.effective.is_null() ? f.input : f.effective;
+      json::value holder;
+      auto out = input_view(s.output_path, eff, ctx, holder);
       if (!out) return fail_here(fid, s, out.failure());
-      return transition(fid, s, std::move(*out), s.end ? states::kNoState : s.next);
+      json::value output = *out == &holder ? std::move(holder) : std::move(eff);
+      f.effective = nullptr;
+      return transition(fid, s, std::move(output), s.end ? states::kNoState : s.next);
     }
-    auto eff = apply_path(s.input_path, std::move(f.input), ctx);
+    // The raw input stays in the frame while it waits (a redrive enters the
+    // state again with it).
+    json::value holder;
+    auto eff = input_view(s.input_path, f.input, ctx, holder);
     if (!eff) return fail_here(fid, s, eff.failure());
-    auto due = wait_due(f, s, *eff, ctx);
+    auto due = wait_due(f, s, **eff, ctx);
     if (!due) return fail_here(fid, s, due.failure());
     if (*due - f.entered_time > 2147483647LL * kNanosPerSecond)
       return fail_here(fid, s, runtime_failure("Wait state delay is too long."));
-    f.effective = std::move(*eff);
+    if (*eff == &holder) f.effective = std::move(holder);
     f.phase = FramePhase::Timer;
     f.timer = TimerKind::Wait;
     f.token = ex.st.next_token++;
@@ -776,11 +917,15 @@ struct Interp {
   bool run_succeed(std::uint32_t fid, const State& s) {
     Frame& f = frame(fid);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    auto eff = apply_path(s.input_path, std::move(f.input), ctx);
+    json::value holder, out_holder;
+    auto eff = input_view(s.input_path, f.input, ctx, holder);
     if (!eff) return fail_here(fid, s, eff.failure());
-    auto out = apply_path(s.output_path, std::move(*eff), ctx);
+    auto out = input_view(s.output_path, **eff, ctx, out_holder);
     if (!out) return fail_here(fid, s, out.failure());
-    return transition(fid, s, std::move(*out), states::kNoState);
+    json::value output = *out == &out_holder ? std::move(out_holder)
+                         : *out == &holder   ? std::move(holder)
+                                             : std::move(f.input);
+    return transition(fid, s, std::move(output), states::kNoState);
   }
 
   Result<std::string> fail_field(const char* field, const std::optional<std::string>& literal,
@@ -1009,18 +1154,37 @@ struct Interp {
       if (!r) return fail_here(fid, s, r.failure());
       result = std::move(*r);
     }
-    // In place: on failure the raw input is intact for a Catch.
+    // In place: on failure the raw input is intact for a Catch. Past
+    // ResultPath, only the execution can fail (OutputPath, the size limit):
+    // the kept raw input is what a redrive runs the state with.
+    if (s.result_path.kind != ResultPathSpec::Kind::Discard) keep_raw_input(f);
     if (auto bad = apply_result_path_in_place(s.result_path, f.input, std::move(result)))
       return fail_here(fid, s, std::move(*bad));
-    auto fin = apply_path(s.output_path, std::move(f.input), ctx);
-    if (!fin) return fail_here(fid, s, fin.failure());
-    return transition(fid, s, std::move(*fin), s.end ? states::kNoState : s.next);
+    if (auto bad = apply_path_in_place(s.output_path, f.input, ctx)) return fail_here(fid, s, std::move(*bad));
+    return leave(fid, s, s.end ? states::kNoState : s.next);
   }
 
   // ---- Parallel -----------------------------------------------------------
 
   bool run_parallel(std::uint32_t fid, const State& s) {
     Frame& f = frame(fid);
+    if (f.rerun) {  // a redrive: only the branches that did not succeed run again
+      f.rerun = false;
+      emit(&f, "ParallelStateStarted");
+      f.succeeded = f.total - static_cast<std::uint32_t>(f.relaunch.size());
+      f.failed = 0;
+      f.phase = FramePhase::Children;
+      for (auto it = f.relaunch.rbegin(); it != f.relaunch.rend(); ++it) {
+        Frame& b = frame(*it);
+        b.phase = FramePhase::Ready;
+        b.last_event = f.last_event;
+        f.children.push_back(*it);
+        E.schedule(ex, *it);
+      }
+      f.relaunch.clear();
+      if (!f.children.empty()) return false;
+      f.phase = FramePhase::Ready;  // every branch had succeeded
+    }
     if (f.phase == FramePhase::Ready && f.total && f.succeeded == f.total) {  // every branch is done
       json::value results = std::move(f.results);
       f.results = {};
@@ -1079,11 +1243,27 @@ struct Interp {
 
   bool run_map(std::uint32_t fid, const State& s) {
     Frame& f = frame(fid);
-    if (f.phase == FramePhase::Ready && f.total && f.launched == f.total && f.running == 0) {
+    if (f.rerun) {  // a redrive: only the iterations that did not succeed run again
+      f.rerun = false;
+      emit(&f, "MapStateStarted", [&](json::object& d) {
+        d["mapStateStartedEventDetails"] = json::object{{"length", f.total}};
+      });
+      if (distributed(s)) {
+        emit(&f, "MapRunRedriven", [&](json::object& d) {
+          d["mapRunRedrivenEventDetails"] =
+              json::object{{"mapRunArn", map_run_arn(f, s)}, {"redriveCount", ex.st.redrive_count}};
+        });
+      }
+      f.running = f.failed = 0;
+      f.succeeded = f.launched - static_cast<std::uint32_t>(f.relaunch.size());
+      f.phase = FramePhase::Children;
+      const bool caught = launch_iterations(fid, s);
+      if (f.phase != FramePhase::Children || f.running > 0) return caught;
+      f.phase = FramePhase::Ready;  // every iteration had succeeded
+    }
+    if (f.phase == FramePhase::Ready && f.total && f.launched == f.total && f.running == 0 && f.relaunch.empty()) {
       json::value results = std::move(f.results);
-      f.results = {};
-      f.items = {};
-      f.total = f.launched = f.succeeded = f.failed = 0;
+      discard_progress(fid);  // and the iterations whose failure was tolerated
       if (distributed(s)) emit(&f, "MapRunSucceeded");
       emit(&f, "MapStateSucceeded");
       return finish_with_result(fid, s, std::move(results));
@@ -1151,7 +1331,23 @@ struct Interp {
     const auto& spec = s.as<states::MapSpec>();
     while (true) {
       Frame& f = frame(fid);
-      if (f.launched >= f.total || (f.max_concurrency && f.running >= f.max_concurrency)) break;
+      if (f.max_concurrency && f.running >= f.max_concurrency) break;
+      if (!f.relaunch.empty()) {  // a redrive runs its halted iterations first, by index
+        const std::uint32_t c = f.relaunch.back();
+        f.relaunch.pop_back();
+        const std::uint32_t index = frame(c).slot;
+        ++f.running;
+        if (!distributed(s)) emit(&f, "MapIterationStarted", [&](json::object& d) {
+          d["mapIterationStartedEventDetails"] = json::object{{"name", s.name}, {"index", index}};
+        });
+        Frame& it = frame(c);
+        it.phase = FramePhase::Ready;
+        it.last_event = f.last_event;
+        f.children.push_back(c);
+        E.schedule(ex, c);
+        continue;
+      }
+      if (f.launched >= f.total) break;
       const std::uint32_t i = f.launched++;
       json::value input;
       if (spec.item_selector) {
@@ -1160,8 +1356,8 @@ struct Interp {
         if (!v) {
           for (auto c : f.children) abort_frame(c);
           f.children.clear();
+          discard_progress(fid);  // a redrive runs the whole state again
           f.phase = FramePhase::Ready;
-          f.total = 0;
           return fail_here(fid, s, v.failure());
         }
         input = std::move(*v);
@@ -1195,9 +1391,18 @@ struct Interp {
     const std::uint32_t slot = c.slot;
     const std::int64_t branch_last_event = c.last_event;
     const bool branch_quiet = c.quiet;
-    release(cid);
     Frame& p = frame(pid);
-    if (p.phase != FramePhase::Children) return;  // the parent was already stopped
+    if (p.phase != FramePhase::Children) {  // the parent was already stopped
+      release_tree(cid);
+      return;
+    }
+    // A failed branch or iteration is kept for a redrive, where it stopped.
+    if (!ok && keep_for_redrive()) {
+      halt(c);
+      p.halted.push_back(cid);
+    } else {
+      release_tree(cid);
+    }
     // What the parent writes next (MapIterationSucceeded, ParallelStateFailed,
     // the state's exit...) follows from the branch's last event, as in AWS.
     if (!branch_quiet) p.last_event = branch_last_event;
@@ -1213,10 +1418,7 @@ struct Interp {
         }
         return;
       }
-      for (auto x : p.children) abort_frame(x);
-      p.children.clear();
-      p.total = p.succeeded = 0;
-      p.results = {};
+      stop_children(pid);
       p.phase = FramePhase::Ready;
       if (state_failed(pid, ps, std::move(failure), "ParallelStateFailed")) E.schedule(ex, pid);
       return;
@@ -1236,11 +1438,8 @@ struct Interp {
       });
       if (over_tolerance(p)) {
         const bool tolerance_set = p.tolerated_percentage || p.tolerated_count;
-        for (auto x : p.children) abort_frame(x);
-        p.children.clear();
-        p.total = p.launched = p.succeeded = p.failed = p.running = 0;
-        p.results = {};
-        p.items = {};
+        stop_children(pid);
+        p.running = 0;
         p.phase = FramePhase::Ready;
         if (tolerance_set) {
           failure = Failure{"States.ExceedToleratedFailureThreshold",
@@ -1251,7 +1450,7 @@ struct Interp {
       }
       p.results[slot] = error_output(failure);
     }
-    if (p.launched < p.total) {
+    if (p.launched < p.total || !p.relaunch.empty()) {
       launch_iterations(pid, ps);
       return;
     }
@@ -1342,7 +1541,7 @@ void Engine::Impl::on_wakeup(Execution& ex, Wakeup& w) {
 bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
   Interp in{*this, ex};
   if (w.kind == Wakeup::Kind::ExecutionTimeout) {
-    for (auto& f : ex.st.frames) f.children.clear();
+    // The frames stay as they stand: a redrive continues from there.
     Failure timeout{"States.Timeout", "", false};
     timeout.has_cause = false;
     in.execution_failed(timeout, ExecutionStatus::TimedOut);

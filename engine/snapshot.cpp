@@ -71,6 +71,9 @@ json::object frame_to_json(const Frame& f) {
   if (f.tolerated_percentage) o["toleratedPercentage"] = *f.tolerated_percentage;
   if (f.tolerated_count) o["toleratedCount"] = *f.tolerated_count;
   if (!f.children.empty()) o["children"] = id_array(f.children);
+  if (!f.halted.empty()) o["halted"] = id_array(f.halted);
+  if (!f.relaunch.empty()) o["relaunch"] = id_array(f.relaunch);
+  put("rerun", f.rerun, d.rerun);
   return o;
 }
 
@@ -246,6 +249,9 @@ void read_frame(const json::object& o, Frame& f, std::string path, std::string& 
     f.tolerated_count = n;
   }
   r.ids("children", f.children);
+  r.ids("halted", f.halted);
+  r.ids("relaunch", f.relaunch);
+  r.boolean("rerun", f.rerun);
 }
 
 // Ids, parents and children must point at frames that exist and agree.
@@ -253,6 +259,7 @@ std::string check_structure(const ExecutionSnapshot& s) {
   const auto& frames = s.state.frames;
   const auto n = frames.size();
   auto in_use = [&](std::uint32_t id) { return id < n && frames[id].in_use; };
+  std::vector<bool> listed(n, false);  // named by a parent's halted or relaunch
   for (const auto& f : frames) {
     const std::string where = "frames[" + std::to_string(f.id) + "]";
     if (!f.in_use) continue;
@@ -265,7 +272,24 @@ std::string check_structure(const ExecutionSnapshot& s) {
     for (auto c : f.children) {
       if (!in_use(c) || frames[c].parent != static_cast<std::int32_t>(f.id))
         return where + ".children names frame " + std::to_string(c) + ", which is not its child";
+      if (frames[c].phase == FramePhase::Done)
+        return where + ".children names frame " + std::to_string(c) + ", which is halted";
     }
+    // Halted children (phase Done) are listed by their parent, once.
+    for (const auto* list : {&f.halted, &f.relaunch}) {
+      const char* name = list == &f.halted ? ".halted" : ".relaunch";
+      for (auto c : *list) {
+        if (!in_use(c) || frames[c].parent != static_cast<std::int32_t>(f.id) ||
+            frames[c].phase != FramePhase::Done)
+          return where + name + " names frame " + std::to_string(c) + ", which is not a halted child";
+        if (listed[c]) return where + name + " names frame " + std::to_string(c) + " twice";
+        listed[c] = true;
+      }
+    }
+  }
+  for (const auto& f : frames) {
+    if (f.in_use && f.phase == FramePhase::Done && !listed[f.id])
+      return "frames[" + std::to_string(f.id) + "] is halted, but its parent does not list it";
   }
   for (auto id : s.state.free_frames) {
     if (id >= n || frames[id].in_use)
@@ -312,6 +336,8 @@ json::value snapshot_to_json(const ExecutionState& st, const RunQueue& queue) {
   ex["nextToken"] = st.next_token;
   ex["statesEntered"] = st.states_entered;
   ex["deadline"] = st.deadline;
+  if (st.redrive_count) ex["redriveCount"] = st.redrive_count;
+  if (st.redrive_time) ex["redriveTime"] = st.redrive_time;
 
   json::array frames;
   frames.reserve(st.frames.size());
@@ -376,6 +402,8 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
   ex.integer("nextToken", st.next_token);
   ex.integer("statesEntered", st.states_entered);
   ex.integer("deadline", st.deadline);
+  ex.integer("redriveCount", st.redrive_count);
+  ex.integer("redriveTime", st.redrive_time);
   if (!error.empty()) return invalid(error);
 
   const json::value* fv = top.find("frames", true);
@@ -451,13 +479,17 @@ std::optional<Failure> check_snapshot(const states::Definition& def,
         case FramePhase::Children:
           return s.type == StateType::Parallel || s.type == StateType::Map;
         case FramePhase::Done:
-          return false;
+          return f.parent >= 0;  // a halted branch or iteration
       }
       return false;
     }();
     if (!ok_phase)
       return mismatch(where + " is in phase " + phase_name(f.phase) + ", which state '" + s.name +
                       "' cannot be in");
+    const bool container = s.type == StateType::Parallel || s.type == StateType::Map;
+    if (!container && (f.rerun || !f.halted.empty() || !f.relaunch.empty()))
+      return mismatch(where + " keeps halted children, but state '" + s.name +
+                      "' is neither a Parallel nor a Map");
     if (f.entered && f.attempts.size() > s.retry.size())
       return mismatch(where + " counts " + std::to_string(f.attempts.size()) +
                       " retriers, but state '" + s.name + "' has " +

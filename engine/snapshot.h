@@ -12,7 +12,8 @@
 //    "execution":{"arn","name","stateMachineArn","stateMachineName","roleArn",
 //                 "input","startTime","startTimeText","status","output",
 //                 "error","cause","hasError","hasCause","nextEventId",
-//                 "nextToken","statesEntered","deadline"},
+//                 "nextToken","statesEntered","deadline",
+//                 "redriveCount","redriveTime"},   // the last two only once redriven
 //    "frames":[<frame> | null, ...],   // index = frame id; null: a free slot
 //    "freeFrames":[id, ...],
 //    "ready":[id, ...], "readyFirst":n,
@@ -21,6 +22,15 @@
 // Times are integers: nanoseconds since the Unix epoch. A frame member equal
 // to its default (Frame{}) is omitted; JSON payloads (input, results, items)
 // are embedded as they are, so every number keeps its kind.
+//
+// Format changes (the version stays 1: each addition is an optional member,
+// so older snapshots read as before):
+//  - redrive (engine/redrive.h): execution "redriveCount" and "redriveTime";
+//    frame phase "DONE" (a halted branch or iteration kept for a redrive),
+//    frame members "halted" and "relaunch" (ids of such children) and
+//    "rerun" (a Parallel/Map that a redrive continues). A Wait frame waiting
+//    on its timer now keeps its raw "input" (older snapshots moved it into
+//    "effective"; both resume the same).
 #pragma once
 
 #include <cstdint>

@@ -283,7 +283,11 @@ Status Worker::flush() {
       if (!tr.timers_to_clear.empty()) t.wake_stored = 0;
       ++stats_.transitions;
       stats_.events += static_cast<std::int64_t>(n_events);
-      if (t.final_state) ended.push_back(&t);
+      if (t.final_state) {
+        ended.push_back(&t);
+      } else {
+        maybe_hibernate(t);
+      }
       continue;
     }
     if (committed.code() == Code::kConflict) {
@@ -304,6 +308,42 @@ Status Worker::flush() {
   }
   if (!failure.ok()) pause(failure);
   return failure;
+}
+
+bool Worker::maybe_hibernate(Tracked& t) {
+  // Under virtual time the engine moves its clock to its own timers only.
+  if (engine_.options().virtual_time) return false;
+  if (options_.hibernate_after <= 0 || !t.live || !t.queue.ready.empty() || !t.queue.pending.empty()) return false;
+  if (adopted_.count(t.arn)) return false;  // its caller waits for it in this process
+  for (const auto& f : t.live->frames) {
+    if (f.in_use && f.phase != FramePhase::Timer && f.phase != FramePhase::Children) return false;
+  }
+  const Nanos wake = next_wake(*t.live);
+  const Nanos now = engine_.options().clock->now();
+  if (wake == 0 || wake - now <= options_.hibernate_after) return false;
+  // Loaded a little early, so the engine's own timer fires on time.
+  sleeping_.emplace(wake - kNanosPerSecond, t.arn);
+  sleeping_arns_.insert(t.arn);
+  ++stats_.hibernated;
+  engine_.abandon(t.arn);
+  auto it = tracked_.find(t.arn);
+  retired_.push_back(std::move(it->second));
+  tracked_.erase(it);
+  return true;
+}
+
+Status Worker::wake_due(Nanos now) {
+  while (!sleeping_.empty() && sleeping_.top().first <= now) {
+    std::string arn = sleeping_.top().second;
+    sleeping_.pop();
+    sleeping_arns_.erase(arn);
+    Status s = claim(arn, {});
+    if (s.ok() || s.code() == Code::kConflict || s.code() == Code::kNotFound) continue;  // ended or taken meanwhile
+    sleeping_arns_.insert(arn);
+    sleeping_.emplace(now, std::move(arn));
+    return s;
+  }
+  return {};
 }
 
 void Worker::finish(Tracked& t) {
@@ -390,6 +430,7 @@ Status Worker::claim_due() {
     }
     if (!s.ok()) return s;
   }
+  if (Status s = wake_due(now); !s.ok()) return s;
   std::vector<std::string> reclaim;
   reclaim.swap(reclaim_);
   for (std::size_t i = 0; i < reclaim.size(); ++i) {
@@ -407,6 +448,7 @@ Status Worker::claim_due() {
   auto claimable = store_->list_claimable_executions(now, options_.claim_batch);
   if (!claimable.ok()) return claimable.status();
   for (const auto& e : *claimable) {
+    if (sleeping_arns_.count(e.arn)) continue;  // ours, hibernating (its lease lapsed while the clock jumped)
     Status s = claim(e.arn, {});
     if (s.ok() || s.code() == Code::kConflict) continue;
     if (s.code() == Code::kInvalidArgument || s.code() == Code::kCorrupt || s.code() == Code::kNotFound) {
@@ -429,6 +471,7 @@ Status Worker::run_once(Nanos max_wait) {
     paused_until_ns_ = 0;
     next_claim_ = 0;
   }
+  if (Status s = renew_due(engine_.options().clock->now()); !s.ok()) return s;
   if (Status s = claim_due(); !s.ok()) {
     if (s.code() == Code::kBusy || s.code() == Code::kIoError || s.code() == Code::kDiskFull ||
         s.code() == Code::kCorrupt) {
@@ -447,17 +490,17 @@ Status Worker::run_once(Nanos max_wait) {
   }
   if (Status s = flush(); !s.ok()) return s;
   backoff_ = 0;
-  const Nanos now = engine_.options().clock->now();
-  if (now >= next_renew_ && !tracked_.empty()) {
-    next_renew_ = now + options_.renew_every;
-    auto renewed = store_->renew_leases(options_.owner, now + options_.lease_duration);
-    if (!renewed.ok()) {
-      ++stats_.store_errors;
-      pause(renewed.status());
-      return renewed.status();
-    }
-  }
-  return {};
+  return renew_due(engine_.options().clock->now());
+}
+
+Status Worker::renew_due(Nanos now) {
+  if (now < next_renew_ || active() == 0) return {};
+  next_renew_ = now + options_.renew_every;
+  auto renewed = store_->renew_leases(options_.owner, now + options_.lease_duration);
+  if (renewed.ok()) return {};
+  ++stats_.store_errors;
+  pause(renewed.status());
+  return renewed.status();
 }
 
 Status Worker::run(const std::atomic<bool>& stop) {
@@ -478,6 +521,8 @@ Status Worker::shutdown() {
     retired_.push_back(std::move(it->second));
     tracked_.erase(it);
   }
+  sleeping_ = {};
+  sleeping_arns_.clear();
   auto released = store_->release_leases(options_.owner);
   if (s.ok() && !released.ok()) s = released.status();
   return s;

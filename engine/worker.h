@@ -34,8 +34,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <queue>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/engine.h"
@@ -59,6 +61,11 @@ struct WorkerOptions {
   // The invoker for an execution's tasks, by state machine name (e.g. mocks);
   // unset or null: the engine's.
   std::function<std::shared_ptr<Invoker>(const std::string& state_machine_name)> invoker_for;
+  // An execution that only waits for timers (Wait, retry backoff) due more
+  // than this far ahead is unloaded from memory once its state is committed
+  // (its lease kept) and loaded again shortly before the timer is due: a
+  // worker holds many parked executions for little memory. 0: never.
+  Nanos hibernate_after = 60 * kNanosPerSecond;
   // Group commit thresholds (real time).
   std::size_t max_batch_events = 8192;
   Nanos max_batch_delay = 50 * kNanosPerMilli;
@@ -72,6 +79,7 @@ struct WorkerStats {
   std::int64_t transitions = 0;  // transitions committed
   std::int64_t events = 0;       // history events committed
   std::int64_t store_errors = 0;
+  std::int64_t hibernated = 0;   // times an execution was unloaded until its timer
 };
 
 class Worker {
@@ -105,7 +113,9 @@ class Worker {
   // The executions stay RUNNING in the store, for the next worker.
   storage::Status shutdown();
 
-  std::size_t active() const { return tracked_.size(); }
+  // Executions this worker owns: in memory, or hibernating until a timer.
+  std::size_t active() const { return tracked_.size() + sleeping_.size(); }
+  std::size_t in_memory() const { return tracked_.size(); }
   bool paused() const;
   const WorkerStats& stats() const { return stats_; }
   const std::string& owner() const { return options_.owner; }
@@ -122,6 +132,9 @@ class Worker {
   void pause(const storage::Status& why);
   void drop(Tracked& t, bool notify);
   void finish(Tracked& t);  // the end is both reported and committed
+  bool maybe_hibernate(Tracked& t);  // after a commit: unload if it only waits for a distant timer
+  storage::Status wake_due(Nanos now);
+  storage::Status renew_due(Nanos now);
   Result<std::shared_ptr<const states::Definition>> definition(const std::string& arn, std::int64_t version);
 
   Engine& engine_;
@@ -136,6 +149,10 @@ class Worker {
   std::int64_t first_dirty_ns_ = 0;  // steady time of the oldest unflushed transition
   std::unordered_map<std::string, DoneCallback> adopted_;  // to adopt again after a pause
   std::vector<std::string> reclaim_;                       // dropped by a pause, to claim again
+  // Hibernating executions: (load time, ARN), earliest first.
+  std::priority_queue<std::pair<Nanos, std::string>, std::vector<std::pair<Nanos, std::string>>, std::greater<>>
+      sleeping_;
+  std::unordered_set<std::string> sleeping_arns_;
   std::unordered_map<std::string, std::shared_ptr<const states::Definition>> definitions_;
   std::unordered_map<std::string, RunOptions::Type> machine_types_;
 

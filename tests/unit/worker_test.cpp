@@ -440,3 +440,33 @@ TEST_CASE("worker: transitions are committed in groups; a clean shutdown release
   CHECK(rec.lease_owner.empty());
   CHECK(engine2.active() == 0);
 }
+
+TEST_CASE("worker: executions parked in long Waits hibernate out of memory and wake on time") {
+  auto clock = std::make_shared<ManualClock>();
+  std::shared_ptr<storage::Store> store = must(storage::open_memory());
+  EngineOptions eo;
+  eo.clock = clock;
+  Engine engine(eo);
+  const char* def = R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"Next":"P"},
+                        "P":{"Type":"Pass","End":true}}})";
+  std::vector<std::string> arns;
+  for (int i = 0; i < 50; ++i) arns.push_back(start(*store, engine, def, "p" + std::to_string(i), "{}", "Parked"));
+  Worker worker(engine, store, WorkerOptions{.owner = "sleepy"});
+  for (int i = 0; i < 5; ++i) (void)worker.run_once(kNanosPerMilli);
+  CHECK(worker.active() == 50);
+  CHECK(worker.in_memory() == 0);
+  CHECK(engine.active() == 0);
+  CHECK(worker.stats().hibernated == 50);
+  // Still leased to the worker: no other worker takes them meanwhile.
+  CHECK(must(store->describe_execution(arns[0])).lease_owner == "sleepy");
+  clock->advance(1800 * kNanosPerSecond);
+  (void)worker.run_once(kNanosPerMilli);
+  CHECK(worker.in_memory() == 0);
+  clock->advance(1800 * kNanosPerSecond);
+  for (int i = 0; i < 20 && worker.active() > 0; ++i) (void)worker.run_once(kNanosPerMilli);
+  CHECK(worker.active() == 0);
+  for (const auto& arn : arns) {
+    CHECK(must(store->describe_execution(arn)).status == storage::ExecutionStatus::kSucceeded);
+    check_ids(history(*store, arn));
+  }
+}

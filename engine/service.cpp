@@ -1,0 +1,896 @@
+#include "engine/service.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "engine/engine.h"
+#include "engine/event_codec.h"
+
+namespace stepwise {
+namespace {
+
+using storage::Code;
+
+// AWS's limits on request members.
+constexpr std::size_t kMaxNameLength = 80;
+constexpr std::size_t kMaxArnLength = 256;
+constexpr std::size_t kMaxDefinitionLength = 1024 * 1024;
+constexpr std::size_t kMaxInputBytes = 256 * 1024;
+constexpr std::size_t kMaxErrorLength = 256;
+constexpr std::size_t kMaxCauseLength = 32768;
+constexpr Nanos kRedrivablePeriod = 14LL * 24 * 3600 * kNanosPerSecond;
+
+// ---- Errors -----------------------------------------------------------------
+
+// AWS reports a broken model constraint as "1 validation error detected: ...".
+ServiceError validation(const std::string& what) {
+  return {"ValidationException", "1 validation error detected: " + what};
+}
+
+ServiceError missing(std::string_view member) {
+  return validation("Value null at '" + std::string(member) +
+                    "' failed to satisfy constraint: Member must not be null");
+}
+
+ServiceError too_long(std::string_view member, const std::string& value, std::size_t max, bool show_value = true) {
+  std::string shown = show_value ? "Value '" + value + "' at '" : "Value at '";
+  return validation(shown + std::string(member) +
+                    "' failed to satisfy constraint: Member must have length less than or equal to " +
+                    std::to_string(max));
+}
+
+ServiceError invalid_arn(std::string_view arn) {
+  return {"InvalidArn", "Invalid Arn: '" + std::string(arn) + "'"};
+}
+
+ServiceError state_machine_missing(std::string_view arn) {
+  return {"StateMachineDoesNotExist", "State Machine Does Not Exist: '" + std::string(arn) + "'"};
+}
+
+ServiceError execution_missing(std::string_view arn) {
+  return {"ExecutionDoesNotExist", "Execution Does Not Exist: '" + std::string(arn) + "'"};
+}
+
+ServiceError invalid_token(std::string_view) {
+  return {"InvalidToken", "Invalid Token: 'Invalid token'"};
+}
+
+// A store failure that is no fault of the request.
+ServiceError store_failure(const storage::Status& s) {
+  if (s.code() == Code::kBusy || s.code() == Code::kDiskFull) return {"ServiceUnavailable", s.to_string()};
+  return {"InternalFailure", s.to_string()};
+}
+
+// ---- Request members ----------------------------------------------------------
+
+// The first problem met while reading a request's members.
+class Reader {
+ public:
+  explicit Reader(const json::object& request) : request_(request) {}
+
+  // A string member; nullopt when absent or null.
+  std::optional<std::string> string(std::string_view key) {
+    const json::value* v = request_.if_contains(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (!v->is_string()) {
+      fail_type(key, "a string", *v);
+      return std::nullopt;
+    }
+    return std::string(v->get_string());
+  }
+  // A required string member.
+  std::string required(std::string_view key) {
+    auto s = string(key);
+    if (!s && !error_) error_ = missing(key);
+    return s.value_or("");
+  }
+  std::optional<std::int64_t> integer(std::string_view key) {
+    const json::value* v = request_.if_contains(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_int64()) return v->get_int64();
+    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+      return static_cast<std::int64_t>(v->get_uint64());
+    fail_type(key, "an integer", *v);
+    return std::nullopt;
+  }
+  std::optional<bool> boolean(std::string_view key) {
+    const json::value* v = request_.if_contains(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_bool()) return v->get_bool();
+    fail_type(key, "a boolean", *v);
+    return std::nullopt;
+  }
+  bool has(std::string_view key) const {
+    const json::value* v = request_.if_contains(key);
+    return v && !v->is_null();
+  }
+
+  // maxResults: 0 (the default page) to 1000.
+  int max_results() {
+    auto n = integer("maxResults");
+    if (!n) return 0;
+    if (*n < 0) {
+      set(validation(
+          "Value '" + std::to_string(*n) +
+          "' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0"));
+    } else if (*n > storage::kMaxPageSize) {
+      set(validation(
+          "Value '" + std::to_string(*n) +
+          "' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"));
+    }
+    return static_cast<int>(std::clamp<std::int64_t>(*n, 0, storage::kMaxPageSize));
+  }
+
+  void check_length(std::string_view key, const std::optional<std::string>& value, std::size_t max,
+                    bool show_value = true) {
+    if (value && value->size() > max) set(too_long(key, *value, max, show_value));
+  }
+
+  void set(ServiceError e) {
+    if (!error_) error_ = std::move(e);
+  }
+  const std::optional<ServiceError>& error() const { return error_; }
+
+ private:
+  void fail_type(std::string_view key, const char* expected, const json::value& v) {
+    set({"SerializationException",
+         "Member '" + std::string(key) + "' must be " + expected + ", not " + json_type_name(v)});
+  }
+
+  const json::object& request_;
+  std::optional<ServiceError> error_;
+};
+
+// ---- ARNs -------------------------------------------------------------------
+
+// arn:PARTITION:states:REGION:ACCOUNT:TYPE:RESOURCE[:...]
+struct ArnParts {
+  std::string prefix;  // "arn:PARTITION:states:REGION:ACCOUNT:"
+  std::string type;    // "stateMachine", "execution", ...
+  std::vector<std::string> resource;
+};
+
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    auto end = text.find(sep, start);
+    out.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+std::optional<ServiceError> parse_arn(std::string_view arn, ArnParts* out) {
+  if (arn.substr(0, 4) != "arn:")
+    return ServiceError{"InvalidArn", "Invalid Arn: 'Invalid ARN prefix: " + std::string(arn) + "'"};
+  auto parts = split(arn, ':');
+  if (parts.size() < 7 || parts[1].empty() || parts[2] != "states" || parts[3].empty() || parts[4].empty())
+    return invalid_arn(arn);
+  out->prefix = "arn:" + parts[1] + ":states:" + parts[3] + ":" + parts[4] + ":";
+  out->type = parts[5];
+  out->resource.assign(parts.begin() + 6, parts.end());
+  for (const auto& r : out->resource) {
+    if (r.empty()) return invalid_arn(arn);
+  }
+  return std::nullopt;
+}
+
+ServiceError wrong_type(const std::string& type) {
+  return {"InvalidArn", "Invalid Arn: 'Resource type not valid in this context: " + type + "'"};
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A state machine ARN, possibly qualified by a version number.
+struct MachineRef {
+  std::string arn;  // unqualified
+  std::string name;
+  std::optional<std::int64_t> version;
+};
+
+std::optional<ServiceError> parse_machine_arn(std::string_view text, MachineRef* out, bool allow_version) {
+  ArnParts p;
+  if (auto e = parse_arn(text, &p)) return e;
+  if (p.type != "stateMachine") return wrong_type(p.type);
+  if (p.resource.size() > 2) return invalid_arn(text);
+  out->name = p.resource[0];
+  out->arn = p.prefix + "stateMachine:" + out->name;
+  if (p.resource.size() == 2) {
+    if (!all_digits(p.resource[1])) return state_machine_missing(text);  // an alias: Stepwise has none
+    if (!allow_version) {
+      return ServiceError{"ValidationException", "This operation takes the state machine's ARN, not a version ARN: '" +
+                                                     std::string(text) + "'"};
+    }
+    out->version = std::stoll(p.resource[1]);
+  }
+  return std::nullopt;
+}
+
+std::optional<ServiceError> parse_execution_arn(std::string_view text) {
+  ArnParts p;
+  if (auto e = parse_arn(text, &p)) return e;
+  if (p.type != "execution") return wrong_type(p.type);
+  if (p.resource.size() != 2) return invalid_arn(text);
+  return std::nullopt;
+}
+
+std::string version_arn(const std::string& machine_arn, std::int64_t version) {
+  return machine_arn + ":" + std::to_string(version);
+}
+
+// ---- Values ------------------------------------------------------------------
+
+// A date as the wire carries it: epoch seconds with a millisecond fraction.
+json::value wire_date(Nanos t) {
+  std::int64_t ms = t / kNanosPerMilli - (t % kNanosPerMilli < 0 ? 1 : 0);
+  return static_cast<double>(ms) / 1000.0;
+}
+
+std::string invalid_definition_message(const Diagnostics& diagnostics) {
+  std::string text;
+  for (const auto& d : diagnostics) {
+    if (!text.empty()) text += ", ";
+    if (!d.code.empty()) text += d.code + ": ";
+    text += d.message + " at " + (d.pointer.empty() ? "/" : d.pointer);
+  }
+  return "Invalid State Machine Definition: '" + text + "'";
+}
+
+// Decodes one UTF-8 code point at s[i], advancing i; -1 when malformed.
+std::int32_t next_code_point(std::string_view s, std::size_t& i) {
+  const auto c = static_cast<unsigned char>(s[i++]);
+  if (c < 0x80) return c;
+  int extra = c >= 0xF0 && c < 0xF8 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : -1;
+  if (extra < 0 || i + extra > s.size()) return -1;
+  std::int32_t cp = c & (0x3F >> extra);
+  for (int k = 0; k < extra; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i++]);
+    if ((cc & 0xC0) != 0x80) return -1;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  return cp;
+}
+
+bool is_unicode_space(std::int32_t cp) {
+  return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
+}
+
+std::size_t code_points(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Request members that carry execution data (omitted when includeExecutionData is false).
+bool is_execution_data(std::string_view key) {
+  return key == "input" || key == "inputDetails" || key == "output" || key == "outputDetails" || key == "parameters";
+}
+
+json::object event_to_wire(const storage::EventRecord& r, bool include_data) {
+  json::object o;
+  o["timestamp"] = wire_date(r.timestamp);
+  o["type"] = r.type;
+  o["id"] = r.id;
+  o["previousEventId"] = r.previous_id;
+  auto details = parse_json(r.details);
+  if (details && details->is_object()) {
+    for (auto& [key, member] : details->get_object()) {
+      if (!include_data && member.is_object()) {
+        json::object kept;
+        for (const auto& [k, v] : member.get_object()) {
+          if (!is_execution_data(k)) kept[k] = v;
+        }
+        o[key] = std::move(kept);
+      } else {
+        o[key] = member;
+      }
+    }
+  }
+  return o;
+}
+
+json::object execution_list_item(const storage::ExecutionSummary& e) {
+  json::object o;
+  o["executionArn"] = e.arn;
+  o["stateMachineArn"] = e.state_machine_arn;
+  o["name"] = e.name;
+  o["status"] = storage::to_string(e.status);
+  o["startDate"] = wire_date(e.start_date);
+  if (e.stop_date) o["stopDate"] = wire_date(*e.stop_date);
+  o["stateMachineVersionArn"] = version_arn(e.state_machine_arn, e.state_machine_version);
+  if (e.redrive_count > 0) o["redriveCount"] = e.redrive_count;
+  return o;
+}
+
+}  // namespace
+
+// ---- Free functions -------------------------------------------------------------
+
+RedriveStatus redrive_status(const storage::ExecutionRecord& e, Nanos now) {
+  if (!storage::is_redrivable(e.status)) {
+    return {"NOT_REDRIVABLE", "Execution is " + std::string(storage::to_string(e.status)) + " and cannot be redriven"};
+  }
+  if (e.stop_date && now - *e.stop_date > kRedrivablePeriod) {
+    return {"NOT_REDRIVABLE", "Execution redrivable period exceeded"};
+  }
+  return {"REDRIVABLE", ""};
+}
+
+bool is_valid_resource_name(std::string_view name) {
+  static constexpr std::string_view kForbidden = "<>{}[]?*\"#%\\^|~`$&,;:/";
+  for (std::size_t i = 0; i < name.size();) {
+    const std::int32_t cp = next_code_point(name, i);
+    if (cp < 0) return false;
+    if (cp <= 0x20 || (cp >= 0x7F && cp <= 0x9F) || is_unicode_space(cp)) return false;
+    if (cp < 0x80 && kForbidden.find(static_cast<char>(cp)) != std::string_view::npos) return false;
+  }
+  return !name.empty();
+}
+
+std::string state_machine_arn(const ServiceOptions& o, std::string_view name) {
+  return "arn:aws:states:" + o.region + ":" + o.account + ":stateMachine:" + std::string(name);
+}
+
+std::string execution_arn(const ServiceOptions& o, std::string_view machine, std::string_view execution) {
+  return "arn:aws:states:" + o.region + ":" + o.account + ":execution:" + std::string(machine) + ":" +
+         std::string(execution);
+}
+
+// ---- Service ----------------------------------------------------------------------
+
+namespace {
+
+// The Engine that prepares new executions shares the service's identity, clock and randomness.
+EngineOptions engine_options(const ServiceOptions& o) {
+  EngineOptions e;
+  e.clock = o.clock;
+  e.random = o.random;
+  e.region = o.region;
+  e.account = o.account;
+  return e;
+}
+
+constexpr std::size_t kDefinitionCacheSize = 256;
+
+}  // namespace
+
+Service::Service(std::shared_ptr<storage::Store> store, ServiceOptions options)
+    : store_(std::move(store)), options_(std::move(options)) {
+  if (!options_.clock) options_.clock = std::make_shared<SystemClock>();
+}
+
+Service::~Service() = default;
+
+const std::vector<std::string_view>& Service::operations() {
+  static const std::vector<std::string_view> kNames = {
+      "CreateStateMachine", "DeleteStateMachine", "DescribeExecution", "DescribeStateMachine", "GetExecutionHistory",
+      "ListExecutions",     "ListStateMachines",  "StartExecution",    "StopExecution",        "UpdateStateMachine"};
+  return kNames;
+}
+
+ServiceResult Service::call(std::string_view operation, const json::object& request) {
+  using Method = ServiceResult (Service::*)(const json::object&);
+  static const std::map<std::string_view, Method> kMethods = {
+      {"CreateStateMachine", &Service::create_state_machine},
+      {"UpdateStateMachine", &Service::update_state_machine},
+      {"DescribeStateMachine", &Service::describe_state_machine},
+      {"ListStateMachines", &Service::list_state_machines},
+      {"DeleteStateMachine", &Service::delete_state_machine},
+      {"StartExecution", &Service::start_execution},
+      {"DescribeExecution", &Service::describe_execution},
+      {"ListExecutions", &Service::list_executions},
+      {"GetExecutionHistory", &Service::get_execution_history},
+      {"StopExecution", &Service::stop_execution},
+  };
+  auto it = kMethods.find(operation);
+  if (it == kMethods.end()) {
+    return ServiceError{"UnknownOperationException", "Unknown operation: '" + std::string(operation) + "'"};
+  }
+  return (this->*(it->second))(request);
+}
+
+std::shared_ptr<const states::Definition> Service::cached_definition(const std::string& arn, std::int64_t version) {
+  std::lock_guard lock(cache_mu_);
+  auto it = definitions_.find({arn, version});
+  return it == definitions_.end() ? nullptr : it->second;
+}
+
+void Service::cache_definition(const std::string& arn, std::int64_t version,
+                               std::shared_ptr<const states::Definition> definition) {
+  std::lock_guard lock(cache_mu_);
+  // Versions are immutable, so an entry never goes stale; the bound only caps memory.
+  if (definitions_.size() >= kDefinitionCacheSize) definitions_.clear();
+  definitions_[{arn, version}] = std::move(definition);
+}
+
+std::shared_ptr<const states::Definition> Service::definition(const std::string& arn, std::int64_t version,
+                                                              ServiceError* error) {
+  if (auto def = cached_definition(arn, version)) return def;
+  auto stored = store_->get_state_machine_version(arn, version);
+  if (!stored) {
+    *error = stored.code() == Code::kNotFound ? state_machine_missing(version_arn(arn, version))
+                                              : store_failure(stored.status());
+    return nullptr;
+  }
+  auto parsed = states::parse_definition_text(stored->definition);
+  if (!parsed.definition) {
+    *error = {"InternalFailure", "The stored definition of " + version_arn(arn, version) +
+                                     " no longer parses: " + invalid_definition_message(parsed.diagnostics)};
+    return nullptr;
+  }
+  cache_definition(arn, version, parsed.definition);
+  return parsed.definition;
+}
+
+// ---- State machines -----------------------------------------------------------------
+
+ServiceResult Service::create_state_machine(const json::object& request) {
+  Reader in(request);
+  const std::string name = in.required("name");
+  const std::string definition = in.required("definition");
+  const auto role = in.string("roleArn");
+  const auto type_text = in.string("type");
+  if (in.error()) return *in.error();
+  if (code_points(name) > kMaxNameLength) in.set(too_long("name", name, kMaxNameLength));
+  in.check_length("definition", definition, kMaxDefinitionLength, false);
+  in.check_length("roleArn", role, kMaxArnLength);
+  auto type = type_text ? storage::parse_machine_type(*type_text) : storage::MachineType::kStandard;
+  if (!type) {
+    in.set(validation(
+        "Value '" + *type_text +
+        "' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"));
+  }
+  if (in.error()) return *in.error();
+  if (!is_valid_resource_name(name)) return ServiceError{"InvalidName", "Invalid Name: '" + name + "'"};
+  if (role && role->substr(0, 4) != "arn:") {
+    return ServiceError{"InvalidArn", "Invalid Arn: 'Invalid ARN prefix: " + *role + "'"};
+  }
+
+  states::ParseOptions popts;
+  popts.express = *type == storage::MachineType::kExpress;
+  auto parsed = states::parse_definition_text(definition, popts);
+  if (!parsed.definition) return ServiceError{"InvalidDefinition", invalid_definition_message(parsed.diagnostics)};
+
+  storage::NewStateMachine m;
+  m.arn = state_machine_arn(options_, name);
+  m.name = name;
+  m.type = *type;
+  m.role_arn = role.value_or("arn:aws:iam::" + options_.account + ":role/StepwiseExecutionRole");
+  m.definition = definition;
+  m.creation_date = options_.clock->now();
+  auto created = store_->create_state_machine(m);
+  if (!created && created.code() == Code::kAlreadyExists) {
+    // AWS: the same name, definition and role again is not an error; it answers with the existing machine.
+    auto existing = store_->describe_state_machine(m.arn);
+    if (existing && existing->definition == m.definition && existing->role_arn == m.role_arn &&
+        existing->type == m.type) {
+      created = std::move(existing);
+    } else {
+      return ServiceError{"StateMachineAlreadyExists", "State Machine Already Exists: '" + m.arn + "'"};
+    }
+  }
+  if (!created) return store_failure(created.status());
+  cache_definition(created->arn, created->version, parsed.definition);
+  json::object out;
+  out["stateMachineArn"] = created->arn;
+  out["creationDate"] = wire_date(created->creation_date);
+  out["stateMachineVersionArn"] = version_arn(created->arn, created->version);
+  return out;
+}
+
+ServiceResult Service::update_state_machine(const json::object& request) {
+  Reader in(request);
+  const std::string arn_text = in.required("stateMachineArn");
+  const auto definition = in.string("definition");
+  const auto role = in.string("roleArn");
+  if (in.error()) return *in.error();
+  in.check_length("stateMachineArn", arn_text, kMaxArnLength);
+  in.check_length("definition", definition, kMaxDefinitionLength, false);
+  in.check_length("roleArn", role, kMaxArnLength);
+  if (in.error()) return *in.error();
+  MachineRef ref;
+  if (auto e = parse_machine_arn(arn_text, &ref, false)) return *e;
+  if (!definition && !role && !in.has("loggingConfiguration") && !in.has("tracingConfiguration")) {
+    return ServiceError{"MissingRequiredParameter",
+                        "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration "
+                        "must be specified"};
+  }
+  if (role && role->substr(0, 4) != "arn:") {
+    return ServiceError{"InvalidArn", "Invalid Arn: 'Invalid ARN prefix: " + *role + "'"};
+  }
+  auto current = store_->describe_state_machine(ref.arn);
+  if (!current) {
+    return current.code() == Code::kNotFound ? state_machine_missing(ref.arn) : store_failure(current.status());
+  }
+  std::shared_ptr<const states::Definition> parsed_definition;
+  if (definition) {
+    states::ParseOptions popts;
+    popts.express = current->type == storage::MachineType::kExpress;
+    auto parsed = states::parse_definition_text(*definition, popts);
+    if (!parsed.definition) return ServiceError{"InvalidDefinition", invalid_definition_message(parsed.diagnostics)};
+    parsed_definition = parsed.definition;
+  }
+  storage::StateMachineUpdate u;
+  u.definition = definition;
+  u.role_arn = role;
+  u.update_date = options_.clock->now();
+  auto updated = store_->update_state_machine(ref.arn, u);
+  if (!updated) {
+    return updated.code() == Code::kNotFound ? state_machine_missing(ref.arn) : store_failure(updated.status());
+  }
+  if (parsed_definition) cache_definition(updated->arn, updated->version, parsed_definition);
+  json::object out;
+  out["updateDate"] = wire_date(u.update_date);
+  out["revisionId"] = std::to_string(updated->version);
+  out["stateMachineVersionArn"] = version_arn(updated->arn, updated->version);
+  return out;
+}
+
+ServiceResult Service::describe_state_machine(const json::object& request) {
+  Reader in(request);
+  const std::string arn_text = in.required("stateMachineArn");
+  if (in.error()) return *in.error();
+  MachineRef ref;
+  if (auto e = parse_machine_arn(arn_text, &ref, true)) return *e;
+  auto machine = store_->describe_state_machine(ref.arn);
+  if (!machine) {
+    return machine.code() == Code::kNotFound ? state_machine_missing(arn_text) : store_failure(machine.status());
+  }
+  std::string definition = machine->definition;
+  Nanos date = machine->creation_date;
+  std::int64_t version = machine->version;
+  if (ref.version) {
+    auto v = store_->get_state_machine_version(ref.arn, *ref.version);
+    if (!v) return v.code() == Code::kNotFound ? state_machine_missing(arn_text) : store_failure(v.status());
+    definition = std::move(v->definition);
+    date = v->creation_date;
+    version = v->version;
+  }
+  json::object out;
+  out["stateMachineArn"] = arn_text;
+  out["name"] = machine->name;
+  out["status"] = "ACTIVE";
+  out["definition"] = definition;
+  out["roleArn"] = machine->role_arn;
+  out["type"] = storage::to_string(machine->type);
+  out["creationDate"] = wire_date(date);
+  out["loggingConfiguration"] = json::object{{"level", "OFF"}, {"includeExecutionData", false}};
+  out["tracingConfiguration"] = json::object{{"enabled", false}};
+  out["revisionId"] = std::to_string(version);
+  return out;
+}
+
+ServiceResult Service::list_state_machines(const json::object& request) {
+  Reader in(request);
+  storage::PageRequest page;
+  page.max_results = in.max_results();
+  page.next_token = in.string("nextToken").value_or("");
+  if (in.error()) return *in.error();
+  auto listed = store_->list_state_machines(page);
+  if (!listed) {
+    return listed.code() == Code::kInvalidArgument ? invalid_token(page.next_token) : store_failure(listed.status());
+  }
+  json::array machines;
+  machines.reserve(listed->items.size());
+  for (const auto& m : listed->items) {
+    machines.push_back(json::object{{"stateMachineArn", m.arn},
+                                    {"name", m.name},
+                                    {"type", storage::to_string(m.type)},
+                                    {"creationDate", wire_date(m.creation_date)}});
+  }
+  json::object out;
+  out["stateMachines"] = std::move(machines);
+  if (!listed->next_token.empty()) out["nextToken"] = listed->next_token;
+  return out;
+}
+
+ServiceResult Service::delete_state_machine(const json::object& request) {
+  Reader in(request);
+  const std::string arn_text = in.required("stateMachineArn");
+  if (in.error()) return *in.error();
+  MachineRef ref;
+  if (auto e = parse_machine_arn(arn_text, &ref, false)) return *e;
+  auto deleted = store_->delete_state_machine(ref.arn);
+  // AWS answers a delete of a machine that does not exist (any more) with success.
+  if (!deleted.ok() && deleted.code() != Code::kNotFound) return store_failure(deleted);
+  return json::object{};
+}
+
+// ---- Executions ---------------------------------------------------------------------
+
+ServiceResult Service::start_execution(const json::object& request) {
+  Reader in(request);
+  const std::string arn_text = in.required("stateMachineArn");
+  const auto name = in.string("name");
+  const std::string input_text = in.string("input").value_or("{}");
+  if (in.error()) return *in.error();
+  // Model constraints first, then the machine, then the name, then the input (AWS's order).
+  in.check_length("stateMachineArn", arn_text, kMaxArnLength);
+  if (name && code_points(*name) > kMaxNameLength) in.set(too_long("name", *name, kMaxNameLength));
+  if (input_text.size() > kMaxInputBytes) {
+    in.set(validation("Value at 'input' failed to satisfy constraint: Member must have size less than or equal to " +
+                      std::to_string(kMaxInputBytes) + " bytes in UTF-8 encoding"));
+  }
+  if (in.error()) return *in.error();
+  MachineRef ref;
+  if (auto e = parse_machine_arn(arn_text, &ref, true)) return *e;
+  auto machine = store_->describe_state_machine(ref.arn);
+  if (!machine) {
+    return machine.code() == Code::kNotFound ? state_machine_missing(arn_text) : store_failure(machine.status());
+  }
+  const std::int64_t version = ref.version.value_or(machine->version);
+  if (name && !is_valid_resource_name(*name)) return ServiceError{"InvalidName", "Invalid Name: '" + *name + "'"};
+  JsonParseError perr;
+  auto input = parse_json(input_text, &perr);
+  if (!input) {
+    return ServiceError{"InvalidExecutionInput", "Invalid State Machine Execution Input: '" + perr.describe() + "'"};
+  }
+  ServiceError def_error;
+  auto def = definition(ref.arn, version, &def_error);
+  if (!def) return def_error;
+
+  RunOptions run;
+  run.state_machine_name = machine->name;
+  run.role_arn = machine->role_arn;
+  if (name) {
+    run.execution_name = *name;
+    run.execution_arn = execution_arn(options_, machine->name, *name);
+  }
+  // A fresh engine per start: prepare() leaves the execution's timeout armed in
+  // the engine, and an engine that never runs its loop would keep them all.
+  Engine engine(engine_options(options_));
+  PreparedExecution prepared = engine.prepare(def, std::move(*input), std::move(run));
+  const ExecutionState& st = prepared.snapshot.state;
+  storage::NewExecution e;
+  e.arn = st.arn;
+  e.name = st.name;
+  e.state_machine_arn = ref.arn;
+  e.state_machine_version = version;
+  e.input = input_text;
+  e.start_date = st.start_time;
+  e.state = to_json(snapshot_to_json(prepared.snapshot));
+  e.events.reserve(prepared.events.size());
+  for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
+  // The ExecutionStarted event is recorded with the execution; an input the
+  // engine refuses (ExecutionFailed) ends it in a second transition below.
+  std::vector<storage::EventRecord> ending;
+  if (st.status != ExecutionStatus::Running) {
+    auto first_end = std::find_if(e.events.begin(), e.events.end(),
+                                  [](const storage::EventRecord& r) { return r.type != "ExecutionStarted"; });
+    ending.assign(first_end, e.events.end());
+    e.events.erase(first_end, e.events.end());
+  }
+  auto created = store_->create_execution(e);
+  if (!created) {
+    switch (created.code()) {
+      case Code::kAlreadyExists:
+        return ServiceError{"ExecutionAlreadyExists", "Execution Already Exists: '" + e.arn + "'"};
+      case Code::kNotFound:
+        return state_machine_missing(arn_text);
+      default:
+        return store_failure(created.status());
+    }
+  }
+  if (created->created && st.status != ExecutionStatus::Running) {
+    storage::Transition t;
+    t.execution_arn = e.arn;
+    t.expected_version = created->execution.version;
+    t.events = std::move(ending);
+    storage::ExecutionOutcome outcome;
+    outcome.status = storage::ExecutionStatus::kFailed;
+    if (st.has_error) outcome.error = st.error;
+    if (st.has_cause) outcome.cause = st.cause;
+    outcome.stop_date = t.events.empty() ? st.start_time : t.events.back().timestamp;
+    t.outcome = std::move(outcome);
+    auto committed = store_->commit_transition(t);
+    if (!committed) return store_failure(committed.status());
+  }
+  json::object out;
+  out["executionArn"] = created->execution.arn;
+  out["startDate"] = wire_date(created->execution.start_date);
+  return out;
+}
+
+ServiceResult Service::describe_execution(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("executionArn");
+  if (in.error()) return *in.error();
+  if (auto e = parse_execution_arn(arn)) return *e;
+  auto rec = store_->describe_execution(arn);
+  if (!rec) return rec.code() == Code::kNotFound ? execution_missing(arn) : store_failure(rec.status());
+  json::object out;
+  out["executionArn"] = rec->arn;
+  out["stateMachineArn"] = rec->state_machine_arn;
+  out["name"] = rec->name;
+  out["status"] = storage::to_string(rec->status);
+  out["startDate"] = wire_date(rec->start_date);
+  if (rec->stop_date) out["stopDate"] = wire_date(*rec->stop_date);
+  out["input"] = rec->input;
+  out["inputDetails"] = json::object{{"included", true}};
+  if (rec->output) {
+    out["output"] = *rec->output;
+    out["outputDetails"] = json::object{{"included", true}};
+  }
+  if (rec->error) out["error"] = *rec->error;
+  if (rec->cause) out["cause"] = *rec->cause;
+  out["stateMachineVersionArn"] = version_arn(rec->state_machine_arn, rec->state_machine_version);
+  out["redriveCount"] = rec->redrive_count;
+  if (rec->redrive_date) out["redriveDate"] = wire_date(*rec->redrive_date);
+  auto redrive = redrive_status(*rec, options_.clock->now());
+  out["redriveStatus"] = redrive.status;
+  if (!redrive.reason.empty()) out["redriveStatusReason"] = redrive.reason;
+  return out;
+}
+
+ServiceResult Service::list_executions(const json::object& request) {
+  Reader in(request);
+  const auto machine_arn = in.string("stateMachineArn");
+  const auto map_run_arn = in.string("mapRunArn");
+  const auto status_text = in.string("statusFilter");
+  storage::PageRequest page;
+  page.max_results = in.max_results();
+  page.next_token = in.string("nextToken").value_or("");
+  if (in.error()) return *in.error();
+  storage::ExecutionFilter filter;
+  bool pending_redrive = false;
+  if (status_text) {
+    filter.status = storage::parse_execution_status(*status_text);
+    pending_redrive = *status_text == "PENDING_REDRIVE";
+    if (!filter.status && !pending_redrive) {
+      return validation("Value '" + *status_text +
+                        "' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: "
+                        "[RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]");
+    }
+  }
+  if (machine_arn && map_run_arn) {
+    return ServiceError{"ValidationException", "Specify either a stateMachineArn or a mapRunArn, not both"};
+  }
+  // Stepwise runs no Distributed Map runs as child executions, so no map run exists.
+  if (map_run_arn) return ServiceError{"ResourceNotFound", "Resource not found: '" + *map_run_arn + "'"};
+  if (machine_arn) {
+    MachineRef ref;
+    if (auto e = parse_machine_arn(*machine_arn, &ref, false)) return *e;
+    auto machine = store_->describe_state_machine(ref.arn);
+    if (!machine) {
+      return machine.code() == Code::kNotFound ? state_machine_missing(*machine_arn) : store_failure(machine.status());
+    }
+    filter.state_machine_arn = ref.arn;
+  }
+  json::object out;
+  if (pending_redrive) {  // only Map Run children wait for a redrive
+    out["executions"] = json::array();
+    return out;
+  }
+  auto listed = store_->list_executions(filter, page);
+  if (!listed) {
+    return listed.code() == Code::kInvalidArgument ? invalid_token(page.next_token) : store_failure(listed.status());
+  }
+  json::array items;
+  items.reserve(listed->items.size());
+  for (const auto& e : listed->items) items.push_back(execution_list_item(e));
+  out["executions"] = std::move(items);
+  if (!listed->next_token.empty()) out["nextToken"] = listed->next_token;
+  return out;
+}
+
+ServiceResult Service::get_execution_history(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("executionArn");
+  storage::HistoryRequest h;
+  h.page.max_results = in.max_results();
+  h.page.next_token = in.string("nextToken").value_or("");
+  h.reverse_order = in.boolean("reverseOrder").value_or(false);
+  const bool include_data = in.boolean("includeExecutionData").value_or(true);
+  if (in.error()) return *in.error();
+  if (auto e = parse_execution_arn(arn)) return *e;
+  auto history = store_->get_history(arn, h);
+  if (!history) {
+    switch (history.code()) {
+      case Code::kNotFound:
+        return execution_missing(arn);
+      case Code::kInvalidArgument:
+        return invalid_token(h.page.next_token);
+      default:
+        return store_failure(history.status());
+    }
+  }
+  json::array events;
+  events.reserve(history->items.size());
+  for (const auto& r : history->items) events.push_back(event_to_wire(r, include_data));
+  json::object out;
+  out["events"] = std::move(events);
+  if (!history->next_token.empty()) out["nextToken"] = history->next_token;
+  return out;
+}
+
+namespace {
+
+// The ABORTED end of a running execution, as StopExecution commits it.
+struct Abort {
+  std::vector<storage::EventRecord> events;
+  std::optional<std::string> state;  // the final snapshot; absent: keep the stored state
+};
+
+// Used when the stored state cannot be resumed (it should always be): the
+// execution still ends, with ExecutionAborted after its last event.
+Abort abort_without_engine(const storage::ExecutionRecord& rec, const std::optional<std::string>& error,
+                           const std::optional<std::string>& cause, Nanos now) {
+  json::object det;
+  if (error) det["error"] = *error;
+  if (cause) det["cause"] = *cause;
+  storage::EventRecord r;
+  r.id = rec.last_event_id + 1;
+  r.previous_id = rec.last_event_id;
+  r.timestamp = now;
+  r.type = "ExecutionAborted";
+  r.details = to_json(json::object{{"executionAbortedEventDetails", std::move(det)}});
+  return Abort{{std::move(r)}, std::nullopt};
+}
+
+}  // namespace
+
+ServiceResult Service::stop_execution(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("executionArn");
+  const auto error = in.string("error");
+  const auto cause = in.string("cause");
+  if (in.error()) return *in.error();
+  in.check_length("error", error, kMaxErrorLength, false);
+  in.check_length("cause", cause, kMaxCauseLength, false);
+  if (in.error()) return *in.error();
+  if (auto e = parse_execution_arn(arn)) return *e;
+
+  for (int attempt = 0; attempt < std::max(1, options_.stop_attempts); ++attempt) {
+    auto rec = store_->describe_execution(arn);
+    if (!rec) return rec.code() == Code::kNotFound ? execution_missing(arn) : store_failure(rec.status());
+    if (rec->status != storage::ExecutionStatus::kRunning) {
+      return ServiceError{"ValidationException", "Execution '" + arn + "' is " +
+                                                     std::string(storage::to_string(rec->status)) +
+                                                     ": only a RUNNING execution can be stopped"};
+    }
+    // The engine writes the aborts AWS writes (each state in progress, then
+    // the execution): resume the stored snapshot without running it, stop it.
+    Abort abort;
+    bool stopped = false;
+    ServiceError def_error;
+    auto def = definition(rec->state_machine_arn, rec->state_machine_version, &def_error);
+    auto snapshot = parse_json(rec->state);
+    if (def && snapshot) {
+      Engine engine(engine_options(options_));
+      RunOptions run;
+      std::optional<std::string> final_state;
+      run.on_event = [&](const HistoryEvent& e) { abort.events.push_back(to_event_record(e)); };
+      run.on_transition = [&](const Checkpoint& c) { final_state = to_json(c.to_json()); };
+      auto resumed = engine.resume(def, *snapshot, std::move(run), nullptr);
+      stopped = resumed && engine.stop(*resumed, error, cause) && final_state.has_value();
+      abort.state = std::move(final_state);
+    }
+    if (!stopped || abort.events.empty() || abort.events.back().type != "ExecutionAborted") {
+      abort = abort_without_engine(*rec, error, cause, options_.clock->now());
+    }
+    storage::Transition t;
+    t.execution_arn = arn;
+    t.expected_version = rec->version;
+    t.state = std::move(abort.state);
+    storage::ExecutionOutcome outcome;
+    outcome.status = storage::ExecutionStatus::kAborted;
+    outcome.error = error;
+    outcome.cause = cause;
+    outcome.stop_date = abort.events.back().timestamp;
+    t.outcome = outcome;
+    t.events = std::move(abort.events);
+    auto committed = store_->commit_transition(t);
+    if (committed) return json::object{{"stopDate", wire_date(outcome.stop_date)}};
+    // Conflict: a worker committed a step (or ended the execution) since the read.
+    if (committed.code() != Code::kConflict) return store_failure(committed.status());
+  }
+  return ServiceError{"ServiceUnavailable",
+                      "Execution '" + arn + "' kept changing while it was being stopped; try again"};
+}
+
+}  // namespace stepwise
