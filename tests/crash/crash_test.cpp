@@ -620,12 +620,15 @@ int main(int argc, char** argv) {
   Engine starter;  // prepares executions as start-execution does
   std::vector<std::string> arns;
   std::size_t next_spec = 0;
-  // Executions arrive in four batches during the first third of the kills,
-  // so kills land in every phase of them.
+  // Executions arrive in four batches during the first half of the kills,
+  // so kills land in every phase of them (an execution lives 2-7 s).
   const int batches = 4;
-  const int batch_every = std::max(1, config->kills / (3 * batches));
+  const int batch_every = std::max(1, config->kills / (2 * (batches - 1)));
   std::uniform_int_distribution<int> run_ms(50, 400);
+  // Each incarnation commits in groups of a random size, and unloads
+  // executions parked on timers (hibernation) after a random delay, or never.
   const std::size_t batch_sizes[] = {1, 2, 4, 16, 8192};
+  const int hibernate_after_ms[] = {0, 100, 300, 60000};
   int incarnation = 0;
   int claims_checked = 0;  // incarnations that lived to report their first claim
   for (; incarnation < config->kills; ++incarnation) {
@@ -635,10 +638,12 @@ int main(int argc, char** argv) {
     }
     const std::string output = (dir / ("worker-" + std::to_string(incarnation) + ".log")).string();
     const std::size_t running = count_running(*store, arns);
-    const pid_t pid = spawn_worker(config->worker,
-                                   {db_path, log_path, "--incarnation", std::to_string(incarnation),
-                                    "--max-batch-events", std::to_string(batch_sizes[rng() % std::size(batch_sizes)])},
-                                   output);
+    const pid_t pid =
+        spawn_worker(config->worker,
+                     {db_path, log_path, "--incarnation", std::to_string(incarnation), "--max-batch-events",
+                      std::to_string(batch_sizes[rng() % std::size(batch_sizes)]), "--hibernate-after-ms",
+                      std::to_string(hibernate_after_ms[rng() % std::size(hibernate_after_ms)])},
+                     output);
     std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(rng)));
     ::kill(pid, SIGKILL);
     auto status = wait_for(pid, std::chrono::seconds(10));
@@ -664,7 +669,9 @@ int main(int argc, char** argv) {
   const std::string output = (dir / ("worker-" + std::to_string(incarnation) + ".log")).string();
   const std::size_t running = count_running(*store, arns);
   const pid_t pid = spawn_worker(
-      config->worker, {db_path, log_path, "--incarnation", std::to_string(incarnation), "--until-done"}, output);
+      config->worker,
+      {db_path, log_path, "--incarnation", std::to_string(incarnation), "--hibernate-after-ms", "300", "--until-done"},
+      output);
   auto status = wait_for(pid, std::chrono::seconds(120));
   if (!status) {
     ::kill(pid, SIGKILL);

@@ -1,7 +1,7 @@
 // stepwise_crash_worker: the process the crash test kills.
 //
 //   stepwise_crash_worker DB_PATH INVOCATION_LOG [--incarnation N]
-//                         [--max-batch-events N] [--until-done]
+//                         [--max-batch-events N] [--hibernate-after-ms N] [--until-done]
 //
 // Runs a Worker on the SQLite store at DB_PATH (which must exist; full sync)
 // with the crash test's functions (crash_functions.h), in real time, until
@@ -35,7 +35,8 @@ struct Args {
   std::string db;
   std::string log;
   long incarnation = 0;
-  long max_batch_events = 0;  // 0: the worker's default
+  long max_batch_events = 0;     // 0: the worker's default
+  long hibernate_after_ms = -1;  // -1: the worker's default; 0: never
   bool until_done = false;
 };
 
@@ -45,11 +46,13 @@ bool parse_args(int argc, char** argv, Args& out) {
     const std::string a = argv[i];
     if (a == "--until-done") {
       out.until_done = true;
-    } else if ((a == "--incarnation" || a == "--max-batch-events") && i + 1 < argc) {
+    } else if ((a == "--incarnation" || a == "--max-batch-events" || a == "--hibernate-after-ms") && i + 1 < argc) {
       char* end = nullptr;
       const long v = std::strtol(argv[++i], &end, 10);
       if (*end != '\0' || v < 0) return false;
-      (a == "--incarnation" ? out.incarnation : out.max_batch_events) = v;
+      (a == "--incarnation"        ? out.incarnation
+       : a == "--max-batch-events" ? out.max_batch_events
+                                   : out.hibernate_after_ms) = v;
     } else if (positional == 0) {
       out.db = a;
       ++positional;
@@ -101,7 +104,7 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: stepwise_crash_worker DB_PATH INVOCATION_LOG [--incarnation N] [--max-batch-events N] "
-                 "[--until-done]\n");
+                 "[--hibernate-after-ms N] [--until-done]\n");
     return 2;
   }
 
@@ -145,6 +148,7 @@ int main(int argc, char** argv) {
 
   WorkerOptions wo;
   if (args.max_batch_events > 0) wo.max_batch_events = static_cast<std::size_t>(args.max_batch_events);
+  if (args.hibernate_after_ms >= 0) wo.hibernate_after = args.hibernate_after_ms * kNanosPerMilli;
   Worker worker(engine, store, wo);
   // The first round claims (and resumes) every RUNNING execution: the dead
   // incarnation's leases are freed at once (its process is gone). The test
