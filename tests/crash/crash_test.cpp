@@ -587,6 +587,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: stepwise_crash_test --worker PATH [--seed N] [--kills N] [--keep]\n");
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // in order with stderr in CTest's log
   const auto t0 = std::chrono::steady_clock::now();
   std::mt19937_64 rng(config->seed);
   std::printf("seed %llu\n", static_cast<unsigned long long>(config->seed));
