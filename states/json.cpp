@@ -10,10 +10,17 @@ namespace stepwise {
 namespace {
 
 void append_escaped(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
+  // Runs of characters that need no escape are appended whole: most of a text.
+  const char* run = s.data();
+  const char* const end = run + s.size();
+  for (const char* p = run; p < end; ++p) {
+    const auto u = static_cast<unsigned char>(*p);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(run, static_cast<std::size_t>(p - run));
+    run = p + 1;
+    switch (*p) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
@@ -21,16 +28,14 @@ void append_escaped(std::string& out, std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (u < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", u);
+        out += buf;
+      }
     }
   }
+  out.append(run, static_cast<std::size_t>(end - run));
   out.push_back('"');
 }
 
