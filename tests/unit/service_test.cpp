@@ -257,7 +257,7 @@ TEST_CASE("Service: ARNs: InvalidArn for a malformed one or the wrong resource t
   CHECK(e.message == "Execution Does Not Exist: '" + kExecPrefix + "nope'");
   e = f.fails("NoSuchThing", {});
   CHECK(e.code == "UnknownOperationException");
-  CHECK(Service::operations().size() == 10);
+  CHECK(Service::operations().size() == 11);
 }
 
 TEST_CASE("Service: ListStateMachines pages by name") {
