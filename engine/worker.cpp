@@ -167,6 +167,13 @@ Status Worker::claim(const std::string& arn, DoneCallback on_done) {
   if (Status s = store_->acquire_lease(arn, options_.owner, now, now + options_.lease_duration); !s.ok()) return s;
   auto record = store_->describe_execution(arn);
   if (!record.ok()) return record.status();
+  return run_claimed(*record, std::move(on_done));
+}
+
+Status Worker::run_claimed(const storage::ExecutionRecord& rec, DoneCallback on_done) {
+  const std::string& arn = rec.arn;
+  const storage::ExecutionRecord* record = &rec;
+  if (tracked_.count(arn)) return {};
   if (record->status != storage::ExecutionStatus::kRunning) return {Code::kConflict, arn + " is not RUNNING"};
   auto def = definition(record->state_machine_arn, record->state_machine_version);
   if (!def) return {Code::kInvalidArgument, def.failure().cause};
@@ -468,11 +475,16 @@ Status Worker::claim_due() {
     next_dead_check_ = now + kNanosPerSecond;
     free_dead_owners();
   }
-  auto claimable = store_->list_claimable_executions(now, options_.claim_batch);
-  if (!claimable.ok()) return claimable.status();
-  for (const auto& e : *claimable) {
-    if (sleeping_arns_.count(e.arn)) continue;  // ours, hibernating (its lease lapsed while the clock jumped)
-    Status s = claim(e.arn, {});
+  // One transaction takes a whole batch of leases (a restarted worker may
+  // have thousands of executions to take over).
+  auto claimed = store_->claim_executions(options_.owner, now, now + options_.lease_duration, options_.claim_batch);
+  if (!claimed.ok()) return claimed.status();
+  if (static_cast<int>(claimed->size()) == options_.claim_batch) next_claim_ = now;  // more are waiting
+  for (const auto& e : *claimed) {
+    // One of ours that hibernates (its lease lapsed while the clock jumped)
+    // is simply loaded now; its wake-up finds it loaded.
+    sleeping_arns_.erase(e.arn);
+    Status s = run_claimed(e, {});
     if (s.ok() || s.code() == Code::kConflict) continue;
     if (s.code() == Code::kInvalidArgument || s.code() == Code::kCorrupt || s.code() == Code::kNotFound) {
       spdlog::error("cannot run {}: {}", e.arn, s.to_string());

@@ -126,7 +126,8 @@ class Worker {
   struct Tracked;
 
   storage::Status claim_due();
-  storage::Status claim(const std::string& arn, DoneCallback on_done);
+  storage::Status claim(const std::string& arn, DoneCallback on_done);  // takes its lease first
+  storage::Status run_claimed(const storage::ExecutionRecord& record, DoneCallback on_done);
   void free_dead_owners();
   storage::Status flush();
   storage::Transition transition_of(Tracked& t);  // takes t's buffered events

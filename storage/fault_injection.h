@@ -71,6 +71,10 @@ class FailNthWrite : public StoreWrapper {
   StatusOr<std::int64_t> release_leases(const std::string& owner) override {
     return guard([&] { return target_->release_leases(owner); });
   }
+  StatusOr<std::vector<ExecutionRecord>> claim_executions(const std::string& owner, UnixNanos now,
+                                                          UnixNanos expiry, int limit) override {
+    return guard([&] { return target_->claim_executions(owner, now, expiry, limit); });
+  }
 
  private:
   template <class F>

@@ -63,6 +63,8 @@ class MemoryStore final : public Store {
   StatusOr<std::int64_t> renew_leases(const std::string& owner, UnixNanos expiry) override;
   StatusOr<std::int64_t> release_leases(const std::string& owner) override;
   StatusOr<std::vector<std::string>> list_lease_owners() override;
+  StatusOr<std::vector<ExecutionRecord>> claim_executions(const std::string& owner, UnixNanos now, UnixNanos expiry,
+                                                          int limit) override;
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override;
 
@@ -73,6 +75,7 @@ class MemoryStore final : public Store {
 
   Machine* live_machine(const std::string& arn);
   Execution* execution(const std::string& arn);
+  std::vector<ExecutionSummary> claimable_locked(UnixNanos now, int limit) const;  // REQUIRES: mu_ held
   // What a batch changed so far, as far as the checks of its next
   // transitions can see: they are checked against this, then all applied.
   struct Pending {
@@ -557,9 +560,27 @@ StatusOr<std::vector<std::string>> MemoryStore::list_lease_owners() {
   return std::vector<std::string>(owners.begin(), owners.end());
 }
 
-StatusOr<std::vector<ExecutionSummary>> MemoryStore::list_claimable_executions(UnixNanos now,
-                                                                               int limit) {
+StatusOr<std::vector<ExecutionRecord>> MemoryStore::claim_executions(const std::string& owner, UnixNanos now,
+                                                                     UnixNanos expiry, int limit) {
+  if (owner.empty()) return Status(Code::kInvalidArgument, "a lease needs an owner");
   std::lock_guard lock(mu_);
+  std::vector<ExecutionRecord> out;
+  for (const auto& e : claimable_locked(now, limit)) {
+    Execution* x = execution(e.arn);
+    if (x == nullptr) continue;
+    x->record.lease_owner = owner;
+    x->record.lease_expiry = expiry;
+    out.push_back(x->record);
+  }
+  return out;
+}
+
+StatusOr<std::vector<ExecutionSummary>> MemoryStore::list_claimable_executions(UnixNanos now, int limit) {
+  std::lock_guard lock(mu_);
+  return claimable_locked(now, limit);
+}
+
+std::vector<ExecutionSummary> MemoryStore::claimable_locked(UnixNanos now, int limit) const {
   // (lease_expiry, seq) order, as the SQLite index gives it.
   std::vector<std::tuple<UnixNanos, std::int64_t, const Execution*>> found;
   for (const auto& [arn, x] : executions_) {

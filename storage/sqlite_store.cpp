@@ -217,6 +217,8 @@ class SqliteStore final : public Store {
   StatusOr<std::int64_t> renew_leases(const std::string& owner, UnixNanos expiry) override;
   StatusOr<std::int64_t> release_leases(const std::string& owner) override;
   StatusOr<std::vector<std::string>> list_lease_owners() override;
+  StatusOr<std::vector<ExecutionRecord>> claim_executions(const std::string& owner, UnixNanos now, UnixNanos expiry,
+                                                          int limit) override;
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override;
 
@@ -1163,6 +1165,7 @@ StatusOr<std::int64_t> SqliteStore::renew_leases(const std::string& owner, UnixN
               "WHERE lease_owner = ? AND status = 'RUNNING'"));
     q->bind(1, expiry);
     q->bind(2, owner);
+    head_cache_.clear();  // the remembered heads hold the old expiries
     return static_cast<std::int64_t>(q->exec());
   });
 }
@@ -1174,6 +1177,7 @@ StatusOr<std::int64_t> SqliteStore::release_leases(const std::string& owner) {
     Use q(sql("UPDATE executions INDEXED BY executions_by_lease_owner SET lease_owner = '', lease_expiry = 0 "
               "WHERE lease_owner = ? AND status = 'RUNNING'"));
     q->bind(1, owner);
+    head_cache_.clear();  // the remembered heads hold the old owners
     return static_cast<std::int64_t>(q->exec());
   });
 }
@@ -1200,6 +1204,33 @@ StatusOr<std::vector<ExecutionSummary>> SqliteStore::list_claimable_executions(U
     q->bind(2, limit);
     std::vector<ExecutionSummary> out;
     while (q->executeStep()) out.push_back(summary_from(*q));
+    return out;
+  });
+}
+
+StatusOr<std::vector<ExecutionRecord>> SqliteStore::claim_executions(const std::string& owner, UnixNanos now,
+                                                                     UnixNanos expiry, int limit) {
+  if (owner.empty()) return Status(Code::kInvalidArgument, "a lease needs an owner");
+  return write([&]() -> StatusOr<std::vector<ExecutionRecord>> {
+    std::vector<std::string> arns;
+    {
+      Use q(sql("SELECT arn FROM executions INDEXED BY executions_claimable "
+                "WHERE status = 'RUNNING' AND lease_expiry <= ? ORDER BY lease_expiry, seq LIMIT ?"));
+      q->bind(1, now);
+      q->bind(2, limit);
+      while (q->executeStep()) arns.push_back(q->getColumn(0).getString());
+    }
+    std::vector<ExecutionRecord> out;
+    out.reserve(arns.size());
+    for (const auto& arn : arns) {
+      Use u(sql("UPDATE executions SET lease_owner = ?, lease_expiry = ? WHERE arn = ?"));
+      u->bind(1, owner);
+      u->bind(2, expiry);
+      u->bind(3, arn);
+      u->exec();
+      if (auto r = load_execution(arn)) out.push_back(std::move(*r));
+    }
+    head_cache_.clear();  // the remembered heads hold the old leases
     return out;
   });
 }

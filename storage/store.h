@@ -130,6 +130,13 @@ class Store {
   // The distinct owners holding leases on RUNNING executions, expired or
   // not, sorted.
   virtual StatusOr<std::vector<std::string>> list_lease_owners() = 0;
+  // Takes, in one transaction, the leases of up to `limit` executions that
+  // list_claimable_executions(now, limit) would list, for `owner` until
+  // `expiry`, and returns them whole (their state included): a worker
+  // starting with thousands of executions to take over claims them in a few
+  // writes. InvalidArgument for an empty owner.
+  virtual StatusOr<std::vector<ExecutionRecord>> claim_executions(const std::string& owner, UnixNanos now,
+                                                                  UnixNanos expiry, int limit) = 0;
   // RUNNING executions whose lease is free or expired at `now`, at most
   // `limit`: free ones first, then by lease expiry, ties in creation order.
   virtual StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
@@ -213,6 +220,10 @@ class StoreWrapper : public Store {
     return target_->release_leases(owner);
   }
   StatusOr<std::vector<std::string>> list_lease_owners() override { return target_->list_lease_owners(); }
+  StatusOr<std::vector<ExecutionRecord>> claim_executions(const std::string& owner, UnixNanos now, UnixNanos expiry,
+                                                          int limit) override {
+    return target_->claim_executions(owner, now, expiry, limit);
+  }
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override {
     return target_->list_claimable_executions(now, limit);

@@ -1141,6 +1141,38 @@ TEST_CASE_TEMPLATE("store: a worker renews, lists and releases all its leases at
   CHECK(store.release_leases("").code() == Code::kInvalidArgument);
 }
 
+TEST_CASE_TEMPLATE("store: claim_executions takes a batch of leases in one call", B, MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  for (const char* n : {"b", "c", "d"}) must(store.create_execution(new_execution(n)));
+  must_ok(store.acquire_lease(execution_arn("b"), "other", kT0, kT0 + 10 * kSecond));
+  // Free ones first, in creation order; b is held by a live owner.
+  auto first = must(store.claim_executions("me", kT0, kT0 + 5 * kSecond, 2));
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].arn == w.arn);
+  CHECK(first[1].arn == execution_arn("c"));
+  CHECK(first[0].lease_owner == "me");
+  CHECK(first[0].lease_expiry == kT0 + 5 * kSecond);
+  CHECK(first[0].state == new_execution("run").state);  // whole records, state included
+  CHECK(must(store.describe_execution(execution_arn("c"))).lease_owner == "me");
+  auto rest = must(store.claim_executions("me", kT0, kT0 + 5 * kSecond, 10));
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].arn == execution_arn("d"));
+  // Once b's lease expires it can be taken over; ours are not claimable again meanwhile.
+  CHECK(must(store.claim_executions("me", kT0 + kSecond, kT0 + 6 * kSecond, 10)).empty());
+  // At +10 s every lease has expired: ours first (earliest expiry), b last.
+  auto taken = must(store.claim_executions("me", kT0 + 10 * kSecond, kT0 + 20 * kSecond, 10));
+  REQUIRE(taken.size() == 4);
+  CHECK(taken[3].arn == execution_arn("b"));
+  // A commit under the claimed lease works; the former owner's does not.
+  Transition t = step(execution_arn("b"), 1);
+  t.lease_owner = "other";
+  CHECK(store.commit_transition(t).code() == Code::kConflict);
+  t.lease_owner = "me";
+  CHECK(must(store.commit_transition(t)) == 2);
+  CHECK(store.claim_executions("", kT0, kT0, 1).code() == Code::kInvalidArgument);
+}
+
 // ---- Fault injection ---------------------------------------------------------
 
 TEST_CASE_TEMPLATE("store: FailNthWrite fails exactly the N-th write", B, MemoryBackend,
