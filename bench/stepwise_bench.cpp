@@ -7,6 +7,7 @@
 // (--no-store skips the second).
 //
 //   stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store]
+//   stepwise_bench --parked N    # a worker holding N executions parked in Waits: time and memory
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -204,6 +205,50 @@ double cli_one_state_ms(const std::string& stepwise, int runs, const std::string
   return median(times);
 }
 
+// A worker holding `n` executions parked in a one-hour Wait: records them
+// (setup, synchronous=NORMAL for speed), then a worker (synchronous=FULL)
+// claims them, runs each into its Wait and hibernates it. Prints the time and
+// the worker process's peak resident memory.
+int parked(long n) {
+  const std::string path = fresh_db_path();
+  pid_t setup = fork();
+  if (setup == 0) {
+    storage::SqliteOptions o;
+    o.sync = storage::SyncMode::kNormal;
+    std::shared_ptr<storage::Store> store = std::move(storage::open_sqlite(path, o)).value();
+    Service service(store);
+    auto m = service.create_state_machine(
+        {{"name", "Parked"},
+         {"definition", R"({"StartAt":"Nap","States":{"Nap":{"Type":"Wait","Seconds":3600,"End":true}}})"}});
+    if (!m.ok()) _exit(1);
+    for (long i = 0; i < n; ++i) {
+      if (!service.start_execution({{"stateMachineArn", m.response().at("stateMachineArn")}}).ok()) _exit(1);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(setup, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
+  auto t0 = WallClock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::shared_ptr<storage::Store> store = std::move(storage::open_sqlite(path)).value();
+    Engine engine;
+    Worker worker(engine, store);
+    while (worker.stats().hibernated < n) (void)worker.run_once(50 * kNanosPerMilli);
+    std::printf("parked: %ld executions claimed, run into their Wait and hibernated (%lld commits, %zu in memory)\n", n,
+                static_cast<long long>(worker.stats().commits), worker.in_memory());
+    std::fflush(stdout);
+    _exit(0);
+  }
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  std::printf("parked: worker took %.1f s, peak resident %.1f MiB\n", ms_since(t0) / 1000.0,
+              static_cast<double>(ru.ru_maxrss) / 1024.0);
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -219,8 +264,9 @@ int main(int argc, char** argv) {
     else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--stepwise" && i + 1 < argc) stepwise = argv[++i];
     else if (a == "--no-store") no_store = true;
+    else if (a == "--parked" && i + 1 < argc) return parked(std::atol(argv[++i]));
     else {
-      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store]\n";
+      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N]\n";
       return 2;
     }
   }
