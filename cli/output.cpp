@@ -55,51 +55,6 @@ void append_python_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void append_cli_json(std::string& out, const json::value& v, int depth) {
-  auto newline = [&](int d) {
-    out.push_back('\n');
-    out.append(static_cast<std::size_t>(d) * 4, ' ');
-  };
-  if (v.is_object()) {
-    const auto& o = v.get_object();
-    if (o.empty()) {
-      out += "{}";
-      return;
-    }
-    out.push_back('{');
-    bool first = true;
-    for (const auto& kv : o) {
-      if (!first) out.push_back(',');
-      first = false;
-      newline(depth + 1);
-      append_python_string(out, kv.key());
-      out += ": ";
-      append_cli_json(out, kv.value(), depth + 1);
-    }
-    newline(depth);
-    out.push_back('}');
-  } else if (v.is_array()) {
-    const auto& a = v.get_array();
-    if (a.empty()) {
-      out += "[]";
-      return;
-    }
-    out.push_back('[');
-    bool first = true;
-    for (const auto& e : a) {
-      if (!first) out.push_back(',');
-      first = false;
-      newline(depth + 1);
-      append_cli_json(out, e, depth + 1);
-    }
-    newline(depth);
-    out.push_back(']');
-  } else if (v.is_string()) {
-    append_python_string(out, v.get_string());
-  } else {
-    append_json(out, v);
-  }
-}
 
 // Display width of UTF-8 text: one column per code point.
 std::size_t width(std::string_view s) {
@@ -209,7 +164,7 @@ json::value with_cli_dates(const json::value& v) {
 
 std::string aws_cli_json(const json::value& v) {
   std::string out;
-  append_cli_json(out, v, 0);
+  append_indented(out, v, 4, 0, append_python_string);
   return out;
 }
 

@@ -89,50 +89,6 @@ void append_double(std::string& out, double d) {
   }
 }
 
-void append_pretty(std::string& out, const json::value& v, int indent) {
-  auto newline = [&](int n) {
-    out.push_back('\n');
-    out.append(static_cast<std::size_t>(n) * 2, ' ');
-  };
-  if (v.is_object()) {
-    const auto& o = v.get_object();
-    if (o.empty()) {
-      out += "{}";
-      return;
-    }
-    out.push_back('{');
-    bool first = true;
-    for (const auto& kv : o) {
-      if (!first) out.push_back(',');
-      first = false;
-      newline(indent + 1);
-      append_escaped(out, kv.key());
-      out += ": ";
-      append_pretty(out, kv.value(), indent + 1);
-    }
-    newline(indent);
-    out.push_back('}');
-  } else if (v.is_array()) {
-    const auto& a = v.get_array();
-    if (a.empty()) {
-      out += "[]";
-      return;
-    }
-    out.push_back('[');
-    bool first = true;
-    for (const auto& e : a) {
-      if (!first) out.push_back(',');
-      first = false;
-      newline(indent + 1);
-      append_pretty(out, e, indent + 1);
-    }
-    newline(indent);
-    out.push_back(']');
-  } else {
-    append_json(out, v);
-  }
-}
-
 }  // namespace
 
 void append_json(std::string& out, const json::value& v) {
@@ -186,9 +142,55 @@ std::string to_json(const json::value& v) {
   return out;
 }
 
+void append_indented(std::string& out, const json::value& v, int width, int depth, StringWriter write_string) {
+  auto newline = [&](int level) {
+    out.push_back('\n');
+    out.append(static_cast<std::size_t>(level) * static_cast<std::size_t>(width), ' ');
+  };
+  if (v.is_object()) {
+    const auto& o = v.get_object();
+    if (o.empty()) {
+      out += "{}";
+      return;
+    }
+    out.push_back('{');
+    bool first = true;
+    for (const auto& kv : o) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(depth + 1);
+      write_string(out, kv.key());
+      out += ": ";
+      append_indented(out, kv.value(), width, depth + 1, write_string);
+    }
+    newline(depth);
+    out.push_back('}');
+  } else if (v.is_array()) {
+    const auto& a = v.get_array();
+    if (a.empty()) {
+      out += "[]";
+      return;
+    }
+    out.push_back('[');
+    bool first = true;
+    for (const auto& e : a) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(depth + 1);
+      append_indented(out, e, width, depth + 1, write_string);
+    }
+    newline(depth);
+    out.push_back(']');
+  } else if (v.is_string()) {
+    write_string(out, v.get_string());
+  } else {
+    append_json(out, v);
+  }
+}
+
 std::string to_pretty_json(const json::value& v) {
   std::string out;
-  append_pretty(out, v, 0);
+  append_indented(out, v, 2, 0, append_escaped);
   return out;
 }
 

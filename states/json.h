@@ -22,6 +22,12 @@ void append_json(std::string& out, const json::value& v);
 // Human-readable indented form, for the command line.
 std::string to_pretty_json(const json::value& v);
 
+// Indented form with `width` spaces per level, starting at level `depth`;
+// keys and string values are written by `write_string` (e.g. the AWS CLI's
+// own escaping), everything else as append_json writes it.
+using StringWriter = void (*)(std::string& out, std::string_view s);
+void append_indented(std::string& out, const json::value& v, int width, int depth, StringWriter write_string);
+
 struct JsonParseError {
   std::string message;  // e.g. "syntax error"
   std::size_t line = 0;    // 1-based
