@@ -28,4 +28,26 @@ Result<HistoryEvent> from_event_record(const storage::EventRecord& r) {
   return e;
 }
 
+storage::ExecutionStatus to_store_status(ExecutionStatus s) {
+  switch (s) {
+    case ExecutionStatus::Running: return storage::ExecutionStatus::kRunning;
+    case ExecutionStatus::Succeeded: return storage::ExecutionStatus::kSucceeded;
+    case ExecutionStatus::Failed: return storage::ExecutionStatus::kFailed;
+    case ExecutionStatus::TimedOut: return storage::ExecutionStatus::kTimedOut;
+    case ExecutionStatus::Aborted: return storage::ExecutionStatus::kAborted;
+  }
+  return storage::ExecutionStatus::kFailed;
+}
+
+ExecutionStatus from_store_status(storage::ExecutionStatus s) {
+  switch (s) {
+    case storage::ExecutionStatus::kRunning: return ExecutionStatus::Running;
+    case storage::ExecutionStatus::kSucceeded: return ExecutionStatus::Succeeded;
+    case storage::ExecutionStatus::kFailed: return ExecutionStatus::Failed;
+    case storage::ExecutionStatus::kTimedOut: return ExecutionStatus::TimedOut;
+    case storage::ExecutionStatus::kAborted: return ExecutionStatus::Aborted;
+  }
+  return ExecutionStatus::Failed;
+}
+
 }  // namespace stepwise

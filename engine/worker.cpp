@@ -45,28 +45,6 @@ std::int64_t steady_ns() {
       .count();
 }
 
-storage::ExecutionStatus store_status(ExecutionStatus s) {
-  switch (s) {
-    case ExecutionStatus::Running: return storage::ExecutionStatus::kRunning;
-    case ExecutionStatus::Succeeded: return storage::ExecutionStatus::kSucceeded;
-    case ExecutionStatus::Failed: return storage::ExecutionStatus::kFailed;
-    case ExecutionStatus::TimedOut: return storage::ExecutionStatus::kTimedOut;
-    case ExecutionStatus::Aborted: return storage::ExecutionStatus::kAborted;
-  }
-  return storage::ExecutionStatus::kFailed;
-}
-
-ExecutionStatus engine_status(storage::ExecutionStatus s) {
-  switch (s) {
-    case storage::ExecutionStatus::kRunning: return ExecutionStatus::Running;
-    case storage::ExecutionStatus::kSucceeded: return ExecutionStatus::Succeeded;
-    case storage::ExecutionStatus::kFailed: return ExecutionStatus::Failed;
-    case storage::ExecutionStatus::kTimedOut: return ExecutionStatus::TimedOut;
-    case storage::ExecutionStatus::kAborted: return ExecutionStatus::Aborted;
-  }
-  return ExecutionStatus::Failed;
-}
-
 // The earliest moment the execution needs waking: a Wait or retry timer, a
 // task or heartbeat deadline, the execution timeout (0: none).
 Nanos next_wake(const ExecutionState& st) {
@@ -89,7 +67,7 @@ Nanos next_wake(const ExecutionState& st) {
 // that another party committed.
 ExecutionResult result_from_record(const storage::ExecutionRecord& r) {
   ExecutionResult out;
-  out.status = engine_status(r.status);
+  out.status = from_store_status(r.status);
   out.execution_arn = r.arn;
   if (r.output) {
     if (auto v = parse_json(*r.output)) out.output = std::move(*v);
@@ -235,7 +213,7 @@ void Worker::note_transition(Tracked& t, const Checkpoint& c) {
     t.live = nullptr;
     t.final_state = to_json(c.to_json());
     storage::ExecutionOutcome o;
-    o.status = store_status(c.state.status);
+    o.status = to_store_status(c.state.status);
     if (c.state.status == ExecutionStatus::Succeeded) o.output = to_json(c.state.output);
     if (c.state.has_error) o.error = c.state.error;
     if (c.state.has_cause) o.cause = c.state.cause;

@@ -257,22 +257,6 @@ struct Expected {
   std::set<std::string> invoked;  // idempotency keys
 };
 
-storage::ExecutionStatus store_status(ExecutionStatus s) {
-  switch (s) {
-    case ExecutionStatus::Running:
-      return storage::ExecutionStatus::kRunning;
-    case ExecutionStatus::Succeeded:
-      return storage::ExecutionStatus::kSucceeded;
-    case ExecutionStatus::Failed:
-      return storage::ExecutionStatus::kFailed;
-    case ExecutionStatus::TimedOut:
-      return storage::ExecutionStatus::kTimedOut;
-    case ExecutionStatus::Aborted:
-      return storage::ExecutionStatus::kAborted;
-  }
-  return storage::ExecutionStatus::kFailed;
-}
-
 // Runs every execution in a plain in-memory engine with virtual time, no
 // store, no crash. Keyed by execution ARN.
 std::map<std::string, Expected> reference_run(const std::vector<ExecutionSpec>& specs) {
@@ -292,7 +276,7 @@ std::map<std::string, Expected> reference_run(const std::vector<ExecutionSpec>& 
     ro.record_history = true;
     ExecutionResult r = engine.run(spec.machine->parsed, *parse_json(spec.input), ro);
     Expected& e = out[r.execution_arn];
-    e.status = store_status(r.status);
+    e.status = to_store_status(r.status);
     if (r.status == ExecutionStatus::Succeeded) e.output = to_json(r.output);
     if (r.has_error) e.error = r.error;
     if (r.has_cause) e.cause = r.cause;

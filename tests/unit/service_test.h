@@ -39,22 +39,6 @@ class ServiceTempDir {
   std::filesystem::path path_;
 };
 
-inline storage::ExecutionStatus to_store_status(ExecutionStatus s) {
-  switch (s) {
-    case ExecutionStatus::Running:
-      return storage::ExecutionStatus::kRunning;
-    case ExecutionStatus::Succeeded:
-      return storage::ExecutionStatus::kSucceeded;
-    case ExecutionStatus::Failed:
-      return storage::ExecutionStatus::kFailed;
-    case ExecutionStatus::TimedOut:
-      return storage::ExecutionStatus::kTimedOut;
-    case ExecutionStatus::Aborted:
-      return storage::ExecutionStatus::kAborted;
-  }
-  return storage::ExecutionStatus::kFailed;
-}
-
 // Resumes the stored execution `arn` in `engine`, committing each checkpoint
 // (the events written since the previous one, the snapshot, the outcome at
 // the end) to `store`; then lets `drive` move the engine (e.g. poll(0) or
