@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stepwise developer entry point, for a Debian 12 machine (run as root or with sudo
 # available). Installs whatever build dependency is missing, builds, then:
-#   ./build.sh demo   runs an example workflow (workflows/image_pipeline)
+#   ./build.sh demo   runs an example workflow (workflows/image_pipeline), recorded
+#                     in ./stepwise.db, and prints its timeline
 #   ./build.sh test   runs every test: unit, CLI, conformance and the embedding
 #                     example, then the same suite again under ASan + UBSan
 #   ./build.sh build  only builds (into ./build)
@@ -38,10 +39,13 @@ case "${1:-}" in
   demo)
     install_missing
     build build RelWithDebInfo
+    name="demo-$(date +%Y%m%dT%H%M%S)-$$"
     set -x
-    ./build/cli/stepwise run workflows/image_pipeline.asl.json \
+    # Recorded in ./stepwise.db: the timeline below reads it back from there.
+    ./build/cli/stepwise run workflows/image_pipeline.asl.json --name "$name" \
       --input-file workflows/image_pipeline.input.json \
       --mock-config workflows/image_pipeline.mocks.json --test-case Photo
+    ./build/cli/stepwise timeline "image_pipeline:$name"
     ;;
   test)
     install_missing
