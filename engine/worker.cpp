@@ -143,39 +143,38 @@ Status Worker::claim(const std::string& arn, DoneCallback on_done) {
   if (tracked_.count(arn)) return {};
   const Nanos now = engine_.options().clock->now();
   if (Status s = store_->acquire_lease(arn, options_.owner, now, now + options_.lease_duration); !s.ok()) return s;
-  auto record = store_->describe_execution(arn);
-  if (!record.ok()) return record.status();
-  return run_claimed(*record, std::move(on_done));
+  auto stored = store_->describe_execution(arn);
+  if (!stored.ok()) return stored.status();
+  return run_claimed(*stored, std::move(on_done));
 }
 
-Status Worker::run_claimed(const storage::ExecutionRecord& rec, DoneCallback on_done) {
-  const std::string& arn = rec.arn;
-  const storage::ExecutionRecord* record = &rec;
+Status Worker::run_claimed(const storage::ExecutionRecord& record, DoneCallback on_done) {
+  const std::string& arn = record.arn;
   if (tracked_.count(arn)) return {};
-  if (record->status != storage::ExecutionStatus::kRunning) return {Code::kConflict, arn + " is not RUNNING"};
-  auto def = definition(record->state_machine_arn, record->state_machine_version);
+  if (record.status != storage::ExecutionStatus::kRunning) return {Code::kConflict, arn + " is not RUNNING"};
+  auto def = definition(record.state_machine_arn, record.state_machine_version);
   if (!def) return {Code::kInvalidArgument, def.failure().cause};
-  auto snapshot = parse_json(record->state);
+  auto snapshot = parse_json(record.state);
   if (!snapshot) return {Code::kCorrupt, "the stored state of " + arn + " is not JSON"};
 
   RunOptions opts;
-  auto type = machine_types_.find(record->state_machine_arn);
+  auto type = machine_types_.find(record.state_machine_arn);
   if (type == machine_types_.end()) {
-    auto m = store_->describe_state_machine(record->state_machine_arn);
+    auto m = store_->describe_state_machine(record.state_machine_arn);
     RunOptions::Type t = m.ok() && m->type == storage::MachineType::kExpress ? RunOptions::Type::Express
                                                                                 : RunOptions::Type::Standard;
-    type = machine_types_.emplace(record->state_machine_arn, t).first;
+    type = machine_types_.emplace(record.state_machine_arn, t).first;
   }
   opts.type = type->second;
   if (options_.invoker_for) {
-    const std::string& machine = record->state_machine_arn;
+    const std::string& machine = record.state_machine_arn;
     opts.invoker = options_.invoker_for(machine.substr(machine.rfind(':') + 1));
   }
 
   auto owned = std::make_unique<Tracked>();
   Tracked* t = owned.get();
   t->arn = arn;
-  t->version = record->version;
+  t->version = record.version;
   t->on_done = std::move(on_done);
   opts.on_event = [this, t](const HistoryEvent& e) {
     if (options_.on_event) options_.on_event(e);
