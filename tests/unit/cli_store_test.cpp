@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_process.h"
 #include "engine_test_util.h"
 #include "service_test.h"
 
@@ -39,29 +40,15 @@ Run cli(const ServiceTempDir& dir, const std::vector<std::string>& args,
         const std::map<std::string, std::string>& env = {}) {
   static int counter = 0;
   const std::string base = dir.file("run" + std::to_string(counter++));
-  // The child must not inherit (and write out) what this process has buffered.
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen((base + ".out").c_str(), "w", stdout) || !freopen((base + ".err").c_str(), "w", stderr)) _exit(126);
-    if (!freopen("/dev/null", "r", stdin)) _exit(126);
-    if (chdir(dir.file("").c_str()) != 0) _exit(126);
-    unsetenv("STEPWISE_DB");
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    std::string bin = STEPWISE_CLI_PATH;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  stepwise::testing::CliOptions o;
+  o.out_path = base + ".out";
+  o.err_path = base + ".err";
+  o.cwd = dir.file("");
+  o.unset_env = {"STEPWISE_DB"};
+  o.env = env;
   Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.code = stepwise::testing::wait_cli(stepwise::testing::spawn_cli(args, o));
+  if (r.code < 0) r.code = -1;
   r.out = slurp(base + ".out");
   r.err = slurp(base + ".err");
   return r;

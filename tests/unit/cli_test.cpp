@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_process.h"
 #include "states/json.h"
 
 namespace {
@@ -29,25 +30,14 @@ std::string slurp(const std::string& path) {
 Run stepwise_cli(const std::vector<std::string>& args) {
   static int counter = 0;
   const std::string base = "/tmp/stepwise_cli_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen((base + ".out").c_str(), "w", stdout) || !freopen((base + ".err").c_str(), "w", stderr)) _exit(126);
-    if (!freopen("/dev/null", "r", stdin)) _exit(126);
-    // `run` records into a database: each call its own, never the build tree's.
-    setenv("STEPWISE_DB", (base + ".db").c_str(), 0);
-    std::vector<char*> argv;
-    std::string bin = STEPWISE_CLI_PATH;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  stepwise::testing::CliOptions o;
+  o.out_path = base + ".out";
+  o.err_path = base + ".err";
+  // `run` records into a database: each call its own, never the build tree's.
+  if (!std::getenv("STEPWISE_DB")) o.env["STEPWISE_DB"] = base + ".db";
   Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.code = stepwise::testing::wait_cli(stepwise::testing::spawn_cli(args, o));
+  if (r.code < 0) r.code = -1;
   r.out = slurp(base + ".out");
   r.err = slurp(base + ".err");
   for (const char* suffix : {".out", ".err", ".db", ".db-wal", ".db-shm"}) std::remove((base + suffix).c_str());

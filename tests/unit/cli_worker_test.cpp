@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_process.h"
 #include "engine_test_util.h"
 
 namespace {
@@ -25,31 +26,15 @@ std::string temp_base() {
   return "/tmp/stepwise_cli_worker_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
 }
 
-// Starts `stepwise ARGS` with stdout/stderr to files; returns its pid.
+// Starts `stepwise ARGS`, stdout and stderr appended to `out`; returns its pid.
 pid_t spawn(const std::vector<std::string>& args, const std::string& out) {
-  // The child must not write out what the test process has buffered.
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen(out.c_str(), "a", stdout) || !freopen(out.c_str(), "a", stderr)) _exit(126);
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    std::string bin = STEPWISE_CLI_PATH;
-    argv.push_back(bin.data());
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
+  stepwise::testing::CliOptions o;
+  o.out_path = out;
+  o.append = true;
+  return stepwise::testing::spawn_cli(args, o);
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
+int wait_exit(pid_t pid) { return stepwise::testing::wait_cli(pid); }
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
