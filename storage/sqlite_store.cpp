@@ -904,6 +904,20 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
   return {};
 }
 
+// ?1 seq, ?2 version, ?3 the new state (NULL: keep the stored one), ?4 the
+// last event id: what both UPDATEs of a committed row bind first.
+template <class Row, class Head>
+void bind_row_head(SQLite::Statement& q, const Head& h, const Row& row) {
+  q.bind(1, h.seq);
+  q.bind(2, h.version);
+  if (row.state != nullptr) {
+    q.bindNoCopy(3, *row.state);
+  } else {
+    q.bind(3);
+  }
+  q.bind(4, h.last_event_id);
+}
+
 void SqliteStore::flush_row(const PendingRow& row) {
   const ExecutionHead& h = row.head;
   append_history(h.seq, row.events);
@@ -913,14 +927,7 @@ void SqliteStore::flush_row(const PendingRow& row) {
     Use q(
         sql("UPDATE executions SET version = ?2, state = coalesce(?3, state), last_event_id = ?4 "
             "WHERE seq = ?1"));
-    q->bind(1, h.seq);
-    q->bind(2, h.version);
-    if (row.state != nullptr) {
-      q->bindNoCopy(3, *row.state);
-    } else {
-      q->bind(3);
-    }
-    q->bind(4, h.last_event_id);
+    bind_row_head(*q, h, row);
     q->exec();
     return;
   }
@@ -934,14 +941,7 @@ void SqliteStore::flush_row(const PendingRow& row) {
           "lease_owner = CASE WHEN ?12 THEN '' ELSE lease_owner END, "
           "lease_expiry = CASE WHEN ?12 THEN 0 ELSE lease_expiry END "
           "WHERE seq = ?1"));
-  q->bind(1, h.seq);
-  q->bind(2, h.version);
-  if (row.state != nullptr) {
-    q->bindNoCopy(3, *row.state);
-  } else {
-    q->bind(3);
-  }
-  q->bind(4, h.last_event_id);
+  bind_row_head(*q, h, row);
   q->bind(5, std::string(to_string(h.status)));
   if (row.change == PendingRow::StatusChange::kEnded) {
     bind_optional(*q, 6, row.outcome->output);
