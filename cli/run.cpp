@@ -67,7 +67,7 @@ std::optional<std::string> record_and_start(Service& service, const std::string&
 void print_trace(const HistoryEvent& e, Nanos start) {
   std::string line = "[trace] +" + std::to_string((e.timestamp - start) / 1000000) + "ms #" + std::to_string(e.id) +
                      " " + e.type;
-  for (const auto& [key, det] : e.details) {
+  for (const auto& [key, det] : e.details_object()) {
     (void)key;
     if (!det.is_object()) continue;
     const auto& o = det.get_object();

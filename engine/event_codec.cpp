@@ -8,7 +8,7 @@ storage::EventRecord to_event_record(const HistoryEvent& e) {
   r.previous_id = e.previous_event_id;
   r.timestamp = e.timestamp;
   r.type = e.type;
-  r.details = to_json(e.details);
+  r.details = e.details;
   return r;
 }
 
@@ -24,7 +24,7 @@ Result<HistoryEvent> from_event_record(const storage::EventRecord& r) {
                    "History event " + std::to_string(r.id) + " (" + r.type + ") has details that are not a JSON object",
                    false};
   }
-  e.details = std::move(details->get_object());
+  e.details = r.details;
   return e;
 }
 

@@ -22,8 +22,14 @@ json::value HistoryEvent::to_json() const {
   o["type"] = type;
   o["id"] = id;
   o["previousEventId"] = previous_event_id;
-  for (const auto& kv : details) o[kv.key()] = kv.value();
+  for (auto& kv : details_object()) o[kv.key()] = std::move(kv.value());
   return o;
+}
+
+json::object HistoryEvent::details_object() const {
+  auto parsed = parse_json(details);
+  if (!parsed || !parsed->is_object()) return {};
+  return std::move(parsed->get_object());
 }
 
 }  // namespace stepwise

@@ -14,8 +14,14 @@ struct HistoryEvent {
   std::int64_t id = 0;
   std::int64_t previous_event_id = 0;
   Nanos timestamp = 0;
-  std::string type;      // "PassStateEntered", "TaskScheduled", ...
-  json::object details;  // e.g. {"stateEnteredEventDetails": {"name": ..., "input": ...}}
+  std::string type;  // "PassStateEntered", "TaskScheduled", ...
+  // The JSON text of an object holding the event's details member, e.g.
+  // {"stateEnteredEventDetails":{"name":..,"input":..}}, or "{}": kept as
+  // text, as the store keeps it, so recording an event serializes nothing.
+  std::string details = "{}";
+
+  // The details parsed (an empty object if the text is not an object).
+  json::object details_object() const;
 
   // One event as `aws stepfunctions get-execution-history` prints it:
   // {"timestamp":"2025-01-01T00:00:00.000+00:00","type":..,"id":..,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string_view>
+#include <type_traits>
 
 #include "engine/engine_impl.h"
 #include "states/timestamp.h"
@@ -188,6 +189,9 @@ struct Interp {
 
   // ---- History ----------------------------------------------------------
 
+  // Appends an event. `details` fills its details: either a json::object
+  // (the less frequent events), or, for the events every state writes, the
+  // details text itself (a std::string&, written directly: no object built).
   template <class Details>
   std::int64_t emit(Frame* f, const char* type, Details&& details) {
     if (f && f->quiet) return 0;
@@ -198,7 +202,14 @@ struct Interp {
       e.previous_event_id = f ? f->last_event : id - 1;
       e.timestamp = now();
       e.type = type;
-      details(e.details);
+      if constexpr (std::is_invocable_v<Details, json::object&>) {
+        json::object d;
+        details(d);
+        if (!d.empty()) e.details = to_json(d);
+      } else {
+        e.details.clear();
+        details(e.details);
+      }
       if (ex.options.on_event) ex.options.on_event(e);
       if (ex.options.record_history) ex.history.push_back(std::move(e));
     }
@@ -209,16 +220,36 @@ struct Interp {
     return emit(f, type, [](json::object&) {});
   }
 
-  // {"input": "<JSON text>", "inputDetails": {"truncated": false}} (or
-  // output), after "name" when the event is about a state.
-  static json::object payload_details(const char* key, const json::value& v, const std::string* name = nullptr) {
-    json::object d;
-    if (name) d["name"] = *name;
-    d[key] = to_json(v);
-    json::object det;
-    det["truncated"] = false;
-    d[std::string(key) + "Details"] = std::move(det);
-    return d;
+  // {"<member>":{"name":"<state>","input":"<JSON text>","inputDetails":{"truncated":false}}}
+  // (or output; "name" only when the event is about a state): the details
+  // text of the events that carry a payload.
+  static void payload_details(std::string& out, const char* member, const char* key, const json::value& v,
+                              const std::string* name = nullptr) {
+    out += "{\"";
+    out += member;
+    out += "\":{";
+    if (name) {
+      out += "\"name\":";
+      append_json_string(out, *name);
+      out += ',';
+    }
+    out += '"';
+    out += key;
+    out += "\":";
+    append_json_as_string(out, v);
+    out += ",\"";
+    out += key;
+    out += "Details\":{\"truncated\":false}}}";
+  }
+  // {"<member>":{"name":"<Map state>","index":<i>}}
+  static void iteration_details(std::string& out, const char* member, const std::string& name, std::uint32_t index) {
+    out += "{\"";
+    out += member;
+    out += "\":{\"name\":";
+    append_json_string(out, name);
+    out += ",\"index\":";
+    out += std::to_string(index);
+    out += "}}";
   }
 
   // ---- Frames -----------------------------------------------------------
@@ -574,8 +605,8 @@ struct Interp {
   }
 
   void execution_succeeded(json::value output) {
-    emit(nullptr, "ExecutionSucceeded", [&](json::object& d) {
-      d["executionSucceededEventDetails"] = payload_details("output", output);
+    emit(nullptr, "ExecutionSucceeded", [&](std::string& d) {
+      payload_details(d, "executionSucceededEventDetails", "output", output);
     });
     ex.st.output = std::move(output);
     end_execution(ExecutionStatus::Succeeded);
@@ -674,8 +705,8 @@ struct Interp {
         execution_failed(*bad);
         return false;
       }
-      emit(&f, exited_name(s.type), [&](json::object& d) {
-        d["stateExitedEventDetails"] = payload_details("output", f.input, &s.name);
+      emit(&f, exited_name(s.type), [&](std::string& d) {
+        payload_details(d, "stateExitedEventDetails", "output", f.input, &s.name);
       });
       if (container) discard_progress(fid);
       f.state = c.next;
@@ -703,8 +734,8 @@ struct Interp {
       return false;
     }
     if (raw_backup.frame == fid) drop_raw_input();
-    emit(&f, exited_name(s.type), [&](json::object& d) {
-      d["stateExitedEventDetails"] = payload_details("output", output, &s.name);
+    emit(&f, exited_name(s.type), [&](std::string& d) {
+      payload_details(d, "stateExitedEventDetails", "output", output, &s.name);
     });
     if (next == states::kNoState) {
       frame_succeeded(fid, std::move(output));
@@ -725,8 +756,8 @@ struct Interp {
     f.attempts.assign(s.retry.size(), 0);
     f.task_token.reset();
     ++ex.st.states_entered;
-    f.entered_event = emit(&f, entered_name(s.type), [&](json::object& d) {
-      d["stateEnteredEventDetails"] = payload_details("input", f.input, &s.name);
+    f.entered_event = emit(&f, entered_name(s.type), [&](std::string& d) {
+      payload_details(d, "stateEnteredEventDetails", "input", f.input, &s.name);
     });
   }
 
@@ -1343,8 +1374,8 @@ struct Interp {
         f.relaunch.pop_back();
         const std::uint32_t index = frame(c).slot;
         ++f.running;
-        if (!distributed(s)) emit(&f, "MapIterationStarted", [&](json::object& d) {
-          d["mapIterationStartedEventDetails"] = json::object{{"name", s.name}, {"index", index}};
+        if (!distributed(s)) emit(&f, "MapIterationStarted", [&](std::string& d) {
+          iteration_details(d, "mapIterationStartedEventDetails", s.name, index);
         });
         Frame& it = frame(c);
         it.phase = FramePhase::Ready;
@@ -1371,8 +1402,8 @@ struct Interp {
         input = f.items[i];
       }
       ++f.running;
-      if (!distributed(s)) emit(&f, "MapIterationStarted", [&](json::object& d) {
-        d["mapIterationStartedEventDetails"] = json::object{{"name", s.name}, {"index", i}};
+      if (!distributed(s)) emit(&f, "MapIterationStarted", [&](std::string& d) {
+        iteration_details(d, "mapIterationStartedEventDetails", s.name, i);
       });
       std::uint32_t c = new_frame(static_cast<std::int32_t>(fid), i, spec.processor, std::move(input));
       frame(fid).children.push_back(c);
@@ -1434,13 +1465,13 @@ struct Interp {
     if (ok) {
       p.results[slot] = std::move(output);
       ++p.succeeded;
-      if (!distributed(ps)) emit(&p, "MapIterationSucceeded", [&](json::object& d) {
-        d["mapIterationSucceededEventDetails"] = json::object{{"name", ps.name}, {"index", slot}};
+      if (!distributed(ps)) emit(&p, "MapIterationSucceeded", [&](std::string& d) {
+        iteration_details(d, "mapIterationSucceededEventDetails", ps.name, slot);
       });
     } else {
       ++p.failed;
-      if (!distributed(ps)) emit(&p, "MapIterationFailed", [&](json::object& d) {
-        d["mapIterationFailedEventDetails"] = json::object{{"name", ps.name}, {"index", slot}};
+      if (!distributed(ps)) emit(&p, "MapIterationFailed", [&](std::string& d) {
+        iteration_details(d, "mapIterationFailedEventDetails", ps.name, slot);
       });
       if (over_tolerance(p)) {
         const bool tolerance_set = p.tolerated_percentage || p.tolerated_count;
@@ -1489,7 +1520,9 @@ void Engine::Impl::begin(Execution& ex) {
   st.start_time = clock->now();
   st.start_time_text = states::format_timestamp(st.start_time);
   in.emit(nullptr, "ExecutionStarted", [&](json::object& d) {
-    auto det = Interp::payload_details("input", st.input);
+    json::object det;
+    det["input"] = to_json(st.input);
+    det["inputDetails"] = json::object{{"truncated", false}};
     det["roleArn"] = st.role_arn;
     d["executionStartedEventDetails"] = std::move(det);
   });

@@ -139,7 +139,7 @@ Result<RedrivePlan> prepare_redrive(const states::Definition& def, const Executi
   ev.previous_event_id = ev.id - 1;
   ev.timestamp = now;
   ev.type = "ExecutionRedriven";
-  ev.details["executionRedrivenEventDetails"] = json::object{{"redriveCount", st.redrive_count}};
+  ev.details = to_json(json::object{{"executionRedrivenEventDetails", json::object{{"redriveCount", st.redrive_count}}}});
 
   FrameReset(def, st).reset(top, false);
   st.frames[top].last_event = ev.id;

@@ -7,9 +7,8 @@
 #include <cstdio>
 
 namespace stepwise {
-namespace {
 
-void append_escaped(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view s) {
   out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   // Runs of characters that need no escape are appended whole: most of a text.
@@ -38,6 +37,8 @@ void append_escaped(std::string& out, std::string_view s) {
   out.append(run, static_cast<std::size_t>(end - run));
   out.push_back('"');
 }
+
+namespace {
 
 // Java's Double.toString layout over the shortest round-trip digits.
 void append_double(std::string& out, double d) {
@@ -108,7 +109,7 @@ void append_json(std::string& out, const json::value& v) {
       break;
     }
     case json::kind::double_: append_double(out, v.get_double()); break;
-    case json::kind::string: append_escaped(out, v.get_string()); break;
+    case json::kind::string: append_json_string(out, v.get_string()); break;
     case json::kind::array: {
       out.push_back('[');
       bool first = true;
@@ -126,7 +127,7 @@ void append_json(std::string& out, const json::value& v) {
       for (const auto& kv : v.get_object()) {
         if (!first) out.push_back(',');
         first = false;
-        append_escaped(out, kv.key());
+        append_json_string(out, kv.key());
         out.push_back(':');
         append_json(out, kv.value());
       }
@@ -134,6 +135,83 @@ void append_json(std::string& out, const json::value& v) {
       break;
     }
   }
+}
+
+namespace {
+
+// The body of a string as append_json writes it, escaped once more, as it
+// reads inside another JSON string: a quote becomes backslash, backslash, backslash, quote;
+// a backslash four backslashes; a newline backslash, backslash, n.
+void append_twice_escaped(std::string& out, std::string_view s) {
+  const char* run = s.data();
+  const char* const end = run + s.size();
+  for (const char* p = run; p < end; ++p) {
+    const auto u = static_cast<unsigned char>(*p);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(run, static_cast<std::size_t>(p - run));
+    run = p + 1;
+    switch (*p) {
+      case '"': out += "\\\\\\\""; break;
+      case '\\': out += "\\\\\\\\"; break;
+      case '\n': out += "\\\\n"; break;
+      case '\r': out += "\\\\r"; break;
+      case '\t': out += "\\\\t"; break;
+      case '\b': out += "\\\\b"; break;
+      case '\f': out += "\\\\f"; break;
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\\\u%04x", u);
+        out += buf;
+      }
+    }
+  }
+  out.append(run, static_cast<std::size_t>(end - run));
+}
+
+// append_json's text of v, escaped as the body of a JSON string, in one pass.
+void append_json_escaped(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string:
+      out += "\\\"";
+      append_twice_escaped(out, v.get_string());
+      out += "\\\"";
+      break;
+    case json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_escaped(out, e);
+      }
+      out.push_back(']');
+      break;
+    }
+    case json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        out += "\\\"";
+        append_twice_escaped(out, kv.key());
+        out += "\\\":";
+        append_json_escaped(out, kv.value());
+      }
+      out.push_back('}');
+      break;
+    }
+    default:
+      append_json(out, v);  // null, booleans and numbers need no escaping
+  }
+}
+
+}  // namespace
+
+void append_json_as_string(std::string& out, const json::value& v) {
+  out.push_back('"');
+  append_json_escaped(out, v);
+  out.push_back('"');
 }
 
 std::string to_json(const json::value& v) {
@@ -190,7 +268,7 @@ void append_indented(std::string& out, const json::value& v, int width, int dept
 
 std::string to_pretty_json(const json::value& v) {
   std::string out;
-  append_indented(out, v, 2, 0, append_escaped);
+  append_indented(out, v, 2, 0, append_json_string);
   return out;
 }
 

@@ -19,6 +19,12 @@ namespace json = boost::json;
 std::string to_json(const json::value& v);
 void append_json(std::string& out, const json::value& v);
 
+// Appends `s` as a JSON string: quoted, escaped as append_json escapes.
+void append_json_string(std::string& out, std::string_view s);
+// Appends the JSON text of `v` as a JSON string, as AWS nests a payload in an
+// event ("input":"{\"a\":1}"): append_json_string(out, to_json(v)).
+void append_json_as_string(std::string& out, const json::value& v);
+
 // Human-readable indented form, for the command line.
 std::string to_pretty_json(const json::value& v);
 

@@ -70,3 +70,31 @@ TEST_CASE("json_size counts integer digits and escapes exactly at the boundaries
     CHECK(json_size(json::value(wrapped)) == to_json(json::value(wrapped)).size());
   }
 }
+
+TEST_CASE("append_json_as_string writes to_json's text as a JSON string, in one pass") {
+  // Every kind of value, and every character class the escaping treats apart.
+  std::string control;
+  for (int c = 1; c < 0x20; ++c) control.push_back(static_cast<char>(c));
+  std::vector<json::value> values;
+  for (const char* text : {"null", "true", "false", "0", "-12", "18446744073709551615", "1.5", "1e21", "-0.0", "\"\"",
+                           R"("plain")", R"("q\"uote b\\ack/slash")", "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"",
+                           R"({"a":[1,"x\"y",{"k\\":"v\n"}],"b":{},"c":[],"\u0001":null})",
+                           R"([{"nested \"key\"":["\\\"",2.25]}])"}) {
+    auto v = parse_json(text);
+    REQUIRE(v);
+    values.push_back(*v);
+  }
+  values.emplace_back(control);
+  for (const auto& v : values) {
+    std::string once;
+    append_json_as_string(once, v);
+    std::string twice;
+    append_json_string(twice, to_json(v));
+    CHECK(once == twice);
+    // And it reads back as the string holding to_json's text.
+    auto back = parse_json(once);
+    REQUIRE(back);
+    REQUIRE(back->is_string());
+    CHECK(std::string(back->get_string()) == to_json(v));
+  }
+}

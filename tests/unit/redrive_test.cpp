@@ -118,14 +118,15 @@ std::vector<std::string> entered(const std::vector<HistoryEvent>& events) {
   std::vector<std::string> out;
   for (const auto& e : events) {
     if (e.type.size() > 12 && e.type.compare(e.type.size() - 12, 12, "StateEntered") == 0)
-      out.push_back(std::string(e.details.at("stateEnteredEventDetails").at("name").as_string()));
+      out.push_back(std::string(e.details_object().at("stateEnteredEventDetails").at("name").as_string()));
   }
   return out;
 }
 
 std::string entered_input(const std::vector<HistoryEvent>& events, const std::string& state) {
   for (const auto& e : events) {
-    if (const auto* d = e.details.if_contains("stateEnteredEventDetails"))
+    const json::object details = e.details_object();
+    if (const auto* d = details.if_contains("stateEnteredEventDetails"))
       if (d->at("name").as_string() == state) return std::string(d->at("input").as_string());
   }
   return "(not entered)";
@@ -138,7 +139,7 @@ std::vector<std::int64_t> iterations(const std::vector<HistoryEvent>& events, co
   key[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[0])));
   key += "EventDetails";
   for (const auto& e : events)
-    if (e.type == type) out.push_back(e.details.at(key).at("index").to_number<std::int64_t>());
+    if (e.type == type) out.push_back(e.details_object().at(key).at("index").to_number<std::int64_t>());
   return out;
 }
 
