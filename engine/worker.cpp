@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -104,12 +106,73 @@ std::string default_worker_owner() {
   return host_name() + ":" + std::to_string(::getpid()) + ":" + nonce;
 }
 
+// Commits one batch at a time on its own thread. The store serializes its
+// callers, so the worker's other store calls (claims, renewals) may run
+// meanwhile.
+class Worker::Committer {
+ public:
+  explicit Committer(storage::Store& store) : store_(store), thread_([this] { loop(); }) {}
+  ~Committer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // REQUIRES: no batch in flight.
+  void submit(const std::vector<storage::Transition>* transitions) {
+    {
+      std::lock_guard lock(mu_);
+      job_ = transitions;
+      result_.reset();
+    }
+    cv_.notify_all();
+  }
+  // Blocks until the submitted batch is committed (or refused).
+  storage::StatusOr<std::vector<std::int64_t>> wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return result_.has_value(); });
+    auto out = std::move(*result_);
+    result_.reset();
+    return out;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stopping_ || job_ != nullptr; });
+      if (job_ == nullptr) return;  // stopping, nothing left to commit
+      const auto* job = job_;
+      lock.unlock();
+      auto r = store_.commit_transitions(*job);
+      lock.lock();
+      job_ = nullptr;
+      result_.emplace(std::move(r));
+      cv_.notify_all();
+    }
+  }
+
+  storage::Store& store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::vector<storage::Transition>* job_ = nullptr;
+  std::optional<storage::StatusOr<std::vector<std::int64_t>>> result_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is ready
+};
+
 Worker::Worker(Engine& engine, std::shared_ptr<storage::Store> store, WorkerOptions options)
     : engine_(engine), store_(std::move(store)), options_(std::move(options)) {
   if (options_.owner.empty()) options_.owner = default_worker_owner();
+  if (options_.commit_in_background) committer_ = std::make_unique<Committer>(*store_);
 }
 
 Worker::~Worker() {
+  // A batch in flight commits (or not) before the executions are let go,
+  // as it would have had the process died.
+  if (in_flight_) (void)committer_->wait();
   for (auto& [arn, t] : tracked_) engine_.abandon(arn);
 }
 
@@ -257,12 +320,11 @@ storage::Transition Worker::transition_of(Tracked& t) {
 void Worker::committed(Tracked& t, const storage::Transition& tr, std::int64_t version,
                        std::vector<Tracked*>& ended) {
   t.version = version;
-  t.dirty = false;
   if (!tr.timers_to_set.empty()) t.wake_stored = tr.timers_to_set.front().due;
   if (!tr.timers_to_clear.empty()) t.wake_stored = 0;
   ++stats_.transitions;
   stats_.events += static_cast<std::int64_t>(tr.events.size());
-  if (t.final_state) {
+  if (tr.outcome) {  // not t.final_state: the end may have come after this batch was built
     ended.push_back(&t);
   } else if (tr.park_until) {
     ++stats_.hibernated;
@@ -271,30 +333,54 @@ void Worker::committed(Tracked& t, const storage::Transition& tr, std::int64_t v
 }
 
 Status Worker::flush() {
+  if (Status s = collect(); !s.ok()) return s;
   if (dirty_.empty()) return {};
-  std::vector<Tracked*> batch;
-  batch.swap(dirty_);
+  std::vector<Tracked*> executions;
+  executions.swap(dirty_);
   buffered_events_ = 0;
-  std::vector<storage::Transition> transitions;
-  transitions.reserve(batch.size());
-  for (Tracked* t : batch) transitions.push_back(transition_of(*t));
+  in_batch_.executions = std::move(executions);
+  in_batch_.transitions.clear();
+  in_batch_.transitions.reserve(in_batch_.executions.size());
+  for (Tracked* t : in_batch_.executions) {
+    in_batch_.transitions.push_back(transition_of(*t));
+    t->dirty = false;  // what the engine does next goes into the next batch
+  }
+  // One transaction for the whole batch: the point of grouping.
+  if (committer_) {
+    committer_->submit(&in_batch_.transitions);
+    in_flight_ = true;
+    return {};
+  }
+  auto all = store_->commit_transitions(in_batch_.transitions);
+  return take_outcome(in_batch_, std::move(all));
+}
 
+Status Worker::collect() {
+  if (!in_flight_) return {};
+  const std::int64_t t0 = steady_ns();
+  auto all = committer_->wait();
+  stats_.commit_wait_ns += steady_ns() - t0;
+  in_flight_ = false;
+  return take_outcome(in_batch_, std::move(all));
+}
+
+Status Worker::take_outcome(Batch& batch, storage::StatusOr<std::vector<std::int64_t>> all) {
   std::vector<Tracked*> ended;
   Status failure;
-  // One transaction for the whole batch: the point of grouping.
-  auto all = store_->commit_transitions(transitions);
   ++stats_.commits;
   if (all.ok()) {
-    for (std::size_t i = 0; i < batch.size(); ++i) committed(*batch[i], transitions[i], (*all)[i], ended);
+    for (std::size_t i = 0; i < batch.executions.size(); ++i) {
+      committed(*batch.executions[i], batch.transitions[i], (*all)[i], ended);
+    }
   } else if (all.code() == Code::kConflict) {
     // Some execution was stopped by someone else or taken over: commit one
     // by one, dropping those that conflict.
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      Tracked& t = *batch[i];
-      auto one = store_->commit_transition(transitions[i]);
+    for (std::size_t i = 0; i < batch.executions.size(); ++i) {
+      Tracked& t = *batch.executions[i];
+      auto one = store_->commit_transition(batch.transitions[i]);
       ++stats_.commits;
       if (one.ok()) {
-        committed(t, transitions[i], *one, ended);
+        committed(t, batch.transitions[i], *one, ended);
       } else if (one.code() == Code::kConflict) {
         t.dirty = false;
         drop(t, true);
@@ -304,9 +390,10 @@ Status Worker::flush() {
       }
     }
   } else {
-    failure = Status(all.code(), "cannot record " + std::to_string(batch.size()) +
+    failure = Status(all.code(), "cannot record " + std::to_string(batch.executions.size()) +
                                      " transition(s): " + all.status().message());
   }
+  batch.executions.clear();
   for (Tracked* t : ended) {
     t->end_committed = true;
     if (t->end_reported) finish(*t);
@@ -366,6 +453,13 @@ void Worker::drop(Tracked& t, bool notify) {
 
 void Worker::pause(const Status& why) {
   spdlog::error("worker paused: {} (every execution stays as last recorded; retrying)", why.to_string());
+  if (in_flight_) {
+    // Whatever it did is in the store (or not), as after a crash; the
+    // executions are claimed again from there.
+    (void)committer_->wait();
+    in_flight_ = false;
+    in_batch_.executions.clear();
+  }
   for (Tracked* t : dirty_) t->dirty = false;
   dirty_.clear();
   buffered_events_ = 0;
@@ -472,7 +566,7 @@ Status Worker::run_once(Nanos max_wait) {
     spdlog::warn("worker: {}", s.to_string());
   }
   // With work buffered, do not sit waiting before committing it.
-  engine_.poll(dirty_.empty() ? max_wait : 0);
+  engine_.poll(dirty_.empty() && !in_flight_ ? max_wait : 0);
   if (!hook_error_.ok()) {
     Status s = hook_error_;
     hook_error_ = {};
@@ -503,6 +597,7 @@ Status Worker::run(const std::atomic<bool>& stop) {
 
 Status Worker::shutdown() {
   Status s = flush();
+  if (s.ok()) s = collect();
   std::vector<std::string> arns;
   for (const auto& [arn, t] : tracked_) arns.push_back(arn);
   for (const auto& arn : arns) {

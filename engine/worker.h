@@ -15,8 +15,11 @@
 // Group commit: transitions are buffered and committed together, when the
 // engine has nothing ready to run, when the buffer holds max_batch_events
 // events, or when the oldest buffered transition is max_batch_delay old.
-// Nothing is reported as ended (adopt's callback) before its end is
-// committed. A transition that was not committed is simply run again after
+// With commit_in_background, a batch commits on a committer thread while the
+// engine runs on and buffers the next one (at most one batch in flight: the
+// next flush waits for it), so the engine's work and the store's (SQLite,
+// fsync) overlap. Nothing is reported as ended (adopt's callback) before its
+// end is committed. A transition that was not committed is simply run again after
 // a crash: nothing outside the worker saw it but task invocations, and those
 // are at-least-once anyway.
 //
@@ -71,6 +74,9 @@ struct WorkerOptions {
   // Group commit thresholds (real time).
   std::size_t max_batch_events = 8192;
   Nanos max_batch_delay = 50 * kNanosPerMilli;
+  // Commit each batch on a committer thread while the engine runs on (see
+  // above); false: commit on the worker's thread, before going on.
+  bool commit_in_background = true;
 };
 
 struct WorkerStats {
@@ -82,6 +88,7 @@ struct WorkerStats {
   std::int64_t events = 0;       // history events committed
   std::int64_t store_errors = 0;
   std::int64_t hibernated = 0;   // times an execution was parked until its timer
+  std::int64_t commit_wait_ns = 0;  // real time the worker's thread waited for commits
 };
 
 class Worker {
@@ -123,12 +130,23 @@ class Worker {
 
  private:
   struct Tracked;
+  class Committer;
+  // A batch being committed: its executions and their transitions.
+  struct Batch {
+    std::vector<Tracked*> executions;
+    std::vector<storage::Transition> transitions;
+  };
 
   storage::Status claim_due();
   storage::Status claim(const std::string& arn, DoneCallback on_done);  // takes its lease first
   storage::Status run_claimed(const storage::ExecutionRecord& record, DoneCallback on_done);
   void free_dead_owners();
+  // Waits for the batch in flight (if any) and takes in its outcome; then
+  // commits what is buffered (in the background, or at once).
   storage::Status flush();
+  // Waits for the batch in flight, if any, and takes in its outcome.
+  storage::Status collect();
+  storage::Status take_outcome(Batch& batch, storage::StatusOr<std::vector<std::int64_t>> all);
   storage::Transition transition_of(Tracked& t);  // takes t's buffered events
   void committed(Tracked& t, const storage::Transition& tr, std::int64_t version, std::vector<Tracked*>& ended);
   void note_transition(Tracked& t, const Checkpoint& c);
@@ -147,6 +165,9 @@ class Worker {
   WorkerOptions options_;
   WorkerStats stats_;
 
+  std::unique_ptr<Committer> committer_;  // with commit_in_background
+  bool in_flight_ = false;                 // the committer holds in_batch_
+  Batch in_batch_;                         // the batch in flight, or the last one
   std::unordered_map<std::string, std::unique_ptr<Tracked>> tracked_;
   std::vector<std::unique_ptr<Tracked>> retired_;  // freed between rounds (hooks may still hold them)
   std::vector<Tracked*> dirty_;
