@@ -94,7 +94,6 @@ bool run_persisted(const std::string& text, const std::string& input, Measured& 
   while (!done) (void)worker.run_once(200 * kNanosPerMilli);
   m.run_ms = ms_since(t1);
   m.commits = worker.stats().commits;
-  if (std::getenv("STEPWISE_BENCH_DEBUG")) std::fprintf(stderr, "waited for commits %.1f ms\n", worker.stats().commit_wait_ns / 1e6);
   (void)worker.shutdown();
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
   return true;

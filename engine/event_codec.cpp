@@ -12,6 +12,16 @@ storage::EventRecord to_event_record(const HistoryEvent& e) {
   return r;
 }
 
+storage::EventRecord to_event_record(HistoryEvent&& e) {
+  storage::EventRecord r;
+  r.id = e.id;
+  r.previous_id = e.previous_event_id;
+  r.timestamp = e.timestamp;
+  r.type = std::move(e.type);
+  r.details = std::move(e.details);
+  return r;
+}
+
 Result<HistoryEvent> from_event_record(const storage::EventRecord& r) {
   HistoryEvent e;
   e.id = r.id;

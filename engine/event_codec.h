@@ -14,6 +14,7 @@ namespace stepwise {
 // The event as the store keeps it: details become their JSON text
 // ({"stateEnteredEventDetails":{...}}, or "{}").
 storage::EventRecord to_event_record(const HistoryEvent& e);
+storage::EventRecord to_event_record(HistoryEvent&& e);  // takes its strings
 
 // Back from the store. Fails (error "Stepwise.CorruptEvent", the cause naming
 // the event id) when the details are not a JSON object.

@@ -34,7 +34,9 @@ struct HistoryEvent {
 // explicit offset ("2025-01-01T00:00:00.000+00:00").
 std::string format_event_time(Nanos t);
 
-// Receives every event as it is appended. Called on the engine's thread.
-using EventSink = std::function<void(const HistoryEvent&)>;
+// Receives every event as it is appended (the sink may keep it: it is the
+// sink's own). Called on the engine's thread. A callable taking
+// `const HistoryEvent&` fits too.
+using EventSink = std::function<void(HistoryEvent&&)>;
 
 }  // namespace stepwise

@@ -208,10 +208,15 @@ struct Interp {
         if (!d.empty()) e.details = to_json(d);
       } else {
         e.details.clear();
+        e.details.reserve(256);  // most details fit: one allocation, not several as it grows
         details(e.details);
       }
-      if (ex.options.on_event) ex.options.on_event(e);
-      if (ex.options.record_history) ex.history.push_back(std::move(e));
+      if (ex.options.record_history) {
+        if (ex.options.on_event) ex.options.on_event(HistoryEvent(e));
+        ex.history.push_back(std::move(e));
+      } else if (ex.options.on_event) {
+        ex.options.on_event(std::move(e));
+      }
     }
     if (f) f->last_event = id;
     return id;

@@ -239,9 +239,9 @@ Status Worker::run_claimed(const storage::ExecutionRecord& record, DoneCallback 
   t->arn = arn;
   t->version = record.version;
   t->on_done = std::move(on_done);
-  opts.on_event = [this, t](const HistoryEvent& e) {
-    if (options_.on_event) options_.on_event(e);
-    t->events.push_back(to_event_record(e));
+  opts.on_event = [this, t](HistoryEvent&& e) {
+    if (options_.on_event) options_.on_event(HistoryEvent(e));
+    t->events.push_back(to_event_record(std::move(e)));
     ++buffered_events_;
   };
   opts.on_transition = [this, t](const Checkpoint& c) { note_transition(*t, c); };
