@@ -418,8 +418,10 @@ Nanos Worker::park_time(const Tracked& t) const {
   const Nanos wake = next_wake(*t.live);
   const Nanos now = engine_.options().clock->now();
   if (wake == 0 || wake - now <= options_.hibernate_after) return 0;
-  // Claimable a little early, so that the engine's own timer fires on time.
-  return wake - kNanosPerSecond;
+  // Claimable a little early, so that the engine's own timer fires on time;
+  // not parked at all if that is before the next claim round anyway.
+  const Nanos park = wake - kNanosPerSecond;
+  return park > now + options_.claim_every ? park : 0;
 }
 
 void Worker::finish(Tracked& t) {
