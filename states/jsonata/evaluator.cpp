@@ -119,43 +119,89 @@ std::shared_ptr<Signature> parse_signature(const std::string& text, std::size_t 
     }
     ++i;
   }
-  std::string pattern = "^";
-  for (const auto& p : sig->params) pattern += "(" + p.regex + ")";
-  pattern += "$";
-  sig->matcher = std::regex(pattern);
   return sig;
 }
 
 namespace {
 
+// One parameter's symbol class and quantifier, parsed from its regex text
+// ("[snm]", "f", "[asnblfom]?", "[nm]+").
+struct ParamPattern {
+  std::string allowed;
+  char quant = 0;
+};
+
+ParamPattern pattern_of(const std::string& regex) {
+  ParamPattern p;
+  std::string r = regex;
+  if (!r.empty() && (r.back() == '?' || r.back() == '+')) {
+    p.quant = r.back();
+    r.pop_back();
+  }
+  if (!r.empty() && r.front() == '[') r = r.substr(1, r.size() - 2);
+  p.allowed = r;
+  return p;
+}
+
+// Backtracking match of `params[pi..]` against `sym[si..]`, greedy as a regex
+// engine is; `upto` params must match; `anchored` requires the whole string.
+bool match_params(const std::vector<ParamPattern>& params, std::size_t pi, std::size_t upto, const std::string& sym,
+                  std::size_t si, bool anchored, std::vector<std::size_t>& lengths, std::size_t& end) {
+  if (pi == upto) {
+    if (anchored && si != sym.size()) return false;
+    end = si;
+    return true;
+  }
+  const auto& p = params[pi];
+  std::size_t max = 0;
+  while (si + max < sym.size() && p.allowed.find(sym[si + max]) != std::string::npos) {
+    ++max;
+    if (p.quant != '+') break;
+  }
+  std::size_t min = p.quant == '?' ? 0 : 1;
+  for (std::size_t n = max + 1; n-- > min;) {
+    if (n > max) continue;
+    lengths[pi] = n;
+    if (match_params(params, pi + 1, upto, sym, si + n, anchored, lengths, end)) return true;
+  }
+  return false;
+}
+
 std::vector<Value> validate_arguments(const Signature& sig, std::vector<Value>& args, const Value& context) {
   std::string supplied;
   for (const auto& a : args) supplied += symbol_of(a);
-  std::smatch m;
-  if (!std::regex_match(supplied, m, sig.matcher)) {
-    std::string partial = "^";
+  std::vector<ParamPattern> patterns;
+  for (const auto& p : sig.params) patterns.push_back(pattern_of(p.regex));
+  std::vector<std::size_t> lengths(patterns.size(), 0);
+  std::size_t end = 0;
+  if (!match_params(patterns, 0, patterns.size(), supplied, 0, true, lengths, end)) {
     std::size_t good_to = 0;
-    for (const auto& p : sig.params) {
-      partial += p.regex;
-      std::smatch pm;
-      if (!std::regex_search(supplied, pm, std::regex(partial))) {
+    for (std::size_t k = 0; k < patterns.size(); ++k) {
+      std::vector<std::size_t> scratch(patterns.size(), 0);
+      std::size_t e = 0;
+      if (!match_params(patterns, 0, k + 1, supplied, 0, false, scratch, e)) {
         fail("T0410", std::nullopt, std::nullopt, good_to < args.size() ? args[good_to] : Value(),
              Value(static_cast<double>(good_to + 1)));
       }
-      good_to = static_cast<std::size_t>(pm[0].length());
+      good_to = e;
     }
     fail("T0410", std::nullopt, std::nullopt, good_to < args.size() ? args[good_to] : Value(),
          Value(static_cast<double>(good_to + 1)));
+  }
+  std::vector<std::string> matched;
+  std::size_t offset = 0;
+  for (std::size_t k = 0; k < patterns.size(); ++k) {
+    matched.push_back(supplied.substr(offset, lengths[k]));
+    offset += lengths[k];
   }
   std::vector<Value> out;
   std::size_t arg_index = 0;
   for (std::size_t index = 0; index < sig.params.size(); ++index) {
     const auto& param = sig.params[index];
-    std::string match = m[index + 1].str();
+    const std::string& match = matched[index];
     if (match.empty()) {
       if (param.context) {
-        std::string ctx(1, symbol_of(context));
-        if (std::regex_match(ctx, std::regex(param.context_regex))) {
+        if (pattern_of(param.context_regex).allowed.find(symbol_of(context)) != std::string::npos) {
           out.push_back(context);
         } else {
           fail("T0411", std::nullopt, std::nullopt, context, Value(static_cast<double>(arg_index + 1)));
@@ -379,7 +425,15 @@ Value Evaluator::evaluate_inner(const Node* expr, const Value& input, const Fram
       auto results = make_sequence();
       const Value* in = &input;
       if (input.is_array() && input.arr()->outer_wrapper && !input.arr()->items.empty()) in = &input.arr()->items[0];
-      if (in->is_object()) {
+      if (in->is_array()) {
+        for (const auto& v : in->arr()->items) {
+          if (v.is_array()) {
+            flatten_into(v, results->items);
+          } else {
+            results->items.push_back(v);
+          }
+        }
+      } else if (in->is_object()) {
         for (const auto& [k, v] : in->obj()->members) {
           if (v.is_array()) {
             flatten_into(v, results->items);
@@ -475,7 +529,11 @@ Value Evaluator::evaluate_path(const Node* expr, const Value& input, const Frame
   for (std::size_t i = 0; i < expr->steps.size(); ++i) {
     const Node* step = expr->steps[i];
     if (step->tuple) is_tuple = true;
-    if (is_tuple) {
+    if (i == 0 && step->consarray) {
+      // An explicit array constructor as the first step is evaluated once, not per context item.
+      result_seq = evaluate(step, input_seq, env);
+      if (result_seq.undefined() || (result_seq.is_array() && result_seq.arr()->items.empty())) break;
+    } else if (is_tuple) {
       tuples = evaluate_tuple_step(step, input_seq, tuples, env);
     } else {
       if (step->type == NodeType::kSort) {
@@ -910,7 +968,7 @@ Value Evaluator::evaluate_function(const Node* expr, const Value& input, const F
   Value proc = evaluate(expr->procedure, input, env);
   const Node* pn = expr->procedure;
   std::string proc_name = pn->type == NodeType::kPath && !pn->steps.empty() ? pn->steps[0]->value : pn->value;
-  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() && env->lookup(pn->steps[0]->value)) {
+  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() && !lookup_variable(env, pn->steps[0]->value).undefined()) {
     fail("T1005", expr->position, pn->steps[0]->value);
   }
   std::vector<Value> args;
@@ -938,7 +996,7 @@ Value Evaluator::evaluate_partial(const Node* expr, const Value& input, const Fr
   Value proc = evaluate(expr->procedure, input, env);
   const Node* pn = expr->procedure;
   std::string proc_name = pn->type == NodeType::kPath && !pn->steps.empty() ? pn->steps[0]->value : pn->value;
-  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() && env->lookup(pn->steps[0]->value)) {
+  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() && !lookup_variable(env, pn->steps[0]->value).undefined()) {
     fail("T1007", expr->position, pn->steps[0]->value);
   }
   if (!proc.is_function()) fail("T1008", expr->position, proc_name);

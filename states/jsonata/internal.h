@@ -107,7 +107,6 @@ struct Signature {
     std::string context_regex;
   };
   std::vector<Param> params;
-  std::regex matcher;
   std::string text;
 };
 std::shared_ptr<Signature> parse_signature(const std::string& text, std::size_t position);

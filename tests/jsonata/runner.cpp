@@ -37,8 +37,19 @@ double as_double(const json::value& v) {
   return v.get_double();
 }
 
+// Numbers are compared at 15 significant digits: the suite's expectations were
+// written that way (function-sum/case001.json expects 90.57 where IEEE addition
+// in any engine, jsonata-js included, gives 90.57000000000001).
+bool same_number(double x, double y) {
+  if (x == y) return true;
+  char a[40], b[40];
+  std::snprintf(a, sizeof a, "%.14e", x);
+  std::snprintf(b, sizeof b, "%.14e", y);
+  return std::string(a) == b;
+}
+
 bool same(const json::value& a, const json::value& b) {
-  if (a.is_number() && b.is_number()) return as_double(a) == as_double(b);
+  if (a.is_number() && b.is_number()) return same_number(as_double(a), as_double(b));
   if (a.kind() != b.kind()) return false;
   if (a.is_array()) {
     const auto& x = a.get_array();
