@@ -951,8 +951,9 @@ Value fn_millis(Evaluator& ev, Args&, const Value&, const FramePtr&) { return nu
 
 Value from_millis(double millis, const Value& picture, const Value& tz) {
   if (picture.undefined() && tz.undefined()) return Value(millis_to_iso(millis));
-  auto r = format_datetime(static_cast<std::int64_t>(millis), picture.is_string() ? picture.str() : "",
-                           tz.is_string() ? tz.str() : "");
+  auto r = format_datetime(static_cast<std::int64_t>(millis),
+                           picture.is_string() ? std::optional<std::string>(picture.str()) : std::nullopt,
+                           tz.is_string() ? std::optional<std::string>(tz.str()) : std::nullopt);
   return r ? Value(*r) : Value();
 }
 
@@ -965,14 +966,14 @@ Value fn_from_millis(Evaluator&, Args& a, const Value&, const FramePtr&) {
   return from_millis(arg(a, 0).number(), arg(a, 1), arg(a, 2));
 }
 
-Value fn_to_millis(Evaluator&, Args& a, const Value&, const FramePtr&) {
+Value fn_to_millis(Evaluator& ev, Args& a, const Value&, const FramePtr&) {
   if (arg(a, 0).undefined()) return Value();
   if (arg(a, 1).undefined()) {
     auto r = iso_to_millis(arg(a, 0).str());
     if (!r) fail("D3110", std::nullopt, std::nullopt, arg(a, 0));
     return num(*r);
   }
-  auto r = parse_datetime(arg(a, 0).str(), arg(a, 1).str());
+  auto r = parse_datetime(arg(a, 0).str(), arg(a, 1).str(), ev.now_millis());
   return r ? num(*r) : Value();
 }
 

@@ -307,8 +307,10 @@ void append_utf8(std::string& out, std::uint32_t cp);
 Value fn_format_number(Evaluator& ev, std::vector<Value>& args, const Value& input, const FramePtr& env);
 
 // Date/time (datetime.cpp).
-std::optional<std::string> format_datetime(std::int64_t millis, const std::string& picture, const std::string& timezone);
-std::optional<double> parse_datetime(const std::string& text, const std::string& picture);  // nullopt: undefined
+std::optional<std::string> format_datetime(std::int64_t millis, const std::optional<std::string>& picture,
+                                           const std::optional<std::string>& timezone);
+// nullopt: undefined; `now` fills the unspecified leading components.
+std::optional<double> parse_datetime(const std::string& text, const std::string& picture, std::int64_t now);
 std::string format_integer(double value, const std::string& picture);
 std::optional<double> parse_integer(const std::string& text, const std::string& picture);
 std::optional<double> iso_to_millis(const std::string& s);
