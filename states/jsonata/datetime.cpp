@@ -348,7 +348,7 @@ std::string format_integer_with(double value, const IntegerFormat& f) {
 
 // ---- parsing integers ----
 
-double words_to_number(const std::string& text) {
+const std::vector<std::pair<std::string, double>>& word_values() {
   static const std::vector<std::pair<std::string, double>> kValues = [] {
     std::vector<std::pair<std::string, double>> v;
     for (int i = 0; i < 20; ++i) v.emplace_back(ascii_lower(kFew[i]), i);
@@ -366,6 +366,11 @@ double words_to_number(const std::string& text) {
     }
     return v;
   }();
+  return kValues;
+}
+
+double words_to_number(const std::string& text) {
+  const auto& kValues = word_values();
   static const std::regex kSplit(",\\s|\\sand\\s|[\\s\\-]");
   std::vector<double> segs{0};
   for (std::sregex_token_iterator it(text.begin(), text.end(), kSplit, -1), end; it != end; ++it) {
@@ -455,7 +460,9 @@ IntegerMatcher integer_matcher(const IntegerFormat& f) {
       m.parse = [](const std::string& v) { return roman_to_number(ascii_upper(v)); };
       break;
     case Primary::kWords:
-      m.regex = "[a-zA-Z, \\-]+";
+      m.regex = "(?:";
+      for (const auto& [w, v] : word_values()) m.regex += w + "|";
+      m.regex += "and|[\\-, ])+";
       m.parse = [](const std::string& v) { return words_to_number(ascii_lower(v)); };
       break;
     case Primary::kDecimal: {

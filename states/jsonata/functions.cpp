@@ -405,28 +405,6 @@ Value fn_join(Evaluator&, Args& a, const Value&, const FramePtr&) {
 
 // ---- numbers ----
 
-double js_round_half_even(double arg, std::optional<double> precision) {
-  auto shift = [](double v, double p) {
-    std::string s = number_to_js(v);
-    auto e = s.find('e');
-    double exp = p;
-    std::string mant = s;
-    if (e != std::string::npos) {
-      mant = s.substr(0, e);
-      exp += std::stod(s.substr(e + 1));
-    }
-    return std::strtod((mant + "e" + number_to_js(exp)).c_str(), nullptr);
-  };
-  bool has_precision = precision && *precision != 0;
-  if (has_precision) arg = shift(arg, *precision);
-  double result = std::floor(arg + 0.5);
-  double diff = result - arg;
-  if (std::fabs(diff) == 0.5 && std::fabs(std::fmod(result, 2)) == 1) result -= 1;
-  if (has_precision) result = shift(result, -*precision);
-  if (result == 0) result = 0;
-  return result;
-}
-
 Value fn_number(Evaluator&, Args& a, const Value&, const FramePtr&) {
   const Value& v = arg(a, 0);
   if (v.undefined()) return Value();
@@ -1052,6 +1030,28 @@ std::vector<Builtin>& builtins() {
 }
 
 }  // namespace
+
+double js_round_half_even(double arg, std::optional<double> precision) {
+  auto shift = [](double v, double p) {
+    std::string s = number_to_js(v);
+    auto e = s.find('e');
+    double exp = p;
+    std::string mant = s;
+    if (e != std::string::npos) {
+      mant = s.substr(0, e);
+      exp += std::stod(s.substr(e + 1));
+    }
+    return std::strtod((mant + "e" + number_to_js(exp)).c_str(), nullptr);
+  };
+  bool has_precision = precision && *precision != 0;
+  if (has_precision) arg = shift(arg, *precision);
+  double result = std::floor(arg + 0.5);
+  double diff = result - arg;
+  if (std::fabs(diff) == 0.5 && std::fabs(std::fmod(result, 2)) == 1) result -= 1;
+  if (has_precision) result = shift(result, -*precision);
+  if (result == 0) result = 0;
+  return result;
+}
 
 const Builtin* find_builtin(std::string_view name) {
   for (const auto& b : builtins()) {

@@ -304,6 +304,8 @@ std::vector<std::uint32_t> to_code_points(std::string_view s);
 std::string from_code_points(const std::vector<std::uint32_t>& cps, std::size_t begin, std::size_t end);
 void append_utf8(std::string& out, std::uint32_t cp);
 
+// $round's rounding: half to even, at `precision` decimal places (shifted in decimal text).
+double js_round_half_even(double arg, std::optional<double> precision);
 Value fn_format_number(Evaluator& ev, std::vector<Value>& args, const Value& input, const FramePtr& env);
 
 // Date/time (datetime.cpp).
