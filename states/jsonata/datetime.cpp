@@ -847,7 +847,8 @@ std::optional<double> parse_datetime(const std::string& timestamp, const std::st
     } else {
       re = "[a-zA-Z]+";
       std::vector<std::pair<std::string, double>> lookup;
-      std::optional<int> max = part.width ? part.width->max : std::nullopt;
+      std::optional<int> max;
+      if (part.width) max = part.width->max;
       if (part.component == 'M' || part.component == 'x') {
         for (int i = 0; i < 12; ++i) {
           std::string name = kMonths[i];
