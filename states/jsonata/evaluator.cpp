@@ -17,7 +17,8 @@ void fail(const std::string& code, std::optional<std::size_t> position, std::opt
   e.error.position = position;
   e.error.token = std::move(token);
   if (!value.undefined()) e.error.value = to_json_value(value);
-  e.error.message = error_message(code, e.error, value, value2);
+  e.value = std::move(value);
+  e.value2 = std::move(value2);
   throw e;
 }
 

@@ -90,8 +90,12 @@ ObjectPtr make_object();
 
 // ---- errors (thrown inside the engine only; the API turns them into values) ----
 struct EvalError {
-  Error error;
+  Error error;  // message left empty until the API fills it in (token and position may change on the way)
+  Value value;
+  std::optional<Value> value2;
 };
+// Fills in error.message from jsonata-js's template for the code, unless already set.
+void finish_message(EvalError& e);
 [[noreturn]] void fail(const std::string& code, std::optional<std::size_t> position = std::nullopt,
                        std::optional<std::string> token = std::nullopt, Value value = Value(),
                        std::optional<Value> value2 = std::nullopt);

@@ -126,7 +126,7 @@ std::string error_message(const std::string& code, const Error& e, const Value& 
                           const std::optional<Value>& value2) {
   std::string t = message_template(code);
   auto render = [](const Value& v) -> std::string {
-    if (v.is_string()) return "\"" + v.str() + "\"";
+    if (v.undefined()) return "undefined";
     if (v.is_number()) return number_to_js(v.number());
     try {
       return stringify(v, false);
@@ -139,11 +139,17 @@ std::string error_message(const std::string& code, const Error& e, const Value& 
       t.replace(pos, key.size(), with);
     }
   };
-  replace("{{token}}", e.token.value_or(""));
+  replace("{{{message}}}", e.message);
+  replace("{{{functionName}}}", "");
+  replace("{{token}}", e.token ? render(Value(*e.token)) : "undefined");
   replace("{{value}}", render(value));
   replace("{{value2}}", value2 ? render(*value2) : "");
   replace("{{index}}", value2 && value2->is_number() ? number_to_js(value2->number()) : "");
   return t;
+}
+
+void finish_message(EvalError& e) {
+  if (e.error.message.empty()) e.error.message = error_message(e.error.code, e.error, e.value, e.value2);
 }
 
 }  // namespace detail
@@ -167,6 +173,7 @@ Outcome<Expression> compile(std::string_view text) {
   try {
     detail::parse_program(text, *program);
   } catch (detail::EvalError& e) {
+    detail::finish_message(e);
     return e.error;
   } catch (const std::exception& e) {
     return Error{"S0500", e.what()};
@@ -193,6 +200,7 @@ Outcome<std::optional<json::value>> Expression::evaluate(const json::value* inpu
     if (out.is_number() && !std::isfinite(out.number())) fail("D1001", std::nullopt, std::nullopt, out);
     return std::optional<json::value>(to_json_value(out));
   } catch (EvalError& e) {
+    finish_message(e);
     return e.error;
   } catch (const std::regex_error& e) {
     return Error{"D1004", std::string("regular expression error: ") + e.what()};
