@@ -2,8 +2,8 @@
 // $fromMillis/$toMillis/$now pictures, $formatInteger/$parseInteger, ISO 8601.
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 
@@ -54,7 +54,8 @@ std::string millis_to_iso(double millis) {
 
 std::optional<double> iso_to_millis(const std::string& s) {
   static const std::regex kIso(
-      "^(\\d{4})(?:-([01]\\d))?(?:-([0-3]\\d))?(?:T([0-2]\\d):([0-5]\\d):([0-5]\\d))?(?:\\.(\\d+))?(Z|[+-][0-2]\\d:?[0-5]\\d)?$");
+      "^(\\d{4})(?:-([01]\\d))?(?:-([0-3]\\d))?(?:T([0-2]\\d):([0-5]\\d):([0-5]\\d))?(?:\\.(\\d+))?(Z|[+-][0-2]\\d:?[0-"
+      "5]\\d)?$");
   std::smatch m;
   if (!std::regex_match(s, m, kIso)) return std::nullopt;
   auto n = [&](int i, int def) { return m[i].matched ? std::stoi(m[i].str()) : def; };
@@ -118,7 +119,9 @@ const char32_t kDecimalGroups[] = {0x30,   0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E
                                    0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620,
                                    0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10};
 
-int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
+int gcd(int a, int b) {
+  return b == 0 ? a : gcd(b, a % b);
+}
 
 IntegerFormat analyse_integer_picture(const U32& picture) {
   IntegerFormat f;
@@ -208,13 +211,13 @@ IntegerFormat analyse_integer_picture(const U32& picture) {
   return f;
 }
 
-const char* kFew[] = {"Zero",    "One",     "Two",       "Three",    "Four",     "Five",    "Six",
-                      "Seven",   "Eight",   "Nine",      "Ten",      "Eleven",   "Twelve",  "Thirteen",
-                      "Fourteen", "Fifteen", "Sixteen",  "Seventeen", "Eighteen", "Nineteen"};
-const char* kOrdinals[] = {"Zeroth",     "First",      "Second",      "Third",      "Fourth",
-                           "Fifth",      "Sixth",      "Seventh",     "Eighth",     "Ninth",
-                           "Tenth",      "Eleventh",   "Twelfth",     "Thirteenth", "Fourteenth",
-                           "Fifteenth",  "Sixteenth",  "Seventeenth", "Eighteenth", "Nineteenth"};
+const char* kFew[] = {"Zero",     "One",     "Two",     "Three",     "Four",     "Five",    "Six",
+                      "Seven",    "Eight",   "Nine",    "Ten",       "Eleven",   "Twelve",  "Thirteen",
+                      "Fourteen", "Fifteen", "Sixteen", "Seventeen", "Eighteen", "Nineteen"};
+const char* kOrdinals[] = {"Zeroth",    "First",     "Second",      "Third",      "Fourth",
+                           "Fifth",     "Sixth",     "Seventh",     "Eighth",     "Ninth",
+                           "Tenth",     "Eleventh",  "Twelfth",     "Thirteenth", "Fourteenth",
+                           "Fifteenth", "Sixteenth", "Seventeenth", "Eighteenth", "Nineteenth"};
 const char* kDecades[] = {"Twenty", "Thirty", "Forty", "Fifty", "Sixty", "Seventy", "Eighty", "Ninety", "Hundred"};
 const char* kMagnitudes[] = {"Thousand", "Million", "Billion", "Trillion"};
 const char* kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
@@ -269,8 +272,10 @@ std::string ascii_lower(std::string s) {
 }
 
 std::string to_roman(double value) {
+  // Roman numerals grow linearly with the value; beyond this they are not a useful output.
+  if (value > 1e7) fail("D3130", std::nullopt, std::nullopt, Value(value));
   static const std::pair<int, const char*> kTable[] = {{1000, "m"}, {900, "cm"}, {500, "d"}, {400, "cd"}, {100, "c"},
-                                                       {90, "xc"},  {50, "l"},   {40, "xl"},  {10, "x"},   {9, "ix"},
+                                                       {90, "xc"},  {50, "l"},   {40, "xl"}, {10, "x"},   {9, "ix"},
                                                        {5, "v"},    {4, "iv"},   {1, "i"}};
   std::string out;
   long long v = static_cast<long long>(value);
@@ -298,7 +303,9 @@ std::string format_integer_with(double value, const IntegerFormat& f) {
   value = std::fabs(value);
   std::string out;
   switch (f.primary) {
-    case Primary::kLetters: out = to_letters(value, f.letter_case == Case::kUpper ? 'A' : 'a'); break;
+    case Primary::kLetters:
+      out = to_letters(value, f.letter_case == Case::kUpper ? 'A' : 'a');
+      break;
     case Primary::kRoman:
       out = to_roman(value);
       if (f.letter_case == Case::kUpper) out = ascii_upper(out);
@@ -314,7 +321,8 @@ std::string format_integer_with(double value, const IntegerFormat& f) {
     case Primary::kDecimal: {
       std::string digits = number_to_js(value);
       U32 text(digits.begin(), digits.end());
-      if (static_cast<int>(text.size()) < f.mandatory) text = U32(static_cast<std::size_t>(f.mandatory) - text.size(), U'0') + text;
+      if (static_cast<int>(text.size()) < f.mandatory)
+        text = U32(static_cast<std::size_t>(f.mandatory) - text.size(), U'0') + text;
       if (f.zero != U'0') {
         for (auto& c : text) c = c - U'0' + f.zero;
       }
@@ -341,7 +349,8 @@ std::string format_integer_with(double value, const IntegerFormat& f) {
       out = to_utf8(text);
       break;
     }
-    case Primary::kSequence: fail("D3130", std::nullopt, std::nullopt, Value(f.token));
+    case Primary::kSequence:
+      fail("D3130", std::nullopt, std::nullopt, Value(f.token));
   }
   return negative ? "-" + out : out;
 }
@@ -401,14 +410,22 @@ double words_to_number(const std::string& text) {
 double roman_to_number(const std::string& roman) {
   auto value_of = [](char c) {
     switch (c) {
-      case 'M': return 1000;
-      case 'D': return 500;
-      case 'C': return 100;
-      case 'L': return 50;
-      case 'X': return 10;
-      case 'V': return 5;
-      case 'I': return 1;
-      default: return 0;
+      case 'M':
+        return 1000;
+      case 'D':
+        return 500;
+      case 'C':
+        return 100;
+      case 'L':
+        return 50;
+      case 'X':
+        return 10;
+      case 'V':
+        return 5;
+      case 'I':
+        return 1;
+      default:
+        return 0;
     }
   };
   double decimal = 0;
@@ -490,7 +507,8 @@ IntegerMatcher integer_matcher(const IntegerFormat& f) {
       };
       break;
     }
-    case Primary::kSequence: fail("D3130", std::nullopt, std::nullopt, Value(f.token));
+    case Primary::kSequence:
+      fail("D3130", std::nullopt, std::nullopt, Value(f.token));
   }
   return m;
 }
@@ -515,8 +533,9 @@ struct PicturePart {
 
 std::vector<PicturePart> analyse_datetime_picture(const std::string& picture) {
   static const std::pair<char, const char*> kDefaults[] = {
-      {'Y', "1"}, {'M', "1"}, {'D', "1"}, {'d', "1"}, {'F', "n"},  {'W', "1"},     {'w', "1"},     {'X', "1"}, {'x', "1"},
-      {'H', "1"}, {'h', "1"}, {'P', "n"}, {'m', "01"}, {'s', "01"}, {'f', "1"}, {'Z', "01:01"}, {'z', "01:01"}, {'C', "n"}, {'E', "n"}};
+      {'Y', "1"}, {'M', "1"},     {'D', "1"},     {'d', "1"}, {'F', "n"}, {'W', "1"},  {'w', "1"},
+      {'X', "1"}, {'x', "1"},     {'H', "1"},     {'h', "1"}, {'P', "n"}, {'m', "01"}, {'s', "01"},
+      {'f', "1"}, {'Z', "01:01"}, {'z', "01:01"}, {'C', "n"}, {'E', "n"}};
   std::vector<PicturePart> spec;
   auto add_literal = [&](std::size_t start, std::size_t end) {
     if (end <= start) return;
@@ -608,7 +627,8 @@ std::vector<PicturePart> analyse_datetime_picture(const std::string& picture) {
         std::string pattern = def.presentation1;
         if (def.presentation2) pattern += std::string(";") + def.presentation2;
         def.integer = analyse_integer_picture(to_u32(pattern));
-        if (def.width && def.width->min && def.integer->mandatory < *def.width->min) def.integer->mandatory = *def.width->min;
+        if (def.width && def.width->min && def.integer->mandatory < *def.width->min)
+          def.integer->mandatory = *def.width->min;
         if (std::strchr("YMD", def.component)) {
           def.n = -1;
           if (def.width && def.width->max) {
@@ -621,7 +641,8 @@ std::vector<PicturePart> analyse_datetime_picture(const std::string& picture) {
           def.integer->n = def.n;
         }
       }
-      if (def.component == 'Z' || def.component == 'z') def.integer = analyse_integer_picture(to_u32(def.presentation1));
+      if (def.component == 'Z' || def.component == 'z')
+        def.integer = analyse_integer_picture(to_u32(def.presentation1));
       if (!std::strchr("YMDdFWwXxHhmsfZzPCE", def.component) || def.component == 0) {
         fail("D3132", std::nullopt, std::nullopt, Value(std::string(1, def.component)));
       }
@@ -676,17 +697,24 @@ double start_of_first_week(std::int64_t year, std::int64_t month) {
   return dow > 4 ? jan1 + (8 - dow) * kDay : jan1 - (dow - 1) * kDay;
 }
 
-double delta_weeks(double start, double end) { return std::floor((end - start) / (kDay * 7)) + 1; }
+double delta_weeks(double start, double end) {
+  return std::floor((end - start) / (kDay * 7)) + 1;
+}
 
 // One component of a date as jsonata-js computes it; names come back as strings.
 Value fragment(double millis, char component) {
   Civil c = civil_of(millis);
   switch (component) {
-    case 'Y': return Value(static_cast<double>(c.year));
-    case 'M': return Value(c.month + 1);
-    case 'D': return Value(c.day);
-    case 'd': return Value((utc(c.year, c.month, c.day) - utc(c.year, 0)) / kDay + 1);
-    case 'F': return Value(c.weekday == 0 ? 7 : c.weekday);
+    case 'Y':
+      return Value(static_cast<double>(c.year));
+    case 'M':
+      return Value(c.month + 1);
+    case 'D':
+      return Value(c.day);
+    case 'd':
+      return Value((utc(c.year, c.month, c.day) - utc(c.year, 0)) / kDay + 1);
+    case 'F':
+      return Value(c.weekday == 0 ? 7 : c.weekday);
     case 'W':
     case 'X': {
       double start1 = start_of_first_week(c.year, 0);
@@ -695,7 +723,8 @@ Value fragment(double millis, char component) {
         return component == 'W' ? Value(delta_weeks(start_of_first_week(c.year - 1, 0), millis))
                                 : Value(static_cast<double>(c.year - 1));
       }
-      if (millis >= next) return component == 'W' ? Value(delta_weeks(next, millis)) : Value(static_cast<double>(c.year + 1));
+      if (millis >= next)
+        return component == 'W' ? Value(delta_weeks(next, millis)) : Value(static_cast<double>(c.year + 1));
       return component == 'W' ? Value(delta_weeks(start1, millis)) : Value(static_cast<double>(c.year));
     }
     case 'w':
@@ -712,15 +741,23 @@ Value fragment(double millis, char component) {
       if (millis >= next) return component == 'w' ? Value(1) : Value(nm + 1);
       return component == 'w' ? Value(delta_weeks(start1, millis)) : Value(c.month + 1);
     }
-    case 'H': return Value(c.hour);
-    case 'h': return Value(c.hour % 12 == 0 ? 12 : c.hour % 12);
-    case 'P': return Value(c.hour >= 12 ? "pm" : "am");
-    case 'm': return Value(c.minute);
-    case 's': return Value(c.second);
-    case 'f': return Value(c.millis);
+    case 'H':
+      return Value(c.hour);
+    case 'h':
+      return Value(c.hour % 12 == 0 ? 12 : c.hour % 12);
+    case 'P':
+      return Value(c.hour >= 12 ? "pm" : "am");
+    case 'm':
+      return Value(c.minute);
+    case 's':
+      return Value(c.second);
+    case 'f':
+      return Value(c.millis);
     case 'C':
-    case 'E': return Value("ISO");
-    default: return Value();
+    case 'E':
+      return Value("ISO");
+    default:
+      return Value();
   }
 }
 
@@ -898,7 +935,11 @@ std::optional<double> parse_datetime(const std::string& timestamp, const std::st
   for (char c : std::string("PHhmsf")) shift(has(c));
   bool time_a = is_type(23);
   bool time_b = !time_a && is_type(47);
-  std::string comps = std::string(date_b ? "Yd" : date_c ? "XxwF" : date_d ? "XWF" : "YMD") + (time_b ? "Phmsf" : "Hmsf");
+  std::string comps = std::string(date_b   ? "Yd"
+                                  : date_c ? "XxwF"
+                                  : date_d ? "XWF"
+                                           : "YMD") +
+                      (time_b ? "Phmsf" : "Hmsf");
   bool start_specified = false, end_specified = false;
   for (char part : comps) {
     if (!has(part)) {

@@ -26,14 +26,22 @@ void fail(const std::string& code, std::optional<std::size_t> position, std::opt
 
 char symbol_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kFunction: return 'f';
-    case Value::Kind::kString: return 's';
-    case Value::Kind::kNumber: return 'n';
-    case Value::Kind::kBool: return 'b';
-    case Value::Kind::kNull: return 'l';
-    case Value::Kind::kArray: return 'a';
-    case Value::Kind::kObject: return 'o';
-    default: return 'm';
+    case Value::Kind::kFunction:
+      return 'f';
+    case Value::Kind::kString:
+      return 's';
+    case Value::Kind::kNumber:
+      return 'n';
+    case Value::Kind::kBool:
+      return 'b';
+    case Value::Kind::kNull:
+      return 'l';
+    case Value::Kind::kArray:
+      return 'a';
+    case Value::Kind::kObject:
+      return 'o';
+    default:
+      return 'm';
   }
 }
 
@@ -108,15 +116,18 @@ std::shared_ptr<Signature> parse_signature(const std::string& text, std::size_t 
       }
       case '<': {
         if (sig->params.empty() || (sig->params.back().type != 'a' && sig->params.back().type != 'f')) {
-          fail("S0401", position + i, std::nullopt, Value(std::string(1, sig->params.empty() ? c : sig->params.back().type)));
+          fail("S0401", position + i, std::nullopt,
+               Value(std::string(1, sig->params.empty() ? c : sig->params.back().type)));
         }
         std::size_t end = closing(i, '<', '>');
         sig->params.back().subtype = text.substr(i + 1, end - i - 1);
         i = end;
         break;
       }
-      case '>': break;
-      default: fail("S0401", position + i, std::nullopt, Value(std::string(1, c)));
+      case '>':
+        break;
+      default:
+        fail("S0401", position + i, std::nullopt, Value(std::string(1, c)));
     }
     ++i;
   }
@@ -355,13 +366,7 @@ namespace {
 // The variable `name` from the frames, or a built-in function of that name.
 Value lookup_variable(const FramePtr& env, const std::string& name) {
   if (const Value* v = env->lookup(name)) return *v;
-  if (const Builtin* b = find_builtin(name)) {
-    auto f = std::make_shared<Function>();
-    f->type = Function::Type::kBuiltin;
-    f->builtin = b;
-    f->signature = b->parsed;
-    return f;
-  }
+  if (const Builtin* b = find_builtin(name)) return b->value;
   return Value();
 }
 
@@ -381,7 +386,12 @@ void Evaluator::check_guard() {
     fail("U1001");
   }
   if (options_.time_limit.count() > 0 && (++ticks_ & 0xFF) == 0) {
-    if (std::chrono::steady_clock::now() - start_ > options_.time_limit) fail("U1001");
+    if (std::chrono::steady_clock::now() - start_ > options_.time_limit) {
+      EvalError e;
+      e.error.code = "U1001";
+      e.error.message = "Expression evaluation timeout: Check for infinite loop";
+      throw e;
+    }
   }
 }
 
@@ -410,20 +420,26 @@ Value Evaluator::evaluate(const Node* expr, const Value& input, const FramePtr& 
 
 Value Evaluator::evaluate_inner(const Node* expr, const Value& input, const FramePtr& env) {
   switch (expr->type) {
-    case NodeType::kPath: return evaluate_path(expr, input, env);
-    case NodeType::kBinary: return evaluate_binary(expr, input, env);
-    case NodeType::kUnary: return evaluate_unary(expr, input, env);
-    case NodeType::kArrayCons: return evaluate_array_cons(expr, input, env);
+    case NodeType::kPath:
+      return evaluate_path(expr, input, env);
+    case NodeType::kBinary:
+      return evaluate_binary(expr, input, env);
+    case NodeType::kUnary:
+      return evaluate_unary(expr, input, env);
+    case NodeType::kArrayCons:
+      return evaluate_array_cons(expr, input, env);
     case NodeType::kObjectCons: {
       Group g;
       g.pairs = expr->pairs;
       g.position = expr->position;
       return evaluate_group(g, input, env);
     }
-    case NodeType::kName: return lookup_key(input, expr->value);
+    case NodeType::kName:
+      return lookup_key(input, expr->value);
     case NodeType::kString:
     case NodeType::kNumber:
-    case NodeType::kValue: return expr->literal;
+    case NodeType::kValue:
+      return expr->literal;
     case NodeType::kWildcard: {
       auto results = make_sequence();
       const Value* in = &input;
@@ -484,7 +500,8 @@ Value Evaluator::evaluate_inner(const Node* expr, const Value& input, const Fram
       f->node = expr;
       return f;
     }
-    case NodeType::kFunction: return evaluate_function(expr, input, env, nullptr);
+    case NodeType::kFunction:
+      return evaluate_function(expr, input, env, nullptr);
     case NodeType::kVariable: {
       if (expr->value.empty()) {
         if (input.is_array() && input.arr()->outer_wrapper && !input.arr()->items.empty()) return input.arr()->items[0];
@@ -503,8 +520,10 @@ Value Evaluator::evaluate_inner(const Node* expr, const Value& input, const Fram
       f->signature = expr->signature;
       return f;
     }
-    case NodeType::kPartial: return evaluate_partial(expr, input, env);
-    case NodeType::kApply: return evaluate_apply(expr, input, env);
+    case NodeType::kPartial:
+      return evaluate_partial(expr, input, env);
+    case NodeType::kApply:
+      return evaluate_apply(expr, input, env);
     case NodeType::kTransform: {
       auto f = std::make_shared<Function>();
       f->type = Function::Type::kTransform;
@@ -514,8 +533,10 @@ Value Evaluator::evaluate_inner(const Node* expr, const Value& input, const Fram
       f->signature = kSig;
       return f;
     }
-    case NodeType::kSort: return evaluate_sort(expr, input, env);
-    default: fail("S0206", expr->position, expr->value);
+    case NodeType::kSort:
+      return evaluate_sort(expr, input, env);
+    default:
+      fail("S0206", expr->position, expr->value);
   }
 }
 
@@ -610,8 +631,7 @@ Value Evaluator::evaluate_stages(const std::vector<Stage>& stages, Value input, 
   return input;
 }
 
-ArrayPtr Evaluator::evaluate_tuple_step(const Node* expr, const ArrayPtr& input, ArrayPtr tuples,
-                                        const FramePtr& env) {
+ArrayPtr Evaluator::evaluate_tuple_step(const Node* expr, const ArrayPtr& input, ArrayPtr tuples, const FramePtr& env) {
   if (expr->type == NodeType::kSort) {
     Value result;
     if (tuples) {
@@ -752,11 +772,16 @@ Value Evaluator::evaluate_binary(const Node* expr, const Value& input, const Fra
       if (lhs.undefined() || rhs.undefined()) return Value();
       double a = lhs.number(), b = rhs.number();
       switch (c) {
-        case '+': return Value(a + b);
-        case '-': return Value(a - b);
-        case '*': return Value(a * b);
-        case '/': return Value(a / b);
-        default: return Value(std::fmod(a, b));
+        case '+':
+          return Value(a + b);
+        case '-':
+          return Value(a - b);
+        case '*':
+          return Value(a * b);
+        case '/':
+          return Value(a / b);
+        default:
+          return Value(std::fmod(a, b));
       }
     }
     if (op == "=" || op == "!=") {
@@ -791,7 +816,9 @@ Value Evaluator::evaluate_binary(const Node* expr, const Value& input, const Fra
       return Value(std::move(out));
     }
     if (op == "..") {
-      auto is_int = [](const Value& v) { return v.is_number() && std::isfinite(v.number()) && v.number() == std::floor(v.number()); };
+      auto is_int = [](const Value& v) {
+        return v.is_number() && std::isfinite(v.number()) && v.number() == std::floor(v.number());
+      };
       if (!lhs.undefined() && !is_int(lhs)) fail("T2003", std::nullopt, std::nullopt, lhs);
       if (!rhs.undefined() && !is_int(rhs)) fail("T2004", std::nullopt, std::nullopt, rhs);
       if (lhs.undefined() || rhs.undefined()) return Value();
@@ -971,7 +998,8 @@ Value Evaluator::evaluate_function(const Node* expr, const Value& input, const F
   Value proc = evaluate(expr->procedure, input, env);
   const Node* pn = expr->procedure;
   std::string proc_name = pn->type == NodeType::kPath && !pn->steps.empty() ? pn->steps[0]->value : pn->value;
-  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() && !lookup_variable(env, pn->steps[0]->value).undefined()) {
+  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() &&
+      !lookup_variable(env, pn->steps[0]->value).undefined()) {
     fail("T1005", expr->position, pn->steps[0]->value);
   }
   std::vector<Value> args;
@@ -999,7 +1027,8 @@ Value Evaluator::evaluate_partial(const Node* expr, const Value& input, const Fr
   Value proc = evaluate(expr->procedure, input, env);
   const Node* pn = expr->procedure;
   std::string proc_name = pn->type == NodeType::kPath && !pn->steps.empty() ? pn->steps[0]->value : pn->value;
-  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() && !lookup_variable(env, pn->steps[0]->value).undefined()) {
+  if (proc.undefined() && pn->type == NodeType::kPath && !pn->steps.empty() &&
+      !lookup_variable(env, pn->steps[0]->value).undefined()) {
     fail("T1007", expr->position, pn->steps[0]->value);
   }
   if (!proc.is_function()) fail("T1008", expr->position, proc_name);
@@ -1045,14 +1074,17 @@ int Evaluator::arity(const Value& fn) const {
   if (!fn.is_function()) return 0;
   const Function& f = *fn.fn();
   switch (f.type) {
-    case Function::Type::kLambda: return static_cast<int>(f.params.size());
-    case Function::Type::kBuiltin: return f.builtin->arity;
+    case Function::Type::kLambda:
+      return static_cast<int>(f.params.size());
+    case Function::Type::kBuiltin:
+      return f.builtin->arity;
     case Function::Type::kPartial: {
       int n = 0;
       for (const auto& b : f.bound) n += b ? 0 : 1;
       return n;
     }
-    default: return 1;
+    default:
+      return 1;
   }
 }
 

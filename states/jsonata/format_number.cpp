@@ -47,7 +47,9 @@ struct Picture {
   U32 picture;
 };
 
-bool contains(const U32& s, const U32& what) { return !what.empty() && s.find(what) != U32::npos; }
+bool contains(const U32& s, const U32& what) {
+  return !what.empty() && s.find(what) != U32::npos;
+}
 
 class Formatter {
  public:
@@ -120,7 +122,8 @@ class Formatter {
       if (!is_active(c)) error = "D3086";
     }
     if (dec != U32::npos) {
-      if ((dec > 0 && sub[dec - 1] == p_.grouping) || (dec + 1 < sub.size() && sub[dec + 1] == p_.grouping)) error = "D3087";
+      if ((dec > 0 && sub[dec - 1] == p_.grouping) || (dec + 1 < sub.size() && sub[dec + 1] == p_.grouping))
+        error = "D3087";
     } else if (!parts.integer.empty() && parts.integer.back() == p_.grouping) {
       error = "D3088";
     }
@@ -137,7 +140,8 @@ class Formatter {
         if (is_digit(parts.fractional[i])) error = "D3091";
       }
     }
-    if (parts.exponent && !parts.exponent->empty() && (contains(sub, p_.percent_text) || contains(sub, p_.per_mille_text))) {
+    if (parts.exponent && !parts.exponent->empty() &&
+        (contains(sub, p_.percent_text) || contains(sub, p_.per_mille_text))) {
       error = "D3092";
     }
     if (parts.exponent) {
@@ -291,7 +295,8 @@ class Formatter {
       if (at <= text.size()) text.insert(at, 1, p_.grouping);
     }
     dec = static_cast<long>(text.find(p_.decimal));
-    if (pic.max_fraction == 0 || dec == static_cast<long>(text.size()) - 1) text.erase(static_cast<std::size_t>(dec), 1);
+    if (pic.max_fraction == 0 || dec == static_cast<long>(text.size()) - 1)
+      text.erase(static_cast<std::size_t>(dec), 1);
     if (exponent) {
       U32 exp_text = make_string(*exponent, 0);
       long pad = pic.min_exponent - static_cast<long>(exp_text.size());

@@ -17,17 +17,24 @@ const Value& arg(const Args& a, std::size_t i) {
   return i < a.size() ? a[i] : kUndefined;
 }
 
-Value num(double d) { return Value(d); }
+Value num(double d) {
+  return Value(d);
+}
 
 // JavaScript truthiness, for comparator results.
 bool js_truthy(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNull: return false;
-    case Value::Kind::kBool: return v.boolean();
-    case Value::Kind::kNumber: return v.number() != 0 && !std::isnan(v.number());
-    case Value::Kind::kString: return !v.str().empty();
-    default: return true;
+    case Value::Kind::kNull:
+      return false;
+    case Value::Kind::kBool:
+      return v.boolean();
+    case Value::Kind::kNumber:
+      return v.number() != 0 && !std::isnan(v.number());
+    case Value::Kind::kString:
+      return !v.str().empty();
+    default:
+      return true;
   }
 }
 
@@ -59,8 +66,12 @@ Value extreme(Args& a, bool max) {
   for (const auto& v : arg(a, 0).arr()->items) best = max ? std::max(best, v.number()) : std::min(best, v.number());
   return num(best);
 }
-Value fn_max(Evaluator&, Args& a, const Value&, const FramePtr&) { return extreme(a, true); }
-Value fn_min(Evaluator&, Args& a, const Value&, const FramePtr&) { return extreme(a, false); }
+Value fn_max(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return extreme(a, true);
+}
+Value fn_min(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return extreme(a, false);
+}
 
 Value fn_average(Evaluator&, Args& a, const Value&, const FramePtr&) {
   if (arg(a, 0).undefined() || arg(a, 0).arr()->items.empty()) return Value();
@@ -132,20 +143,30 @@ Value change_case(Args& a, bool upper) {
   std::string out;
   for (auto cp : cps) {
     if (upper) {
-      if ((cp >= 'a' && cp <= 'z') || (cp >= 0xE0 && cp <= 0xFE && cp != 0xF7)) cp -= 32;
-      else if (cp >= 0x3B1 && cp <= 0x3C9 && cp != 0x3C2) cp -= 32;
-      else if (cp >= 0x430 && cp <= 0x44F) cp -= 32;
+      if ((cp >= 'a' && cp <= 'z') || (cp >= 0xE0 && cp <= 0xFE && cp != 0xF7))
+        cp -= 32;
+      else if (cp >= 0x3B1 && cp <= 0x3C9 && cp != 0x3C2)
+        cp -= 32;
+      else if (cp >= 0x430 && cp <= 0x44F)
+        cp -= 32;
     } else {
-      if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)) cp += 32;
-      else if (cp >= 0x391 && cp <= 0x3A9) cp += 32;
-      else if (cp >= 0x410 && cp <= 0x42F) cp += 32;
+      if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7))
+        cp += 32;
+      else if (cp >= 0x391 && cp <= 0x3A9)
+        cp += 32;
+      else if (cp >= 0x410 && cp <= 0x42F)
+        cp += 32;
     }
     append_utf8(out, cp);
   }
   return Value(out);
 }
-Value fn_lowercase(Evaluator&, Args& a, const Value&, const FramePtr&) { return change_case(a, false); }
-Value fn_uppercase(Evaluator&, Args& a, const Value&, const FramePtr&) { return change_case(a, true); }
+Value fn_lowercase(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return change_case(a, false);
+}
+Value fn_uppercase(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return change_case(a, true);
+}
 
 Value fn_length(Evaluator&, Args& a, const Value&, const FramePtr&) {
   if (arg(a, 0).undefined()) return Value();
@@ -177,6 +198,12 @@ Value fn_pad(Evaluator&, Args& a, const Value&, const FramePtr&) {
   std::string ch = arg(a, 2).is_string() && !arg(a, 2).str().empty() ? arg(a, 2).str() : " ";
   long long pad_len = static_cast<long long>(std::fabs(std::trunc(width))) - static_cast<long long>(utf8_length(s));
   if (pad_len <= 0) return Value(s);
+  if (pad_len > 100000000) {
+    EvalError e;
+    e.error.code = "U1001";
+    e.error.message = "$pad() would build a string of more than 100,000,000 characters";
+    throw e;
+  }
   auto ch_cps = to_code_points(ch);
   std::vector<std::uint32_t> padding;
   while (static_cast<long long>(padding.size()) < pad_len) {
@@ -269,10 +296,14 @@ std::string substitute(const std::string& replacement, const RegexMatch& m) {
       out += m.match;
       ++position;
     } else {
-      std::size_t max_digits = m.groups.empty() ? 1 : static_cast<std::size_t>(std::floor(std::log10(static_cast<double>(m.groups.size())))) + 1;
+      std::size_t max_digits =
+          m.groups.empty() ? 1
+                           : static_cast<std::size_t>(std::floor(std::log10(static_cast<double>(m.groups.size())))) + 1;
       auto parse = [&](std::size_t n) -> std::optional<std::size_t> {
         std::string digits;
-        for (std::size_t k = position; k < position + n && k < replacement.size() && std::isdigit(static_cast<unsigned char>(replacement[k])); ++k) {
+        for (std::size_t k = position;
+             k < position + n && k < replacement.size() && std::isdigit(static_cast<unsigned char>(replacement[k]));
+             ++k) {
           digits += replacement[k];
         }
         if (digits.empty()) return std::nullopt;
@@ -505,7 +536,9 @@ Value fn_not(Evaluator&, Args& a, const Value&, const FramePtr&) {
   auto b = to_boolean(arg(a, 0));
   return b ? Value(!*b) : Value();
 }
-Value fn_exists(Evaluator&, Args& a, const Value&, const FramePtr&) { return Value(!arg(a, 0).undefined()); }
+Value fn_exists(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return Value(!arg(a, 0).undefined());
+}
 
 // ---- higher-order ----
 
@@ -542,7 +575,8 @@ Value fn_single(Evaluator& ev, Args& a, const Value& input, const FramePtr& env)
   for (std::size_t i = 0; i < items.size(); ++i) {
     bool positive = true;
     if (!arg(a, 1).undefined()) {
-      positive = truthy(ev.apply(arg(a, 1), hof_args(ev, arg(a, 1), items[i], num(static_cast<double>(i)), arr), input, env));
+      positive =
+          truthy(ev.apply(arg(a, 1), hof_args(ev, arg(a, 1), items[i], num(static_cast<double>(i)), arr), input, env));
     }
     if (positive) {
       if (found) fail("D3138");
@@ -594,7 +628,8 @@ Value fn_sift(Evaluator& ev, Args& a, const Value& input, const FramePtr& env) {
   const Value obj = arg(a, 0);
   auto result = make_object();
   for (const auto& [k, v] : obj.obj()->members) {
-    if (truthy(ev.apply(arg(a, 1), hof_args(ev, arg(a, 1), v, Value(k), obj), input, env))) result->members.emplace_back(k, v);
+    if (truthy(ev.apply(arg(a, 1), hof_args(ev, arg(a, 1), v, Value(k), obj), input, env)))
+      result->members.emplace_back(k, v);
   }
   if (result->members.empty()) return Value();
   return result;
@@ -689,9 +724,13 @@ Value lookup_in(const Value& input, const std::string& key) {
   return Value();
 }
 
-Value fn_lookup(Evaluator&, Args& a, const Value&, const FramePtr&) { return lookup_in(arg(a, 0), arg(a, 1).str()); }
+Value fn_lookup(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return lookup_in(arg(a, 0), arg(a, 1).str());
+}
 
-Value fn_append(Evaluator&, Args& a, const Value&, const FramePtr&) { return append(arg(a, 0), arg(a, 1)); }
+Value fn_append(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return append(arg(a, 0), arg(a, 1));
+}
 
 Value spread(const Value& v) {
   if (v.is_array()) {
@@ -710,7 +749,9 @@ Value spread(const Value& v) {
   }
   return v;
 }
-Value fn_spread(Evaluator&, Args& a, const Value&, const FramePtr&) { return spread(arg(a, 0)); }
+Value fn_spread(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return spread(arg(a, 0));
+}
 
 Value fn_merge(Evaluator&, Args& a, const Value&, const FramePtr&) {
   if (arg(a, 0).undefined()) return Value();
@@ -770,7 +811,8 @@ Value fn_assert(Evaluator&, Args& a, const Value&, const FramePtr&) {
   if (!arg(a, 0).boolean()) {
     EvalError e;
     e.error.code = "D3141";
-    e.error.message = arg(a, 1).is_string() && !arg(a, 1).str().empty() ? arg(a, 1).str() : "$assert() statement failed";
+    e.error.message =
+        arg(a, 1).is_string() && !arg(a, 1).str().empty() ? arg(a, 1).str() : "$assert() statement failed";
     throw e;
   }
   return Value();
@@ -778,14 +820,22 @@ Value fn_assert(Evaluator&, Args& a, const Value&, const FramePtr&) {
 
 Value fn_type(Evaluator&, Args& a, const Value&, const FramePtr&) {
   switch (arg(a, 0).kind()) {
-    case Value::Kind::kUndefined: return Value();
-    case Value::Kind::kNull: return Value("null");
-    case Value::Kind::kBool: return Value("boolean");
-    case Value::Kind::kNumber: return Value("number");
-    case Value::Kind::kString: return Value("string");
-    case Value::Kind::kArray: return Value("array");
-    case Value::Kind::kObject: return Value("object");
-    case Value::Kind::kFunction: return Value("function");
+    case Value::Kind::kUndefined:
+      return Value();
+    case Value::Kind::kNull:
+      return Value("null");
+    case Value::Kind::kBool:
+      return Value("boolean");
+    case Value::Kind::kNumber:
+      return Value("number");
+    case Value::Kind::kString:
+      return Value("string");
+    case Value::Kind::kArray:
+      return Value("array");
+    case Value::Kind::kObject:
+      return Value("object");
+    case Value::Kind::kFunction:
+      return Value("function");
   }
   return Value();
 }
@@ -921,11 +971,15 @@ Value decode_uri(Args& a, const char* reserved, const char* name) {
 Value fn_decode_url_component(Evaluator&, Args& a, const Value&, const FramePtr&) {
   return decode_uri(a, "", "decodeUrlComponent");
 }
-Value fn_decode_url(Evaluator&, Args& a, const Value&, const FramePtr&) { return decode_uri(a, ";/?:@&=+$,#", "decodeUrl"); }
+Value fn_decode_url(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  return decode_uri(a, ";/?:@&=+$,#", "decodeUrl");
+}
 
 // ---- date/time ----
 
-Value fn_millis(Evaluator& ev, Args&, const Value&, const FramePtr&) { return num(static_cast<double>(ev.now_millis())); }
+Value fn_millis(Evaluator& ev, Args&, const Value&, const FramePtr&) {
+  return num(static_cast<double>(ev.now_millis()));
+}
 
 Value from_millis(double millis, const Value& picture, const Value& tz) {
   if (picture.undefined() && tz.undefined()) return Value(millis_to_iso(millis));
@@ -1024,6 +1078,13 @@ std::vector<Builtin>& builtins() {
         {"millis", "<:n>", 0, fn_millis, nullptr},
     };
     for (auto& b : t) b.parsed = parse_signature(b.signature, 0);
+    for (auto& b : t) {
+      auto f = std::make_shared<Function>();
+      f->type = Function::Type::kBuiltin;
+      f->builtin = &b;
+      f->signature = b.parsed;
+      b.value = f;
+    }
     return t;
   }();
   return table;

@@ -36,14 +36,14 @@ class Value {
     v.v_ = nullptr;
     return v;
   }
-  Value(bool b) : v_(b) {}                     // NOLINT
-  Value(double n) : v_(n) {}                   // NOLINT
-  Value(int n) : v_(static_cast<double>(n)) {} // NOLINT
-  Value(std::string s) : v_(std::move(s)) {}   // NOLINT
-  Value(const char* s) : v_(std::string(s)) {} // NOLINT
-  Value(ArrayPtr a) : v_(std::move(a)) {}      // NOLINT
-  Value(ObjectPtr o) : v_(std::move(o)) {}     // NOLINT
-  Value(FunctionPtr f) : v_(std::move(f)) {}   // NOLINT
+  Value(bool b) : v_(b) {}                      // NOLINT
+  Value(double n) : v_(n) {}                    // NOLINT
+  Value(int n) : v_(static_cast<double>(n)) {}  // NOLINT
+  Value(std::string s) : v_(std::move(s)) {}    // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}  // NOLINT
+  Value(ArrayPtr a) : v_(std::move(a)) {}       // NOLINT
+  Value(ObjectPtr o) : v_(std::move(o)) {}      // NOLINT
+  Value(FunctionPtr f) : v_(std::move(f)) {}    // NOLINT
 
   Kind kind() const { return static_cast<Kind>(v_.index()); }
   bool undefined() const { return v_.index() == 0; }
@@ -99,15 +99,16 @@ void finish_message(EvalError& e);
 [[noreturn]] void fail(const std::string& code, std::optional<std::size_t> position = std::nullopt,
                        std::optional<std::string> token = std::nullopt, Value value = Value(),
                        std::optional<Value> value2 = std::nullopt);
-std::string error_message(const std::string& code, const Error& e, const Value& value, const std::optional<Value>& value2);
+std::string error_message(const std::string& code, const Error& e, const Value& value,
+                          const std::optional<Value>& value2);
 
 // ---- signatures ----
 struct Signature {
   struct Param {
-    char type = 0;          // s n b l a o f j x ( for a choice
-    std::string regex;      // the symbol pattern of this parameter
-    std::string subtype;    // for a<...>
-    bool context = false;   // '-': use the context when missing
+    char type = 0;         // s n b l a o f j x ( for a choice
+    std::string regex;     // the symbol pattern of this parameter
+    std::string subtype;   // for a<...>
+    bool context = false;  // '-': use the context when missing
     std::string context_regex;
   };
   std::vector<Param> params;
@@ -118,10 +119,31 @@ char symbol_of(const Value& v);
 
 // ---- AST ----
 enum class NodeType {
-  kBinary, kUnary, kFunction, kPartial, kLambda, kCondition, kTransform, kBlock, kName, kVariable,
-  kString, kNumber, kValue, kRegex, kWildcard, kDescendant, kParent, kOperator, kEnd,
-  kPath, kBind, kApply, kSort,
-  kArrayCons, kObjectCons,  // processed forms of unary [ and {
+  kBinary,
+  kUnary,
+  kFunction,
+  kPartial,
+  kLambda,
+  kCondition,
+  kTransform,
+  kBlock,
+  kName,
+  kVariable,
+  kString,
+  kNumber,
+  kValue,
+  kRegex,
+  kWildcard,
+  kDescendant,
+  kParent,
+  kOperator,
+  kEnd,
+  kPath,
+  kBind,
+  kApply,
+  kSort,
+  kArrayCons,
+  kObjectCons,  // processed forms of unary [ and {
 };
 
 struct Node;
@@ -212,6 +234,7 @@ struct Builtin {
   int arity;  // as jsonata-js reports it to higher-order functions
   NativeFn fn;
   std::shared_ptr<Signature> parsed;
+  FunctionPtr value;  // the function value $name evaluates to (shared, immutable)
 };
 const Builtin* find_builtin(std::string_view name);
 

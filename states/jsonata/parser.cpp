@@ -10,13 +10,17 @@
 namespace stepwise::jsonata::detail {
 namespace {
 
-bool is_operator_char(char c) { return std::strchr(".[]{}(),@#;:?+-*/%|=<>^&!~", c) != nullptr && c != 0; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'; }
+bool is_operator_char(char c) {
+  return std::strchr(".[]{}(),@#;:?+-*/%|=<>^&!~", c) != nullptr && c != 0;
+}
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v';
+}
 
 int binding_power(const std::string& op) {
   static const std::pair<const char*, int> kTable[] = {
-      {".", 75}, {"[", 80}, {"{", 70}, {"(", 80}, {"@", 80}, {"#", 80}, {"?", 20}, {"+", 50},  {"-", 50},
-      {"*", 60}, {"/", 60}, {"%", 60}, {"=", 40}, {"<", 40}, {">", 40}, {"^", 40}, {"!=", 40}, {"<=", 40},
+      {".", 75},  {"[", 80},  {"{", 70},  {"(", 80},   {"@", 80},  {"#", 80},  {"?", 20}, {"+", 50},  {"-", 50},
+      {"*", 60},  {"/", 60},  {"%", 60},  {"=", 40},   {"<", 40},  {">", 40},  {"^", 40}, {"!=", 40}, {"<=", 40},
       {">=", 40}, {"~>", 40}, {":=", 10}, {"and", 30}, {"or", 25}, {"in", 40}, {"&", 50}};
   for (const auto& [name, bp] : kTable) {
     if (op == name) return bp;
@@ -25,9 +29,9 @@ int binding_power(const std::string& op) {
 }
 
 bool known_symbol(const std::string& op) {
-  static const char* kSymbols[] = {".", "[", "]", "{", "}", "(", ")", ",", "@", "#", ";", ":", "?", "+", "-", "*",
-                                   "/", "%", "|", "=", "<", ">", "^", "**", "..", ":=", "!=", "<=", ">=", "~>",
-                                   "and", "or", "in", "&"};
+  static const char* kSymbols[] = {".",  "[",  "]",  "{",  "}",  "(",  ")",   ",",  "@",  "#", ";", ":",
+                                   "?",  "+",  "-",  "*",  "/",  "%",  "|",   "=",  "<",  ">", "^", "**",
+                                   "..", ":=", "!=", "<=", ">=", "~>", "and", "or", "in", "&"};
   for (const char* s : kSymbols) {
     if (op == s) return true;
   }
@@ -129,14 +133,30 @@ class Lexer {
         ++pos_;
         c = pos_ < s_.size() ? s_[pos_] : '\0';
         switch (c) {
-          case '"': out += '"'; break;
-          case '\\': out += '\\'; break;
-          case '/': out += '/'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
-          case 'n': out += '\n'; break;
-          case 'r': out += '\r'; break;
-          case 't': out += '\t'; break;
+          case '"':
+            out += '"';
+            break;
+          case '\\':
+            out += '\\';
+            break;
+          case '/':
+            out += '/';
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
           case 'u': {
             auto hex4 = [&](std::size_t at) -> std::optional<std::uint32_t> {
               if (at + 4 > s_.size()) return std::nullopt;
@@ -144,7 +164,8 @@ class Lexer {
               for (std::size_t k = at; k < at + 4; ++k) {
                 char h = s_[k];
                 if (!std::isxdigit(static_cast<unsigned char>(h))) return std::nullopt;
-                v = v * 16 + static_cast<std::uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+                v = v * 16 + static_cast<std::uint32_t>(
+                                 std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
               }
               return v;
             };
@@ -265,14 +286,19 @@ class Parser {
   // The symbol id of a token: its operator text, or a class name.
   static std::string id(const Node* n) {
     switch (n->type) {
-      case NodeType::kOperator: return n->value;
+      case NodeType::kOperator:
+        return n->value;
       case NodeType::kName:
-      case NodeType::kVariable: return "(name)";
+      case NodeType::kVariable:
+        return "(name)";
       case NodeType::kString:
       case NodeType::kNumber:
-      case NodeType::kValue: return "(literal)";
-      case NodeType::kRegex: return "(regex)";
-      default: return "(end)";
+      case NodeType::kValue:
+        return "(literal)";
+      case NodeType::kRegex:
+        return "(regex)";
+      default:
+        return "(end)";
     }
   }
   bool at(const char* op) const { return node_->type == NodeType::kOperator && node_->value == op; }
@@ -322,8 +348,10 @@ class Parser {
       case NodeType::kNumber:
       case NodeType::kValue:
       case NodeType::kRegex:
-      case NodeType::kEnd: return t;
-      default: break;
+      case NodeType::kEnd:
+        return t;
+      default:
+        break;
     }
     const std::string& op = t->value;
     if (op == "and" || op == "or" || op == "in") return t;
@@ -503,7 +531,8 @@ class Parser {
     if (left->type == NodeType::kName && (left->value == "function" || left->value == "\xCE\xBB")) {
       for (std::size_t i = 0; i < t->arguments.size(); ++i) {
         Node* arg = t->arguments[i];
-        if (arg->type != NodeType::kVariable) fail("S0208", arg->position, arg->value, Value(static_cast<double>(i + 1)));
+        if (arg->type != NodeType::kVariable)
+          fail("S0208", arg->position, arg->value, Value(static_cast<double>(i + 1)));
       }
       t->type = NodeType::kLambda;
       if (at("<")) {
@@ -542,8 +571,12 @@ class Processor {
   Node* process(Node* expr) {
     Node* result = nullptr;
     switch (expr->type) {
-      case NodeType::kBinary: result = binary(expr); break;
-      case NodeType::kUnary: result = unary(expr); break;
+      case NodeType::kBinary:
+        result = binary(expr);
+        break;
+      case NodeType::kUnary:
+        result = unary(expr);
+        break;
       case NodeType::kFunction:
       case NodeType::kPartial: {
         result = fresh(expr->type, expr);
@@ -611,7 +644,9 @@ class Processor {
       case NodeType::kWildcard:
       case NodeType::kDescendant:
       case NodeType::kVariable:
-      case NodeType::kRegex: result = expr; break;
+      case NodeType::kRegex:
+        result = expr;
+        break;
       case NodeType::kOperator:
         if (expr->value == "and" || expr->value == "or" || expr->value == "in") {
           expr->type = NodeType::kName;
@@ -854,7 +889,9 @@ class Processor {
           node->tuple = true;
         }
         break;
-      case NodeType::kParent: ++slot->level; break;
+      case NodeType::kParent:
+        ++slot->level;
+        break;
       case NodeType::kBlock:
         if (!node->expressions.empty()) {
           node->tuple = true;
@@ -868,35 +905,60 @@ class Processor {
         while (slot->level > 0 && index >= 0) slot = seek_parent(node->steps[index--], slot);
         break;
       }
-      default: fail("S0217", node->position, type_name(node->type));
+      default:
+        fail("S0217", node->position, type_name(node->type));
     }
     return slot;
   }
 
   static std::string type_name(NodeType t) {
     switch (t) {
-      case NodeType::kBinary: return "binary";
-      case NodeType::kUnary: case NodeType::kArrayCons: case NodeType::kObjectCons: return "unary";
-      case NodeType::kFunction: return "function";
-      case NodeType::kPartial: return "partial";
-      case NodeType::kLambda: return "lambda";
-      case NodeType::kCondition: return "condition";
-      case NodeType::kTransform: return "transform";
-      case NodeType::kBlock: return "block";
-      case NodeType::kName: return "name";
-      case NodeType::kVariable: return "variable";
-      case NodeType::kString: return "string";
-      case NodeType::kNumber: return "number";
-      case NodeType::kValue: return "value";
-      case NodeType::kRegex: return "regex";
-      case NodeType::kWildcard: return "wildcard";
-      case NodeType::kDescendant: return "descendant";
-      case NodeType::kParent: return "parent";
-      case NodeType::kPath: return "path";
-      case NodeType::kBind: return "bind";
-      case NodeType::kApply: return "apply";
-      case NodeType::kSort: return "sort";
-      default: return "operator";
+      case NodeType::kBinary:
+        return "binary";
+      case NodeType::kUnary:
+      case NodeType::kArrayCons:
+      case NodeType::kObjectCons:
+        return "unary";
+      case NodeType::kFunction:
+        return "function";
+      case NodeType::kPartial:
+        return "partial";
+      case NodeType::kLambda:
+        return "lambda";
+      case NodeType::kCondition:
+        return "condition";
+      case NodeType::kTransform:
+        return "transform";
+      case NodeType::kBlock:
+        return "block";
+      case NodeType::kName:
+        return "name";
+      case NodeType::kVariable:
+        return "variable";
+      case NodeType::kString:
+        return "string";
+      case NodeType::kNumber:
+        return "number";
+      case NodeType::kValue:
+        return "value";
+      case NodeType::kRegex:
+        return "regex";
+      case NodeType::kWildcard:
+        return "wildcard";
+      case NodeType::kDescendant:
+        return "descendant";
+      case NodeType::kParent:
+        return "parent";
+      case NodeType::kPath:
+        return "path";
+      case NodeType::kBind:
+        return "bind";
+      case NodeType::kApply:
+        return "apply";
+      case NodeType::kSort:
+        return "sort";
+      default:
+        return "operator";
     }
   }
 

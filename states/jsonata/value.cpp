@@ -40,7 +40,9 @@ void Object::erase(std::string_view key) {
   }
 }
 
-ArrayPtr make_array() { return std::make_shared<Array>(); }
+ArrayPtr make_array() {
+  return std::make_shared<Array>();
+}
 ArrayPtr make_sequence() {
   auto a = std::make_shared<Array>();
   a->sequence = true;
@@ -51,19 +53,30 @@ ArrayPtr make_sequence(Value v) {
   a->items.push_back(std::move(v));
   return a;
 }
-ObjectPtr make_object() { return std::make_shared<Object>(); }
+ObjectPtr make_object() {
+  return std::make_shared<Object>();
+}
 
-bool is_sequence(const Value& v) { return v.is_array() && v.arr()->sequence; }
+bool is_sequence(const Value& v) {
+  return v.is_array() && v.arr()->sequence;
+}
 
 std::optional<bool> to_boolean(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return std::nullopt;
-    case Value::Kind::kNull: return false;
-    case Value::Kind::kBool: return v.boolean();
-    case Value::Kind::kNumber: return v.number() != 0 && !std::isnan(v.number());
-    case Value::Kind::kString: return !v.str().empty();
-    case Value::Kind::kObject: return !v.obj()->members.empty();
-    case Value::Kind::kFunction: return false;
+    case Value::Kind::kUndefined:
+      return std::nullopt;
+    case Value::Kind::kNull:
+      return false;
+    case Value::Kind::kBool:
+      return v.boolean();
+    case Value::Kind::kNumber:
+      return v.number() != 0 && !std::isnan(v.number());
+    case Value::Kind::kString:
+      return !v.str().empty();
+    case Value::Kind::kObject:
+      return !v.obj()->members.empty();
+    case Value::Kind::kFunction:
+      return false;
     case Value::Kind::kArray: {
       const auto& items = v.arr()->items;
       if (items.size() == 1) return to_boolean(items[0]).value_or(false);
@@ -76,17 +89,24 @@ std::optional<bool> to_boolean(const Value& v) {
   return false;
 }
 
-bool truthy(const Value& v) { return to_boolean(v).value_or(false); }
+bool truthy(const Value& v) {
+  return to_boolean(v).value_or(false);
+}
 
 bool deep_equal(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNull: return true;
-    case Value::Kind::kBool: return a.boolean() == b.boolean();
-    case Value::Kind::kNumber: return a.number() == b.number();
-    case Value::Kind::kString: return a.str() == b.str();
-    case Value::Kind::kFunction: return a.fn() == b.fn();
+    case Value::Kind::kNull:
+      return true;
+    case Value::Kind::kBool:
+      return a.boolean() == b.boolean();
+    case Value::Kind::kNumber:
+      return a.number() == b.number();
+    case Value::Kind::kString:
+      return a.str() == b.str();
+    case Value::Kind::kFunction:
+      return a.fn() == b.fn();
     case Value::Kind::kArray: {
       const auto& x = a.arr()->items;
       const auto& y = b.arr()->items;
@@ -187,13 +207,27 @@ void append_json_string(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -215,14 +249,22 @@ void stringify_into(std::string& out, const Value& v, bool pretty, int level) {
   };
   switch (v.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNull: out += "null"; break;
-    case Value::Kind::kBool: out += v.boolean() ? "true" : "false"; break;
+    case Value::Kind::kNull:
+      out += "null";
+      break;
+    case Value::Kind::kBool:
+      out += v.boolean() ? "true" : "false";
+      break;
     case Value::Kind::kNumber:
       if (!std::isfinite(v.number())) fail("D1001", std::nullopt, std::nullopt, v);
       out += number_to_js(to_precision15(v.number()));
       break;
-    case Value::Kind::kString: append_json_string(out, v.str()); break;
-    case Value::Kind::kFunction: out += "\"\""; break;
+    case Value::Kind::kString:
+      append_json_string(out, v.str());
+      break;
+    case Value::Kind::kFunction:
+      out += "\"\"";
+      break;
     case Value::Kind::kArray: {
       const auto& items = v.arr()->items;
       if (items.empty()) {
@@ -270,12 +312,18 @@ std::string stringify(const Value& v, bool pretty) {
 
 Value from_json(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return Value::null();
-    case json::kind::bool_: return Value(v.get_bool());
-    case json::kind::int64: return Value(static_cast<double>(v.get_int64()));
-    case json::kind::uint64: return Value(static_cast<double>(v.get_uint64()));
-    case json::kind::double_: return Value(v.get_double());
-    case json::kind::string: return Value(std::string(v.get_string()));
+    case json::kind::null:
+      return Value::null();
+    case json::kind::bool_:
+      return Value(v.get_bool());
+    case json::kind::int64:
+      return Value(static_cast<double>(v.get_int64()));
+    case json::kind::uint64:
+      return Value(static_cast<double>(v.get_uint64()));
+    case json::kind::double_:
+      return Value(v.get_double());
+    case json::kind::string:
+      return Value(std::string(v.get_string()));
     case json::kind::array: {
       auto a = make_array();
       a->items.reserve(v.get_array().size());
@@ -295,8 +343,10 @@ Value from_json(const json::value& v) {
 json::value to_json_value(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNull: return nullptr;
-    case Value::Kind::kBool: return v.boolean();
+    case Value::Kind::kNull:
+      return nullptr;
+    case Value::Kind::kBool:
+      return v.boolean();
     case Value::Kind::kNumber: {
       double d = v.number();
       if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9007199254740992.0) {
@@ -304,8 +354,10 @@ json::value to_json_value(const Value& v) {
       }
       return d;
     }
-    case Value::Kind::kString: return json::string(v.str());
-    case Value::Kind::kFunction: return json::string("");
+    case Value::Kind::kString:
+      return json::string(v.str());
+    case Value::Kind::kFunction:
+      return json::string("");
     case Value::Kind::kArray: {
       json::array out;
       out.reserve(v.arr()->items.size());

@@ -94,7 +94,8 @@ std::string run_case(const Case& c, const fs::path& suite) {
   if (!compiled) {
     const auto& err = compiled.error();
     if (auto* code = spec.if_contains("code")) {
-      if (code->as_string() != err.code) return "compile error " + err.describe() + ", expected " + std::string(code->as_string());
+      if (code->as_string() != err.code)
+        return "compile error " + err.describe() + ", expected " + std::string(code->as_string());
       if (auto* tok = spec.if_contains("token")) {
         if (!err.token || *err.token != tok->as_string()) return "compile error token mismatch: " + err.describe();
       }
@@ -113,21 +114,27 @@ std::string run_case(const Case& c, const fs::path& suite) {
   json::object bindings;
   if (auto* b = spec.if_contains("bindings"); b && b->is_object()) bindings = b->as_object();
   jsonata::EvalOptions options;
-  if (auto* t = spec.if_contains("timelimit")) options.time_limit = std::chrono::milliseconds(static_cast<long>(as_double(*t)));
+  if (auto* t = spec.if_contains("timelimit"))
+    options.time_limit = std::chrono::milliseconds(static_cast<long>(as_double(*t)));
   if (auto* d = spec.if_contains("depth")) options.max_depth = static_cast<int>(as_double(*d));
   auto out = compiled->evaluate(input ? &*input : nullptr, bindings, options);
   if (!out) {
     const auto& err = out.error();
     if (auto* code = spec.if_contains("code")) {
-      return code->as_string() == err.code ? "" : "error " + err.describe() + ", expected " + std::string(code->as_string());
+      return code->as_string() == err.code ? ""
+                                           : "error " + err.describe() + ", expected " + std::string(code->as_string());
     }
     if (auto* expected = spec.if_contains("error")) {
       const auto& want = expected->as_object();
       for (const auto& kv : want) {
-        if (kv.key() == "code" && kv.value().as_string() != err.code) return "error " + err.describe() + ", expected " + json::serialize(want);
-        if (kv.key() == "message" && kv.value().as_string() != err.message) return "message '" + err.message + "', expected " + json::serialize(kv.value());
-        if (kv.key() == "token" && (!err.token || *err.token != kv.value().as_string())) return "token mismatch: " + err.describe();
-        if (kv.key() == "value" && (!err.value || !same(*err.value, kv.value()))) return "value mismatch: " + err.describe();
+        if (kv.key() == "code" && kv.value().as_string() != err.code)
+          return "error " + err.describe() + ", expected " + json::serialize(want);
+        if (kv.key() == "message" && kv.value().as_string() != err.message)
+          return "message '" + err.message + "', expected " + json::serialize(kv.value());
+        if (kv.key() == "token" && (!err.token || *err.token != kv.value().as_string()))
+          return "token mismatch: " + err.describe();
+        if (kv.key() == "value" && (!err.value || !same(*err.value, kv.value())))
+          return "value mismatch: " + err.describe();
       }
       return "";
     }

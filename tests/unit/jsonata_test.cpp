@@ -88,7 +88,8 @@ TEST_CASE("jsonata: evaluation errors carry code, position, token and message") 
 
 TEST_CASE("jsonata: compile once, evaluate with different inputs and bindings") {
   auto e = compile_ok("$sum(Account.Order.Product.(Price * Quantity)) + $extra");
-  json::value first = doc(R"({"Account":{"Order":[{"Product":[{"Price":2,"Quantity":3}]},{"Product":{"Price":1.5,"Quantity":2}}]}})");
+  json::value first =
+      doc(R"({"Account":{"Order":[{"Product":[{"Price":2,"Quantity":3}]},{"Product":{"Price":1.5,"Quantity":2}}]}})");
   json::value second = doc(R"({"Account":{"Order":{"Product":{"Price":10,"Quantity":1}}}})");
   json::object bindings;
   bindings["extra"] = 100;
@@ -136,8 +137,7 @@ TEST_CASE("jsonata: objects keep insertion order, grouping and order-by") {
 
 TEST_CASE("jsonata: parent operator, focus binding and joins") {
   const char* input = R"({"order":{"id":7,"items":[{"sku":"a"},{"sku":"b"}]}})";
-  CHECK(eval("order.items.{'sku': sku, 'order': %.id}", input) ==
-        R"([{"sku":"a","order":7},{"sku":"b","order":7}])");
+  CHECK(eval("order.items.{'sku': sku, 'order': %.id}", input) == R"([{"sku":"a","order":7},{"sku":"b","order":7}])");
   const char* tables = R"({"os":[{"id":7},{"id":8}],"is":[{"o":7,"sku":"a"},{"o":8,"sku":"b"},{"o":7,"sku":"c"}]})";
   CHECK(eval(R"(os@$o.is@$i[$i.o = $o.id].{"order": $o.id, "sku": $i.sku})", tables) ==
         R"([{"order":7,"sku":"a"},{"order":7,"sku":"c"},{"order":8,"sku":"b"}])");
