@@ -372,12 +372,11 @@ Value lookup_variable(const FramePtr& env, const std::string& name) {
 
 }  // namespace
 
-Evaluator::Evaluator(const EvalOptions& options) : options_(options), start_(std::chrono::steady_clock::now()) {
-  if (options.now_millis) {
-    now_ = *options.now_millis;
+Evaluator::Evaluator(const EvalOptions& options) : options_(options), now_(options.now_millis) {
+  if (options_.time_limit.count() > 0 && options_.clock) {
+    start_ = options_.clock();
   } else {
-    now_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-               .count();
+    options_.time_limit = std::chrono::milliseconds(0);
   }
 }
 
@@ -386,7 +385,7 @@ void Evaluator::check_guard() {
     fail("U1001");
   }
   if (options_.time_limit.count() > 0 && (++ticks_ & 0xFF) == 0) {
-    if (std::chrono::steady_clock::now() - start_ > options_.time_limit) {
+    if (options_.clock() - start_ > options_.time_limit.count()) {
       EvalError e;
       e.error.code = "U1001";
       e.error.message = "Expression evaluation timeout: Check for infinite loop";

@@ -309,7 +309,7 @@ class Evaluator {
   EvalOptions options_;
   std::int64_t now_;
   int depth_ = 0;
-  std::chrono::steady_clock::time_point start_;
+  std::int64_t start_ = 0;
   std::uint32_t ticks_ = 0;
   friend Value transform_call(Evaluator&, const Function&, const Value&);
 };

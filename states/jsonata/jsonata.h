@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,16 +56,21 @@ class Outcome {
   std::variant<T, Error> v_;
 };
 
-// Guards and environment of one evaluation.
+// Guards and environment of one evaluation. Like the rest of states/, the engine
+// reads no clock itself: time comes from the caller.
 struct EvalOptions {
   // Maximum nesting of expression evaluations; deeper fails with U1001. 0: no limit
   // beyond the built-in safety limit (which also fails with U1001, never crashes).
   int max_depth = 0;
-  // Wall-clock budget of one evaluation; exceeding it fails with U1001. 0: none.
+  // Budget of one evaluation, measured on `clock`; exceeding it fails with U1001.
+  // 0, or no clock: no time limit.
   std::chrono::milliseconds time_limit{0};
-  // "Now" for $now() and $millis(), in milliseconds since the epoch; unset: the system clock,
-  // read once per evaluation.
-  std::optional<std::int64_t> now_millis;
+  // Milliseconds on a monotonic clock (stepwise's engine passes its Clock), read
+  // every few hundred evaluation steps while a time limit is set.
+  std::function<std::int64_t()> clock;
+  // "Now" for $now() and $millis() (and the defaults of $toMillis pictures), in
+  // milliseconds since the epoch; the same value throughout one evaluation.
+  std::int64_t now_millis = 0;
 };
 
 namespace detail {

@@ -114,6 +114,15 @@ std::string run_case(const Case& c, const fs::path& suite) {
   json::object bindings;
   if (auto* b = spec.if_contains("bindings"); b && b->is_object()) bindings = b->as_object();
   jsonata::EvalOptions options;
+  // The suite runs on the real clocks: $now() is compared with today's date, and the
+  // runaway cases have wall-clock time limits.
+  options.now_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  options.clock = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
   if (auto* t = spec.if_contains("timelimit"))
     options.time_limit = std::chrono::milliseconds(static_cast<long>(as_double(*t)));
   if (auto* d = spec.if_contains("depth")) options.max_depth = static_cast<int>(as_double(*d));
