@@ -380,6 +380,16 @@ Evaluator::Evaluator(const EvalOptions& options) : options_(options), now_(optio
   }
 }
 
+double Evaluator::random_unit() {
+  if (options_.random == nullptr) {
+    EvalError e;
+    e.error.code = "D3137";
+    e.error.message = "No random source is available";
+    throw e;
+  }
+  return static_cast<double>(options_.random->next_u64() >> 11) * 0x1.0p-53;
+}
+
 void Evaluator::check_guard() {
   if ((options_.max_depth > 0 && depth_ > options_.max_depth) || depth_ > kSafetyDepth) {
     fail("U1001");

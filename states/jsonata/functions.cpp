@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <random>
 
 #include "states/jsonata/internal.h"
 
@@ -487,10 +486,8 @@ Value fn_power(Evaluator&, Args& a, const Value&, const FramePtr&) {
   if (!std::isfinite(r)) fail("D3061", std::nullopt, std::nullopt, arg(a, 0), arg(a, 1));
   return num(r);
 }
-Value fn_random(Evaluator&, Args&, const Value&, const FramePtr&) {
-  std::random_device rd;
-  std::mt19937_64 gen(rd());
-  return num(std::uniform_real_distribution<double>(0.0, 1.0)(gen));
+Value fn_random(Evaluator& ev, Args&, const Value&, const FramePtr&) {
+  return num(ev.random_unit());
 }
 
 std::string to_radix(double value, int radix) {
@@ -771,14 +768,16 @@ Value fn_reverse(Evaluator&, Args& a, const Value&, const FramePtr&) {
   return out;
 }
 
-Value fn_shuffle(Evaluator&, Args& a, const Value&, const FramePtr&) {
+Value fn_shuffle(Evaluator& ev, Args& a, const Value&, const FramePtr&) {
   if (arg(a, 0).undefined()) return Value();
   if (arg(a, 0).arr()->items.size() <= 1) return arg(a, 0);
   auto out = make_array();
   out->items = arg(a, 0).arr()->items;
-  std::random_device rd;
-  std::mt19937 gen(rd());
-  std::shuffle(out->items.begin(), out->items.end(), gen);
+  // Fisher-Yates, drawing from the injected random source.
+  for (std::size_t i = out->items.size(); i > 1; --i) {
+    auto j = static_cast<std::size_t>(ev.random_unit() * static_cast<double>(i));
+    std::swap(out->items[i - 1], out->items[j]);
+  }
   return out;
 }
 

@@ -283,6 +283,8 @@ class Evaluator {
   Value evaluate(const Node* expr, const Value& input, const FramePtr& env);
   Value apply(const Value& proc, std::vector<Value> args, const Value& input, const FramePtr& env);
   std::int64_t now_millis() const { return now_; }
+  // A uniformly distributed double in [0, 1) from the injected source; fails without one.
+  double random_unit();
   int arity(const Value& fn) const;
 
  private:

@@ -23,6 +23,7 @@
 #include <variant>
 
 #include "states/json.h"
+#include "states/scope.h"
 
 namespace stepwise::jsonata {
 
@@ -71,6 +72,9 @@ struct EvalOptions {
   // "Now" for $now() and $millis() (and the defaults of $toMillis pictures), in
   // milliseconds since the epoch; the same value throughout one evaluation.
   std::int64_t now_millis = 0;
+  // Randomness for $random() and $shuffle(); without one they fail with D3137
+  // ("No random source is available").
+  states::RandomSource* random = nullptr;
 };
 
 namespace detail {

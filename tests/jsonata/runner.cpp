@@ -24,6 +24,20 @@ using namespace stepwise;
 
 namespace {
 
+// $random and $shuffle draw from this (the suite only checks order-independent properties).
+class SplitMix : public states::RandomSource {
+ public:
+  std::uint64_t next_u64() override {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  std::uint64_t state_ = 42;
+};
+
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
@@ -116,13 +130,15 @@ std::string run_case(const Case& c, const fs::path& suite) {
   jsonata::EvalOptions options;
   // The suite runs on the real clocks: $now() is compared with today's date, and the
   // runaway cases have wall-clock time limits.
-  options.now_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+  options.now_millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   options.clock = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
   };
+  SplitMix random;
+  options.random = &random;
   if (auto* t = spec.if_contains("timelimit"))
     options.time_limit = std::chrono::milliseconds(static_cast<long>(as_double(*t)));
   if (auto* d = spec.if_contains("depth")) options.max_depth = static_cast<int>(as_double(*d));

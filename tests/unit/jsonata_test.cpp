@@ -183,6 +183,18 @@ TEST_CASE("jsonata: $now and $millis read the injected clock once per evaluation
   CHECK(eval("$toMillis('2018-03-23T10:33:36.617Z')") == "1521801216617");
 }
 
+TEST_CASE("jsonata: $random and $shuffle draw from the injected random source") {
+  struct Counter : states::RandomSource {
+    std::uint64_t n = 0;
+    std::uint64_t next_u64() override { return (n++) << 62; }  // 0, 0.25, 0.5, 0.75 as unit doubles
+  } counter;
+  jsonata::EvalOptions options;
+  options.random = &counter;
+  CHECK(eval("[$random(), $random(), $random()]", "", {}, options) == "[0,0.25,0.5]");
+  CHECK(eval("$sort($shuffle([3,1,2]))", "", {}, options) == "[1,2,3]");
+  CHECK(eval("$random()") == "ERROR D3137");
+}
+
 TEST_CASE("jsonata: tail calls run in constant stack; runaway recursion stops with U1001") {
   CHECK(eval("($count := function($n, $acc){$n = 0 ? $acc : $count($n - 1, $acc + 1)}; $count(100000, 0))") ==
         "100000");
