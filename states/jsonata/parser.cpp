@@ -329,6 +329,21 @@ class Parser {
   }
 
   Node* expression(int rbp) {
+    // Nesting bounds the parser's (and later the evaluator's) recursion; far deeper than
+    // any real expression, shallow enough that the C++ stack cannot run out.
+    struct Nesting {
+      explicit Nesting(int& d) : depth(++d) {}
+      ~Nesting() { --depth; }
+      int& depth;
+    } nesting(depth_);
+    if (depth_ > kMaxNesting) {
+      EvalError e;
+      e.error.code = "S0201";
+      e.error.position = node_->position;
+      e.error.token = node_->value;
+      e.error.message = "Syntax error: expression nested more than 500 levels deep";
+      throw e;
+    }
     Node* t = node_;
     advance(nullptr, true);
     Node* left = nud(t);
@@ -558,9 +573,11 @@ class Parser {
     return t;
   }
 
+  static constexpr int kMaxNesting = 500;
   Lexer lexer_;
   Program& program_;
   Node* node_ = nullptr;
+  int depth_ = 0;
 };
 
 // ---- post-processing (jsonata-js's ast_optimize) ----

@@ -63,6 +63,17 @@ TEST_CASE("jsonata: syntax errors carry code, position and token") {
   CHECK(parent.error().code == "S0217");
 }
 
+TEST_CASE("jsonata: absurdly deep nesting is a syntax error, not a crash") {
+  std::string deep(100000, '(');
+  deep.append("1").append(100000, ')');
+  auto e = jsonata::compile(deep);
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.error().code == "S0201");
+  std::string fine(200, '[');
+  fine.append("1").append(200, ']');
+  CHECK(jsonata::compile(fine).ok());
+}
+
 TEST_CASE("jsonata: evaluation errors carry code, position, token and message") {
   auto e = compile_ok("\"a\" + 1");
   auto out = e.evaluate(nullptr);
