@@ -65,7 +65,16 @@ class Value {
   std::variant<std::monostate, std::nullptr_t, bool, double, std::string, ArrayPtr, ObjectPtr, FunctionPtr> v_;
 };
 
+// Arrays, objects, functions and frames take their children apart iteratively when
+// destroyed, so a value (or a chain of closures) nested a million levels deep does not
+// exhaust the stack.
+void dismantle(std::vector<Value>& values);
+
 struct Array {
+  Array() = default;
+  Array(const Array&) = default;
+  Array& operator=(const Array&) = default;
+  ~Array() { dismantle(items); }
   std::vector<Value> items;
   bool sequence = false;        // made by evaluation (unwrapped when it holds one item)
   bool keep_singleton = false;  // path ended with [] : never unwrap
@@ -76,6 +85,10 @@ struct Array {
 
 // An object with members in insertion order.
 struct Object {
+  Object() = default;
+  Object(const Object&) = default;
+  Object& operator=(const Object&) = default;
+  ~Object();
   std::vector<std::pair<std::string, Value>> members;
   const Value* find(std::string_view key) const;
   Value* find(std::string_view key);
@@ -239,6 +252,9 @@ struct Builtin {
 const Builtin* find_builtin(std::string_view name);
 
 struct Function {
+  Function() = default;
+  Function(const Function&) = default;
+  ~Function();
   enum class Type { kLambda, kBuiltin, kPartial, kRegex, kChain, kTransform };
   Type type = Type::kLambda;
   // lambda
@@ -261,6 +277,8 @@ struct Function {
 };
 
 struct Frame {
+  Frame() = default;
+  ~Frame();
   FramePtr parent;
   std::vector<std::pair<std::string, Value>> vars;
   const Value* lookup(std::string_view name) const;
@@ -321,13 +339,16 @@ bool is_sequence(const Value& v);
 bool truthy(const Value& v);  // $boolean; undefined -> false
 std::optional<bool> to_boolean(const Value& v);
 bool deep_equal(const Value& a, const Value& b);
+bool deep_equal_at(const Value& a, const Value& b, int depth);
 Value append(const Value& a, const Value& b);
 Value clone_deep(const Value& v);
+Value clone_deep_at(const Value& v, int depth);
 std::string stringify(const Value& v, bool pretty);  // JSON.stringify with JSONata's replacer
 std::string number_to_js(double d);                  // plain Number#toString
 std::string stringify_value(const Value& v);         // $string without prettify
 Value from_json(const json::value& v);
 json::value to_json_value(const Value& v);
+json::value to_json_value_at(const Value& v, int depth);
 std::size_t utf8_length(std::string_view s);
 std::vector<std::uint32_t> to_code_points(std::string_view s);
 std::string from_code_points(const std::vector<std::uint32_t>& cps, std::size_t begin, std::size_t end);

@@ -9,6 +9,108 @@
 
 namespace stepwise::jsonata::detail {
 
+namespace {
+
+// Values nested deeper than this are refused where they are walked recursively
+// (output conversion, stringification, comparison, cloning) so the C++ stack cannot run out.
+constexpr int kMaxValueNesting = 1000;
+
+void check_nesting(int depth) {
+  if (depth > kMaxValueNesting) {
+    EvalError e;
+    e.error.code = "U1001";
+    e.error.message = "Value nested more than 1000 levels deep";
+    throw e;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+struct Teardown {
+  std::vector<Value> values;
+  std::vector<FramePtr> frames;
+};
+
+bool nests(const Value& v) {
+  return v.is_array() || v.is_object() || v.is_function();
+}
+
+void keep(Teardown& t, Value& v) {
+  if (nests(v)) t.values.push_back(std::move(v));
+}
+
+void take_function_parts(Function& f, Teardown& t) {
+  keep(t, f.input);
+  if (f.env) t.frames.push_back(std::move(f.env));
+  if (f.target) t.values.emplace_back(std::move(f.target));
+  if (f.second) t.values.emplace_back(std::move(f.second));
+  for (auto& b : f.bound) {
+    if (b) keep(t, *b);
+  }
+  f.bound.clear();
+}
+
+void take_frame_parts(Frame& f, Teardown& t) {
+  for (auto& [k, v] : f.vars) keep(t, v);
+  f.vars.clear();
+  if (f.parent) t.frames.push_back(std::move(f.parent));
+}
+
+// Destroys what `t` holds the last references to, breadth-first, without recursion:
+// each container is emptied (its children moved into `t`) before it is destroyed.
+void run(Teardown& t) {
+  while (!t.values.empty() || !t.frames.empty()) {
+    if (!t.values.empty()) {
+      Value v = std::move(t.values.back());
+      t.values.pop_back();
+      if (v.is_array() && v.arr().use_count() == 1) {
+        for (auto& item : v.arr()->items) keep(t, item);
+        v.arr()->items.clear();
+      } else if (v.is_object() && v.obj().use_count() == 1) {
+        for (auto& member : v.obj()->members) keep(t, member.second);
+        v.obj()->members.clear();
+      } else if (v.is_function() && v.fn().use_count() == 1) {
+        take_function_parts(*v.fn(), t);
+      }
+    } else {
+      FramePtr f = std::move(t.frames.back());
+      t.frames.pop_back();
+      if (f.use_count() == 1) take_frame_parts(*f, t);
+    }
+  }
+}
+
+}  // namespace
+
+void dismantle(std::vector<Value>& values) {
+  if (values.empty()) return;
+  Teardown t;
+  for (auto& v : values) keep(t, v);
+  values.clear();
+  run(t);
+}
+
+Object::~Object() {
+  Teardown t;
+  for (auto& member : members) keep(t, member.second);
+  members.clear();
+  run(t);
+}
+
+Function::~Function() {
+  Teardown t;
+  take_function_parts(*this, t);
+  run(t);
+}
+
+Frame::~Frame() {
+  Teardown t;
+  take_frame_parts(*this, t);
+  run(t);
+}
+
 const Value* Object::find(std::string_view key) const {
   for (const auto& [k, v] : members) {
     if (k == key) return &v;
@@ -94,6 +196,11 @@ bool truthy(const Value& v) {
 }
 
 bool deep_equal(const Value& a, const Value& b) {
+  return deep_equal_at(a, b, 0);
+}
+
+bool deep_equal_at(const Value& a, const Value& b, int depth) {
+  check_nesting(depth);
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::kUndefined:
@@ -112,7 +219,7 @@ bool deep_equal(const Value& a, const Value& b) {
       const auto& y = b.arr()->items;
       if (x.size() != y.size()) return false;
       for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!deep_equal(x[i], y[i])) return false;
+        if (!deep_equal_at(x[i], y[i], depth + 1)) return false;
       }
       return true;
     }
@@ -122,7 +229,7 @@ bool deep_equal(const Value& a, const Value& b) {
       if (x.size() != y.members.size()) return false;
       for (const auto& [k, v] : x) {
         const Value* other = y.find(k);
-        if (!other || !deep_equal(v, *other)) return false;
+        if (!other || !deep_equal_at(v, *other, depth + 1)) return false;
       }
       return true;
     }
@@ -148,15 +255,22 @@ Value append(const Value& a, const Value& b) {
 }
 
 Value clone_deep(const Value& v) {
+  return clone_deep_at(v, 0);
+}
+
+Value clone_deep_at(const Value& v, int depth) {
+  check_nesting(depth);
   if (v.is_array()) {
     auto out = make_array();
-    for (const auto& item : v.arr()->items) out->items.push_back(item.undefined() ? Value::null() : clone_deep(item));
+    for (const auto& item : v.arr()->items) {
+      out->items.push_back(item.undefined() ? Value::null() : clone_deep_at(item, depth + 1));
+    }
     return out;
   }
   if (v.is_object()) {
     auto out = make_object();
     for (const auto& [k, item] : v.obj()->members) {
-      if (!item.undefined() && !item.is_function()) out->members.emplace_back(k, clone_deep(item));
+      if (!item.undefined() && !item.is_function()) out->members.emplace_back(k, clone_deep_at(item, depth + 1));
     }
     return out;
   }
@@ -242,6 +356,7 @@ void append_json_string(std::string& out, const std::string& s) {
 }
 
 void stringify_into(std::string& out, const Value& v, bool pretty, int level) {
+  check_nesting(level);
   auto newline = [&](int lvl) {
     if (!pretty) return;
     out += '\n';
@@ -341,6 +456,11 @@ Value from_json(const json::value& v) {
 }
 
 json::value to_json_value(const Value& v) {
+  return to_json_value_at(v, 0);
+}
+
+json::value to_json_value_at(const Value& v, int depth) {
+  check_nesting(depth);
   switch (v.kind()) {
     case Value::Kind::kUndefined:
     case Value::Kind::kNull:
@@ -361,14 +481,14 @@ json::value to_json_value(const Value& v) {
     case Value::Kind::kArray: {
       json::array out;
       out.reserve(v.arr()->items.size());
-      for (const auto& item : v.arr()->items) out.push_back(to_json_value(item));
+      for (const auto& item : v.arr()->items) out.push_back(to_json_value_at(item, depth + 1));
       return out;
     }
     case Value::Kind::kObject: {
       json::object out;
       out.reserve(v.obj()->members.size());
       for (const auto& [k, item] : v.obj()->members) {
-        if (!item.undefined()) out.emplace(k, to_json_value(item));
+        if (!item.undefined()) out.emplace(k, to_json_value_at(item, depth + 1));
       }
       return out;
     }

@@ -74,6 +74,15 @@ TEST_CASE("jsonata: absurdly deep nesting is a syntax error, not a crash") {
   CHECK(jsonata::compile(fine).ok());
 }
 
+TEST_CASE("jsonata: values and closures nested very deep neither crash nor overflow the stack") {
+  // Built by a loop, not by recursion: the evaluator's depth guard does not see them.
+  CHECK(eval("$reduce([1..200000], function($a, $b){{'x': $a}}).x.x ~> $type()") == "\"object\"");
+  CHECK(eval("$reduce([1..200000], function($a, $b){function(){$a}}) ~> $type()") == "\"function\"");
+  // Returning or printing one is refused cleanly.
+  CHECK(eval("$reduce([1..5000], function($a, $b){{'x': $a}})") == "ERROR U1001");
+  CHECK(eval("$string($reduce([1..5000], function($a, $b){[[$a]]}))") == "ERROR U1001");
+}
+
 TEST_CASE("jsonata: evaluation errors carry code, position, token and message") {
   auto e = compile_ok("\"a\" + 1");
   auto out = e.evaluate(nullptr);
