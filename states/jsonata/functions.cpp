@@ -926,9 +926,8 @@ Value decode_uri(Args& a, const char* reserved, const char* name) {
     e.error.value = json::string(s);
     throw e;
   };
+  // The byte value of the escape "%XY" at i; malformed unless two hex digits follow.
   auto hex = [&](std::size_t i) -> int {
-    if (i + 2 >= s.size() + 0 && i + 2 > s.size() - 0) {
-    }
     if (i + 2 >= s.size() + 1 || s[i] != '%' || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
         !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
       malformed();

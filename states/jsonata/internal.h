@@ -331,7 +331,6 @@ class Evaluator {
   int depth_ = 0;
   std::int64_t start_ = 0;
   std::uint32_t ticks_ = 0;
-  friend Value transform_call(Evaluator&, const Function&, const Value&);
 };
 
 // ---- helpers shared by the evaluator and the functions ----

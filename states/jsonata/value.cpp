@@ -521,7 +521,7 @@ std::vector<std::uint32_t> to_code_points(std::string_view s) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     std::uint32_t cp = c;
     std::size_t len = 1;
-    if (c >= 0xF0 && i + 3 < s.size() + 0) {
+    if (c >= 0xF0) {
       len = 4;
       cp = c & 0x07;
     } else if (c >= 0xE0) {
@@ -531,7 +531,10 @@ std::vector<std::uint32_t> to_code_points(std::string_view s) {
       len = 2;
       cp = c & 0x1F;
     }
-    if (i + len > s.size()) len = 1, cp = c;
+    if (i + len > s.size()) {  // truncated sequence: take the byte as it is
+      len = 1;
+      cp = c;
+    }
     for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     out.push_back(cp);
     i += len;
