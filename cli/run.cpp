@@ -1,11 +1,13 @@
 // stepwise run DEFINITION: run one execution in memory and print its result.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/functions_cli.h"
 #include "cli/output.h"
 #include "cli/store_cli.h"
 #include "engine/engine.h"
@@ -31,6 +33,7 @@ struct RunArgs {
   std::size_t payload_limit = 256 * 1024;
   StoreArgs store;
   bool no_store = false;
+  FunctionsArgs functions;
 };
 
 // Records the definition as state machine `name` (created, or updated with a
@@ -109,6 +112,16 @@ int run_command(const RunArgs& a) {
     eopts.virtual_time = true;
   }
   Engine engine(eopts);
+  std::optional<FunctionsFile> functions;
+  if (!load_functions(a.functions, std::filesystem::path(a.definition).parent_path().string(), &functions))
+    return kExitUsage;
+  std::shared_ptr<FunctionInvoker> function_invoker;
+  if (functions) {
+    // Declared functions run in worker pools; other Lambda resources reach
+    // the engine's in-process functions as before.
+    function_invoker = std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions), engine.invoker());
+    engine.set_invoker(function_invoker);
+  }
   RunOptions opts;
   opts.state_machine_name = a.state_machine_name.empty() ? definition_base_name(a.definition) : a.state_machine_name;
   opts.execution_name = a.execution_name;
@@ -159,6 +172,7 @@ int run_command(const RunArgs& a) {
     while (!done) (void)worker.run_once(200 * kNanosPerMilli);
     (void)worker.shutdown();
   }
+  if (function_invoker) function_invoker->shutdown();
   std::cerr << "execution: " << r.execution_arn << "\n";
   if (a.json_output) {
     json::object o;
@@ -206,6 +220,7 @@ Command add_run(CLI::App& app) {
                   "Largest state input/output or task result in bytes (default 262144, AWS's 256 KiB); "
                   "larger ones fail with States.DataLimitExceeded")
       ->check(CLI::PositiveNumber);
+  add_functions_options(cmd, a->functions);
   add_store_options(cmd, a->store, /*with_output=*/false);
   cmd->add_flag("--no-store", a->no_store, "Run in memory only: record nothing")->excludes(cmd->get_option("--db"));
   cmd->add_flag("--virtual-time", a->virtual_time,
