@@ -60,7 +60,8 @@ function errorOf(e, type, message) {
     return {
       errorType: type || e.name || 'Error',
       errorMessage: message !== undefined ? message : e.message,
-      stackTrace: typeof e.stack === 'string' ? e.stack.split('\n') : [],
+      // The shim's own frames are not the handler's business.
+      stackTrace: typeof e.stack === 'string' ? e.stack.split('\n').filter((l) => !l.includes(__filename)) : [],
     };
   }
   // Something that is not an Error was thrown: Lambda names it by its type.

@@ -43,7 +43,8 @@ def lines():
 
 
 def error_of(exc, error_type=None, message=None):
-    tb = traceback.extract_tb(exc.__traceback__)
+    # The shim's own frames are not the handler's business.
+    tb = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename != __file__]
     return {
         "errorMessage": str(exc) if message is None else message,
         "errorType": error_type or type(exc).__name__,
