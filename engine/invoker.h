@@ -48,6 +48,8 @@ struct InvocationReport {
   bool throttled = false;                  // refused at the concurrency limit (nothing ran)
   std::string error;                       // the Error when the invocation failed; empty when it succeeded
   std::int64_t start_time = 0;             // ns since the epoch, by the invoker's clock
+  std::string execution_arn;               // the execution whose task called it; empty when invoked directly
+  std::string state_name;
 };
 
 struct TaskOutcome {

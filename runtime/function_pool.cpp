@@ -704,13 +704,17 @@ std::string FunctionPool::new_request_id() {
 }
 
 void FunctionPool::complete(Job& job, TaskOutcome outcome) {
-  if (options_.on_report && outcome.report) options_.on_report(*outcome.report);
+  if (outcome.report) {
+    outcome.report->execution_arn = job.execution_arn;
+    outcome.report->state_name = job.state_name;
+    if (options_.on_report) options_.on_report(*outcome.report);
+  }
   if (job.done) job.done(std::move(outcome));
 }
 
-void FunctionPool::invoke(json::value event, TaskCompletion done) {
+void FunctionPool::invoke(json::value event, TaskCompletion done, std::string execution_arn, std::string state_name) {
   join_finished();
-  Job job{std::move(event), std::move(done)};
+  Job job{std::move(event), std::move(done), std::move(execution_arn), std::move(state_name)};
   std::unique_lock lock(mu_);
   if (stopping_) {
     lock.unlock();
@@ -821,10 +825,13 @@ void FunctionInvoker::invoke(const TaskRequest& request, TaskCompletion done, Ta
     return;
   }
   const bool wrap = is_lambda_invoke(request.resource);
-  p->invoke(function_event_for(request.resource, request.payload), [wrap, done = std::move(done)](TaskOutcome o) {
-    if (o.ok && wrap) o.output = function_task_result("arn:aws:states:::lambda:invoke", std::move(o.output));
-    done(std::move(o));
-  });
+  p->invoke(
+      function_event_for(request.resource, request.payload),
+      [wrap, done = std::move(done)](TaskOutcome o) {
+        if (o.ok && wrap) o.output = function_task_result("arn:aws:states:::lambda:invoke", std::move(o.output));
+        done(std::move(o));
+      },
+      request.execution_id, request.state_name);
 }
 
 }  // namespace stepwise

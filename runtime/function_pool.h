@@ -87,8 +87,9 @@ class FunctionPool {
   FunctionPool& operator=(const FunctionPool&) = delete;
 
   // Runs the function on `event`; `done` is called once with its result or
-  // failure and the report.
-  void invoke(json::value event, TaskCompletion done);
+  // failure and the report (which names the calling execution and state, if
+  // given).
+  void invoke(json::value event, TaskCompletion done, std::string execution_arn = {}, std::string state_name = {});
 
   // Fails queued invocations, kills the workers (an invocation in flight
   // fails with Lambda.ServiceException) and joins the threads. Idempotent.
@@ -101,6 +102,8 @@ class FunctionPool {
   struct Job {
     json::value event;
     TaskCompletion done;
+    std::string execution_arn;
+    std::string state_name;
   };
   struct Slot {
     std::thread thread;
