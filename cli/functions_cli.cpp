@@ -33,9 +33,10 @@ bool load_functions(const FunctionsArgs& args, const std::string& beside_dir, st
   return true;
 }
 
-RuntimeOptions runtime_options(const FunctionsArgs& args) {
+RuntimeOptions runtime_options(const FunctionsArgs& args, std::shared_ptr<InvocationRecorder> recorder) {
   RuntimeOptions o;
   o.log_dir = args.log_dir;
+  if (recorder) o.on_report = [recorder](const InvocationReport& r) { recorder->add(r); };
   return o;
 }
 

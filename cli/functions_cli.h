@@ -9,6 +9,7 @@
 
 #include "runtime/function_pool.h"
 #include "runtime/functions_file.h"
+#include "runtime/invocation_stats.h"
 
 namespace stepwise::cli {
 
@@ -24,6 +25,7 @@ void add_functions_options(CLI::App* cmd, FunctionsArgs& args);
 // false when the file is unusable; *out stays empty when there is none.
 bool load_functions(const FunctionsArgs& args, const std::string& beside_dir, std::optional<FunctionsFile>* out);
 
-RuntimeOptions runtime_options(const FunctionsArgs& args);
+// Runtime options from the arguments; reports go to `recorder` when given.
+RuntimeOptions runtime_options(const FunctionsArgs& args, std::shared_ptr<InvocationRecorder> recorder = nullptr);
 
 }  // namespace stepwise::cli

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/functions_cli.h"
+#include "cli/store_cli.h"
 
 namespace stepwise::cli {
 namespace {
@@ -16,6 +17,8 @@ struct InvokeArgs {
   std::string name;
   std::string payload = "{}";
   FunctionsArgs functions;
+  StoreArgs store;
+  bool no_store = false;
 };
 
 // Lambda's REPORT line.
@@ -42,7 +45,14 @@ int invoke_command(const InvokeArgs& a) {
     std::cerr << "stepwise: no functions file (--functions FILE, or functions.json in the working directory)\n";
     return kExitUsage;
   }
-  FunctionInvoker invoker(*functions, runtime_options(a.functions));
+  std::unique_ptr<Service> service;
+  std::shared_ptr<InvocationRecorder> recorder;
+  if (!a.no_store) {
+    service = open_service(a.store, /*create=*/true);
+    if (!service) return kExitUsage;
+    recorder = std::make_shared<InvocationRecorder>(service->store());
+  }
+  FunctionInvoker invoker(*functions, runtime_options(a.functions, recorder));
   std::mutex mu;
   std::condition_variable cv;
   std::optional<TaskOutcome> outcome;
@@ -60,6 +70,7 @@ int invoke_command(const InvokeArgs& a) {
     cv.wait(lock, [&] { return outcome.has_value(); });
   }
   invoker.shutdown();
+  if (recorder) (void)recorder->flush();
   if (outcome->report) std::cerr << report_line(*outcome->report) << "\n";
   if (outcome->ok) {
     std::cout << to_json(outcome->output) << "\n";
@@ -80,6 +91,9 @@ Command add_invoke(CLI::App& app) {
   cmd->add_option("name", a->name, "Function name (as declared in the functions file)")->required();
   cmd->add_option("--payload", a->payload, "The event, as JSON text (default {})");
   add_functions_options(cmd, a->functions);
+  add_store_options(cmd, a->store, /*with_output=*/false);
+  cmd->add_flag("--no-store", a->no_store, "Do not record the invocation in the database")
+      ->excludes(cmd->get_option("--db"));
   cmd->footer("Exit status: 0 the function returned; 1 it failed (the error document on stdout, the Error on "
               "stderr); 2 usage error, bad functions file or unknown function.");
   return [a]() { return invoke_command(*a); };

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   add_store_commands(app, commands);
   commands["worker"] = add_worker(app);
   commands["invoke"] = add_invoke(app);
+  commands["functions"] = add_functions(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -115,11 +115,20 @@ int run_command(const RunArgs& a) {
   std::optional<FunctionsFile> functions;
   if (!load_functions(a.functions, std::filesystem::path(a.definition).parent_path().string(), &functions))
     return kExitUsage;
+  std::unique_ptr<Service> service;
+  if (!a.no_store) {
+    service = open_service(a.store, /*create=*/true);
+    if (!service) return kExitUsage;
+  }
+  // Invocation reports go to the database (for `stepwise functions stats`).
+  std::shared_ptr<InvocationRecorder> recorder;
   std::shared_ptr<FunctionInvoker> function_invoker;
   if (functions) {
+    if (service) recorder = std::make_shared<InvocationRecorder>(service->store());
     // Declared functions run in worker pools; other Lambda resources reach
     // the engine's in-process functions as before.
-    function_invoker = std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions), engine.invoker());
+    function_invoker =
+        std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions, recorder), engine.invoker());
     engine.set_invoker(function_invoker);
   }
   RunOptions opts;
@@ -147,8 +156,6 @@ int run_command(const RunArgs& a) {
   if (a.no_store) {
     r = engine.run(def, std::move(input), std::move(opts));
   } else {
-    auto service = open_service(a.store, /*create=*/true);
-    if (!service) return kExitUsage;
     std::string err;
     auto text = read_file(a.definition, &err);
     if (!text) return kExitUsage;  // load_definition read it a moment ago
@@ -173,6 +180,7 @@ int run_command(const RunArgs& a) {
     (void)worker.shutdown();
   }
   if (function_invoker) function_invoker->shutdown();
+  if (recorder) (void)recorder->flush();
   std::cerr << "execution: " << r.execution_arn << "\n";
   if (a.json_output) {
     json::object o;

@@ -47,8 +47,11 @@ int worker_command(const WorkerArgs& a) {
   std::optional<FunctionsFile> functions;
   if (!load_functions(a.functions, ".", &functions)) return kExitUsage;
   std::shared_ptr<FunctionInvoker> function_invoker;
+  std::shared_ptr<InvocationRecorder> recorder;
   if (functions) {
-    function_invoker = std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions), engine.invoker());
+    recorder = std::make_shared<InvocationRecorder>(store);
+    function_invoker =
+        std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions, recorder), engine.invoker());
     engine.set_invoker(function_invoker);
   }
   WorkerOptions wo;
@@ -87,6 +90,7 @@ int worker_command(const WorkerArgs& a) {
   }
   storage::Status s = worker.shutdown();
   if (function_invoker) function_invoker->shutdown();
+  if (recorder) (void)recorder->flush();
   const auto& st = worker.stats();
   spdlog::info("worker stopped: {} execution(s) ended, {} transition(s) in {} commit(s){}", st.ended, st.transitions,
                st.commits, s.ok() ? "" : "; last store error: " + s.to_string());

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "states/json.h"
 #include "tests/unit/cli_process.h"
 
 namespace {
@@ -66,6 +67,26 @@ TEST_CASE("cli run: functions.json beside the definition runs real python3 and n
     CHECK(r.out == kExpected);
     // The handler's print went to its log, not into the protocol or the output.
     CHECK(stepwise::testing::slurp_file(dir.path + "/logs/Tokenize.log").find(": 10 words") != std::string::npos);
+    // Every invocation was recorded: 1 Tokenize, 10 Normalize (one per word), 1 Summarize.
+    auto stats = stepwise_in(dir, {"functions", "stats"});
+    INFO(stats.err);
+    REQUIRE(stats.code == 0);
+    auto doc = stepwise::parse_json(stats.out);
+    REQUIRE(doc);
+    const auto& fns = doc->at("Functions").as_array();
+    REQUIRE(fns.size() == 3);
+    CHECK(fns[0].at("FunctionName") == stepwise::json::value("Normalize"));
+    CHECK(fns[0].at("Invocations") == stepwise::json::value(10));
+    CHECK(fns[0].at("Errors") == stepwise::json::value(0));
+    const auto cold = fns[0].at("ColdStarts").to_number<int>();
+    CHECK(cold >= 1);
+    CHECK(cold <= 2);  // ReservedConcurrentExecutions 2 (and MaxConcurrency 2)
+    CHECK(fns[2].at("FunctionName") == stepwise::json::value("Tokenize"));
+    CHECK(fns[2].at("ColdStartRate") == stepwise::json::value(1.0));
+    auto one = stepwise_in(dir, {"functions", "stats", "Summarize", "--output", "table"});
+    CHECK(one.code == 0);
+    CHECK(one.out.find("Summarize") != std::string::npos);
+    CHECK(one.out.find("Normalize") == std::string::npos);
   }
 }
 

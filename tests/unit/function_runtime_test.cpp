@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 #include "runtime/function_pool.h"
 #include "runtime/functions_file.h"
+#include "runtime/invocation_stats.h"
 #include "tests/unit/engine_test_util.h"
 
 namespace stepwise {
@@ -617,6 +618,83 @@ TEST_CASE("FunctionInvoker: Lambda ARNs and lambda:invoke reach declared functio
   CHECK(reports[0].cold);
   CHECK_FALSE(reports[1].cold);
   CHECK(reports[1].function_name == "Greet");
+}
+
+}  // namespace stepwise
+
+namespace stepwise {
+
+TEST_CASE("functions stats: invocations, errors, throttles, cold-start rate, percentiles, GB-seconds, cost") {
+  std::vector<storage::InvocationRecord> records;
+  for (int i = 1; i <= 100; ++i) {
+    storage::InvocationRecord r;
+    r.function_name = "Resize";
+    r.duration_ms = i;  // 1..100 ms
+    r.billed_duration_ms = i;
+    r.memory_size_mb = 1024;
+    r.cold = i <= 4;
+    if (i % 10 == 0) r.error = "ValueError";
+    records.push_back(r);
+  }
+  storage::InvocationRecord throttled;
+  throttled.function_name = "Resize";
+  throttled.throttled = true;
+  throttled.error = "Lambda.TooManyRequestsException";
+  throttled.memory_size_mb = 1024;
+  records.push_back(throttled);
+  storage::InvocationRecord other;
+  other.function_name = "Hash";
+  other.duration_ms = 2.5;
+  other.billed_duration_ms = 3;
+  other.memory_size_mb = 512;
+  records.push_back(other);
+
+  auto stats = summarize_invocations(records);
+  REQUIRE(stats.size() == 2);
+  CHECK(stats[0].function_name == "Hash");
+  CHECK(stats[0].p50_duration_ms == 2.5);
+  CHECK(stats[0].gb_seconds == doctest::Approx(0.003 * 0.5));
+  const auto& r = stats[1];
+  CHECK(r.function_name == "Resize");
+  CHECK(r.invocations == 100);
+  CHECK(r.errors == 10);
+  CHECK(r.throttles == 1);
+  CHECK(r.cold_starts == 4);
+  CHECK(r.cold_start_rate == doctest::Approx(0.04));
+  CHECK(r.p50_duration_ms == 50);
+  CHECK(r.p99_duration_ms == 99);
+  CHECK(r.gb_seconds == doctest::Approx(5.050));  // (1 + ... + 100) ms at 1 GB
+  CHECK(r.estimated_cost_usd == doctest::Approx(5.050 * kPricePerGbSecond + 100 * kPricePerRequest));
+}
+
+TEST_CASE("InvocationRecorder: reports reach the store in batches and on flush") {
+  auto opened = storage::open_memory();
+  REQUIRE(opened.ok());
+  std::shared_ptr<storage::Store> store = std::move(opened).value();
+  InvocationRecorder recorder(store, /*batch=*/2);
+  InvocationReport rep;
+  rep.function_name = "F";
+  rep.request_id = "r1";
+  rep.duration_ms = 1.5;
+  rep.billed_duration_ms = 2;
+  rep.cold = true;
+  rep.init_duration_ms = 40;
+  rep.execution_arn = "arn:x";
+  rep.state_name = "S";
+  recorder.add(rep);
+  CHECK(store->list_invocations("")->empty());
+  rep.request_id = "r2";
+  recorder.add(rep);  // a full batch is written
+  CHECK(store->list_invocations("")->size() == 2);
+  rep.request_id = "r3";
+  recorder.add(rep);
+  CHECK(recorder.flush().ok());
+  auto all = *store->list_invocations("F");
+  REQUIRE(all.size() == 3);
+  CHECK(all[2].request_id == "r3");
+  CHECK(all[2].execution_arn == "arn:x");
+  CHECK(all[2].state_name == "S");
+  CHECK(*all[2].init_duration_ms == 40);
 }
 
 }  // namespace stepwise
