@@ -595,6 +595,13 @@ class FunctionPool::Worker {
   void finish(Job& job, InvocationReport& rep, TaskOutcome outcome) {
     if (!outcome.ok) rep.error = outcome.failure.error;
     outcome.report = rep;
+    // Counted idle before the completion runs: an invocation that the
+    // completion triggers finds this (warm) worker instead of starting another.
+    {
+      std::lock_guard lock(pool_.mu_);
+      ++pool_.idle_;
+      slot_.released = true;
+    }
     pool_.complete(job, std::move(outcome));
   }
 
@@ -642,7 +649,8 @@ void FunctionPool::start_slot(bool provisioned) {
 
 bool FunctionPool::next_job(Slot& slot, Job& job) {
   std::unique_lock lock(mu_);
-  ++idle_;
+  if (!slot.released) ++idle_;
+  slot.released = false;
   const Nanos idle_since = options_.clock->now();
   for (;;) {
     if (stopping_) break;

@@ -109,6 +109,7 @@ class FunctionPool {
     std::thread thread;
     pid_t pid = -1;  // the worker process (or exec child) while it lives
     bool retired = false;   // left for idleness (already uncounted)
+    bool released = false;  // counted idle already, before its completion ran
     bool finished = false;  // its thread is done: to join
   };
   class Worker;  // one thread's loop: its process and what it is doing
