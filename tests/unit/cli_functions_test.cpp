@@ -127,3 +127,28 @@ TEST_CASE("cli: a bad functions file is a usage error naming the file and the JS
   CHECK(inv.code == 2);
   CHECK(inv.err.find("functions.json: /Functions/F/Runtime") != std::string::npos);
 }
+
+TEST_CASE("cli worker: --functions runs the recorded executions' tasks on real functions") {
+  Scratch dir;
+  auto created = stepwise_in(dir, {"create-state-machine", "--name", "wc", "--definition",
+                                   "file://" + kExample + "/word_count.asl.json"});
+  INFO(created.err);
+  REQUIRE(created.code == 0);
+  auto started = stepwise_in(dir, {"start-execution", "--state-machine", "wc", "--name", "one", "--input",
+                                   "file://" + kExample + "/word_count.input.json"});
+  INFO(started.err);
+  REQUIRE(started.code == 0);
+  auto worker = stepwise_in(dir, {"worker", "--until-idle", "--functions", kExample + "/functions.json"});
+  INFO(worker.err);
+  REQUIRE(worker.code == 0);
+  auto described = stepwise_in(dir, {"describe-execution", "wc:one"});
+  INFO(described.err);
+  REQUIRE(described.code == 0);
+  auto doc = stepwise::parse_json(described.out);
+  REQUIRE(doc);
+  CHECK(doc->at("status") == stepwise::json::value("SUCCEEDED"));
+  CHECK(std::string(doc->at("output").as_string()) + "\n" == kExpected);
+  auto stats = stepwise_in(dir, {"functions", "stats", "Tokenize"});
+  REQUIRE(stats.code == 0);
+  CHECK(stepwise::parse_json(stats.out)->at("Functions").at(0).at("Invocations") == stepwise::json::value(1));
+}

@@ -510,6 +510,17 @@ TEST_CASE("environment isolation: only the declared variables and PATH; handler 
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   CHECK(text.find("hello from the handler") != std::string::npos);
 
+  // Only stdin, stdout, stderr and the channel are open in a worker (the
+  // listing's own descriptor aside).
+  dir.write("fds.py", "import os\ndef handler(event, context):\n    fd = os.open('/proc/self/fd', os.O_RDONLY)\n"
+                      "    names = sorted(int(n) for n in os.listdir(fd) if int(n) != fd)\n    os.close(fd)\n"
+                      "    return {'fds': names, 'stdin': os.readlink('/proc/self/fd/0')}\n");
+  FunctionPool fds(function(dir, R"({"Runtime": "python3", "Handler": "fds.handler"})"), options_with(nullptr, logs));
+  auto f = call(fds, nullptr);
+  REQUIRE(f.ok);
+  CHECK(f.output.at("fds") == json::value(json::array{0, 1, 2, 3}));
+  CHECK(f.output.at("stdin") == json::value("/dev/null"));
+
   FunctionPool js(function(dir, R"({"Runtime": "node", "Handler": "app.handler",
                                      "Environment": {"Variables": {"PATH": "/usr/bin:/bin", "K": "V"}}})"),
                   options_with(nullptr, logs));
