@@ -512,9 +512,10 @@ TEST_CASE("environment isolation: only the declared variables and PATH; handler 
 
   // Only stdin, stdout, stderr and the channel are open in a worker (the
   // listing's own descriptor aside).
-  dir.write("fds.py", "import os\ndef handler(event, context):\n    fd = os.open('/proc/self/fd', os.O_RDONLY)\n"
-                      "    names = sorted(int(n) for n in os.listdir(fd) if int(n) != fd)\n    os.close(fd)\n"
-                      "    return {'fds': names, 'stdin': os.readlink('/proc/self/fd/0')}\n");
+  dir.write("fds.py", "import os\ndef handler(event, context):\n"
+                      "    names = [int(n) for n in os.listdir('/proc/self/fd')]\n"
+                      "    return {'fds': sorted(n for n in names if os.path.exists('/proc/self/fd/%d' % n)),\n"
+                      "            'stdin': os.readlink('/proc/self/fd/0')}\n");
   FunctionPool fds(function(dir, R"({"Runtime": "python3", "Handler": "fds.handler"})"), options_with(nullptr, logs));
   auto f = call(fds, nullptr);
   REQUIRE(f.ok);
