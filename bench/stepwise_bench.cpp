@@ -236,8 +236,8 @@ int parked(long n) {
     Engine engine;
     Worker worker(engine, store);
     while (worker.stats().hibernated < n) (void)worker.run_once(50 * kNanosPerMilli);
-    std::printf("parked: %ld executions claimed, run into their Wait and hibernated (%lld commits, %zu in memory)\n", n,
-                static_cast<long long>(worker.stats().commits), worker.in_memory());
+    std::printf("parked: %ld executions claimed, run into their Wait and parked (%lld commits, %zu in memory)\n", n,
+                static_cast<long long>(worker.stats().commits), worker.active());
     std::fflush(stdout);
     _exit(0);
   }

@@ -77,7 +77,14 @@ struct TimerEntry {
 
 class DefaultRandom final : public states::RandomSource {
  public:
-  DefaultRandom() : gen_(std::random_device{}()) {}
+  // Seeded with 256 bits: one 32-bit seed would give only 2^32 sequences, so
+  // engines made per StartExecution would repeat execution names (about one
+  // collision in 100,000 starts).
+  DefaultRandom() {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+    gen_.seed(seed);
+  }
   std::uint64_t next_u64() override { return gen_(); }
 
  private:

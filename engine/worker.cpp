@@ -240,6 +240,7 @@ storage::Transition Worker::transition_of(Tracked& t) {
   } else if (t.live) {
     tr.state = to_json(snapshot_to_json(*t.live, t.queue));
     const Nanos wake = next_wake(*t.live);
+    if (const Nanos park = park_time(t); park != 0) tr.park_until = park;
     if (wake != t.wake_stored) {
       if (wake == 0) {
         tr.timers_to_clear.push_back("wake");
@@ -263,8 +264,9 @@ void Worker::committed(Tracked& t, const storage::Transition& tr, std::int64_t v
   stats_.events += static_cast<std::int64_t>(tr.events.size());
   if (t.final_state) {
     ended.push_back(&t);
-  } else {
-    maybe_hibernate(t);
+  } else if (tr.park_until) {
+    ++stats_.hibernated;
+    drop(t, false);  // parked: no longer ours
   }
 }
 
@@ -317,40 +319,20 @@ Status Worker::flush() {
   return failure;
 }
 
-bool Worker::maybe_hibernate(Tracked& t) {
-  // Under virtual time the engine moves its clock to its own timers only.
-  if (engine_.options().virtual_time) return false;
-  if (options_.hibernate_after <= 0 || !t.live || !t.queue.ready.empty() || !t.queue.pending.empty()) return false;
-  if (adopted_.count(t.arn)) return false;  // its caller waits for it in this process
+Nanos Worker::park_time(const Tracked& t) const {
+  // Under virtual time the engine moves its clock to its own timers only;
+  // a worker that does not claim would never load a parked execution again.
+  if (engine_.options().virtual_time || !options_.claim) return 0;
+  if (options_.hibernate_after <= 0 || !t.live || !t.queue.ready.empty() || !t.queue.pending.empty()) return 0;
+  if (adopted_.count(t.arn)) return 0;  // its caller waits for it in this process
   for (const auto& f : t.live->frames) {
-    if (f.in_use && f.phase != FramePhase::Timer && f.phase != FramePhase::Children) return false;
+    if (f.in_use && f.phase != FramePhase::Timer && f.phase != FramePhase::Children) return 0;
   }
   const Nanos wake = next_wake(*t.live);
   const Nanos now = engine_.options().clock->now();
-  if (wake == 0 || wake - now <= options_.hibernate_after) return false;
-  // Loaded a little early, so the engine's own timer fires on time.
-  sleeping_.emplace(wake - kNanosPerSecond, t.arn);
-  sleeping_arns_.insert(t.arn);
-  ++stats_.hibernated;
-  engine_.abandon(t.arn);
-  auto it = tracked_.find(t.arn);
-  retired_.push_back(std::move(it->second));
-  tracked_.erase(it);
-  return true;
-}
-
-Status Worker::wake_due(Nanos now) {
-  while (!sleeping_.empty() && sleeping_.top().first <= now) {
-    std::string arn = sleeping_.top().second;
-    sleeping_.pop();
-    sleeping_arns_.erase(arn);
-    Status s = claim(arn, {});
-    if (s.ok() || s.code() == Code::kConflict || s.code() == Code::kNotFound) continue;  // ended or taken meanwhile
-    sleeping_arns_.insert(arn);
-    sleeping_.emplace(now, std::move(arn));
-    return s;
-  }
-  return {};
+  if (wake == 0 || wake - now <= options_.hibernate_after) return 0;
+  // Claimable a little early, so that the engine's own timer fires on time.
+  return wake - kNanosPerSecond;
 }
 
 void Worker::finish(Tracked& t) {
@@ -437,7 +419,6 @@ Status Worker::claim_due() {
     }
     if (!s.ok()) return s;
   }
-  if (Status s = wake_due(now); !s.ok()) return s;
   std::vector<std::string> reclaim;
   reclaim.swap(reclaim_);
   for (std::size_t i = 0; i < reclaim.size(); ++i) {
@@ -458,9 +439,6 @@ Status Worker::claim_due() {
   if (!claimed.ok()) return claimed.status();
   if (static_cast<int>(claimed->size()) == options_.claim_batch) next_claim_ = now;  // more are waiting
   for (const auto& e : *claimed) {
-    // One of ours that hibernates (its lease lapsed while the clock jumped)
-    // is simply loaded now; its wake-up finds it loaded.
-    sleeping_arns_.erase(e.arn);
     Status s = run_claimed(e, {});
     if (s.ok() || s.code() == Code::kConflict) continue;
     if (s.code() == Code::kInvalidArgument || s.code() == Code::kCorrupt || s.code() == Code::kNotFound) {
@@ -533,8 +511,6 @@ Status Worker::shutdown() {
     retired_.push_back(std::move(it->second));
     tracked_.erase(it);
   }
-  sleeping_ = {};
-  sleeping_arns_.clear();
   auto released = store_->release_leases(options_.owner);
   if (s.ok() && !released.ok()) s = released.status();
   return s;

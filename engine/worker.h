@@ -34,10 +34,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "engine/engine.h"
@@ -62,9 +60,11 @@ struct WorkerOptions {
   // unset or null: the engine's.
   std::function<std::shared_ptr<Invoker>(const std::string& state_machine_name)> invoker_for;
   // An execution that only waits for timers (Wait, retry backoff) due more
-  // than this far ahead is unloaded from memory once its state is committed
-  // (its lease kept) and loaded again shortly before the timer is due: a
-  // worker holds many parked executions for little memory. 0: never.
+  // than this far ahead is parked: the commit of its state also releases its
+  // lease until a second before the timer is due (Transition::park_until),
+  // and the worker forgets it. Whichever worker claims next after that time
+  // loads it again. A parked execution costs no memory and no lease
+  // renewals. 0: never. Only a worker that claims (`claim`) parks.
   Nanos hibernate_after = 60 * kNanosPerSecond;
   // Also receives every event the worker's executions write (e.g. --trace).
   EventSink on_event;
@@ -81,7 +81,7 @@ struct WorkerStats {
   std::int64_t transitions = 0;  // transitions committed
   std::int64_t events = 0;       // history events committed
   std::int64_t store_errors = 0;
-  std::int64_t hibernated = 0;   // times an execution was unloaded until its timer
+  std::int64_t hibernated = 0;   // times an execution was parked until its timer
 };
 
 class Worker {
@@ -115,9 +115,8 @@ class Worker {
   // The executions stay RUNNING in the store, for the next worker.
   storage::Status shutdown();
 
-  // Executions this worker owns: in memory, or hibernating until a timer.
-  std::size_t active() const { return tracked_.size() + sleeping_.size(); }
-  std::size_t in_memory() const { return tracked_.size(); }
+  // Executions this worker runs (all in memory; parked ones are not its own).
+  std::size_t active() const { return tracked_.size(); }
   bool paused() const;
   const WorkerStats& stats() const { return stats_; }
   const std::string& owner() const { return options_.owner; }
@@ -137,8 +136,9 @@ class Worker {
   void pause(const storage::Status& why);
   void drop(Tracked& t, bool notify);
   void finish(Tracked& t);  // the end is both reported and committed
-  bool maybe_hibernate(Tracked& t);  // after a commit: unload if it only waits for a distant timer
-  storage::Status wake_due(Nanos now);
+  // When t only waits for a timer due beyond hibernate_after: the time to
+  // park it until; else 0.
+  Nanos park_time(const Tracked& t) const;
   storage::Status renew_due(Nanos now);
   Result<std::shared_ptr<const states::Definition>> definition(const std::string& arn, std::int64_t version);
 
@@ -154,10 +154,6 @@ class Worker {
   std::int64_t first_dirty_ns_ = 0;  // steady time of the oldest unflushed transition
   std::unordered_map<std::string, DoneCallback> adopted_;  // to adopt again after a pause
   std::vector<std::string> reclaim_;                       // dropped by a pause, to claim again
-  // Hibernating executions: (load time, ARN), earliest first.
-  std::priority_queue<std::pair<Nanos, std::string>, std::vector<std::pair<Nanos, std::string>>, std::greater<>>
-      sleeping_;
-  std::unordered_set<std::string> sleeping_arns_;
   std::unordered_map<std::string, std::shared_ptr<const states::Definition>> definitions_;
   std::unordered_map<std::string, RunOptions::Type> machine_types_;
 

@@ -353,10 +353,8 @@ Status MemoryStore::check_transition(const Transition& t, Pending& pending) {
   head.version += 1;
   if (!t.events.empty()) head.last_event_id = t.events.back().id;
   if (t.redrive_date) head.status = ExecutionStatus::kRunning;
-  if (t.outcome) {
-    head.status = t.outcome->status;
-    head.lease_owner.clear();
-  }
+  if (t.outcome || t.park_until) head.lease_owner.clear();
+  if (t.outcome) head.status = t.outcome->status;
   for (const TaskTokenRecord& token : t.tokens_to_add) pending.tokens[token.token] = t.execution_arn;
   return {};
 }
@@ -386,6 +384,10 @@ std::int64_t MemoryStore::apply_transition(const Transition& t) {
     tokens_.at(token).status = TokenStatus::kClosed;
   }
   if (t.outcome) end_execution(*x, *t.outcome);
+  if (t.park_until) {
+    r.lease_owner.clear();
+    r.lease_expiry = *t.park_until;
+  }
   r.version += 1;
   return r.version;
 }
@@ -588,8 +590,9 @@ std::vector<ExecutionSummary> MemoryStore::claimable_locked(UnixNanos now, int l
   std::vector<std::tuple<UnixNanos, std::int64_t, const Execution*>> found;
   for (const auto& [arn, x] : executions_) {
     const ExecutionRecord& r = x.record;
-    if (r.status == ExecutionStatus::kRunning && (r.lease_owner.empty() || r.lease_expiry <= now)) {
-      found.emplace_back(r.lease_owner.empty() ? 0 : r.lease_expiry, x.seq, &x);
+    // A free lease has expiry 0, a parked one the time it may be taken.
+    if (r.status == ExecutionStatus::kRunning && r.lease_expiry <= now) {
+      found.emplace_back(r.lease_expiry, x.seq, &x);
     }
   }
   std::sort(found.begin(), found.end());

@@ -145,6 +145,9 @@ Status validate_transition_shape(const Transition& t) {
   if (t.outcome && t.redrive_date) {
     return {Code::kInvalidArgument, "a transition cannot both redrive and end an execution"};
   }
+  if (t.outcome && t.park_until) {
+    return {Code::kInvalidArgument, "a transition cannot both park and end an execution"};
+  }
   for (std::size_t i = 1; i < t.events.size(); ++i) {
     if (t.events[i].id <= t.events[i - 1].id) {
       return {Code::kInvalidArgument, "event ids must increase: " + std::to_string(t.events[i].id) +

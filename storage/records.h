@@ -242,6 +242,12 @@ struct Transition {
   // redrive_count + 1, redrive_date set, output/error/cause/stop_date cleared.
   // REQUIRES: no outcome in the same transition.
   std::optional<UnixNanos> redrive_date;
+  // Parks the execution: its lease is released in the same commit, and it is
+  // claimable again only from this time on (claim_executions and
+  // list_claimable_executions skip it until then). A worker unloads an
+  // execution that only waits for a distant timer this way: it then costs no
+  // lease renewals and no memory. REQUIRES: no outcome in the same transition.
+  std::optional<UnixNanos> park_until;
   // Appended to the history. REQUIRES: ids strictly increasing, each greater
   // than the execution's last_event_id.
   std::vector<EventRecord> events;

@@ -273,6 +273,7 @@ class SqliteStore final : public Store {
     std::int64_t redrives = 0;
     std::optional<UnixNanos> redrive_date;  // the newest
     bool lease_released = false;
+    UnixNanos lease_expiry = 0;  // with lease_released: when it is claimable again
   };
   // Keyed by the ARNs of the batch's transitions, which outlive the map.
   using PendingRows = std::unordered_map<std::string_view, PendingRow>;
@@ -902,6 +903,13 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
     row.change = PendingRow::StatusChange::kEnded;
     row.outcome = &*t.outcome;
     row.lease_released = true;
+    row.lease_expiry = 0;
+  }
+  if (t.park_until) {
+    h.lease_owner.clear();
+    h.lease_expiry = *t.park_until;
+    row.lease_released = true;
+    row.lease_expiry = *t.park_until;
   }
   return {};
 }
@@ -923,6 +931,16 @@ void bind_row_head(SQLite::Statement& q, const Head& h, const Row& row) {
 void SqliteStore::flush_row(const PendingRow& row) {
   const ExecutionHead& h = row.head;
   append_history(h.seq, row.events);
+  if (row.change == PendingRow::StatusChange::kNone && row.lease_released) {
+    // Parked: the lease goes, until the time it may be claimed again.
+    Use q(
+        sql("UPDATE executions SET version = ?2, state = coalesce(?3, state), last_event_id = ?4, "
+            "lease_owner = '', lease_expiry = ?5 WHERE seq = ?1"));
+    bind_row_head(*q, h, row);
+    q->bind(5, row.lease_expiry);
+    q->exec();
+    return;
+  }
   if (row.change == PendingRow::StatusChange::kNone) {
     // The common case: the execution runs on. No indexed column changes, so
     // no index is touched.
@@ -941,7 +959,7 @@ void SqliteStore::flush_row(const PendingRow& row) {
           "status = ?5, output = ?6, error = ?7, cause = ?8, stop_date = ?9, "
           "redrive_count = redrive_count + ?10, redrive_date = coalesce(?11, redrive_date), "
           "lease_owner = CASE WHEN ?12 THEN '' ELSE lease_owner END, "
-          "lease_expiry = CASE WHEN ?12 THEN 0 ELSE lease_expiry END "
+          "lease_expiry = CASE WHEN ?12 THEN ?13 ELSE lease_expiry END "
           "WHERE seq = ?1"));
   bind_row_head(*q, h, row);
   q->bind(5, std::string(to_string(h.status)));
@@ -957,6 +975,7 @@ void SqliteStore::flush_row(const PendingRow& row) {
   q->bind(10, row.redrives);
   bind_optional(*q, 11, row.redrive_date);
   q->bind(12, row.lease_released ? 1 : 0);
+  q->bind(13, row.lease_expiry);
   q->exec();
 }
 

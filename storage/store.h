@@ -139,6 +139,7 @@ class Store {
                                                                   UnixNanos expiry, int limit) = 0;
   // RUNNING executions whose lease is free or expired at `now`, at most
   // `limit`: free ones first, then by lease expiry, ties in creation order.
+  // A parked execution (Transition::park_until) counts from its park time on.
   virtual StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                             int limit) = 0;
 

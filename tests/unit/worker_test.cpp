@@ -185,7 +185,7 @@ TEST_CASE("worker: a Wait parks with a stored wake-up timer; restarted, it fires
     arn = start(*store, engine, def, "nap", "{}");
     Worker worker(engine, store, WorkerOptions{.owner = "host-a:1:x"});
     for (int i = 0; i < 5; ++i) (void)worker.run_once(kNanosPerMilli);
-    CHECK(worker.active() == 1);
+    CHECK(worker.stats().hibernated == 1);  // an hour ahead: parked out of memory
     auto timers = must(store->list_timers(arn));
     REQUIRE(timers.size() == 1);
     CHECK(timers[0].key == "wake");
@@ -446,7 +446,7 @@ TEST_CASE("worker: transitions are committed in groups; a clean shutdown release
   CHECK(engine2.active() == 0);
 }
 
-TEST_CASE("worker: executions parked in long Waits hibernate out of memory and wake on time") {
+TEST_CASE("worker: executions in long Waits are parked out of memory and any worker wakes them on time") {
   auto clock = std::make_shared<ManualClock>();
   std::shared_ptr<storage::Store> store = must(storage::open_memory());
   EngineOptions eo;
@@ -456,22 +456,37 @@ TEST_CASE("worker: executions parked in long Waits hibernate out of memory and w
                         "P":{"Type":"Pass","End":true}}})";
   std::vector<std::string> arns;
   for (int i = 0; i < 50; ++i) arns.push_back(start(*store, engine, def, "p" + std::to_string(i), "{}", "Parked"));
+  const Nanos due = clock->now() + 3600 * kNanosPerSecond;
   Worker worker(engine, store, WorkerOptions{.owner = "sleepy"});
   for (int i = 0; i < 5; ++i) (void)worker.run_once(kNanosPerMilli);
-  CHECK(worker.active() == 50);
-  CHECK(worker.in_memory() == 0);
+  CHECK(worker.active() == 0);
   CHECK(engine.active() == 0);
   CHECK(worker.stats().hibernated == 50);
-  // Still leased to the worker: no other worker takes them meanwhile.
-  CHECK(must(store->describe_execution(arns[0])).lease_owner == "sleepy");
+  // Parked: no lease (nothing to renew), claimable a second before the Wait ends.
+  auto parked = must(store->describe_execution(arns[0]));
+  CHECK(parked.status == storage::ExecutionStatus::kRunning);
+  CHECK(parked.lease_owner.empty());
+  CHECK(parked.lease_expiry == due - kNanosPerSecond);
   clock->advance(1800 * kNanosPerSecond);
   (void)worker.run_once(kNanosPerMilli);
-  CHECK(worker.in_memory() == 0);
-  clock->advance(1800 * kNanosPerSecond);
-  for (int i = 0; i < 20 && worker.active() > 0; ++i) (void)worker.run_once(kNanosPerMilli);
   CHECK(worker.active() == 0);
+  CHECK(worker.stats().claimed == 50);
+  // Another worker (the first one gone) takes them when they are due.
+  Engine engine2(eo);
+  Worker other(engine2, store, WorkerOptions{.owner = "other"});
+  clock->advance(1799 * kNanosPerSecond);
+  (void)other.run_once(kNanosPerMilli);
+  CHECK(other.stats().claimed == 50);
+  clock->advance(kNanosPerSecond);
+  for (int i = 0; i < 20 && other.active() > 0; ++i) (void)other.run_once(kNanosPerMilli);
+  CHECK(other.active() == 0);
   for (const auto& arn : arns) {
     CHECK(must(store->describe_execution(arn)).status == storage::ExecutionStatus::kSucceeded);
-    check_ids(history(*store, arn));
+    auto events = history(*store, arn);
+    check_ids(events);
+    // WaitStateExited at the Wait's original due time.
+    for (const auto& e : events) {
+      if (e.type == "WaitStateExited") CHECK(e.timestamp == due);
+    }
   }
 }
