@@ -14,7 +14,7 @@
 namespace stepwise::cli {
 
 struct FunctionsArgs {
-  std::string file;     // --functions; empty: functions.json beside the definition (or in the working directory)
+  std::string file;  // --functions; empty: functions.json beside the definition (or in the working directory)
   std::string log_dir = "stepwise-logs";  // --function-logs
 };
 

@@ -30,8 +30,8 @@ json::object stats_json(const FunctionStats& s) {
 }
 
 void print_table(const std::vector<FunctionStats>& all) {
-  std::printf("%-24s %11s %7s %9s %6s %10s %10s %12s %12s\n", "FUNCTION", "INVOCATIONS", "ERRORS", "THROTTLES",
-              "COLD%", "P50(ms)", "P99(ms)", "GB-SECONDS", "COST(USD)");
+  std::printf("%-24s %11s %7s %9s %6s %10s %10s %12s %12s\n", "FUNCTION", "INVOCATIONS", "ERRORS", "THROTTLES", "COLD%",
+              "P50(ms)", "P99(ms)", "GB-SECONDS", "COST(USD)");
   for (const auto& s : all) {
     std::printf("%-24s %11lld %7lld %9lld %6.1f %10.2f %10.2f %12.6f %12.8f\n", s.function_name.c_str(),
                 static_cast<long long>(s.invocations), static_cast<long long>(s.errors),
@@ -70,8 +70,9 @@ Command add_functions(CLI::App& app) {
   group->require_subcommand(1);
   auto a = std::make_shared<StatsArgs>();
   auto* stats = group->add_subcommand(
-      "stats", "Invocations, errors, throttles, cold-start rate, p50/p99 duration, GB-seconds and a cost estimate "
-               "at Lambda's public prices, per function, from the invocations recorded in the database");
+      "stats",
+      "Invocations, errors, throttles, cold-start rate, p50/p99 duration, GB-seconds and a cost estimate "
+      "at Lambda's public prices, per function, from the invocations recorded in the database");
   stats->add_option("name", a->name, "Only this function");
   add_store_options(stats, a->store);
   stats->footer("Exit status: 0 ok; 1 nothing recorded for NAME, or the database could not be read; 2 no database.");

@@ -86,16 +86,18 @@ int invoke_command(const InvokeArgs& a) {
 
 Command add_invoke(CLI::App& app) {
   auto a = std::make_shared<InvokeArgs>();
-  auto* cmd = app.add_subcommand("invoke", "Run a function of the functions file once, like `aws lambda invoke`: "
-                                           "the result on stdout, the REPORT line on stderr.");
+  auto* cmd = app.add_subcommand("invoke",
+                                 "Run a function of the functions file once, like `aws lambda invoke`: "
+                                 "the result on stdout, the REPORT line on stderr.");
   cmd->add_option("name", a->name, "Function name (as declared in the functions file)")->required();
   cmd->add_option("--payload", a->payload, "The event, as JSON text (default {})");
   add_functions_options(cmd, a->functions);
   add_store_options(cmd, a->store, /*with_output=*/false);
   cmd->add_flag("--no-store", a->no_store, "Do not record the invocation in the database")
       ->excludes(cmd->get_option("--db"));
-  cmd->footer("Exit status: 0 the function returned; 1 it failed (the error document on stdout, the Error on "
-              "stderr); 2 usage error, bad functions file or unknown function.");
+  cmd->footer(
+      "Exit status: 0 the function returned; 1 it failed (the error document on stdout, the Error on "
+      "stderr); 2 usage error, bad functions file or unknown function.");
   return [a]() { return invoke_command(*a); };
 }
 

@@ -10,14 +10,14 @@
 
 extern char** environ;
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <spdlog/spdlog.h>
 
 #include "engine/functions.h"
 #include "runtime/process.h"
@@ -34,7 +34,9 @@ double ms_since(Steady::time_point t0) {
   return std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
 }
 
-int mib_of(long kib) { return kib <= 0 ? 0 : static_cast<int>((kib + 1023) / 1024); }
+int mib_of(long kib) {
+  return kib <= 0 ? 0 : static_cast<int>((kib + 1023) / 1024);
+}
 
 json::object lambda_error(const std::string& message, const std::string& type) {
   return json::object{{"errorMessage", message}, {"errorType", type}};
@@ -132,7 +134,8 @@ std::string locate_shim_dir() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    for (const fs::path& dir : {exe.parent_path() / "runtime", exe.parent_path() / ".." / "share" / "stepwise" / "runtime"}) {
+    for (const fs::path& dir :
+         {exe.parent_path() / "runtime", exe.parent_path() / ".." / "share" / "stepwise" / "runtime"}) {
       if (fs::exists(dir / "python3_shim.py", ec)) return fs::canonical(dir, ec).string();
     }
   }
@@ -191,10 +194,11 @@ class FunctionPool::Worker {
       return std::nullopt;
     }
     const std::string mem = std::to_string(cfg_.memory_mb);
-    if (python) return std::vector<std::string>{*path, "-u", "-B", pool_.shim_dir_ + "/python3_shim.py", cfg_.handler,
-                                                cfg_.name, mem};
-    return std::vector<std::string>{*path, "--max-old-space-size=" + mem, pool_.shim_dir_ + "/node_shim.js",
-                                    cfg_.handler, cfg_.name, mem};
+    if (python)
+      return std::vector<std::string>{*path,        "-u",      "-B", pool_.shim_dir_ + "/python3_shim.py",
+                                      cfg_.handler, cfg_.name, mem};
+    return std::vector<std::string>{
+        *path, "--max-old-space-size=" + mem, pool_.shim_dir_ + "/node_shim.js", cfg_.handler, cfg_.name, mem};
   }
 
   // Starts the worker process and waits until it has loaded the handler.
@@ -243,7 +247,8 @@ class FunctionPool::Worker {
         return init_failed(r, t0, error_name_of(e->get_object()), e->get_object());
       }
     }
-    const std::string why = got == Read::kTimeout  ? "Init timed out after " + seconds_text(opts_.init_timeout / 1e9) + " seconds"
+    const std::string why = got == Read::kTimeout
+                                ? "Init timed out after " + seconds_text(opts_.init_timeout / 1e9) + " seconds"
                             : got == Read::kMemory ? "Runtime exited with error: out of memory"
                                                    : "Runtime exited without loading the handler";
     std::string status = kill_worker(nullptr);
@@ -426,11 +431,11 @@ class FunctionPool::Worker {
                                      std::to_string(cfg_.memory_mb) + " MB)",
                                  "Runtime.OutOfMemory")));
       case Read::kGarbage:
-        return TaskOutcome::fail("Lambda.Unknown",
-                                 to_json(lambda_error(prefix + "Runtime returned an invalid response", "Runtime.InvalidResponse")));
+        return TaskOutcome::fail("Lambda.Unknown", to_json(lambda_error(prefix + "Runtime returned an invalid response",
+                                                                        "Runtime.InvalidResponse")));
       default:
-        return TaskOutcome::fail(
-            "Lambda.Unknown", to_json(lambda_error(prefix + "Runtime exited with error: " + status, "Runtime.ExitError")));
+        return TaskOutcome::fail("Lambda.Unknown", to_json(lambda_error(prefix + "Runtime exited with error: " + status,
+                                                                        "Runtime.ExitError")));
     }
   }
 
@@ -467,8 +472,10 @@ class FunctionPool::Worker {
     std::vector<std::string> argv = cfg_.command;
     if (argv[0].find('/') == std::string::npos) {
       auto p = find_program(argv[0], path_of(env_));
-      if (!p) err = "cannot execute " + argv[0] + ": not found in PATH";
-      else argv[0] = *p;
+      if (!p)
+        err = "cannot execute " + argv[0] + ": not found in PATH";
+      else
+        argv[0] = *p;
     }
     int in[2] = {-1, -1}, out[2] = {-1, -1};
     if (err.empty() && (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 ||
@@ -503,8 +510,8 @@ class FunctionPool::Worker {
     }
     pid_ = pid;
     std::string output;
-    const Read got = exchange(in[0], out[0], to_json(job.event), now() + seconds_to_nanos(cfg_.timeout_seconds),
-                              &output);
+    const Read got =
+        exchange(in[0], out[0], to_json(job.event), now() + seconds_to_nanos(cfg_.timeout_seconds), &output);
     close(out[0]);
     pid_ = -1;
     set_pid(-1);
@@ -577,17 +584,18 @@ class FunctionPool::Worker {
       const auto* o = value ? value->if_object() : nullptr;
       const auto* t = o ? o->if_contains("errorType") : nullptr;
       if (t && t->is_string()) return TaskOutcome::fail(error_name_of(*o), to_json(*o));
-      return TaskOutcome::fail("Lambda.Unknown",
-                               to_json(lambda_error("RequestId: " + rep.request_id + " Error: Runtime exited with error: " +
-                                                        describe_wait_status(status),
-                                                    "Runtime.ExitError")));
+      return TaskOutcome::fail(
+          "Lambda.Unknown",
+          to_json(lambda_error(
+              "RequestId: " + rep.request_id + " Error: Runtime exited with error: " + describe_wait_status(status),
+              "Runtime.ExitError")));
     }
     if (text.empty()) return TaskOutcome::success(nullptr);
     if (!value) {
-      return TaskOutcome::fail("Runtime.MarshalError",
-                               to_json(lambda_error("Unable to marshal response: the output on stdout is not JSON: " +
-                                                        text.substr(0, 200),
-                                                    "Runtime.MarshalError")));
+      return TaskOutcome::fail(
+          "Runtime.MarshalError",
+          to_json(lambda_error("Unable to marshal response: the output on stdout is not JSON: " + text.substr(0, 200),
+                               "Runtime.MarshalError")));
     }
     return TaskOutcome::success(std::move(*value));
   }
@@ -636,7 +644,9 @@ FunctionPool::FunctionPool(FunctionConfig config, RuntimeOptions options)
   for (int i = 0; i < config_.provisioned_concurrency; ++i) start_slot(/*provisioned=*/true);
 }
 
-FunctionPool::~FunctionPool() { shutdown(); }
+FunctionPool::~FunctionPool() {
+  shutdown();
+}
 
 void FunctionPool::start_slot(bool provisioned) {
   ++workers_;
@@ -804,7 +814,9 @@ FunctionInvoker::FunctionInvoker(const FunctionsFile& file, RuntimeOptions optio
   for (const auto& [name, cfg] : file.functions) pools_.emplace(name, std::make_unique<FunctionPool>(cfg, options));
 }
 
-FunctionInvoker::~FunctionInvoker() { shutdown(); }
+FunctionInvoker::~FunctionInvoker() {
+  shutdown();
+}
 
 FunctionPool* FunctionInvoker::pool(const std::string& name) {
   auto it = pools_.find(name);

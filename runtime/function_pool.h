@@ -53,9 +53,9 @@
 namespace stepwise {
 
 struct RuntimeOptions {
-  std::shared_ptr<Clock> clock;  // timeouts and idle retirement; null: the system clock
-  std::string shim_dir;          // python3_shim.py and node_shim.js; empty: locate_shim_dir()
-  std::string log_dir;           // each function's stdout/stderr go to DIR/NAME.log; empty: discarded
+  std::shared_ptr<Clock> clock;    // timeouts and idle retirement; null: the system clock
+  std::string shim_dir;            // python3_shim.py and node_shim.js; empty: locate_shim_dir()
+  std::string log_dir;             // each function's stdout/stderr go to DIR/NAME.log; empty: discarded
   std::string python = "python3";  // interpreters: a path, or a name looked up in PATH
   std::string node = "node";
   Nanos check_interval = 10 * kNanosPerMilli;  // real time between deadline and memory checks
@@ -107,7 +107,7 @@ class FunctionPool {
   };
   struct Slot {
     std::thread thread;
-    pid_t pid = -1;  // the worker process (or exec child) while it lives
+    pid_t pid = -1;         // the worker process (or exec child) while it lives
     bool retired = false;   // left for idleness (already uncounted)
     bool released = false;  // counted idle already, before its completion ran
     bool finished = false;  // its thread is done: to join

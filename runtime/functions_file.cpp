@@ -37,7 +37,8 @@ class Parser {
     for (const auto& [key, v] : *root) {
       (void)v;
       if (key != "Functions" && key != "Globals")
-        error("/" + pointer_token(key), "unknown top-level property (expected \"Functions\" and optionally \"Globals\")");
+        error("/" + pointer_token(key),
+              "unknown top-level property (expected \"Functions\" and optionally \"Globals\")");
     }
     json::object globals;
     if (const auto* g = root->if_contains("Globals")) {
@@ -108,7 +109,8 @@ class Parser {
       return std::nullopt;
     }
     if (n < lo || n > hi) {
-      error(at, "must be from " + std::to_string(lo) + " to " + std::to_string(hi) + " (got " + std::to_string(n) + ")");
+      error(at,
+            "must be from " + std::to_string(lo) + " to " + std::to_string(hi) + " (got " + std::to_string(n) + ")");
       return std::nullopt;
     }
     return n;
@@ -227,8 +229,9 @@ class Parser {
     if (cfg.code_dir.empty()) cfg.code_dir = ".";
     if (has_handler && !cfg.handler.empty()) check_handler(at + "/Handler", cfg);
     if (has_reserved && cfg.provisioned_concurrency > cfg.reserved_concurrency) {
-      error(at + (props.contains("ProvisionedConcurrency") ? "/ProvisionedConcurrency" : "/ProvisionedConcurrencyConfig"),
-            "cannot exceed ReservedConcurrentExecutions (" + std::to_string(cfg.reserved_concurrency) + ")");
+      error(
+          at + (props.contains("ProvisionedConcurrency") ? "/ProvisionedConcurrency" : "/ProvisionedConcurrencyConfig"),
+          "cannot exceed ReservedConcurrentExecutions (" + std::to_string(cfg.reserved_concurrency) + ")");
     } else if (!has_reserved && cfg.provisioned_concurrency > cfg.reserved_concurrency) {
       cfg.reserved_concurrency = cfg.provisioned_concurrency;  // the default limit makes room
     }
@@ -292,8 +295,7 @@ std::optional<std::vector<std::string>> split_command_line(const std::string& te
   return args;
 }
 
-std::optional<FunctionsFile> parse_functions(const json::value& doc, const std::string& base_dir,
-                                             Diagnostics& errors) {
+std::optional<FunctionsFile> parse_functions(const json::value& doc, const std::string& base_dir, Diagnostics& errors) {
   return Parser(base_dir, errors).parse(doc);
 }
 
@@ -318,8 +320,8 @@ std::optional<FunctionsFile> load_functions_file(const std::string& path, Diagno
   for (const auto& [name, cfg] : file->functions) {
     std::error_code ec;
     if (!fs::is_directory(cfg.code_dir, ec)) {
-      errors.push_back(Diagnostic{"/Functions/" + pointer_token(name) + "/CodeUri",
-                                  "no such directory: " + cfg.code_dir, ""});
+      errors.push_back(
+          Diagnostic{"/Functions/" + pointer_token(name) + "/CodeUri", "no such directory: " + cfg.code_dir, ""});
     }
   }
   if (!errors.empty()) return std::nullopt;

@@ -28,14 +28,14 @@ enum class OverflowPolicy { kQueue, kThrottle };
 struct FunctionConfig {
   std::string name;
   RuntimeKind runtime = RuntimeKind::kPython3;
-  std::string runtime_name;  // as written ("python3", "nodejs20.x", ...)
-  std::string handler;       // "module.function"; for exec, the command line
+  std::string runtime_name;          // as written ("python3", "nodejs20.x", ...)
+  std::string handler;               // "module.function"; for exec, the command line
   std::vector<std::string> command;  // exec: Handler split into arguments (no shell)
-  std::string code_dir;      // CodeUri resolved against the functions file's directory
+  std::string code_dir;              // CodeUri resolved against the functions file's directory
   int memory_mb = 128;
   double timeout_seconds = 3;
   std::map<std::string, std::string> environment;
-  int reserved_concurrency = 10;  // the most workers (concurrent invocations)
+  int reserved_concurrency = 10;    // the most workers (concurrent invocations)
   int provisioned_concurrency = 0;  // workers kept started and warm
   double idle_seconds = 300;        // an idle worker beyond the provisioned ones is retired after this
   OverflowPolicy overflow = OverflowPolicy::kQueue;
@@ -49,8 +49,7 @@ struct FunctionsFile {
 // Reads a parsed functions document; CodeUri is resolved against `base_dir`.
 // Returns nullopt with the problems in `errors` (JSON pointers into the
 // document) when it is not valid.
-std::optional<FunctionsFile> parse_functions(const json::value& doc, const std::string& base_dir,
-                                             Diagnostics& errors);
+std::optional<FunctionsFile> parse_functions(const json::value& doc, const std::string& base_dir, Diagnostics& errors);
 
 // Reads, parses and checks a functions file (CodeUri directories must exist).
 // Problems that are not about one property have pointer "".

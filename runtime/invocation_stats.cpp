@@ -1,10 +1,10 @@
 #include "runtime/invocation_stats.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
-
-#include <spdlog/spdlog.h>
 
 namespace stepwise {
 namespace {
@@ -39,7 +39,9 @@ storage::InvocationRecord to_invocation_record(const InvocationReport& r) {
 InvocationRecorder::InvocationRecorder(std::shared_ptr<storage::Store> store, std::size_t batch)
     : store_(std::move(store)), batch_(std::max<std::size_t>(1, batch)) {}
 
-InvocationRecorder::~InvocationRecorder() { (void)flush(); }
+InvocationRecorder::~InvocationRecorder() {
+  (void)flush();
+}
 
 void InvocationRecorder::add(const InvocationReport& report) {
   bool full;

@@ -12,12 +12,12 @@
 namespace stepwise {
 
 struct SpawnRequest {
-  std::vector<std::string> argv;  // argv[0] is the program's path
-  std::vector<std::string> env;   // "NAME=value": the whole environment
-  std::string cwd;                // empty: this process's
-  int stdin_fd = -1;              // -1: /dev/null
-  int stdout_fd = -1;             // -1: /dev/null
-  int stderr_fd = -1;             // -1: /dev/null
+  std::vector<std::string> argv;               // argv[0] is the program's path
+  std::vector<std::string> env;                // "NAME=value": the whole environment
+  std::string cwd;                             // empty: this process's
+  int stdin_fd = -1;                           // -1: /dev/null
+  int stdout_fd = -1;                          // -1: /dev/null
+  int stderr_fd = -1;                          // -1: /dev/null
   std::vector<std::pair<int, int>> extra_fds;  // (fd here, fd number in the child), child numbers >= 3
 };
 

@@ -43,10 +43,9 @@ Ran stepwise_in(const Scratch& dir, const std::vector<std::string>& args) {
   return {code, stepwise::testing::slurp_file(o.out_path), stepwise::testing::slurp_file(o.err_path)};
 }
 
-const char* kExpected =
-    R"({"total":10,"distinct":4,"top":[{"word":"the","count":4},{"word":"cat","count":2},)"
-    R"({"word":"dog","count":2},{"word":"saw","count":2}]})"
-    "\n";
+const char* kExpected = R"({"total":10,"distinct":4,"top":[{"word":"the","count":4},{"word":"cat","count":2},)"
+                        R"({"word":"dog","count":2},{"word":"saw","count":2}]})"
+                        "\n";
 
 }  // namespace
 
@@ -92,8 +91,8 @@ TEST_CASE("cli run: functions.json beside the definition runs real python3 and n
 
 TEST_CASE("cli invoke: one function, the result on stdout and the REPORT line on stderr") {
   Scratch dir;
-  auto ok = stepwise_in(dir, {"invoke", "Normalize", "--functions", kExample + "/functions.json", "--payload",
-                              R"({"word":"'Hello'"})"});
+  auto ok = stepwise_in(
+      dir, {"invoke", "Normalize", "--functions", kExample + "/functions.json", "--payload", R"({"word":"'Hello'"})"});
   INFO(ok.err);
   CHECK(ok.code == 0);
   CHECK(ok.out == "\"hello\"\n");
@@ -116,12 +115,10 @@ TEST_CASE("cli: a bad functions file is a usage error naming the file and the JS
   Scratch dir;
   std::ofstream(dir.path + "/functions.json")
       << R"({"Functions": {"F": {"Runtime": "cobol", "Handler": "a.b", "MemorySize": 1}}})";
-  std::ofstream(dir.path + "/flow.asl.json")
-      << R"({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})";
+  std::ofstream(dir.path + "/flow.asl.json") << R"({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})";
   auto r = stepwise_in(dir, {"run", dir.path + "/flow.asl.json", "--no-store"});
   CHECK(r.code == 2);
-  CHECK(r.err.find(dir.path + "/functions.json: /Functions/F/Runtime: unknown runtime \"cobol\"") !=
-        std::string::npos);
+  CHECK(r.err.find(dir.path + "/functions.json: /Functions/F/Runtime: unknown runtime \"cobol\"") != std::string::npos);
   CHECK(r.err.find("/Functions/F/MemorySize: must be from 128 to 10240") != std::string::npos);
   auto inv = stepwise_in(dir, {"invoke", "F"});
   CHECK(inv.code == 2);
@@ -130,8 +127,8 @@ TEST_CASE("cli: a bad functions file is a usage error naming the file and the JS
 
 TEST_CASE("cli worker: --functions runs the recorded executions' tasks on real functions") {
   Scratch dir;
-  auto created = stepwise_in(dir, {"create-state-machine", "--name", "wc", "--definition",
-                                   "file://" + kExample + "/word_count.asl.json"});
+  auto created = stepwise_in(
+      dir, {"create-state-machine", "--name", "wc", "--definition", "file://" + kExample + "/word_count.asl.json"});
   INFO(created.err);
   REQUIRE(created.code == 0);
   auto started = stepwise_in(dir, {"start-execution", "--state-machine", "wc", "--name", "one", "--input",

@@ -155,10 +155,10 @@ TEST_CASE("functions file: every problem reported with a JSON pointer") {
   CHECK_FALSE(parse_functions(*doc, dir.path, errors));
   std::set<std::string> pointers;
   for (const auto& d : errors) pointers.insert(d.pointer);
-  for (const char* p : {"/Functions/A/Runtime", "/Functions/A/MemorySize", "/Functions/A/Timeout",
-                        "/Functions/B/Handler", "/Functions/B/Environment/Variables/N", "/Functions/B/Colour",
-                        "/Functions/C/ProvisionedConcurrency", "/Functions/D/Handler", "/Functions/E/Runtime",
-                        "/Functions/bad name"}) {
+  for (const char* p :
+       {"/Functions/A/Runtime", "/Functions/A/MemorySize", "/Functions/A/Timeout", "/Functions/B/Handler",
+        "/Functions/B/Environment/Variables/N", "/Functions/B/Colour", "/Functions/C/ProvisionedConcurrency",
+        "/Functions/D/Handler", "/Functions/E/Runtime", "/Functions/bad name"}) {
     CHECK_MESSAGE(pointers.count(p) == 1, p);
   }
   CHECK(errors.size() == 10);
@@ -240,10 +240,12 @@ TEST_CASE("node runtime: cold then warm, async and callback handlers") {
 
 TEST_CASE("handler exceptions: Error = the exception's type, Cause = {errorMessage, errorType, stackTrace}") {
   TempDir dir;
-  dir.write("app.py", "class NotReady(Exception):\n    pass\n\ndef handler(event, context):\n"
-                      "    raise NotReady('try later: ' + event['why'])\n");
-  dir.write("app.js", "class Invalid extends Error { constructor(m) { super(m); this.name = 'Invalid'; } }\n"
-                      "exports.handler = async (event) => { throw new Invalid('bad ' + event.why); };\n");
+  dir.write("app.py",
+            "class NotReady(Exception):\n    pass\n\ndef handler(event, context):\n"
+            "    raise NotReady('try later: ' + event['why'])\n");
+  dir.write("app.js",
+            "class Invalid extends Error { constructor(m) { super(m); this.name = 'Invalid'; } }\n"
+            "exports.handler = async (event) => { throw new Invalid('bad ' + event.why); };\n");
   FunctionPool py(function(dir, R"({"Runtime": "python3", "Handler": "app.handler"})"), options_with());
   auto r = call(py, json::object{{"why", "busy"}});
   REQUIRE_FALSE(r.ok);
@@ -308,9 +310,10 @@ TEST_CASE("results that are not JSON: Runtime.MarshalError, and the worker stays
 
 TEST_CASE("timeout (by the injected clock) kills the worker: States.Timeout; the next call starts a new one") {
   TempDir dir;
-  dir.write("app.py", "import os, time\ndef handler(event, context):\n"
-                      "    if event == 'hang':\n        open('started', 'w').close()\n        time.sleep(600)\n"
-                      "    return os.getpid()\n");
+  dir.write("app.py",
+            "import os, time\ndef handler(event, context):\n"
+            "    if event == 'hang':\n        open('started', 'w').close()\n        time.sleep(600)\n"
+            "    return os.getpid()\n");
   auto clock = std::make_shared<ManualClock>();
   FunctionPool pool(function(dir, R"({"Runtime": "python3", "Handler": "app.handler", "Timeout": 2})"),
                     options_with(clock));
@@ -336,10 +339,12 @@ TEST_CASE("timeout (by the injected clock) kills the worker: States.Timeout; the
 
 TEST_CASE("a crashing worker: Lambda.Unknown with Runtime.ExitError; the pool recovers") {
   TempDir dir;
-  dir.write("app.py", "import os\ndef handler(event, context):\n    if event == 'die':\n        os._exit(3)\n"
-                      "    return 'ok'\n");
-  dir.write("seg.js", "exports.handler = async (e) => { if (e === 'die') process.kill(process.pid, 'SIGSEGV'); "
-                      "return 'ok'; };\n");
+  dir.write("app.py",
+            "import os\ndef handler(event, context):\n    if event == 'die':\n        os._exit(3)\n"
+            "    return 'ok'\n");
+  dir.write("seg.js",
+            "exports.handler = async (e) => { if (e === 'die') process.kill(process.pid, 'SIGSEGV'); "
+            "return 'ok'; };\n");
   FunctionPool py(function(dir, R"({"Runtime": "python3", "Handler": "app.handler"})"), options_with());
   auto r = call(py, "die");
   REQUIRE_FALSE(r.ok);
@@ -381,8 +386,9 @@ TEST_CASE("a worker killed from outside while idle is replaced without failing t
 
 TEST_CASE("MemorySize is enforced: over it the worker is killed (Lambda.Unknown, Runtime.OutOfMemory)") {
   TempDir dir;
-  dir.write("app.py", "def handler(event, context):\n    if event == 'big':\n"
-                      "        block = bytearray(200 * 1024 * 1024)\n        return len(block)\n    return 'small'\n");
+  dir.write("app.py",
+            "def handler(event, context):\n    if event == 'big':\n"
+            "        block = bytearray(200 * 1024 * 1024)\n        return len(block)\n    return 'small'\n");
   FunctionPool pool(function(dir, R"({"Runtime": "python3", "Handler": "app.handler", "MemorySize": 128})"),
                     options_with());
   auto small = call(pool, "small");
@@ -484,8 +490,9 @@ TEST_CASE("provisioned workers start at once and stay; others retire after IdleT
 TEST_CASE("environment isolation: only the declared variables and PATH; handler output goes to the log") {
   TempDir dir;
   setenv("STEPWISE_TEST_SECRET", "leak", 1);
-  dir.write("app.py", "import os\ndef handler(event, context):\n    print('hello from the handler')\n"
-                      "    return dict(os.environ)\n");
+  dir.write("app.py",
+            "import os\ndef handler(event, context):\n    print('hello from the handler')\n"
+            "    return dict(os.environ)\n");
   dir.write("app.js", "exports.handler = async () => { console.log('node says hi'); return process.env; };\n");
   const std::string logs = dir.path + "/logs";
   FunctionPool py(function(dir, R"({"Runtime": "python3", "Handler": "app.handler",
@@ -503,7 +510,8 @@ TEST_CASE("environment isolation: only the declared variables and PATH; handler 
   for (const auto& [k, v] : env) {
     (void)v;
     const std::string key(k);
-    CHECK_MESSAGE((key == "TABLE" || key == "EMPTY" || key == "PATH" || key == "LC_CTYPE"), key);  // LC_CTYPE: python's own locale coercion
+    CHECK_MESSAGE((key == "TABLE" || key == "EMPTY" || key == "PATH" || key == "LC_CTYPE"),
+                  key);  // LC_CTYPE: python's own locale coercion
   }
   py.shutdown();
   std::ifstream log(logs + "/Fn.log");
@@ -512,10 +520,11 @@ TEST_CASE("environment isolation: only the declared variables and PATH; handler 
 
   // Only stdin, stdout, stderr and the channel are open in a worker (the
   // listing's own descriptor aside).
-  dir.write("fds.py", "import os\ndef handler(event, context):\n"
-                      "    names = [int(n) for n in os.listdir('/proc/self/fd')]\n"
-                      "    return {'fds': sorted(n for n in names if os.path.exists('/proc/self/fd/%d' % n)),\n"
-                      "            'stdin': os.readlink('/proc/self/fd/0')}\n");
+  dir.write("fds.py",
+            "import os\ndef handler(event, context):\n"
+            "    names = [int(n) for n in os.listdir('/proc/self/fd')]\n"
+            "    return {'fds': sorted(n for n in names if os.path.exists('/proc/self/fd/%d' % n)),\n"
+            "            'stdin': os.readlink('/proc/self/fd/0')}\n");
   FunctionPool fds(function(dir, R"({"Runtime": "python3", "Handler": "fds.handler"})"), options_with(nullptr, logs));
   auto f = call(fds, nullptr);
   REQUIRE(f.ok);
@@ -534,14 +543,15 @@ TEST_CASE("environment isolation: only the declared variables and PATH; handler 
 
 TEST_CASE("exec runtime: the event on stdin, the result on stdout, one process per call, no shell") {
   TempDir dir;
-  dir.write("tool.py", "import json, os, sys\nevent = json.load(sys.stdin)\n"
-                       "if event.get('fail'):\n"
-                       "    print(json.dumps({'errorMessage': 'no way', 'errorType': 'ToolFailed'}))\n"
-                       "    sys.exit(2)\n"
-                       "if event.get('crash'):\n    sys.exit(5)\n"
-                       "if event.get('garbage'):\n    print('this is not json')\n    sys.exit(0)\n"
-                       "sys.stderr.write('to the log\\n')\n"
-                       "print(json.dumps({'args': sys.argv[1:], 'event': event, 'pid': os.getpid()}))\n");
+  dir.write("tool.py",
+            "import json, os, sys\nevent = json.load(sys.stdin)\n"
+            "if event.get('fail'):\n"
+            "    print(json.dumps({'errorMessage': 'no way', 'errorType': 'ToolFailed'}))\n"
+            "    sys.exit(2)\n"
+            "if event.get('crash'):\n    sys.exit(5)\n"
+            "if event.get('garbage'):\n    print('this is not json')\n    sys.exit(0)\n"
+            "sys.stderr.write('to the log\\n')\n"
+            "print(json.dumps({'args': sys.argv[1:], 'event': event, 'pid': os.getpid()}))\n");
   FunctionPool pool(function(dir, R"({"Runtime": "exec", "Handler": "python3 tool.py --name 'a b' $HOME"})"),
                     options_with(nullptr, dir.path + "/logs"));
   auto r = call(pool, json::object{{"x", 1}});
@@ -576,8 +586,7 @@ TEST_CASE("exec runtime: the event on stdin, the result on stdout, one process p
 TEST_CASE("exec runtime: Timeout kills the process (by the clock)") {
   TempDir dir;
   auto clock = std::make_shared<ManualClock>();
-  FunctionPool pool(function(dir, R"({"Runtime": "exec", "Handler": "sleep 600", "Timeout": 1})"),
-                    options_with(clock));
+  FunctionPool pool(function(dir, R"({"Runtime": "exec", "Handler": "sleep 600", "Timeout": 1})"), options_with(clock));
   auto promise = std::make_shared<std::promise<TaskOutcome>>();
   auto future = promise->get_future();
   pool.invoke(nullptr, [promise](TaskOutcome o) { promise->set_value(std::move(o)); });
@@ -621,8 +630,8 @@ TEST_CASE("FunctionInvoker: Lambda ARNs and lambda:invoke reach declared functio
   auto r = engine.run(def, json::object{{"n", 5}});
   REQUIRE(r.status == ExecutionStatus::Succeeded);
   CHECK(r.output.at("a") == json::value(json::object{{"got", json::object{{"n", 5}}}, {"fn", "Greet"}}));
-  CHECK(r.output.at("b") ==
-        json::value(json::object{{"p", json::object{{"got", json::object{{"n", 5}}}, {"fn", "Greet"}}}, {"code", 200}}));
+  CHECK(r.output.at("b") == json::value(json::object{
+                                {"p", json::object{{"got", json::object{{"n", 5}}}, {"fn", "Greet"}}}, {"code", 200}}));
   CHECK(r.output.at("c").at("n") == json::value(5));
   CHECK(r.output.at("d").at("Error") == json::value("Lambda.ResourceNotFoundException"));
   std::lock_guard lock(mu);
