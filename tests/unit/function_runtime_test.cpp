@@ -295,6 +295,27 @@ TEST_CASE("handlers that do not load: Runtime.ImportModuleError and Runtime.Hand
   CHECK(call(js2, nullptr).failure.error == "Runtime.HandlerNotFound");
 }
 
+TEST_CASE("a handler that hangs while loading: the init timeout (by the clock) kills it; Lambda.Unknown") {
+  TempDir dir;
+  dir.write("slow.py", "import time\nopen('loading', 'w').close()\ntime.sleep(600)\n"
+                       "def handler(event, context):\n    return 1\n");
+  auto clock = std::make_shared<ManualClock>();
+  FunctionPool pool(function(dir, R"({"Runtime": "python3", "Handler": "slow.handler"})"), options_with(clock));
+  auto promise = std::make_shared<std::promise<TaskOutcome>>();
+  auto future = promise->get_future();
+  pool.invoke(nullptr, [promise](TaskOutcome o) { promise->set_value(std::move(o)); });
+  REQUIRE(eventually([&] { return fs::exists(fs::path(dir.path) / "loading"); }));
+  clock->advance(11 * kNanosPerSecond);  // past the 10 s init timeout
+  REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  auto r = future.get();
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.failure.error == "Lambda.Unknown");
+  CHECK(cause_json(r).at("errorMessage").as_string().starts_with("Init timed out after 10.00 seconds"));
+  REQUIRE(r.report);
+  CHECK(r.report->cold);
+  CHECK(r.report->init_duration_ms);
+}
+
 TEST_CASE("results that are not JSON: Runtime.MarshalError, and the worker stays usable") {
   TempDir dir;
   dir.write("app.py", "def handler(event, context):\n    return {1, 2} if event == 'set' else 'fine'\n");
