@@ -1,7 +1,9 @@
 #include "cli/functions_cli.h"
 
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 namespace stepwise::cli {
 
@@ -33,11 +35,27 @@ bool load_functions(const FunctionsArgs& args, const std::string& beside_dir, st
   return true;
 }
 
-RuntimeOptions runtime_options(const FunctionsArgs& args, std::shared_ptr<InvocationRecorder> recorder) {
+RuntimeOptions runtime_options(const FunctionsArgs& args, std::shared_ptr<InvocationRecorder> recorder, bool trace) {
   RuntimeOptions o;
   o.log_dir = args.log_dir;
-  if (recorder) o.on_report = [recorder](const InvocationReport& r) { recorder->add(r); };
+  if (recorder || trace) {
+    o.on_report = [recorder, trace](const InvocationReport& r) {
+      if (recorder) recorder->add(r);
+      // One write per line: reports come from several pool threads.
+      if (trace) std::cerr << "[trace] " + r.function_name + " " + report_line(r) + "\n";
+    };
+  }
   return o;
+}
+
+std::string report_line(const InvocationReport& r) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << "REPORT RequestId: " << r.request_id << "\tDuration: " << r.duration_ms
+      << " ms\tBilled Duration: " << r.billed_duration_ms << " ms\tMemory Size: " << r.memory_size_mb
+      << " MB\tMax Memory Used: " << r.max_memory_used_mb << " MB";
+  if (r.init_duration_ms) out << "\tInit Duration: " << *r.init_duration_ms << " ms";
+  if (r.throttled) out << "\tThrottled";
+  return out.str();
 }
 
 }  // namespace stepwise::cli

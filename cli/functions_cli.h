@@ -25,7 +25,12 @@ void add_functions_options(CLI::App* cmd, FunctionsArgs& args);
 // false when the file is unusable; *out stays empty when there is none.
 bool load_functions(const FunctionsArgs& args, const std::string& beside_dir, std::optional<FunctionsFile>* out);
 
-// Runtime options from the arguments; reports go to `recorder` when given.
-RuntimeOptions runtime_options(const FunctionsArgs& args, std::shared_ptr<InvocationRecorder> recorder = nullptr);
+// Runtime options from the arguments; reports go to `recorder` when given,
+// and are printed on stderr as REPORT lines when `trace`.
+RuntimeOptions runtime_options(const FunctionsArgs& args, std::shared_ptr<InvocationRecorder> recorder = nullptr,
+                               bool trace = false);
+
+// Lambda's REPORT line: "REPORT RequestId: ID\tDuration: 1.23 ms\tBilled Duration: 2 ms\t...".
+std::string report_line(const InvocationReport& report);
 
 }  // namespace stepwise::cli

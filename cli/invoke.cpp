@@ -1,9 +1,7 @@
 // stepwise invoke NAME: runs one declared function once, like `aws lambda invoke`.
 #include <condition_variable>
-#include <iomanip>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -20,17 +18,6 @@ struct InvokeArgs {
   StoreArgs store;
   bool no_store = false;
 };
-
-// Lambda's REPORT line.
-std::string report_line(const InvocationReport& r) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << "REPORT RequestId: " << r.request_id << "\tDuration: " << r.duration_ms
-      << " ms\tBilled Duration: " << r.billed_duration_ms << " ms\tMemory Size: " << r.memory_size_mb
-      << " MB\tMax Memory Used: " << r.max_memory_used_mb << " MB";
-  if (r.init_duration_ms) out << "\tInit Duration: " << *r.init_duration_ms << " ms";
-  if (r.throttled) out << "\tThrottled";
-  return out.str();
-}
 
 int invoke_command(const InvokeArgs& a) {
   JsonParseError perr;

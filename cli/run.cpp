@@ -128,7 +128,7 @@ int run_command(const RunArgs& a) {
     // Declared functions run in worker pools; other Lambda resources reach
     // the engine's in-process functions as before.
     function_invoker =
-        std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions, recorder), engine.invoker());
+        std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions, recorder, a.trace), engine.invoker());
     engine.set_invoker(function_invoker);
   }
   RunOptions opts;
@@ -223,7 +223,9 @@ Command add_run(CLI::App& app) {
   cmd->add_option("--name", a->execution_name, "Execution name (default: a random UUID)");
   cmd->add_flag("--json", a->json_output,
                 "Print one line: {\"status\":\"SUCCEEDED\",\"output\":...} or {\"status\":\"FAILED\",\"error\":...,\"cause\":...}");
-  cmd->add_flag("--trace", a->trace, "Print every history event (state, input, output or error) to stderr");
+  cmd->add_flag("--trace", a->trace,
+                "Print every history event (state, input, output or error) and every function invocation's REPORT "
+                "line to stderr");
   cmd->add_option("--payload-limit", a->payload_limit,
                   "Largest state input/output or task result in bytes (default 262144, AWS's 256 KiB); "
                   "larger ones fail with States.DataLimitExceeded")

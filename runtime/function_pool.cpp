@@ -175,6 +175,11 @@ class FunctionPool::Worker {
   long limit_kib() const { return static_cast<long>(cfg_.memory_mb) * 1024; }
   Nanos now() const { return opts_.clock->now(); }
 
+  bool stopping() const {
+    std::lock_guard lock(pool_.mu_);
+    return pool_.stopping_;
+  }
+
   void set_pid(pid_t pid) {
     std::lock_guard lock(pool_.mu_);
     slot_.pid = pid;
@@ -601,6 +606,10 @@ class FunctionPool::Worker {
   }
 
   void finish(Job& job, InvocationReport& rep, TaskOutcome outcome) {
+    if (!outcome.ok && outcome.failure.error == "Lambda.Unknown" && stopping()) {
+      // shutdown() killed it: not the function's fault.
+      outcome = TaskOutcome::fail("Lambda.ServiceException", "The function's pool is shut down.");
+    }
     if (!outcome.ok) rep.error = outcome.failure.error;
     outcome.report = rep;
     // Counted idle before the completion runs: an invocation that the

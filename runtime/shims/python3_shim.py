@@ -63,6 +63,8 @@ class Context:
         self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function_name
         self.log_group_name = "/aws/lambda/" + function_name
         self.log_stream_name = "stepwise"
+        self.identity = None
+        self.client_context = None
         self._deadline = time.monotonic() + timeout_ms / 1000.0
 
     def get_remaining_time_in_millis(self):

@@ -58,6 +58,17 @@ TEST_CASE("cli run: functions.json beside the definition runs real python3 and n
     CHECK(r.code == 0);
     CHECK(r.out == kExpected);
   }
+  SUBCASE("--trace prints a REPORT line per invocation") {
+    auto r = stepwise_in(dir, {"run", kExample + "/word_count.asl.json", "--input-file",
+                               kExample + "/word_count.input.json", "--no-store", "--trace"});
+    CHECK(r.code == 0);
+    std::size_t reports = 0;
+    for (std::size_t at = r.err.find("REPORT RequestId: "); at != std::string::npos;
+         at = r.err.find("REPORT RequestId: ", at + 1))
+      ++reports;
+    CHECK(reports == 12);  // Tokenize, 10 x Normalize, Summarize
+    CHECK(r.err.find("[trace] Tokenize REPORT RequestId: ") != std::string::npos);
+  }
   SUBCASE("recorded in the database, through the worker") {
     auto r = stepwise_in(dir, {"run", kExample + "/word_count.asl.json", "--input-file",
                                kExample + "/word_count.input.json", "--function-logs", "logs"});

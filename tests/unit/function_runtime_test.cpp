@@ -297,8 +297,9 @@ TEST_CASE("handlers that do not load: Runtime.ImportModuleError and Runtime.Hand
 
 TEST_CASE("a handler that hangs while loading: the init timeout (by the clock) kills it; Lambda.Unknown") {
   TempDir dir;
-  dir.write("slow.py", "import time\nopen('loading', 'w').close()\ntime.sleep(600)\n"
-                       "def handler(event, context):\n    return 1\n");
+  dir.write("slow.py",
+            "import time\nopen('loading', 'w').close()\ntime.sleep(600)\n"
+            "def handler(event, context):\n    return 1\n");
   auto clock = std::make_shared<ManualClock>();
   FunctionPool pool(function(dir, R"({"Runtime": "python3", "Handler": "slow.handler"})"), options_with(clock));
   auto promise = std::make_shared<std::promise<TaskOutcome>>();
@@ -616,6 +617,23 @@ TEST_CASE("exec runtime: Timeout kills the process (by the clock)") {
   clock->advance(2 * kNanosPerSecond);
   REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
   CHECK(future.get().failure.error == "States.Timeout");
+}
+
+TEST_CASE("shutdown: an invocation in flight fails with Lambda.ServiceException, later ones are refused") {
+  TempDir dir;
+  dir.write("app.py",
+            "import time\ndef handler(event, context):\n    open('started', 'w').close()\n"
+            "    time.sleep(600)\n");
+  FunctionPool pool(function(dir, R"({"Runtime": "python3", "Handler": "app.handler", "Timeout": 900})"),
+                    options_with());
+  auto promise = std::make_shared<std::promise<TaskOutcome>>();
+  auto future = promise->get_future();
+  pool.invoke(nullptr, [promise](TaskOutcome o) { promise->set_value(std::move(o)); });
+  REQUIRE(eventually([&] { return fs::exists(fs::path(dir.path) / "started"); }));
+  pool.shutdown();
+  REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(future.get().failure.error == "Lambda.ServiceException");
+  CHECK(call(pool, nullptr).failure.error == "Lambda.ServiceException");
 }
 
 TEST_CASE("FunctionInvoker: Lambda ARNs and lambda:invoke reach declared functions; others the fallback") {
