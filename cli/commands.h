@@ -18,5 +18,7 @@ Command add_run(CLI::App& app);
 void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands);
 Command add_timeline(CLI::App& app);
 Command add_worker(CLI::App& app);
+Command add_invoke(CLI::App& app);
+Command add_functions(CLI::App& app);  // `functions stats`
 
 }  // namespace stepwise::cli

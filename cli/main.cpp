@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   commands["run"] = add_run(app);
   add_store_commands(app, commands);
   commands["worker"] = add_worker(app);
+  commands["invoke"] = add_invoke(app);
+  commands["functions"] = add_functions(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,11 +1,13 @@
 // stepwise run DEFINITION: run one execution in memory and print its result.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/functions_cli.h"
 #include "cli/output.h"
 #include "cli/store_cli.h"
 #include "engine/engine.h"
@@ -31,6 +33,7 @@ struct RunArgs {
   std::size_t payload_limit = 256 * 1024;
   StoreArgs store;
   bool no_store = false;
+  FunctionsArgs functions;
 };
 
 // Records the definition as state machine `name` (created, or updated with a
@@ -109,6 +112,25 @@ int run_command(const RunArgs& a) {
     eopts.virtual_time = true;
   }
   Engine engine(eopts);
+  std::optional<FunctionsFile> functions;
+  if (!load_functions(a.functions, std::filesystem::path(a.definition).parent_path().string(), &functions))
+    return kExitUsage;
+  std::unique_ptr<Service> service;
+  if (!a.no_store) {
+    service = open_service(a.store, /*create=*/true);
+    if (!service) return kExitUsage;
+  }
+  // Invocation reports go to the database (for `stepwise functions stats`).
+  std::shared_ptr<InvocationRecorder> recorder;
+  std::shared_ptr<FunctionInvoker> function_invoker;
+  if (functions) {
+    if (service) recorder = std::make_shared<InvocationRecorder>(service->store());
+    // Declared functions run in worker pools; other Lambda resources reach
+    // the engine's in-process functions as before.
+    function_invoker =
+        std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions, recorder, a.trace), engine.invoker());
+    engine.set_invoker(function_invoker);
+  }
   RunOptions opts;
   opts.state_machine_name = a.state_machine_name.empty() ? definition_base_name(a.definition) : a.state_machine_name;
   opts.execution_name = a.execution_name;
@@ -134,8 +156,6 @@ int run_command(const RunArgs& a) {
   if (a.no_store) {
     r = engine.run(def, std::move(input), std::move(opts));
   } else {
-    auto service = open_service(a.store, /*create=*/true);
-    if (!service) return kExitUsage;
     std::string err;
     auto text = read_file(a.definition, &err);
     if (!text) return kExitUsage;  // load_definition read it a moment ago
@@ -159,6 +179,8 @@ int run_command(const RunArgs& a) {
     while (!done) (void)worker.run_once(200 * kNanosPerMilli);
     (void)worker.shutdown();
   }
+  if (function_invoker) function_invoker->shutdown();
+  if (recorder) (void)recorder->flush();
   std::cerr << "execution: " << r.execution_arn << "\n";
   if (a.json_output) {
     json::object o;
@@ -201,11 +223,14 @@ Command add_run(CLI::App& app) {
   cmd->add_option("--name", a->execution_name, "Execution name (default: a random UUID)");
   cmd->add_flag("--json", a->json_output,
                 "Print one line: {\"status\":\"SUCCEEDED\",\"output\":...} or {\"status\":\"FAILED\",\"error\":...,\"cause\":...}");
-  cmd->add_flag("--trace", a->trace, "Print every history event (state, input, output or error) to stderr");
+  cmd->add_flag("--trace", a->trace,
+                "Print every history event (state, input, output or error) and every function invocation's REPORT "
+                "line to stderr");
   cmd->add_option("--payload-limit", a->payload_limit,
                   "Largest state input/output or task result in bytes (default 262144, AWS's 256 KiB); "
                   "larger ones fail with States.DataLimitExceeded")
       ->check(CLI::PositiveNumber);
+  add_functions_options(cmd, a->functions);
   add_store_options(cmd, a->store, /*with_output=*/false);
   cmd->add_flag("--no-store", a->no_store, "Run in memory only: record nothing")->excludes(cmd->get_option("--db"));
   cmd->add_flag("--virtual-time", a->virtual_time,

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/functions_cli.h"
 #include "cli/store_cli.h"
 #include "engine/mock.h"
 #include "engine/worker.h"
@@ -29,6 +30,7 @@ struct WorkerArgs {
   std::string owner;
   bool until_idle = false;
   bool virtual_time = false;
+  FunctionsArgs functions;
 };
 
 int worker_command(const WorkerArgs& a) {
@@ -42,6 +44,16 @@ int worker_command(const WorkerArgs& a) {
     eopts.virtual_time = true;
   }
   Engine engine(eopts);
+  std::optional<FunctionsFile> functions;
+  if (!load_functions(a.functions, ".", &functions)) return kExitUsage;
+  std::shared_ptr<FunctionInvoker> function_invoker;
+  std::shared_ptr<InvocationRecorder> recorder;
+  if (functions) {
+    recorder = std::make_shared<InvocationRecorder>(store);
+    function_invoker =
+        std::make_shared<FunctionInvoker>(*functions, runtime_options(a.functions, recorder), engine.invoker());
+    engine.set_invoker(function_invoker);
+  }
   WorkerOptions wo;
   wo.owner = a.owner;
   wo.lease_duration = seconds_to_nanos(a.lease_seconds);
@@ -77,6 +89,8 @@ int worker_command(const WorkerArgs& a) {
     }
   }
   storage::Status s = worker.shutdown();
+  if (function_invoker) function_invoker->shutdown();
+  if (recorder) (void)recorder->flush();
   const auto& st = worker.stats();
   spdlog::info("worker stopped: {} execution(s) ended, {} transition(s) in {} commit(s){}", st.ended, st.transitions,
                st.commits, s.ok() ? "" : "; last store error: " + s.to_string());
@@ -97,6 +111,7 @@ Command add_worker(CLI::App& app) {
   auto* tc = cmd->add_option("--test-case", a->test_case, "Test case of the mock config to use");
   mock->needs(tc);
   tc->needs(mock);
+  add_functions_options(cmd, a->functions);
   cmd->add_option("--lease-seconds", a->lease_seconds,
                   "How long an execution stays this worker's without a renewal (default 30); another worker "
                   "takes over the executions of one that died once their leases expire (at once on the same host)")

@@ -24,11 +24,6 @@ std::string name_from_function_ref(std::string_view ref) {
   return std::string(rest.substr(0, rest.find(':')));
 }
 
-bool is_lambda_invoke(std::string_view resource) {
-  return resource.substr(0, kLambdaInvoke.size()) == kLambdaInvoke &&
-         (resource.size() == kLambdaInvoke.size() || resource[kLambdaInvoke.size()] == '.');
-}
-
 json::value wrap_lambda_invoke(json::value payload) {
   json::object o;
   o["ExecutedVersion"] = "$LATEST";
@@ -38,6 +33,23 @@ json::value wrap_lambda_invoke(json::value payload) {
 }
 
 }  // namespace
+
+bool is_lambda_invoke(std::string_view resource) {
+  return resource.substr(0, kLambdaInvoke.size()) == kLambdaInvoke &&
+         (resource.size() == kLambdaInvoke.size() || resource[kLambdaInvoke.size()] == '.');
+}
+
+const json::value& function_event_for(std::string_view resource, const json::value& payload) {
+  static const json::value kEmpty = json::object();
+  if (!is_lambda_invoke(resource)) return payload;
+  const auto* obj = payload.if_object();
+  const auto* p = obj ? obj->if_contains("Payload") : nullptr;
+  return p ? *p : kEmpty;
+}
+
+json::value function_task_result(std::string_view resource, json::value result) {
+  return is_lambda_invoke(resource) ? wrap_lambda_invoke(std::move(result)) : std::move(result);
+}
 
 std::optional<std::string> function_name_for(std::string_view resource, const json::value& payload) {
   if (is_lambda_invoke(resource)) {
@@ -89,12 +101,7 @@ void FunctionRegistry::invoke(const TaskRequest& request, TaskCompletion done, T
     return;
   }
   const bool wrap = is_lambda_invoke(request.resource);
-  const json::value* event = &request.payload;
-  if (wrap) {
-    const auto* p = request.payload.get_object().if_contains("Payload");
-    static const json::value kEmpty = json::object();
-    event = p ? p : &kEmpty;
-  }
+  const json::value* event = &function_event_for(request.resource, request.payload);
   InvocationContext ctx{*name, request.execution_id, request.state_name, request.idempotency_key,
                         request.attempt, std::move(heartbeat)};
   if (entry->async) {

@@ -46,6 +46,16 @@ using AsyncFunction =
 // resource. For lambda:invoke the name comes from payload.FunctionName.
 std::optional<std::string> function_name_for(std::string_view resource, const json::value& payload);
 
+// True for "arn:aws:states:::lambda:invoke" (and its ".waitForTaskToken" form).
+bool is_lambda_invoke(std::string_view resource);
+// The event a function receives for a task: for lambda:invoke, payload.Payload
+// (an empty object when absent); otherwise the payload itself.
+const json::value& function_event_for(std::string_view resource, const json::value& payload);
+// A function's result as the task sees it: wrapped as lambda:invoke returns it
+// ({"ExecutedVersion":"$LATEST","Payload":<result>,"StatusCode":200}) for
+// that resource, unchanged for a Lambda ARN.
+json::value function_task_result(std::string_view resource, json::value result);
+
 // Registry of in-process functions; also the Invoker that runs them.
 // Thread-safe.
 class FunctionRegistry final : public Invoker {

@@ -3,6 +3,7 @@
 // any thread, now or later. The engine never blocks on a task in flight.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,10 +33,30 @@ struct TaskRequest {
   std::uint32_t call_index = 0;
 };
 
+// What one function invocation cost, as Lambda's REPORT line tells it. Set by
+// invokers that run functions in worker processes (runtime/), absent
+// otherwise.
+struct InvocationReport {
+  std::string function_name;
+  std::string request_id;
+  double duration_ms = 0;               // the handler's run, from request sent to result read
+  std::int64_t billed_duration_ms = 0;  // duration rounded up to the millisecond
+  int memory_size_mb = 0;               // the function's MemorySize
+  int max_memory_used_mb = 0;           // peak resident memory of the worker process so far
+  std::optional<double> init_duration_ms;  // cold start: loading the runtime and the handler
+  bool cold = false;                       // served by a worker started for it
+  bool throttled = false;                  // refused at the concurrency limit (nothing ran)
+  std::string error;                       // the Error when the invocation failed; empty when it succeeded
+  std::int64_t start_time = 0;             // ns since the epoch, by the invoker's clock
+  std::string execution_arn;               // the execution whose task called it; empty when invoked directly
+  std::string state_name;
+};
+
 struct TaskOutcome {
   bool ok = true;
   json::value output;  // the raw task result when ok
   Failure failure;     // when !ok: Error and Cause as the service reported them
+  std::optional<InvocationReport> report;  // accounting, when the invoker ran a function
 
   static TaskOutcome success(json::value v) { return TaskOutcome{true, std::move(v), {}}; }
   static TaskOutcome fail(std::string error, std::string cause) {

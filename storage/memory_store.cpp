@@ -67,6 +67,8 @@ class MemoryStore final : public Store {
                                                           int limit) override;
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override;
+  Status record_invocations(const std::vector<InvocationRecord>& records) override;
+  StatusOr<std::vector<InvocationRecord>> list_invocations(const std::string& function_name) override;
 
  private:
   using StartKey = std::pair<UnixNanos, std::int64_t>;  // (start_date, seq)
@@ -97,6 +99,7 @@ class MemoryStore final : public Store {
   std::set<DueKey> timers_by_due_;
   std::unordered_map<std::string, TaskTokenRecord> tokens_;
   std::int64_t next_seq_ = 1;
+  std::vector<InvocationRecord> invocations_;
 };
 
 Machine* MemoryStore::live_machine(const std::string& arn) {
@@ -605,6 +608,23 @@ std::vector<ExecutionSummary> MemoryStore::claimable_locked(UnixNanos now, int l
 
 StatusOr<std::unique_ptr<Store>> open_memory() {
   return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
+}
+
+// ---- Function invocations ------------------------------------------------------
+
+Status MemoryStore::record_invocations(const std::vector<InvocationRecord>& records) {
+  std::lock_guard lock(mu_);
+  invocations_.insert(invocations_.end(), records.begin(), records.end());
+  return {};
+}
+
+StatusOr<std::vector<InvocationRecord>> MemoryStore::list_invocations(const std::string& function_name) {
+  std::lock_guard lock(mu_);
+  std::vector<InvocationRecord> out;
+  for (const auto& r : invocations_) {
+    if (function_name.empty() || r.function_name == function_name) out.push_back(r);
+  }
+  return out;
 }
 
 }  // namespace stepwise::storage

@@ -208,6 +208,23 @@ struct ExecutionOutcome {
 
 // One step of an execution, committed as one transaction by
 // Store::commit_transition: either all of it is stored or none of it.
+// One function invocation's accounting (runtime/: Lambda's REPORT line).
+struct InvocationRecord {
+  std::string function_name;
+  std::string request_id;
+  UnixNanos start_time = 0;
+  double duration_ms = 0;
+  std::int64_t billed_duration_ms = 0;
+  int memory_size_mb = 0;
+  int max_memory_used_mb = 0;
+  std::optional<double> init_duration_ms;  // set on a cold start
+  bool cold = false;
+  bool throttled = false;
+  std::string error;          // the Error when it failed; empty when it succeeded
+  std::string execution_arn;  // the execution whose task called it; empty when invoked directly
+  std::string state_name;
+};
+
 struct Transition {
   std::string execution_arn;
   // The version the writer last read; a different stored version means

@@ -13,7 +13,7 @@ struct Migration {
   const char* sql;  // statements separated by ';'
 };
 
-inline constexpr std::array<Migration, 3> kMigrations{{
+inline constexpr std::array<Migration, 4> kMigrations{{
     {1, R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -137,6 +137,26 @@ CREATE VIEW events (execution_seq, id, previous_id, timestamp, type, details) AS
     // A worker renews or releases all its leases in one statement.
     {3, R"sql(
 CREATE INDEX executions_by_lease_owner ON executions (lease_owner) WHERE status = 'RUNNING';
+)sql"},
+    // Function invocations' accounting (runtime/), for `stepwise functions stats`.
+    {4, R"sql(
+CREATE TABLE invocations (
+  seq                INTEGER PRIMARY KEY,  -- order recorded
+  function_name      TEXT NOT NULL,
+  request_id         TEXT NOT NULL,
+  start_time         INTEGER NOT NULL,     -- ns since the epoch
+  duration_ms        REAL NOT NULL,
+  billed_duration_ms INTEGER NOT NULL,
+  memory_size_mb     INTEGER NOT NULL,
+  max_memory_used_mb INTEGER NOT NULL,
+  init_duration_ms   REAL,                 -- NULL unless a cold start
+  cold               INTEGER NOT NULL,
+  throttled          INTEGER NOT NULL,
+  error              TEXT NOT NULL,        -- '' when it succeeded
+  execution_arn      TEXT NOT NULL,        -- '' when invoked directly
+  state_name         TEXT NOT NULL
+);
+CREATE INDEX invocations_by_function ON invocations (function_name, seq);
 )sql"},
 }};
 

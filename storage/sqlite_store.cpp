@@ -221,6 +221,8 @@ class SqliteStore final : public Store {
                                                           int limit) override;
   StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                     int limit) override;
+  Status record_invocations(const std::vector<InvocationRecord>& records) override;
+  StatusOr<std::vector<InvocationRecord>> list_invocations(const std::string& function_name) override;
 
  private:
   // The execution fields a write checks before changing anything.
@@ -1198,6 +1200,68 @@ StatusOr<std::int64_t> SqliteStore::release_leases(const std::string& owner) {
     q->bind(1, owner);
     head_cache_.clear();  // the remembered heads hold the old owners
     return static_cast<std::int64_t>(q->exec());
+  });
+}
+
+// ---- Function invocations ------------------------------------------------------
+
+Status SqliteStore::record_invocations(const std::vector<InvocationRecord>& records) {
+  if (records.empty()) return {};
+  return write([&]() -> Status {
+    Use q(sql("INSERT INTO invocations (function_name, request_id, start_time, duration_ms, billed_duration_ms, "
+              "memory_size_mb, max_memory_used_mb, init_duration_ms, cold, throttled, error, execution_arn, "
+              "state_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    for (const InvocationRecord& r : records) {
+      q->reset();
+      q->bind(1, r.function_name);
+      q->bind(2, r.request_id);
+      q->bind(3, r.start_time);
+      q->bind(4, r.duration_ms);
+      q->bind(5, r.billed_duration_ms);
+      q->bind(6, r.memory_size_mb);
+      q->bind(7, r.max_memory_used_mb);
+      if (r.init_duration_ms) {
+        q->bind(8, *r.init_duration_ms);
+      } else {
+        q->bind(8);
+      }
+      q->bind(9, r.cold ? 1 : 0);
+      q->bind(10, r.throttled ? 1 : 0);
+      q->bind(11, r.error);
+      q->bind(12, r.execution_arn);
+      q->bind(13, r.state_name);
+      q->exec();
+    }
+    return {};
+  });
+}
+
+StatusOr<std::vector<InvocationRecord>> SqliteStore::list_invocations(const std::string& function_name) {
+  return read([&]() -> StatusOr<std::vector<InvocationRecord>> {
+    Use q(sql("SELECT function_name, request_id, start_time, duration_ms, billed_duration_ms, memory_size_mb, "
+              "max_memory_used_mb, init_duration_ms, cold, throttled, error, execution_arn, state_name "
+              "FROM invocations WHERE ? = '' OR function_name = ? ORDER BY seq"));
+    q->bind(1, function_name);
+    q->bind(2, function_name);
+    std::vector<InvocationRecord> out;
+    while (q->executeStep()) {
+      InvocationRecord r;
+      r.function_name = q->getColumn(0).getString();
+      r.request_id = q->getColumn(1).getString();
+      r.start_time = q->getColumn(2).getInt64();
+      r.duration_ms = q->getColumn(3).getDouble();
+      r.billed_duration_ms = q->getColumn(4).getInt64();
+      r.memory_size_mb = q->getColumn(5).getInt();
+      r.max_memory_used_mb = q->getColumn(6).getInt();
+      if (!q->getColumn(7).isNull()) r.init_duration_ms = q->getColumn(7).getDouble();
+      r.cold = q->getColumn(8).getInt() != 0;
+      r.throttled = q->getColumn(9).getInt() != 0;
+      r.error = q->getColumn(10).getString();
+      r.execution_arn = q->getColumn(11).getString();
+      r.state_name = q->getColumn(12).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
   });
 }
 

@@ -142,6 +142,13 @@ class Store {
   // A parked execution (Transition::park_until) counts from its park time on.
   virtual StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                             int limit) = 0;
+
+  // ---- Function invocations (accounting) ----
+  // Appends invocation records, all or none.
+  virtual Status record_invocations(const std::vector<InvocationRecord>& records) = 0;
+  // The invocations of one function (all functions when empty), in the order
+  // recorded.
+  virtual StatusOr<std::vector<InvocationRecord>> list_invocations(const std::string& function_name) = 0;
 };
 
 // Forwards every call to a target store; override one method to inject a
@@ -229,6 +236,12 @@ class StoreWrapper : public Store {
                                                                     int limit) override {
     return target_->list_claimable_executions(now, limit);
   }
+  Status record_invocations(const std::vector<InvocationRecord>& records) override {
+    return target_->record_invocations(records);
+  }
+  StatusOr<std::vector<InvocationRecord>> list_invocations(const std::string& function_name) override {
+    return target_->list_invocations(function_name);
+  }
 
  protected:
   std::shared_ptr<Store> target_;
@@ -256,7 +269,7 @@ struct SqliteOptions {
 };
 
 // The newest schema this build reads and writes.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 // PRAGMA application_id of a Stepwise database ("STPW").
 inline constexpr std::int32_t kApplicationId = 0x53545057;
 

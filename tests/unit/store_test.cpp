@@ -1655,3 +1655,64 @@ TEST_CASE("sqlite store: history chunks encode any text and decode what SQLite's
     CHECK(read.empty());
   }
 }
+
+namespace {
+
+InvocationRecord invocation(const std::string& fn, double ms, bool cold = false) {
+  InvocationRecord r;
+  r.function_name = fn;
+  r.request_id = fn + "-" + std::to_string(ms);
+  r.start_time = kT0;
+  r.duration_ms = ms;
+  r.billed_duration_ms = static_cast<std::int64_t>(ms + 0.999);
+  r.memory_size_mb = 128;
+  r.max_memory_used_mb = 20;
+  if (cold) r.init_duration_ms = 80.5;
+  r.cold = cold;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("store: function invocation records, all or by function, in the order recorded", B, MemoryBackend,
+                   SqliteBackend) {
+  B b;
+  auto empty = b.store->list_invocations("");
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
+  auto failed = invocation("Resize", 3.5);
+  failed.error = "ValueError";
+  failed.execution_arn = execution_arn("e1");
+  failed.state_name = "Resize";
+  auto throttled = invocation("Hash", 0);
+  throttled.throttled = true;
+  throttled.error = "Lambda.TooManyRequestsException";
+  must_ok(b.store->record_invocations({invocation("Resize", 12.25, true), failed}));
+  must_ok(b.store->record_invocations({throttled}));
+  must_ok(b.store->record_invocations({}));
+
+  auto all = b.store->list_invocations("");
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].function_name == "Resize");
+  CHECK((*all)[0].cold);
+  REQUIRE((*all)[0].init_duration_ms);
+  CHECK(*(*all)[0].init_duration_ms == doctest::Approx(80.5));
+  CHECK((*all)[0].duration_ms == doctest::Approx(12.25));
+  CHECK((*all)[0].billed_duration_ms == 13);
+  CHECK((*all)[0].memory_size_mb == 128);
+  CHECK((*all)[0].max_memory_used_mb == 20);
+  CHECK((*all)[0].start_time == kT0);
+  CHECK((*all)[1].error == "ValueError");
+  CHECK((*all)[1].execution_arn == execution_arn("e1"));
+  CHECK((*all)[1].state_name == "Resize");
+  CHECK_FALSE((*all)[1].init_duration_ms);
+  CHECK((*all)[2].throttled);
+
+  auto resize = b.store->list_invocations("Resize");
+  REQUIRE(resize.ok());
+  CHECK(resize->size() == 2);
+  auto none = b.store->list_invocations("Other");
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
