@@ -8,9 +8,14 @@
 
 namespace stepwise {
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.reserve(out.size() + s.size() + 2);
-  out.push_back('"');
+namespace {
+
+// The body of a JSON string holding `s`: escaped once (kTwice false), or
+// escaped once more, as that body reads inside another JSON string (a quote
+// becomes backslash, backslash, backslash, quote; a newline backslash,
+// backslash, n).
+template <bool kTwice>
+void append_escaped_body(std::string& out, std::string_view s) {
   // Runs of characters that need no escape are appended whole: most of a text.
   const char* run = s.data();
   const char* const end = run + s.size();
@@ -19,22 +24,36 @@ void append_json_string(std::string& out, std::string_view s) {
     if (u >= 0x20 && u != '"' && u != '\\') continue;
     out.append(run, static_cast<std::size_t>(p - run));
     run = p + 1;
+    char letter = 0;  // what follows the escaping backslash; 0: \u00XX
     switch (*p) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default: {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", u);
-        out += buf;
-      }
+      case '"': letter = '"'; break;
+      case '\\': letter = '\\'; break;
+      case '\n': letter = 'n'; break;
+      case '\r': letter = 'r'; break;
+      case '\t': letter = 't'; break;
+      case '\b': letter = 'b'; break;
+      case '\f': letter = 'f'; break;
+      default: break;
     }
+    out += kTwice ? "\\\\" : "\\";
+    if (letter == 0) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "u%04x", u);
+      out += buf;
+      continue;
+    }
+    if (kTwice && (letter == '"' || letter == '\\')) out.push_back('\\');
+    out.push_back(letter);
   }
   out.append(run, static_cast<std::size_t>(end - run));
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  append_escaped_body<false>(out, s);
   out.push_back('"');
 }
 
@@ -139,41 +158,12 @@ void append_json(std::string& out, const json::value& v) {
 
 namespace {
 
-// The body of a string as append_json writes it, escaped once more, as it
-// reads inside another JSON string: a quote becomes backslash, backslash, backslash, quote;
-// a backslash four backslashes; a newline backslash, backslash, n.
-void append_twice_escaped(std::string& out, std::string_view s) {
-  const char* run = s.data();
-  const char* const end = run + s.size();
-  for (const char* p = run; p < end; ++p) {
-    const auto u = static_cast<unsigned char>(*p);
-    if (u >= 0x20 && u != '"' && u != '\\') continue;
-    out.append(run, static_cast<std::size_t>(p - run));
-    run = p + 1;
-    switch (*p) {
-      case '"': out += "\\\\\\\""; break;
-      case '\\': out += "\\\\\\\\"; break;
-      case '\n': out += "\\\\n"; break;
-      case '\r': out += "\\\\r"; break;
-      case '\t': out += "\\\\t"; break;
-      case '\b': out += "\\\\b"; break;
-      case '\f': out += "\\\\f"; break;
-      default: {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\\\u%04x", u);
-        out += buf;
-      }
-    }
-  }
-  out.append(run, static_cast<std::size_t>(end - run));
-}
-
 // append_json's text of v, escaped as the body of a JSON string, in one pass.
 void append_json_escaped(std::string& out, const json::value& v) {
   switch (v.kind()) {
     case json::kind::string:
       out += "\\\"";
-      append_twice_escaped(out, v.get_string());
+      append_escaped_body<true>(out, v.get_string());
       out += "\\\"";
       break;
     case json::kind::array: {
@@ -194,7 +184,7 @@ void append_json_escaped(std::string& out, const json::value& v) {
         if (!first) out.push_back(',');
         first = false;
         out += "\\\"";
-        append_twice_escaped(out, kv.key());
+        append_escaped_body<true>(out, kv.key());
         out += "\\\":";
         append_json_escaped(out, kv.value());
       }
