@@ -287,8 +287,8 @@ Value lookup_key(const Value& input, const std::string& key) {
   return Value();
 }
 
-FramePtr frame_from_tuple(const FramePtr& env, const Value& tuple) {
-  auto frame = std::make_shared<Frame>();
+FramePtr frame_from_tuple(Evaluator& ev, const FramePtr& env, const Value& tuple) {
+  auto frame = ev.track(std::make_shared<Frame>());
   frame->parent = env;
   if (tuple.is_object()) {
     for (const auto& [k, v] : tuple.obj()->members) frame->vars.emplace_back(k, v);
@@ -371,6 +371,30 @@ Value lookup_variable(const FramePtr& env, const std::string& name) {
 }
 
 }  // namespace
+
+Evaluator::~Evaluator() {
+  for (const auto& weak : frames_) {
+    if (FramePtr frame = weak.lock()) {
+      // Torn down as a Frame is (without recursion), by a frame that owns
+      // the parts.
+      Frame doomed;
+      doomed.vars = std::move(frame->vars);
+      doomed.parent = std::move(frame->parent);
+      frame->vars.clear();
+    }
+  }
+}
+
+const FramePtr& Evaluator::track(const FramePtr& frame) {
+  if (frames_.size() >= prune_at_) {
+    // Forget the frames already gone, so the list (and the memory each weak
+    // reference holds on to) grows with the live frames, not with every frame made.
+    std::erase_if(frames_, [](const std::weak_ptr<Frame>& w) { return w.expired(); });
+    prune_at_ = std::max<std::size_t>(1024, 2 * frames_.size());
+  }
+  frames_.push_back(frame);
+  return frame;
+}
 
 Evaluator::Evaluator(const EvalOptions& options) : options_(options), now_(options.now_millis) {
   if (options_.time_limit.count() > 0 && options_.clock) {
@@ -490,7 +514,7 @@ Value Evaluator::evaluate_inner(const Node* expr, const Value& input, const Fram
       return Value();
     }
     case NodeType::kBlock: {
-      auto frame = std::make_shared<Frame>();
+      auto frame = track(std::make_shared<Frame>());
       frame->parent = env;
       Value result;
       for (const Node* e : expr->expressions) result = evaluate(e, input, frame);
@@ -674,7 +698,7 @@ ArrayPtr Evaluator::evaluate_tuple_step(const Node* expr, const ArrayPtr& input,
     }
   }
   for (const auto& tuple : tuples->items) {
-    FramePtr step_env = frame_from_tuple(env, tuple);
+    FramePtr step_env = frame_from_tuple(*this, env, tuple);
     const Value& focus = tuple_focus(tuple);
     Value res = evaluate(expr, focus, step_env);
     if (res.undefined()) continue;
@@ -735,7 +759,7 @@ Value Evaluator::evaluate_filter(const Node* pred, const Value& input, const Fra
     const Value& item = items[index];
     Value res;
     if (stream) {
-      res = evaluate(pred, tuple_focus(item), frame_from_tuple(env, item));
+      res = evaluate(pred, tuple_focus(item), frame_from_tuple(*this, env, item));
     } else {
       res = evaluate(pred, item, env);
     }
@@ -910,7 +934,7 @@ Value Evaluator::evaluate_group(const Group& group, const Value& input_value, co
   };
   std::vector<Entry> groups;
   for (const auto& item : items) {
-    FramePtr item_env = reduce ? frame_from_tuple(env, item) : env;
+    FramePtr item_env = reduce ? frame_from_tuple(*this, env, item) : env;
     for (std::size_t p = 0; p < group.pairs.size(); ++p) {
       Value key = evaluate(group.pairs[p].first, reduce ? tuple_focus(item) : item, item_env);
       if (key.undefined()) continue;
@@ -932,7 +956,7 @@ Value Evaluator::evaluate_group(const Group& group, const Value& input_value, co
       Value tuple = reduce_tuple_stream(entry.data);
       context = tuple_focus(tuple);
       if (tuple.is_object()) tuple.obj()->erase("@");
-      group_env = frame_from_tuple(env, tuple);
+      group_env = frame_from_tuple(*this, env, tuple);
     }
     Value v = evaluate(group.pairs[entry.expr_index].second, context, group_env);
     if (!v.undefined()) result->set(entry.key, v);
@@ -949,8 +973,8 @@ Value Evaluator::evaluate_sort(const Node* expr, const Value& input, const Frame
     for (const auto& term : expr->terms) {
       Value aa, bb;
       if (tuple_sort) {
-        aa = evaluate(term.expr, tuple_focus(a), frame_from_tuple(env, a));
-        bb = evaluate(term.expr, tuple_focus(b), frame_from_tuple(env, b));
+        aa = evaluate(term.expr, tuple_focus(a), frame_from_tuple(*this, env, a));
+        bb = evaluate(term.expr, tuple_focus(b), frame_from_tuple(*this, env, b));
       } else {
         aa = evaluate(term.expr, a, env);
         bb = evaluate(term.expr, b, env);
@@ -1047,7 +1071,7 @@ Value Evaluator::evaluate_partial(const Node* expr, const Value& input, const Fr
     out->type = Function::Type::kLambda;
     out->node = f.node;
     out->input = f.input;
-    out->env = std::make_shared<Frame>();
+    out->env = track(std::make_shared<Frame>());
     out->env->parent = f.env;
     for (std::size_t i = 0; i < f.params.size(); ++i) {
       if (i < args.size() && !args[i]) {
@@ -1173,7 +1197,7 @@ Value Evaluator::apply_inner(const Value& proc, std::vector<Value>& args, const 
 }
 
 Value Evaluator::apply_procedure(const Function& proc, std::vector<Value>& args) {
-  auto frame = std::make_shared<Frame>();
+  auto frame = track(std::make_shared<Frame>());
   frame->parent = proc.env;
   for (std::size_t i = 0; i < proc.params.size(); ++i) frame->bind(proc.params[i], i < args.size() ? args[i] : Value());
   return evaluate(proc.node->body, proc.input, frame);

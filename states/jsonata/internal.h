@@ -298,6 +298,15 @@ std::vector<RegexMatch> regex_all_matches(const Function& re, const std::string&
 class Evaluator {
  public:
   Evaluator(const EvalOptions& options);
+  // Clears every frame this evaluation made that is still alive: a closure
+  // bound in the frame it closes over (e.g. a recursive lambda) keeps that
+  // frame alive through a reference cycle, which would otherwise leak once
+  // the evaluation is over (its result has been converted by then).
+  ~Evaluator();
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
+  // Registers a frame made by this evaluation (see ~Evaluator); returns it.
+  const FramePtr& track(const FramePtr& frame);
   Value evaluate(const Node* expr, const Value& input, const FramePtr& env);
   Value apply(const Value& proc, std::vector<Value> args, const Value& input, const FramePtr& env);
   std::int64_t now_millis() const { return now_; }
@@ -331,6 +340,8 @@ class Evaluator {
   int depth_ = 0;
   std::int64_t start_ = 0;
   std::uint32_t ticks_ = 0;
+  std::vector<std::weak_ptr<Frame>> frames_;  // made by this evaluation (see track)
+  std::size_t prune_at_ = 1024;
 };
 
 // ---- helpers shared by the evaluator and the functions ----

@@ -214,7 +214,7 @@ Outcome<std::optional<json::value>> Expression::evaluate(const json::value* inpu
   using namespace detail;
   try {
     Evaluator ev(options);
-    auto env = std::make_shared<Frame>();
+    auto env = ev.track(std::make_shared<Frame>());
     for (const auto& kv : bindings) env->bind(std::string(kv.key()), from_json(kv.value()));
     Value in = input ? from_json(*input) : Value();
     env->bind("$", in);

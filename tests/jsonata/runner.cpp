@@ -22,6 +22,12 @@
 namespace fs = std::filesystem;
 using namespace stepwise;
 
+#ifdef STEPWISE_SLOW_BUILD
+constexpr long kTimeLimitScale = 10;
+#else
+constexpr long kTimeLimitScale = 1;
+#endif
+
 namespace {
 
 // $random and $shuffle draw from this (the suite only checks order-independent properties).
@@ -139,8 +145,11 @@ std::string run_case(const Case& c, const fs::path& suite) {
   };
   SplitMix random;
   options.random = &random;
-  if (auto* t = spec.if_contains("timelimit"))
-    options.time_limit = std::chrono::milliseconds(static_cast<long>(as_double(*t)));
+  if (auto* t = spec.if_contains("timelimit")) {
+    // A case's time limit guards against runaway evaluation; a sanitizer
+    // build runs about ten times slower, so its guard is ten times longer.
+    options.time_limit = std::chrono::milliseconds(static_cast<long>(as_double(*t)) * kTimeLimitScale);
+  }
   if (auto* d = spec.if_contains("depth")) options.max_depth = static_cast<int>(as_double(*d));
   auto out = compiled->evaluate(input ? &*input : nullptr, bindings, options);
   if (!out) {
