@@ -203,6 +203,7 @@ Status Worker::adopt(const std::string& execution_arn, DoneCallback on_done) {
 }
 
 Status Worker::claim(const std::string& arn, DoneCallback on_done) {
+  if (Status s = collect(); !s.ok()) return s;  // as in claim_due
   if (tracked_.count(arn)) return {};
   const Nanos now = engine_.options().clock->now();
   if (Status s = store_->acquire_lease(arn, options_.owner, now, now + options_.lease_duration); !s.ok()) return s;
@@ -529,6 +530,10 @@ Status Worker::claim_due() {
     next_dead_check_ = now + kNanosPerSecond;
     free_dead_owners();
   }
+  // The batch in flight may end executions the store then shows as ended:
+  // take its outcome in first, so that one redriven meanwhile is claimed
+  // afresh, not mistaken for the run still tracked.
+  if (Status s = collect(); !s.ok()) return s;
   // One transaction takes a whole batch of leases (a restarted worker may
   // have thousands of executions to take over).
   auto claimed = store_->claim_executions(options_.owner, now, now + options_.lease_duration, options_.claim_batch);
