@@ -396,6 +396,8 @@ void Engine::poll(Nanos max_wait) {
 
 std::size_t Engine::active() const { return impl_->executions.size(); }
 
+bool Engine::busy() const { return !impl_->runnable.empty() || !impl_->local_inbox.empty(); }
+
 PreparedExecution Engine::prepare(std::shared_ptr<const states::Definition> definition, json::value input,
                                   RunOptions options) {
   PreparedExecution out;

@@ -199,6 +199,9 @@ class Engine {
 
   // Executions started or resumed and not yet ended.
   std::size_t active() const;
+  // Work is ready to run now (frames queued, answers or timers delivered but
+  // not yet run): a poll that returned at the end of its work slice.
+  bool busy() const;
 
   const EngineOptions& options() const;
 

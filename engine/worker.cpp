@@ -580,6 +580,11 @@ Status Worker::run_once(Nanos max_wait) {
     return s;  // already paused
   }
   if (Status s = flush(); !s.ok()) return s;
+  // With more work ready, the batch commits while the next round runs it;
+  // otherwise the round ends with everything committed.
+  if (!engine_.busy()) {
+    if (Status s = collect(); !s.ok()) return s;
+  }
   backoff_ = 0;
   return renew_due(engine_.options().clock->now());
 }

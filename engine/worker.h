@@ -109,7 +109,10 @@ class Worker {
 
   // One round: frees leases of dead local workers and claims executions
   // (when due), runs the engine for at most `max_wait`, commits what is
-  // buffered, renews leases (when due). Returns the store error that paused
+  // buffered, renews leases (when due). When the engine stopped with work
+  // still ready (its work slice ended), the last batch may still be
+  // committing in the background when this returns; otherwise everything
+  // the round did is committed. Returns the store error that paused
   // the worker in this round, if any (it has already dropped its executions
   // and will claim them again), else OK.
   storage::Status run_once(Nanos max_wait);
