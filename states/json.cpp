@@ -111,14 +111,7 @@ void append_double(std::string& out, double d) {
 
 }  // namespace
 
-namespace {
-
-// append_json's text of v (kNested false), or that text escaped as the body
-// of a JSON string (kNested true), in one pass either way.
-template <bool kNested>
-void append_value(std::string& out, const json::value& v) {
-  // A string's quotes, as they read at this level.
-  constexpr std::string_view quote = kNested ? "\\\"" : "\"";
+void append_json(std::string& out, const json::value& v) {
   switch (v.kind()) {
     case json::kind::null: out += "null"; break;
     case json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
@@ -135,18 +128,14 @@ void append_value(std::string& out, const json::value& v) {
       break;
     }
     case json::kind::double_: append_double(out, v.get_double()); break;
-    case json::kind::string:
-      out += quote;
-      append_escaped_body<kNested>(out, v.get_string());
-      out += quote;
-      break;
+    case json::kind::string: append_json_string(out, v.get_string()); break;
     case json::kind::array: {
       out.push_back('[');
       bool first = true;
       for (const auto& e : v.get_array()) {
         if (!first) out.push_back(',');
         first = false;
-        append_value<kNested>(out, e);
+        append_json(out, e);
       }
       out.push_back(']');
       break;
@@ -157,11 +146,9 @@ void append_value(std::string& out, const json::value& v) {
       for (const auto& kv : v.get_object()) {
         if (!first) out.push_back(',');
         first = false;
-        out += quote;
-        append_escaped_body<kNested>(out, kv.key());
-        out += quote;
+        append_json_string(out, kv.key());
         out.push_back(':');
-        append_value<kNested>(out, kv.value());
+        append_json(out, kv.value());
       }
       out.push_back('}');
       break;
@@ -169,13 +156,51 @@ void append_value(std::string& out, const json::value& v) {
   }
 }
 
-}  // namespace
+namespace {
 
-void append_json(std::string& out, const json::value& v) { append_value<false>(out, v); }
+// append_json's text of v, escaped as the body of a JSON string, in one pass.
+void append_json_escaped(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string:
+      out += "\\\"";
+      append_escaped_body<true>(out, v.get_string());
+      out += "\\\"";
+      break;
+    case json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_escaped(out, e);
+      }
+      out.push_back(']');
+      break;
+    }
+    case json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        out += "\\\"";
+        append_escaped_body<true>(out, kv.key());
+        out += "\\\":";
+        append_json_escaped(out, kv.value());
+      }
+      out.push_back('}');
+      break;
+    }
+    default:
+      append_json(out, v);  // null, booleans and numbers need no escaping
+  }
+}
+
+}  // namespace
 
 void append_json_as_string(std::string& out, const json::value& v) {
   out.push_back('"');
-  append_value<true>(out, v);
+  append_json_escaped(out, v);
   out.push_back('"');
 }
 
