@@ -32,6 +32,7 @@ constexpr std::string_view kTaskPath[] = {"Resource",
                                           "Retry",
                                           "Catch",
                                           "Credentials",
+                                          "Compensate",
                                           "Next",
                                           "End"};
 constexpr std::string_view kPassPath[] = {"Result",     "ResultPath", "Parameters", "InputPath",
@@ -43,7 +44,7 @@ constexpr std::string_view kSucceedPath[] = {"InputPath", "OutputPath"};
 constexpr std::string_view kFailPath[] = {"Error", "Cause", "ErrorPath", "CausePath"};
 constexpr std::string_view kParallelPath[] = {
     "Branches",   "Parameters", "ResultSelector", "ResultPath", "InputPath",
-    "OutputPath", "Retry",      "Catch",          "Next",       "End"};
+    "OutputPath", "Retry",      "Catch",          "Compensate", "Next", "End"};
 constexpr std::string_view kMapPath[] = {"ItemProcessor",
                                          "Iterator",
                                          "ItemsPath",
@@ -65,8 +66,12 @@ constexpr std::string_view kMapPath[] = {"ItemProcessor",
                                          "OutputPath",
                                          "Retry",
                                          "Catch",
+                                         "Compensate",
                                          "Next",
                                          "End"};
+// The Compensate state (Stepwise extension, docs/sagas.md).
+constexpr std::string_view kCompensatePath[] = {"ResultPath", "Next", "End"};
+constexpr std::string_view kCompensateJsonata[] = {"Next", "End"};
 
 constexpr std::string_view kTaskJsonata[] = {
     "Resource", "Arguments",   "Output", "Assign", "TimeoutSeconds", "HeartbeatSeconds", "Retry",
@@ -115,6 +120,8 @@ Fields json_path_fields(StateType t) {
       return kParallelPath;
     case StateType::Map:
       return kMapPath;
+    case StateType::Compensate:
+      return kCompensatePath;
   }
   return {};
 }
@@ -137,6 +144,8 @@ Fields jsonata_fields(StateType t) {
       return kParallelJsonata;
     case StateType::Map:
       return kMapJsonata;
+    case StateType::Compensate:
+      return kCompensateJsonata;
   }
   return {};
 }
