@@ -37,9 +37,7 @@ struct Saga {
 
   SagaState& sg() { return ex.st.saga; }
   RollBack& rb() { return *ex.st.saga.active; }
-  const states::State& step_of(const CompensationRecord& r) const {
-    return ex.def->machine(r.machine).states[r.state];
-  }
+  const states::State& step_of(const CompensationRecord& r) const { return ex.def->machine(r.machine).states[r.state]; }
   CompensationRecord& current() { return sg().records[rb().order[rb().next]]; }
 
   // Appends an event that belongs to no state (previousEventId: the last event).
@@ -145,8 +143,7 @@ struct Saga {
     RollBack& b = rb();
     const std::uint32_t index = b.order[b.next];
     const states::State& step = step_of(sg().records[index]);
-    if (b.task_deadline)
-      E.arm(b.task_deadline, Wakeup{ex.key, kSagaFrame, b.token, Wakeup::Kind::TaskTimeout, {}});
+    if (b.task_deadline) E.arm(b.task_deadline, Wakeup{ex.key, kSagaFrame, b.token, Wakeup::Kind::TaskTimeout, {}});
     TaskRequest req;
     req.execution_id = ex.st.arn;
     req.state_name = step.name;
@@ -183,8 +180,8 @@ struct Saga {
         if (w.kind == Wakeup::Kind::TaskDone && w.outcome.ok) {
           step_succeeded(std::move(w.outcome.output));
         } else {
-          Failure f = w.kind == Wakeup::Kind::TaskTimeout ? Failure{"States.Timeout", "", false}
-                                                           : std::move(w.outcome.failure);
+          Failure f =
+              w.kind == Wakeup::Kind::TaskTimeout ? Failure{"States.Timeout", "", false} : std::move(w.outcome.failure);
           attempt_failed(std::move(f));
         }
         return true;
@@ -195,7 +192,8 @@ struct Saga {
         b.token = 0;
         run_current();
         return true;
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -361,18 +359,24 @@ std::optional<json::value> Engine::Impl::saga_request(Execution& ex, std::uint32
   return std::nullopt;
 }
 
-bool Engine::Impl::saga_wakeup(Execution& ex, Wakeup& w) { return Saga{*this, ex}.wakeup(w); }
+bool Engine::Impl::saga_wakeup(Execution& ex, Wakeup& w) {
+  return Saga{*this, ex}.wakeup(w);
+}
 
 void Engine::Impl::saga_restore(Execution& ex) {
   SagaState& sg = ex.st.saga;
   if (!sg.active) return;
   Saga s{*this, ex};
   switch (sg.active->phase) {
-    case RollBack::Phase::Task: s.invoke(); break;  // at-least-once: same attempt, same idempotency key
+    case RollBack::Phase::Task:
+      s.invoke();
+      break;  // at-least-once: same attempt, same idempotency key
     case RollBack::Phase::Timer:
       arm(sg.active->due, Wakeup{ex.key, kSagaFrame, sg.active->token, Wakeup::Kind::Timer, {}});
       break;
-    case RollBack::Phase::Ready: s.run_current(); break;
+    case RollBack::Phase::Ready:
+      s.run_current();
+      break;
   }
 }
 

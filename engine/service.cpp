@@ -760,7 +760,12 @@ ServiceResult Service::describe_execution(const json::object& request) {
   out["redriveStatus"] = redrive.status;
   if (!redrive.reason.empty()) out["redriveStatusReason"] = redrive.reason;
   if (rec->status == storage::ExecutionStatus::kFailed) {
-    if (auto roll_back = compensation_summary(*store_, arn)) out["compensation"] = std::move(*roll_back);
+    if (auto roll_back = compensation_summary(*store_, arn)) {
+      out["compensation"] = std::move(*roll_back);
+      // prepare_redrive refuses it (engine/redrive.cpp).
+      out["redriveStatus"] = "NOT_REDRIVABLE";
+      out["redriveStatusReason"] = "Execution was rolled back by its compensations and cannot be redriven";
+    }
   }
   return out;
 }

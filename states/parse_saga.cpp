@@ -28,8 +28,7 @@ void Parser::parse_compensation(State& s, const json::value& v, const std::strin
   auto spec = std::make_shared<CompensationSpec>();
   for (const auto& kv : obj) {
     if (!block_allows(kv.key())) {
-      error(child(block, kv.key()),
-            "The field '" + std::string(kv.key()) + "' is not supported in a Compensate block");
+      error(child(block, kv.key()), "The field '" + std::string(kv.key()) + "' is not supported in a Compensate block");
     }
   }
   if (const json::value* r = obj.if_contains("Resource")) {

@@ -43,7 +43,9 @@ Ran stepwise_in(const Scratch& dir, const std::vector<std::string>& args) {
   return {code, stepwise::testing::slurp_file(o.out_path), stepwise::testing::slurp_file(o.err_path)};
 }
 
-bool have_python3() { return std::system("command -v python3 >/dev/null 2>&1") == 0; }
+bool have_python3() {
+  return std::system("command -v python3 >/dev/null 2>&1") == 0;
+}
 
 // The names of the trace lines of one event type, in order.
 std::vector<std::string> traced(const std::string& err, const std::string& type) {
@@ -93,6 +95,21 @@ TEST_CASE("cli run: the trip-booking saga releases the car, the hotel and the fl
     CHECK(doc->at("error") == stepwise::json::value("PaymentDeclined"));
     CHECK(doc->at("compensation").at("status") == stepwise::json::value("SUCCEEDED"));
     CHECK(doc->at("compensation").at("compensated") == stepwise::json::value(3));
+    CHECK(doc->at("redriveStatus") == stepwise::json::value("NOT_REDRIVABLE"));
+    // timeline lists the roll-back after the states, newest step first.
+    auto timeline = stepwise_in(dir, {"timeline", "trip_booking:t1"});
+    INFO(timeline.out);
+    REQUIRE(timeline.code == 0);
+    const auto rollback = timeline.out.find("Roll-back (uncaught error)  SUCCEEDED");
+    REQUIRE(rollback != std::string::npos);
+    const auto car = timeline.out.find("ReserveCar     compensated", rollback);
+    const auto hotel = timeline.out.find("ReserveHotel   compensated", rollback);
+    const auto flight = timeline.out.find("ReserveFlight  compensated", rollback);
+    CHECK(car != std::string::npos);
+    CHECK(car < hotel);
+    CHECK(hotel < flight);
+    CHECK(flight != std::string::npos);
+    CHECK(timeline.out.find("errors: PaymentDeclined") != std::string::npos);
   }
   SUBCASE("a trip the card pays for rolls nothing back") {
     auto r = stepwise_in(dir, {"run", kExample + "/trip_booking.asl.json", "--input-file",

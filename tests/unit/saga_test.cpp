@@ -15,7 +15,9 @@ using stepwise::testing::virtual_time_options;
 
 namespace {
 
-json::value J(const char* text) { return *parse_json(text); }
+json::value J(const char* text) {
+  return *parse_json(text);
+}
 
 constexpr const char* kArn = "arn:aws:lambda:us-east-1:123456789012:function:";
 
@@ -35,9 +37,8 @@ void register_functions(Engine& e, Log& log) {
     return json::object{{"done", name}, {"ref", "ref-" + name}};
   });
   fns.add("Undo", [&log](const json::value& ev, const InvocationContext& ctx) -> json::value {
-    std::string name = ev.is_object() && ev.get_object().contains("name")
-                           ? std::string(ev.at("name").get_string())
-                           : std::string("?");
+    std::string name =
+        ev.is_object() && ev.get_object().contains("name") ? std::string(ev.at("name").get_string()) : std::string("?");
     log.calls.push_back("undo:" + name);
     log.undo_events.push_back(ev);
     auto it = log.fail_undo.find(name);
@@ -54,16 +55,15 @@ void register_functions(Engine& e, Log& log) {
 // A Task step named `name` calling Do, compensated by Undo with
 // {"name": <name>, "ref": <the result's ref>}.
 std::string step(const std::string& name, const std::string& next, const std::string& extra = "") {
-  return "\"" + name + "\":{\"Type\":\"Task\",\"Resource\":\"" + kArn +
-         "Do\",\"Parameters\":{\"name\":\"" + name + "\"},\"ResultPath\":\"$." + name +
-         "\",\"Compensate\":{\"Resource\":\"" + kArn + "Undo\",\"Parameters\":{\"name.$\":\"$.Input.name\"," +
-         "\"ref.$\":\"$.Result.ref\"}" + extra + "}," + (next.empty() ? "\"End\":true" : "\"Next\":\"" + next + "\"") +
-         "}";
+  return "\"" + name + "\":{\"Type\":\"Task\",\"Resource\":\"" + kArn + "Do\",\"Parameters\":{\"name\":\"" + name +
+         "\"},\"ResultPath\":\"$." + name + "\",\"Compensate\":{\"Resource\":\"" + kArn +
+         "Undo\",\"Parameters\":{\"name.$\":\"$.Input.name\"," + "\"ref.$\":\"$.Result.ref\"}" + extra + "}," +
+         (next.empty() ? "\"End\":true" : "\"Next\":\"" + next + "\"") + "}";
 }
 
 std::string fail_step(const std::string& name, const std::string& rest = "") {
-  return "\"" + name + "\":{\"Type\":\"Task\",\"Resource\":\"" + kArn + "Fail\",\"Parameters\":{\"name\":\"" +
-         name + "\"}" + rest + ",\"End\":true}";
+  return "\"" + name + "\":{\"Type\":\"Task\",\"Resource\":\"" + kArn + "Fail\",\"Parameters\":{\"name\":\"" + name +
+         "\"}" + rest + ",\"End\":true}";
 }
 
 RunOptions recorded() {
@@ -113,7 +113,8 @@ TEST_CASE("saga: an uncaught failure compensates the completed steps in reverse 
   CHECK(r.history.back().type == "ExecutionFailed");
   auto failed = r.history.back().details_object().at("executionFailedEventDetails").as_object();
   CHECK(failed.at("error") == json::value("PaymentDeclined"));
-  auto started = find_event(r, "CompensationStarted")->details_object().at("compensationStartedEventDetails").as_object();
+  auto started =
+      find_event(r, "CompensationStarted")->details_object().at("compensationStartedEventDetails").as_object();
   CHECK(started.at("trigger") == json::value("EXECUTION_FAILED"));
   CHECK(started.at("error") == json::value("PaymentDeclined"));
   CHECK(started.at("steps") == json::value(3));
@@ -203,10 +204,10 @@ TEST_CASE("saga: a Compensate state rolls back explicitly and the workflow goes 
   CHECK(types_of(r) == std::vector<std::string>{"CompensationStarted", "CompensationStepStarted",
                                                 "CompensationStepSucceeded", "CompensationStepStarted",
                                                 "CompensationStepSucceeded", "CompensationSucceeded"});
-  CHECK(types_of(r, "CompensateState") ==
-        std::vector<std::string>{"CompensateStateEntered", "CompensateStateExited", "CompensateStateEntered",
-                                 "CompensateStateExited"});
-  auto started = find_event(r, "CompensationStarted")->details_object().at("compensationStartedEventDetails").as_object();
+  CHECK(types_of(r, "CompensateState") == std::vector<std::string>{"CompensateStateEntered", "CompensateStateExited",
+                                                                   "CompensateStateEntered", "CompensateStateExited"});
+  auto started =
+      find_event(r, "CompensationStarted")->details_object().at("compensationStartedEventDetails").as_object();
   CHECK(started.at("trigger") == json::value("COMPENSATE_STATE"));
   CHECK(started.at("name") == json::value("Undo"));
 }
@@ -237,8 +238,7 @@ TEST_CASE("saga: a compensation that fails after its retries is reported apart; 
   register_functions(e, log);
   const std::string retry = ",\"Retry\":[{\"ErrorEquals\":[\"UndoFailed\"],\"IntervalSeconds\":1,\"MaxAttempts\":2}]";
   const std::string def = "{\"StartAt\":\"Flight\",\"States\":{" + step("Flight", "Hotel") + "," +
-                          step("Hotel", "Car", retry) + "," + step("Car", "Pay", retry) + "," + fail_step("Pay") +
-                          "}}";
+                          step("Hotel", "Car", retry) + "," + step("Car", "Pay", retry) + "," + fail_step("Pay") + "}}";
   auto r = e.run(parse_or_fail(def), J("{}"), recorded());
   CHECK(r.status == ExecutionStatus::Failed);
   CHECK(r.error == "PaymentDeclined");  // never hidden by the compensation's failure
@@ -249,7 +249,8 @@ TEST_CASE("saga: a compensation that fails after its retries is reported apart; 
   CHECK(std::count(types.begin(), types.end(), "CompensationStepRetrying") == 3);
   CHECK(std::count(types.begin(), types.end(), "CompensationStepFailed") == 1);
   CHECK(types.back() == "CompensationFailed");
-  auto stepf = find_event(r, "CompensationStepFailed")->details_object().at("compensationStepFailedEventDetails").as_object();
+  auto stepf =
+      find_event(r, "CompensationStepFailed")->details_object().at("compensationStepFailedEventDetails").as_object();
   CHECK(stepf.at("name") == json::value("Hotel"));
   CHECK(stepf.at("error") == json::value("UndoFailed"));
   auto failed = find_event(r, "CompensationFailed")->details_object().at("compensationFailedEventDetails").as_object();
@@ -291,12 +292,14 @@ TEST_CASE("saga: Compensate blocks and states are validated, with JSON pointers"
   const std::string head = "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"" +
                            std::string(kArn) + "Do\",\"End\":true,\"Compensate\":";
   CHECK(has(diags(head + "{}}}}"), "/States/A/Compensate: These fields are required: [Resource]"));
-  CHECK(has(diags(head + "[]}}}"), "/States/A/Compensate: The value of the field 'Compensate' must be an object, not array"));
+  CHECK(has(diags(head + "[]}}}"),
+            "/States/A/Compensate: The value of the field 'Compensate' must be an object, not array"));
   CHECK(has(diags(head + "{\"Resource\":\"" + kArn + "Undo\",\"Next\":\"B\"}}}}"),
             "/States/A/Compensate/Next: The field 'Next' is not supported in a Compensate block"));
-  CHECK(has(diags(head + "{\"Resource\":\"" + kArn + "Undo\",\"TimeoutSeconds\":0}}}}"),
-            "/States/A/Compensate/TimeoutSeconds: The value of the field 'TimeoutSeconds' must be a positive integer no "
-            "greater than 99999999"));
+  CHECK(
+      has(diags(head + "{\"Resource\":\"" + kArn + "Undo\",\"TimeoutSeconds\":0}}}}"),
+          "/States/A/Compensate/TimeoutSeconds: The value of the field 'TimeoutSeconds' must be a positive integer no "
+          "greater than 99999999"));
   CHECK(has(diags(head + "{\"Resource\":\"" + kArn + "Undo\",\"Parameters\":{\"x.$\":\"not a path\"}}}}}"),
             "/States/A/Compensate/Parameters: The value for the field 'x.$' must be a valid JSONPath or a valid "
             "intrinsic function call"));
@@ -345,7 +348,7 @@ TEST_CASE("saga: resume in the middle of a roll-back runs no compensation twice"
   o.on_transition = [&](const Checkpoint& c) { snaps.push_back(Snap{c.to_json(), log.calls.size(), clock->now()}); };
   auto orig = e.run(def, J("{}"), o);
   REQUIRE(orig.status == ExecutionStatus::Failed);
-  const std::vector<std::string> want{"do:Flight", "do:Hotel", "do:Car",   "fail:Pay",
+  const std::vector<std::string> want{"do:Flight", "do:Hotel",   "do:Car",     "fail:Pay",
                                       "undo:Car",  "undo:Hotel", "undo:Hotel", "undo:Flight"};
   REQUIRE(log.calls == want);
 
@@ -398,4 +401,28 @@ TEST_CASE("saga: resume in the middle of a roll-back runs no compensation twice"
     }
   }
   CHECK(mid_rollback >= 3);
+}
+
+TEST_CASE("saga: Compensate states in two Parallel branches roll back one at a time, each its own branch") {
+  Engine e(virtual_time_options());
+  Log log;
+  register_functions(e, log);
+  auto branch = [](const std::string& name) {
+    return "{\"StartAt\":\"" + name + "\",\"States\":{" + step(name, "Undo" + name) + ",\"Undo" + name +
+           "\":{\"Type\":\"Compensate\",\"ResultPath\":\"$.report\",\"End\":true}}}";
+  };
+  const std::string def = "{\"StartAt\":\"Par\",\"States\":{\"Par\":{\"Type\":\"Parallel\",\"End\":true,"
+                          "\"Branches\":[" +
+                          branch("Left") + "," + branch("Right") + "]}}}";
+  auto r = e.run(parse_or_fail(def), J("{}"), recorded());
+  REQUIRE(r.status == ExecutionStatus::Succeeded);
+  CHECK(to_json(r.output.at(0).at("report")) == R"({"Compensated":["Left"],"Failed":[]})");
+  CHECK(to_json(r.output.at(1).at("report")) == R"({"Compensated":["Right"],"Failed":[]})");
+  CHECK(log.calls == std::vector<std::string>{"do:Left", "do:Right", "undo:Left", "undo:Right"});
+  // Two roll-backs, the second after the first has ended.
+  auto types = types_of(r);
+  CHECK(types == std::vector<std::string>{"CompensationStarted", "CompensationStepStarted",
+                                          "CompensationStepSucceeded", "CompensationSucceeded",
+                                          "CompensationStarted", "CompensationStepStarted",
+                                          "CompensationStepSucceeded", "CompensationSucceeded"});
 }
