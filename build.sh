@@ -35,10 +35,13 @@ install_missing() {
 }
 
 # build DIR BUILD_TYPE [cmake args...]
+# Debug information is -g1 (line tables: file:line in backtraces, sanitizer
+# reports and profiles) instead of -g, which costs about a third more compile time.
 build() {
   local dir="$1" type="$2"
   shift 2
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_DEBUG="-g1" "$@" >/dev/null
   cmake --build "$dir" -j"$JOBS"
 }
 
