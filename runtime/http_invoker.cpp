@@ -19,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -102,15 +103,7 @@ TaskOutcome timed_out(const Deadline& d, const states::HttpCall& call) {
 
 class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  explicit Impl(HttpInvokerOptions options)
-      : options_(std::move(options)), work_(asio::make_work_guard(io_)), tls_(ssl::context::tls_client) {
-    boost::system::error_code ec;
-    tls_.set_default_verify_paths(ec);  // no system store: only extra_ca_pem is trusted
-    if (!options_.extra_ca_pem.empty()) {
-      tls_.add_certificate_authority(asio::buffer(options_.extra_ca_pem), ec);
-      if (ec) tls_problem_ = "the extra CA certificate could not be read: " + ec.message();
-    }
-    tls_.set_verify_mode(options_.verify_peer ? ssl::verify_peer : ssl::verify_none);
+  explicit Impl(HttpInvokerOptions options) : options_(std::move(options)), work_(asio::make_work_guard(io_)) {
     thread_ = std::thread([this] { io_.run(); });
   }
 
@@ -216,7 +209,7 @@ class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
       std::unique_ptr<Connection> conn = take_idle(key);
       const bool reused = conn != nullptr;
       if (!conn) {
-        if (call.tls && !tls_problem_.empty()) co_return socket_failure("TLS is not usable: " + tls_problem_);
+        if (call.tls && !tls_context()) co_return socket_failure("TLS is not usable: " + tls_problem_);
         conn = std::make_unique<Connection>();
         conn->key = key;
         auto failure = co_await connect(*conn, call, d);
@@ -265,7 +258,7 @@ class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
     auto [rec, endpoints] = co_await resolver.async_resolve(call.host, call.port, kTuple);
     if (rec) co_return socket_failure("Unable to resolve the host '" + call.host + "': " + rec.message());
     if (call.tls) {
-      conn.secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, tls_);
+      conn.secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, *tls_);
     } else {
       conn.plain = std::make_unique<beast::tcp_stream>(io_);
     }
@@ -306,6 +299,26 @@ class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
     co_return rec;
   }
 
+  // The TLS context, made on the first https request: reading the system's
+  // CA bundle takes tens of milliseconds that runs without HTTPS need not pay.
+  // Null (with tls_problem_ set) when it cannot be made.
+  ssl::context* tls_context() {
+    if (tls_ || !tls_problem_.empty()) return tls_ ? &*tls_ : nullptr;
+    boost::system::error_code ec;
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.set_default_verify_paths(ec);  // no system store: only extra_ca_pem is trusted
+    if (!options_.extra_ca_pem.empty()) {
+      ctx.add_certificate_authority(asio::buffer(options_.extra_ca_pem), ec);
+      if (ec) {
+        tls_problem_ = "the extra CA certificate could not be read: " + ec.message();
+        return nullptr;
+      }
+    }
+    ctx.set_verify_mode(options_.verify_peer ? ssl::verify_peer : ssl::verify_none);
+    tls_.emplace(std::move(ctx));
+    return &*tls_;
+  }
+
   std::unique_ptr<Connection> take_idle(const std::string& key) {
     auto it = idle_.find(key);
     if (it == idle_.end()) return nullptr;
@@ -331,7 +344,7 @@ class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
   const HttpInvokerOptions options_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  ssl::context tls_;
+  std::optional<ssl::context> tls_;  // the I/O thread's, made by tls_context()
   std::string tls_problem_;
   std::thread thread_;
   std::mutex mu_;
@@ -344,9 +357,16 @@ class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 HttpInvoker::HttpInvoker(HttpInvokerOptions options, std::shared_ptr<Invoker> fallback)
-    : impl_(std::make_shared<Impl>(std::move(options))), fallback_(std::move(fallback)) {}
+    : options_(std::move(options)), fallback_(std::move(fallback)) {}
 
 HttpInvoker::~HttpInvoker() { shutdown(); }
+
+std::shared_ptr<HttpInvoker::Impl> HttpInvoker::client() {
+  std::lock_guard lock(mu_);
+  // The I/O thread starts with the first HTTP Task: a run without any costs nothing.
+  if (!impl_ && !shut_down_) impl_ = std::make_shared<Impl>(options_);
+  return impl_;
+}
 
 void HttpInvoker::invoke(const TaskRequest& request, TaskCompletion done, TaskHeartbeat heartbeat) {
   if (!states::is_http_invoke(request.resource)) {
@@ -357,11 +377,27 @@ void HttpInvoker::invoke(const TaskRequest& request, TaskCompletion done, TaskHe
     }
     return;
   }
-  impl_->start(request, std::move(done));
+  std::shared_ptr<Impl> impl = client();
+  if (!impl) {
+    done(socket_failure("The HTTP client has shut down"));
+    return;
+  }
+  impl->start(request, std::move(done));
 }
 
-void HttpInvoker::shutdown() { impl_->shutdown(); }
+void HttpInvoker::shutdown() {
+  std::shared_ptr<Impl> impl;
+  {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+    impl = impl_;
+  }
+  if (impl) impl->shutdown();
+}
 
-HttpInvokerStats HttpInvoker::stats() const { return impl_->stats(); }
+HttpInvokerStats HttpInvoker::stats() const {
+  std::lock_guard lock(mu_);
+  return impl_ ? impl_->stats() : HttpInvokerStats{};
+}
 
 }  // namespace stepwise

@@ -4,8 +4,10 @@
 // AWS's HTTP Task returns it. Other resources go to `fallback`.
 //
 // Requests run on the invoker's own I/O thread (asynchronous, one thread for
-// all of them): invoke() only queues the request, so the engine's thread never
-// waits on the network; completions run on the I/O thread.
+// all of them), started by the first HTTP Task: invoke() only queues the
+// request, so the engine's thread never waits on the network; completions run
+// on the I/O thread. The TLS context (the system's CAs) is loaded by the
+// first https request.
 //
 // Connections are kept alive and reused per scheme, host and port (up to
 // max_idle_per_host idle ones, closed after idle_seconds unused). A request
@@ -32,6 +34,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,8 +83,13 @@ class HttpInvoker final : public Invoker {
 
  private:
   class Impl;
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<Impl> client();  // started on first use; null after shutdown()
+
+  const HttpInvokerOptions options_;
   std::shared_ptr<Invoker> fallback_;
+  mutable std::mutex mu_;
+  std::shared_ptr<Impl> impl_;  // guarded by mu_
+  bool shut_down_ = false;      // guarded by mu_
 };
 
 }  // namespace stepwise

@@ -18,6 +18,8 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <list>
@@ -27,6 +29,7 @@
 #include "engine/engine.h"
 #include "runtime/http_invoker.h"
 #include "states/http_task.h"
+#include "tests/unit/cli_process.h"
 #include "tests/unit/engine_test_util.h"
 
 namespace stepwise {
@@ -546,6 +549,40 @@ TEST_CASE("http task: a connection's headers and query parameters stand in for E
       "Authentication":{"ConnectionArn":"arn:aws:events:us-east-1:1:connection/other/2"}})"));
   REQUIRE(other.status == ExecutionStatus::Succeeded);
   CHECK(server.seen().back().headers.count("authorization") == 0);
+}
+
+TEST_CASE("http task: stepwise run calls the API (and validate checks the fields)") {
+  TestServer server(echo);
+  char tmpl[] = "/tmp/stepwise-http-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  const std::string dir = tmpl;
+  {
+    std::ofstream(dir + "/call.asl.json") << R"({"StartAt":"Call","States":{"Call":)" +
+                                                 http_task(R"({"ApiEndpoint":")" + server.url("/cli") +
+                                                           R"(","Method":"POST","RequestBody":{"n.$":"$.n"}})") +
+                                                 "}}";
+    std::ofstream(dir + "/bad.asl.json") << R"({"StartAt":"Call","States":{"Call":)" +
+                                                http_task(R"({"ApiEndpoint":"ftp://x","Method":"GET"})") + "}}";
+  }
+  testing::CliOptions o;
+  o.out_path = dir + "/out.txt";
+  o.err_path = dir + "/err.txt";
+  int rc = testing::wait_cli(
+      testing::spawn_cli({"run", dir + "/call.asl.json", "--no-store", "--input", R"({"n":4})", "--json"}, o));
+  CHECK(rc == 0);
+  auto out = parse_json(testing::slurp_file(o.out_path));
+  REQUIRE(out);
+  CHECK(out->at("status") == "SUCCEEDED");
+  CHECK(out->at("output").at("StatusCode") == 200);
+  CHECK(out->at("output").at("ResponseBody").at("body") == R"({"n":4})");
+
+  testing::CliOptions v;
+  v.out_path = dir + "/vout.txt";
+  v.err_path = dir + "/verr.txt";
+  CHECK(testing::wait_cli(testing::spawn_cli({"validate", dir + "/bad.asl.json"}, v)) != 0);
+  const std::string reported = testing::slurp_file(v.out_path) + testing::slurp_file(v.err_path);
+  CHECK(reported.find("/States/Call/Parameters/ApiEndpoint") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("http task: other resources go to the fallback invoker") {
