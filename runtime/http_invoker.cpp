@@ -214,6 +214,7 @@ class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
         conn->key = key;
         auto failure = co_await connect(*conn, call, d);
         if (failure) co_return std::move(*failure);
+        if (stopping_) co_return socket_failure("The HTTP client has shut down");
         ++opened_;
       } else {
         ++reused_;
@@ -257,6 +258,7 @@ class HttpInvoker::Impl : public std::enable_shared_from_this<Impl> {
     tcp::resolver resolver(io_);
     auto [rec, endpoints] = co_await resolver.async_resolve(call.host, call.port, kTuple);
     if (rec) co_return socket_failure("Unable to resolve the host '" + call.host + "': " + rec.message());
+    if (stopping_) co_return socket_failure("The HTTP client has shut down");  // while resolving
     if (call.tls) {
       conn.secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, *tls_);
     } else {

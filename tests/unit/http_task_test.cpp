@@ -471,6 +471,27 @@ TEST_CASE("http task: no answer in time: States.Http.Socket at the HTTP limit, S
   CHECK_FALSE(o.failure.has_cause);
 }
 
+TEST_CASE("http task: shutdown fails a request in flight, and later ones at once") {
+  TestServer server([](const Seen&) { return Reply{.hang = true}; });
+  HttpInvoker invoker;
+  TaskRequest r;
+  r.resource = std::string(states::kHttpInvokeResource);
+  r.payload = json::object{{"ApiEndpoint", server.url("/slow")}, {"Method", "GET"}};
+  auto promise = std::make_shared<std::promise<TaskOutcome>>();
+  auto future = promise->get_future();
+  invoker.invoke(r, [promise](TaskOutcome o) { promise->set_value(std::move(o)); }, [] {});
+  for (int i = 0; i < 200 && server.seen().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(server.seen().size() == 1);  // the request is at the server, unanswered
+  invoker.shutdown();
+  REQUIRE(future.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  TaskOutcome o = future.get();
+  REQUIRE_FALSE(o.ok);
+  CHECK(o.failure.error == "States.Http.Socket");
+  CHECK(o.failure.cause == "The HTTP client has shut down");
+  TaskOutcome later = invoke_direct(invoker, r.payload);
+  CHECK(later.failure.error == "States.Http.Socket");
+}
+
 TEST_CASE("http task: keep-alive reuses one connection; a connection closed while idle is replaced") {
   TestServer server(echo);
   HttpInvoker invoker;
