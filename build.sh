@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ libboost1.81-dev libboost-json1.81-dev libsqlitecpp-dev
-          libspdlog-dev doctest-dev libcli11-dev)
+          libspdlog-dev doctest-dev libcli11-dev libssl-dev)
 JOBS="${JOBS:-2}"
 
 apt_install() {

@@ -8,12 +8,14 @@
 //
 //   stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store]
 //   stepwise_bench --parked N    # a worker holding N executions parked in Waits: time and memory
+//   stepwise_bench --invocations [N]  # task invocation overhead by invoker, cold starts (invocation_bench.cpp)
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +32,9 @@
 #include "storage/store.h"
 
 using namespace stepwise;
+namespace stepwise::bench {
+int invocation_benchmarks(int n, const std::string& workflows);
+}
 using WallClock = std::chrono::steady_clock;
 
 namespace {
@@ -265,8 +270,13 @@ int main(int argc, char** argv) {
     else if (a == "--stepwise" && i + 1 < argc) stepwise = argv[++i];
     else if (a == "--no-store") no_store = true;
     else if (a == "--parked" && i + 1 < argc) return parked(std::atol(argv[++i]));
+    else if (a == "--invocations") {
+      int n = 2000;
+      if (i + 1 < argc && std::isdigit(static_cast<unsigned char>(argv[i + 1][0]))) n = std::max(1, std::atoi(argv[++i]));
+      return bench::invocation_benchmarks(n, dir);
+    }
     else {
-      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N]\n";
+      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N] [--invocations [N]]\n";
       return 2;
     }
   }

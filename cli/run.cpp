@@ -14,6 +14,7 @@
 #include "engine/mock.h"
 #include "engine/service.h"
 #include "engine/worker.h"
+#include "runtime/http_invoker.h"
 #include "states/timestamp.h"
 
 namespace stepwise::cli {
@@ -122,6 +123,10 @@ int run_command(const RunArgs& a) {
   }
   // Invocation reports go to the database (for `stepwise functions stats`).
   std::shared_ptr<InvocationRecorder> recorder;
+  // HTTP Tasks (http:invoke) go over the network; other resources reach the
+  // in-process functions, or the declared ones below.
+  auto http_invoker = std::make_shared<HttpInvoker>(HttpInvokerOptions{}, engine.invoker());
+  engine.set_invoker(http_invoker);
   std::shared_ptr<FunctionInvoker> function_invoker;
   if (functions) {
     if (service) recorder = std::make_shared<InvocationRecorder>(service->store());
@@ -180,6 +185,7 @@ int run_command(const RunArgs& a) {
     (void)worker.shutdown();
   }
   if (function_invoker) function_invoker->shutdown();
+  http_invoker->shutdown();
   if (recorder) (void)recorder->flush();
   std::cerr << "execution: " << r.execution_arn << "\n";
   if (a.json_output) {

@@ -14,6 +14,7 @@
 #include "cli/store_cli.h"
 #include "engine/mock.h"
 #include "engine/worker.h"
+#include "runtime/http_invoker.h"
 
 namespace stepwise::cli {
 namespace {
@@ -46,6 +47,10 @@ int worker_command(const WorkerArgs& a) {
   Engine engine(eopts);
   std::optional<FunctionsFile> functions;
   if (!load_functions(a.functions, ".", &functions)) return kExitUsage;
+  // HTTP Tasks (http:invoke) go over the network; other resources reach the
+  // in-process functions, or the declared ones below.
+  auto http_invoker = std::make_shared<HttpInvoker>(HttpInvokerOptions{}, engine.invoker());
+  engine.set_invoker(http_invoker);
   std::shared_ptr<FunctionInvoker> function_invoker;
   std::shared_ptr<InvocationRecorder> recorder;
   if (functions) {
@@ -90,6 +95,7 @@ int worker_command(const WorkerArgs& a) {
   }
   storage::Status s = worker.shutdown();
   if (function_invoker) function_invoker->shutdown();
+  http_invoker->shutdown();
   if (recorder) (void)recorder->flush();
   const auto& st = worker.stats();
   spdlog::info("worker stopped: {} execution(s) ended, {} transition(s) in {} commit(s){}", st.ended, st.transitions,

@@ -95,6 +95,7 @@ class Parser {
   void parse_map(State& s, const json::object& obj, const std::string& ptr, Language lang);
   void check_jsonata_rule(const json::object& rule, const std::string& ptr);
   void check_resource(std::string_view resource, const std::string& ptr);
+  void check_http_task(const json::object& obj, const std::string& ptr, Language lang);
   void check_credentials(const json::value& v, const std::string& ptr, Language lang);
   // --- saga extension (parse_saga.cpp)
   void parse_compensation(State& s, const json::value& v, const std::string& ptr);

@@ -2,6 +2,7 @@
 #include <span>
 #include <string>
 
+#include "states/http_task.h"
 #include "states/intrinsics.h"
 #include "states/parse_internal.h"
 #include "states/timestamp.h"
@@ -331,12 +332,26 @@ void Parser::check_credentials(const json::value& v, const std::string& ptr, Lan
   }
 }
 
+// The HTTP Task's literal fields are checked here, as AWS checks them when a
+// state machine is created; values computed at run time are checked then.
+void Parser::check_http_task(const json::object& obj, const std::string& ptr, Language lang) {
+  const bool jsonata = lang != Language::JsonPath;
+  const char* key = jsonata ? "Arguments" : "Parameters";
+  const json::value* params = obj.if_contains(key);
+  if (!params) {
+    error(ptr, std::string("The field '") + key + "' is required but was missing");
+    return;
+  }
+  check_http_parameters(*params, child(ptr, key), jsonata, diags_);
+}
+
 void Parser::parse_task(State& s, const json::object& obj, const std::string& ptr, Language lang) {
   TaskSpec task;
   if (const json::value* r = obj.if_contains("Resource")) {
     if (r->is_string()) {
       task.resource = std::string(r->get_string());
       check_resource(task.resource, ptr);
+      if (is_http_invoke(task.resource)) check_http_task(obj, ptr, lang);
     } else {
       type_error(ptr, "Resource", "a string", *r);
     }
