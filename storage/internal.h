@@ -45,5 +45,21 @@ Status in_batch(const Status& failure, std::size_t index, const std::string& exe
 
 Status not_found_execution(const std::string& arn);
 Status not_found_state_machine(const std::string& arn);
+Status not_found_token(const std::string& token);
+Status not_found_activity(const std::string& arn);
+
+// Whether a SendTask* call may still act on the token: OPEN, its execution
+// RUNNING, no deadline passed at `now`. Conflict (with the reason) otherwise.
+Status check_token_open(const TaskTokenRecord& token, ExecutionStatus execution_status, UnixNanos now);
+// A heartbeat at `now`: moves last_heartbeat and heartbeat_due.
+void apply_heartbeat(TaskTokenRecord& token, UnixNanos now);
+
+// The task_tokens.result column: {"date", "output"} or {"date", "error", "cause"}.
+std::string encode_token_result(const TaskTokenResult& r);
+std::optional<TaskTokenResult> decode_token_result(std::string_view text);
+
+// Pages ordered by name resume after a name: "n<name>".
+std::string encode_name_cursor(std::string_view last_name);
+std::optional<std::string> decode_name_cursor(std::string_view token);
 
 }  // namespace stepwise::storage::internal
