@@ -311,13 +311,26 @@ struct Interp {
     }
   }
 
+  // A frame's ...StateAborted event and, for an iteration of an inline Map,
+  // the MapIterationAborted that follows it.
+  void emit_frame_aborted(Frame& f) {
+    emit_state_aborted(f);
+    if (f.parent < 0) return;
+    Frame& p = frame(static_cast<std::uint32_t>(f.parent));
+    const State& ps = state_of(p);
+    if (ps.type != StateType::Map || distributed(ps)) return;
+    emit(&p, "MapIterationAborted", [&](std::string& d) {
+      iteration_details(d, "mapIterationAbortedEventDetails", ps.name, f.slot);
+    });
+  }
+
   // Stops a frame and everything below it (a failed sibling branch, a
   // Map over its failure threshold, an execution that ended).
   void abort_frame(std::uint32_t id) {
     Frame& f = frame(id);
     for (auto c : f.children) abort_frame(c);
     f.children.clear();
-    emit_state_aborted(f);
+    emit_frame_aborted(f);
     release_tree(id);
   }
 
@@ -327,7 +340,7 @@ struct Interp {
   void emit_aborted(std::uint32_t id) {
     Frame& f = frame(id);
     for (auto c : f.children) emit_aborted(c);
-    emit_state_aborted(f);
+    emit_frame_aborted(f);
   }
 
   // ---- Keeping what a redrive needs ---------------------------------------
@@ -348,7 +361,7 @@ struct Interp {
     for (auto c : f.children) halt_tree(c);
     f.halted.insert(f.halted.end(), f.children.begin(), f.children.end());
     f.children.clear();
-    emit_state_aborted(f);
+    emit_frame_aborted(f);
     halt(f);
   }
 
