@@ -10,9 +10,6 @@
 #include "cli/store_cli.h"
 
 namespace stepwise::cli {
-namespace {
-
-}  // namespace
 
 int print_result(const StoreArgs& args, std::string_view operation, const ServiceResult& r) {
   if (!r.ok()) {

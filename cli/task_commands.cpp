@@ -25,8 +25,8 @@ void add_send_task_success(CLI::App& app, Commands& commands) {
     std::string token, output;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("send-task-success",
-                                 "Report that the task waiting with a token succeeded, with its output.");
+  auto* cmd =
+      app.add_subcommand("send-task-success", "Report that the task waiting with a token succeeded, with its output.");
   cmd->add_option("--task-token", a->token, "The task token ($$.Task.Token, or from get-activity-task)")->required();
   cmd->add_option("--task-output", a->output, "The task's output: JSON text or file://PATH")->required();
   add_store_options(cmd, a->store);

@@ -373,10 +373,10 @@ Service::~Service() = default;
 
 const std::vector<std::string_view>& Service::operations() {
   static const std::vector<std::string_view> kNames = {
-      "CreateActivity",    "CreateStateMachine", "DeleteActivity",    "DeleteStateMachine", "DescribeActivity",
-      "DescribeExecution", "DescribeStateMachine", "GetActivityTask", "GetExecutionHistory", "ListActivities",
-      "ListExecutions",    "ListStateMachines",  "RedriveExecution",  "SendTaskFailure",    "SendTaskHeartbeat",
-      "SendTaskSuccess",   "StartExecution",     "StopExecution",     "UpdateStateMachine"};
+      "CreateActivity",    "CreateStateMachine",   "DeleteActivity",   "DeleteStateMachine",  "DescribeActivity",
+      "DescribeExecution", "DescribeStateMachine", "GetActivityTask",  "GetExecutionHistory", "ListActivities",
+      "ListExecutions",    "ListStateMachines",    "RedriveExecution", "SendTaskFailure",     "SendTaskHeartbeat",
+      "SendTaskSuccess",   "StartExecution",       "StopExecution",    "UpdateStateMachine"};
   return kNames;
 }
 
@@ -964,13 +964,17 @@ bool is_token_shaped(std::string_view token) {
   return true;
 }
 
-ServiceError task_missing() { return {"TaskDoesNotExist", "Task Does Not Exist: 'Provided task does not exist'"}; }
+ServiceError task_missing() {
+  return {"TaskDoesNotExist", "Task Does Not Exist: 'Provided task does not exist'"};
+}
 
 ServiceError task_timed_out() {
   return {"TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'"};
 }
 
-ServiceError bad_task_token() { return {"InvalidToken", "Invalid Token: 'Invalid token'"}; }
+ServiceError bad_task_token() {
+  return {"InvalidToken", "Invalid Token: 'Invalid token'"};
+}
 
 ServiceError activity_missing(std::string_view arn) {
   return {"ActivityDoesNotExist", "Activity Does Not Exist: '" + std::string(arn) + "'"};
@@ -982,8 +986,9 @@ std::optional<ServiceError> check_task_token(Reader& in, std::string& token) {
   in.check_length("taskToken", token, kMaxTokenLength, false);
   if (in.error()) return *in.error();
   if (token.empty()) {
-    return validation("Value at 'taskToken' failed to satisfy constraint: Member must have length greater than or "
-                      "equal to 1");
+    return validation(
+        "Value at 'taskToken' failed to satisfy constraint: Member must have length greater than or "
+        "equal to 1");
   }
   if (!is_token_shaped(token)) return bad_task_token();
   return std::nullopt;
@@ -1064,8 +1069,9 @@ ServiceResult Service::create_activity(const json::object& request) {
   in.check_length("name", name, kMaxNameLength);
   if (in.error()) return *in.error();
   if (name.empty()) {
-    return validation("Value '' at 'name' failed to satisfy constraint: Member must have length greater than or "
-                      "equal to 1");
+    return validation(
+        "Value '' at 'name' failed to satisfy constraint: Member must have length greater than or "
+        "equal to 1");
   }
   if (!is_valid_resource_name(name)) return ServiceError{"InvalidName", "Invalid Name: '" + name + "'"};
   storage::ActivityRecord activity{activity_arn(options_, name), name, options_.clock->now()};

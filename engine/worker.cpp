@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -616,7 +616,7 @@ Nanos Worker::park_time(const Tracked& t) const {
   if (engine_.options().virtual_time || !options_.claim) return 0;
   if (options_.hibernate_after <= 0 || !t.live || !t.queue.ready.empty() || !t.queue.pending.empty()) return 0;
   if (adopted_.count(t.arn)) return 0;  // its caller waits for it in this process
-  bool callbacks = false;  // waits for the store (SendTask*, an activity worker)
+  bool callbacks = false;               // waits for the store (SendTask*, an activity worker)
   for (const auto& f : t.live->frames) {
     if (!f.in_use || f.phase == FramePhase::Timer || f.phase == FramePhase::Children) continue;
     if (f.phase == FramePhase::Task && f.task_token && t.waits_for(*f.task_token)) {

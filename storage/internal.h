@@ -29,7 +29,7 @@ struct ExecutionCursor {
 std::string encode_cursor(const ExecutionCursor& c);
 std::optional<ExecutionCursor> decode_cursor(std::string_view token);
 
-// State machine pages resume after a name, encoded as "n" and the name's
+// State machine and activity pages resume after a name, encoded as "n" and the name's
 // bytes in hexadecimal, so that a token Stepwise did not hand out is refused
 // rather than read as a name.
 std::string encode_name_cursor(std::string_view name);
@@ -63,9 +63,5 @@ void apply_heartbeat(TaskTokenRecord& token, UnixNanos now);
 // The task_tokens.result column: {"date", "output"} or {"date", "error", "cause"}.
 std::string encode_token_result(const TaskTokenResult& r);
 std::optional<TaskTokenResult> decode_token_result(std::string_view text);
-
-// Pages ordered by name resume after a name: "n<name>".
-std::string encode_name_cursor(std::string_view last_name);
-std::optional<std::string> decode_name_cursor(std::string_view token);
 
 }  // namespace stepwise::storage::internal

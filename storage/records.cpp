@@ -283,12 +283,5 @@ std::optional<TaskTokenResult> decode_token_result(std::string_view text) {
   return r;
 }
 
-std::string encode_name_cursor(std::string_view last_name) { return "n" + std::string(last_name); }
-
-std::optional<std::string> decode_name_cursor(std::string_view token) {
-  if (token.empty() || token.front() != 'n') return std::nullopt;
-  return std::string(token.substr(1));
-}
-
 }  // namespace internal
 }  // namespace stepwise::storage

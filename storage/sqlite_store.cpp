@@ -217,8 +217,7 @@ class SqliteStore final : public Store {
   StatusOr<Page<ActivityRecord>> list_activities(const PageRequest& page) override;
   Status delete_activity(const std::string& arn) override;
   StatusOr<std::optional<TaskTokenRecord>> take_activity_task(const std::string& activity_arn,
-                                                              const std::string& worker_name,
-                                                              UnixNanos now) override;
+                                                              const std::string& worker_name, UnixNanos now) override;
   Status acquire_lease(const std::string& execution_arn, const std::string& owner, UnixNanos now,
                        UnixNanos expiry) override;
   Status renew_lease(const std::string& execution_arn, const std::string& owner,

@@ -220,8 +220,7 @@ TEST_CASE("callbacks: SendTaskFailure fails the task; Catch takes its error and 
     env.rounds();
     auto done = env.describe(arn);
     REQUIRE(done.status == storage::ExecutionStatus::kSucceeded);
-    CHECK(*parse_json(*done.output) ==
-          *parse_json(R"({"order":8,"error":{"Error":"Bad","Cause":"out of stock"}})"));
+    CHECK(*parse_json(*done.output) == *parse_json(R"({"order":8,"error":{"Error":"Bad","Cause":"out of stock"}})"));
     auto failed = env.details(arn, "TaskFailed").at("taskFailedEventDetails").as_object();
     CHECK(failed.at("error") == "Bad");
     CHECK(failed.at("cause") == "out of stock");
@@ -243,8 +242,8 @@ TEST_CASE("callbacks: unknown, malformed and finished tokens are refused as AWS 
   for (bool sqlite : {false, true}) {
     CAPTURE(sqlite);
     Env env(sqlite);
-    CHECK(env.error_code("SendTaskSuccess", {{"taskToken", "00000000-0000-4000-8000-000000000000"}, {"output", "{}"}}) ==
-          "TaskDoesNotExist");
+    CHECK(env.error_code("SendTaskSuccess", {{"taskToken", "00000000-0000-4000-8000-000000000000"},
+                                             {"output", "{}"}}) == "TaskDoesNotExist");
     CHECK(env.error_code("SendTaskFailure", {{"taskToken", "00000000-0000-4000-8000-000000000000"}}) ==
           "TaskDoesNotExist");
     CHECK(env.error_code("SendTaskHeartbeat", {{"taskToken", "00000000-0000-4000-8000-000000000000"}}) ==
@@ -383,8 +382,8 @@ TEST_CASE("callbacks: a park never sleeps past an answer recorded while the work
     std::shared_ptr<storage::Store> s =
         sqlite ? std::shared_ptr<storage::Store>(must(storage::open_sqlite(dir.file("p.db"))))
                : std::shared_ptr<storage::Store>(must(storage::open_memory()));
-    storage::NewStateMachine m{"arn:aws:states:us-east-1:1:stateMachine:M", "M", storage::MachineType::kStandard,
-                               "r", "{}", 1};
+    storage::NewStateMachine m{
+        "arn:aws:states:us-east-1:1:stateMachine:M", "M", storage::MachineType::kStandard, "r", "{}", 1};
     must(s->create_state_machine(m));
     storage::NewExecution e;
     e.arn = "arn:aws:states:us-east-1:1:execution:M:x";
@@ -461,8 +460,8 @@ TEST_CASE("store: task tokens keep deadlines, heartbeats, results; activities ar
     CHECK(must(s->describe_activity("arn:aws:states:us-east-1:1:activity:c")).name == "c");
 
     // Tokens of an activity: handed out oldest first, once.
-    storage::NewStateMachine m{"arn:aws:states:us-east-1:1:stateMachine:M", "M", storage::MachineType::kStandard,
-                               "r", "{}", 1};
+    storage::NewStateMachine m{
+        "arn:aws:states:us-east-1:1:stateMachine:M", "M", storage::MachineType::kStandard, "r", "{}", 1};
     must(s->create_state_machine(m));
     storage::NewExecution e;
     e.arn = "arn:aws:states:us-east-1:1:execution:M:x";
@@ -545,10 +544,10 @@ TEST_CASE("activities: scheduled, taken by a worker (ActivityStarted names it), 
     // Nothing scheduled yet: an empty token.
     CHECK(env.ok("GetActivityTask", {{"activityArn", activity}}).at("taskToken") == "");
 
-    const std::string arn = env.start(activity_definition(activity, R"("HeartbeatSeconds":600,)"), R"({"img":"a.png"})");
+    const std::string arn =
+        env.start(activity_definition(activity, R"("HeartbeatSeconds":600,)"), R"({"img":"a.png"})");
     env.rounds();
-    CHECK(env.types(arn) ==
-          std::vector<std::string>{"ExecutionStarted", "TaskStateEntered", "ActivityScheduled"});
+    CHECK(env.types(arn) == std::vector<std::string>{"ExecutionStarted", "TaskStateEntered", "ActivityScheduled"});
     CHECK(env.describe(arn).lease_owner.empty());  // parked
     auto sched = env.details(arn, "ActivityScheduled").at("activityScheduledEventDetails").as_object();
     CHECK(sched.at("resource") == json::value(activity));
@@ -628,8 +627,7 @@ TEST_CASE("activities: failure and timeout of a task nobody takes; a task on a d
 
 TEST_CASE("activities: a long poll from another thread gets the task the worker schedules meanwhile") {
   Env env(true);
-  const std::string activity =
-      std::string(env.ok("CreateActivity", {{"name", "Poll"}}).at("activityArn").as_string());
+  const std::string activity = std::string(env.ok("CreateActivity", {{"name", "Poll"}}).at("activityArn").as_string());
   ServiceOptions so = env.service->options();
   so.activity_poll_timeout = 10 * kNanosPerSecond;
   so.activity_poll_interval = 5 * kNanosPerMilli;

@@ -92,8 +92,8 @@ TEST_CASE("CLI callbacks: start, worker, send-task-success, worker: SUCCEEDED wi
            "Parameters":{"QueueUrl":"q","MessageBody":{"token.$":"$$.Task.Token"}},
            "ResultPath":"$.answer","End":true}}})";
   ok(dir, {"create-state-machine", "--name", "Approve", "--definition", "file://" + dir.file("approve.asl.json")});
-  auto started = ok(dir, {"start-execution", "--state-machine-arn", "Approve", "--name", "one", "--input",
-                          R"({"order":1})"});
+  auto started =
+      ok(dir, {"start-execution", "--state-machine-arn", "Approve", "--name", "one", "--input", R"({"order":1})"});
   const std::string arn = str(started, "executionArn");
   work(dir);
   CHECK(str(ok(dir, {"describe-execution", arn}), "status") == "RUNNING");
@@ -131,9 +131,8 @@ TEST_CASE("CLI activities: create, list, describe, get-activity-task, send-task-
   std::ofstream(dir.file("resize.asl.json"))
       << R"({"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":")" << activity << R"(","End":true}}})";
   ok(dir, {"create-state-machine", "--name", "Resizer", "--definition", "file://" + dir.file("resize.asl.json")});
-  const std::string arn =
-      str(ok(dir, {"start-execution", "--state-machine-arn", "Resizer", "--input", R"({"img":"a.png"})"}),
-          "executionArn");
+  const std::string arn = str(
+      ok(dir, {"start-execution", "--state-machine-arn", "Resizer", "--input", R"({"img":"a.png"})"}), "executionArn");
   work(dir);
   auto task = ok(dir, {"get-activity-task", "--activity-arn", activity, "--worker-name", "cli", "--wait-seconds", "1"});
   const std::string token = str(task, "taskToken");
