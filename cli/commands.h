@@ -17,6 +17,8 @@ Command add_run(CLI::App& app);
 // describe-execution, ...) and `timeline`, each entered in `commands` by name.
 void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands);
 Command add_timeline(CLI::App& app);
+// send-task-success/-failure/-heartbeat and the activity commands (cli/task_commands.cpp).
+void add_task_commands(CLI::App& app, std::map<std::string, Command>& commands);
 Command add_worker(CLI::App& app);
 Command add_invoke(CLI::App& app);
 Command add_functions(CLI::App& app);  // `functions stats`

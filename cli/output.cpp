@@ -112,7 +112,8 @@ std::string event_summary(const json::object& event) {
   for (const auto& kv : event) {
     if (!kv.value().is_object()) continue;
     const auto& det = kv.value().get_object();
-    for (const char* field : {"name", "resourceType", "resource", "error", "cause", "input", "output", "index"}) {
+    for (const char* field :
+         {"name", "resourceType", "resource", "workerName", "error", "cause", "input", "output", "index"}) {
       const auto* v = det.if_contains(field);
       if (!v) continue;
       if (!text.empty()) text += "  ";

@@ -44,6 +44,10 @@ std::string state_machine_arn_of(const Service& service, const std::string& text
 std::optional<std::string> execution_arn_of(Service& service, const std::string& text, std::string_view operation,
                                             int* exit_code);
 
+// Prints a response as the AWS CLI does (or as a table with --output table),
+// or the error; returns the exit code.
+int print_result(const StoreArgs& args, std::string_view operation, const ServiceResult& r);
+
 // Calls a list operation page after page and joins the pages under `list`
 // (the AWS CLI does so unless told --max-results or --next-token).
 ServiceResult call_all_pages(Service& service, std::string_view operation, json::object request, std::string_view list);

@@ -10,7 +10,6 @@
 #include "cli/store_cli.h"
 
 namespace stepwise::cli {
-namespace {
 
 int print_result(const StoreArgs& args, std::string_view operation, const ServiceResult& r) {
   if (!r.ok()) {
@@ -25,6 +24,8 @@ int print_result(const StoreArgs& args, std::string_view operation, const Servic
   }
   return kExitOk;
 }
+
+namespace {
 
 // An option that may be given or not: its value and whether it was given.
 struct Optional {
@@ -347,6 +348,7 @@ void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands)
   add_get_execution_history(app, commands);
   add_stop_execution(app, commands);
   add_redrive_execution(app, commands);
+  add_task_commands(app, commands);
   commands["timeline"] = add_timeline(app);
 }
 

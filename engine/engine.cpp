@@ -426,6 +426,17 @@ bool Engine::stop(const std::string& execution_arn, std::optional<std::string> e
   return true;
 }
 
+bool Engine::task_started(const std::string& execution_arn, const std::string& task_token,
+                          const std::string& worker_name) {
+  Execution* ex = impl_->find(execution_arn);
+  return ex && !ex->finished && impl_->task_started(*ex, task_token, worker_name);
+}
+
+bool Engine::task_heartbeat(const std::string& execution_arn, const std::string& task_token, Nanos at) {
+  Execution* ex = impl_->find(execution_arn);
+  return ex && !ex->finished && impl_->task_heartbeat(*ex, task_token, at);
+}
+
 bool Engine::abandon(const std::string& execution_arn) {
   Execution* ex = impl_->find(execution_arn);
   if (!ex) return false;

@@ -186,6 +186,19 @@ class Engine {
   // on_transition / on_event / on_done callback.
   bool abandon(const std::string& execution_arn);
 
+  // An activity worker took the task waiting with `task_token` (see
+  // TaskDispatch::awaits_worker): writes ActivityStarted with its name (none
+  // when empty). False when no task of a running execution waits for a
+  // worker with that token. Call from the engine's thread: between run/poll
+  // calls, or from an invoker's invoke() (the step under way then reports
+  // the change to on_transition).
+  bool task_started(const std::string& execution_arn, const std::string& task_token, const std::string& worker_name);
+  // A heartbeat sent at `at` for the task waiting with `task_token`: its
+  // heartbeat deadline becomes at + HeartbeatSeconds unless already later (so
+  // the same heartbeat told twice changes nothing). False when nothing
+  // changed. Called as task_started.
+  bool task_heartbeat(const std::string& execution_arn, const std::string& task_token, Nanos at);
+
   // Drives every started execution until all have ended.
   void run_pending();
 

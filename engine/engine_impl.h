@@ -143,6 +143,9 @@ class Engine::Impl {
   void begin(Execution& ex);
   void advance(Execution& ex, std::uint32_t fid);
   void on_wakeup(Execution& ex, Wakeup& w);
+  // Engine::task_started / Engine::task_heartbeat (interpreter.cpp).
+  bool task_started(Execution& ex, const std::string& task_token, const std::string& worker_name);
+  bool task_heartbeat(Execution& ex, const std::string& task_token, Nanos at);
   bool apply_wakeup(Execution& ex, Wakeup& w);  // false: stale, nothing changed
   // A resumed execution, at the loop's first visit: re-creates its pending
   // deliveries (tasks invoked again answer into the inbox in their order).

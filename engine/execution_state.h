@@ -74,7 +74,10 @@ struct Frame {
   double task_timeout_seconds = 0;  // the request's TimeoutSeconds, 0: none
   Nanos heartbeat_deadline = 0;  // 0: none
   double heartbeat_seconds = 0;
-  std::optional<std::string> task_token;  // .waitForTaskToken
+  std::optional<std::string> task_token;  // .waitForTaskToken, .sync, activities
+  // An activity task no worker has taken yet: ActivityStarted is written
+  // when one does (Engine::task_started), not when it is scheduled.
+  bool awaiting_worker = false;
   // The current task call's number within the execution (1-based, see
   // ExecutionState::task_calls; 0: none yet in this state) and the retry
   // attempt it was made for: a resumed task invoked again keeps its number.

@@ -477,7 +477,9 @@ struct Interp {
     root["Execution"] = std::move(exo);
     root["StateMachine"] = std::move(sm);
     root["State"] = std::move(so);
-    if (f.task_token) {
+    // Only a callback reads its token in the context ($$.Task.Token); an
+    // activity's token reaches its worker through GetActivityTask.
+    if (f.task_token && !(s.type == StateType::Task && is_activity_resource(s.as<states::TaskSpec>().resource))) {
       json::object t;
       t["Token"] = *f.task_token;
       root["Task"] = std::move(t);
@@ -1052,8 +1054,9 @@ struct Interp {
     Frame& f = frame(fid);
     const auto& spec = s.as<states::TaskSpec>();
     // Callback (.waitForTaskToken) and job (.sync) integrations carry a task token.
+    // Activity tasks carry one too: it names the task for its worker.
     if (spec.resource.find(".waitForTaskToken") != std::string::npos ||
-        spec.resource.find(".sync") != std::string::npos)
+        spec.resource.find(".sync") != std::string::npos || is_activity_resource(spec.resource))
       f.task_token = uuid4(*E.random);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     auto effective = effective_input(s, f.input, ctx);
@@ -1065,6 +1068,11 @@ struct Interp {
     auto heartbeat = seconds_field(spec.heartbeat_seconds, f.input, ctx);
     if (!heartbeat) return fail_here(fid, s, heartbeat.failure());
 
+    const TaskDispatch dispatch = ex.invoker->dispatch(spec.resource, s.name);
+    if (dispatch.refusal) {
+      f.task_token.reset();
+      return fail_here(fid, s, runtime_failure(*dispatch.refusal));
+    }
     const TaskFamily fam = task_family(spec.resource);
     emit(&f, task_event_type(fam, "Scheduled"), [&](json::object& d) {
       // TaskScheduledEventDetails, ActivityScheduledEventDetails or
@@ -1089,12 +1097,17 @@ struct Interp {
     });
     // TaskStartedEventDetails names the integration; LambdaFunctionStarted has
     // no details, and ActivityStarted's only one (workerName) is unknown here.
-    emit(&f, task_event_type(fam, "Started"), [&](json::object& d) {
-      if (fam != TaskFamily::Service) return;
-      json::object det;
-      put_service_resource(det, spec.resource);
-      d["taskStartedEventDetails"] = std::move(det);
-    });
+    // An activity task a worker has to take starts when one does
+    // (Engine::task_started).
+    f.awaiting_worker = fam == TaskFamily::Activity && dispatch.awaits_worker;
+    if (!f.awaiting_worker) {
+      emit(&f, task_event_type(fam, "Started"), [&](json::object& d) {
+        if (fam != TaskFamily::Service) return;
+        json::object det;
+        put_service_resource(det, spec.resource);
+        d["taskStartedEventDetails"] = std::move(det);
+      });
+    }
     if (f.task_token && fam == TaskFamily::Service) {  // a job started or a callback sent: now it waits
       emit(&f, "TaskSubmitted", [&](json::object& d) {
         json::object det;
@@ -1160,6 +1173,14 @@ struct Interp {
     frame(fid).effective = std::move(req.payload);
   }
 
+  // ActivityStarted, with the worker's name when known.
+  void activity_started(Frame& f, const std::optional<std::string>& worker_name) {
+    f.awaiting_worker = false;
+    emit(&f, "ActivityStarted", [&](json::object& d) {
+      if (worker_name) d["activityStartedEventDetails"] = json::object{{"workerName", *worker_name}};
+    });
+  }
+
   // TaskFailed / TaskTimedOut (with the integration), LambdaFunction* and
   // Activity* ones (error and cause only).
   void task_failed_event(Frame& f, const State& s, const char* suffix, const Failure& failure) {
@@ -1179,6 +1200,8 @@ struct Interp {
   bool task_done(std::uint32_t fid, TaskOutcome& o) {
     Frame& f = frame(fid);
     const State& s = state_of(f);
+    // An answer means a worker took the task, even if we never saw it do so.
+    if (f.awaiting_worker) activity_started(f, std::nullopt);
     f.phase = FramePhase::Ready;
     f.token = 0;
     json::value request = std::move(f.effective);
@@ -1620,6 +1643,34 @@ void Engine::Impl::advance(Execution& ex, std::uint32_t fid) {
   }
 }
 
+// The frame of `ex` that waits for the task with this token (null: none).
+static Frame* task_frame(Execution& ex, const std::string& task_token) {
+  for (auto& f : ex.st.frames) {
+    if (f.in_use && f.phase == FramePhase::Task && f.task_token == task_token) return &f;
+  }
+  return nullptr;
+}
+
+bool Engine::Impl::task_started(Execution& ex, const std::string& task_token, const std::string& worker_name) {
+  Frame* f = task_frame(ex, task_token);
+  if (!f || !f->awaiting_worker) return false;
+  Interp{*this, ex}.activity_started(*f, worker_name.empty() ? std::nullopt : std::optional<std::string>(worker_name));
+  // Inside the loop (an invoker telling it while a resumed task is invoked
+  // again) the step under way reports the change.
+  if (ex.hooked && !in_loop) checkpoint(ex);
+  return true;
+}
+
+bool Engine::Impl::task_heartbeat(Execution& ex, const std::string& task_token, Nanos at) {
+  Frame* f = task_frame(ex, task_token);
+  if (!f || f->heartbeat_seconds <= 0) return false;
+  const Nanos due = at + seconds_to_nanos(f->heartbeat_seconds);
+  if (due <= f->heartbeat_deadline) return false;
+  f->heartbeat_deadline = due;
+  if (ex.hooked && !in_loop) checkpoint(ex);
+  return true;
+}
+
 void Engine::Impl::on_wakeup(Execution& ex, Wakeup& w) {
   const std::uint64_t before = ex.checkpoints;
   // A delivery that changed the execution without a step reporting it.
@@ -1663,6 +1714,7 @@ bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
       f.phase = FramePhase::Ready;
       f.token = 0;
       f.effective = nullptr;  // the request's payload
+      f.awaiting_worker = false;
       Failure fail{w.kind == Wakeup::Kind::TaskTimeout ? "States.Timeout" : "States.HeartbeatTimeout", "", false};
       in.task_failed_event(f, s, "TimedOut", fail);
       if (in.state_failed(w.frame, s, std::move(fail))) {

@@ -69,11 +69,45 @@ using TaskCompletion = std::function<void(TaskOutcome)>;
 // Extends a task's heartbeat deadline. Thread-safe.
 using TaskHeartbeat = std::function<void()>;
 
+// How a task will run, as its invoker tells the engine before the task is
+// scheduled (Invoker::dispatch).
+struct TaskDispatch {
+  // Set: the task cannot run (e.g. its activity does not exist). The state
+  // fails with States.Runtime and this cause, before any ...Scheduled event.
+  std::optional<std::string> refusal;
+  // An activity worker will take the task later: ActivityStarted waits for
+  // Engine::task_started instead of following ActivityScheduled at once.
+  bool awaits_worker = false;
+};
+
+// arn:aws:states:REGION:ACCOUNT:activity:NAME
+inline bool is_activity_resource(const std::string& resource) {
+  return resource.rfind("arn:aws:states:", 0) == 0 && resource.find(":activity:") != std::string::npos;
+}
+// A callback task: the Resource ends in .waitForTaskToken.
+inline bool is_callback_resource(const std::string& resource) {
+  constexpr std::string_view kSuffix = ".waitForTaskToken";
+  return resource.size() > kSuffix.size() && resource.compare(resource.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+}
+
 class Invoker {
  public:
   virtual ~Invoker() = default;
   // Starts the work. May call done inline (synchronous work) or later.
   virtual void invoke(const TaskRequest& request, TaskCompletion done, TaskHeartbeat heartbeat) = 0;
+  // Asked before the Task state `state_name` schedules work on `resource`.
+  virtual TaskDispatch dispatch(const std::string& resource, const std::string& state_name) {
+    (void)resource;
+    (void)state_name;
+    return {};
+  }
+  // Whether this invoker itself answers the tasks of `state_name` (a mock),
+  // callbacks and activity tasks included: then nobody waits for
+  // SendTaskSuccess or an activity worker.
+  virtual bool answers_itself(const std::string& state_name) const {
+    (void)state_name;
+    return false;
+  }
 };
 
 // Forwards to another invoker; override one method to inject a fault.
@@ -83,6 +117,10 @@ class InvokerWrapper : public Invoker {
   void invoke(const TaskRequest& r, TaskCompletion done, TaskHeartbeat hb) override {
     target_->invoke(r, std::move(done), std::move(hb));
   }
+  TaskDispatch dispatch(const std::string& resource, const std::string& state_name) override {
+    return target_->dispatch(resource, state_name);
+  }
+  bool answers_itself(const std::string& state_name) const override { return target_->answers_itself(state_name); }
 
  protected:
   std::shared_ptr<Invoker> target_;

@@ -127,6 +127,17 @@ std::optional<MockTable> load_mock_config(const json::value& config, const std::
 MockInvoker::MockInvoker(MockTable table, std::shared_ptr<Invoker> fallback)
     : table_(std::move(table)), fallback_(std::move(fallback)) {}
 
+TaskDispatch MockInvoker::dispatch(const std::string& resource, const std::string& state_name) {
+  if (table_.count(state_name) != 0) return {};
+  if (fallback_) return fallback_->dispatch(resource, state_name);
+  if (is_activity_resource(resource)) return {"The activity " + resource + " does not exist.", false};
+  return {};
+}
+
+bool MockInvoker::answers_itself(const std::string& state_name) const {
+  return table_.count(state_name) != 0 || (fallback_ && fallback_->answers_itself(state_name));
+}
+
 void MockInvoker::invoke(const TaskRequest& request, TaskCompletion done, TaskHeartbeat heartbeat) {
   auto it = table_.find(request.state_name);
   if (it == table_.end()) {

@@ -39,6 +39,10 @@ class MockInvoker final : public Invoker {
  public:
   MockInvoker(MockTable table, std::shared_ptr<Invoker> fallback);
   void invoke(const TaskRequest& request, TaskCompletion done, TaskHeartbeat heartbeat) override;
+  // A state without a mocked response goes to the fallback; with no
+  // fallback, no activity exists (a task on one fails as on a deleted activity).
+  TaskDispatch dispatch(const std::string& resource, const std::string& state_name) override;
+  bool answers_itself(const std::string& state_name) const override;
 
  private:
   MockTable table_;

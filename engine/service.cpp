@@ -3,7 +3,10 @@
 #include "engine/redrive.h"
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <functional>
+#include <thread>
 
 #include "engine/engine.h"
 #include "engine/event_codec.h"
@@ -370,9 +373,10 @@ Service::~Service() = default;
 
 const std::vector<std::string_view>& Service::operations() {
   static const std::vector<std::string_view> kNames = {
-      "CreateStateMachine", "DeleteStateMachine", "DescribeExecution", "DescribeStateMachine", "GetExecutionHistory",
-      "ListExecutions",     "ListStateMachines",  "RedriveExecution",  "StartExecution",       "StopExecution",
-      "UpdateStateMachine"};
+      "CreateActivity",    "CreateStateMachine",   "DeleteActivity",   "DeleteStateMachine",  "DescribeActivity",
+      "DescribeExecution", "DescribeStateMachine", "GetActivityTask",  "GetExecutionHistory", "ListActivities",
+      "ListExecutions",    "ListStateMachines",    "RedriveExecution", "SendTaskFailure",     "SendTaskHeartbeat",
+      "SendTaskSuccess",   "StartExecution",       "StopExecution",    "UpdateStateMachine"};
   return kNames;
 }
 
@@ -390,6 +394,14 @@ ServiceResult Service::call(std::string_view operation, const json::object& requ
       {"GetExecutionHistory", &Service::get_execution_history},
       {"StopExecution", &Service::stop_execution},
       {"RedriveExecution", &Service::redrive_execution},
+      {"SendTaskSuccess", &Service::send_task_success},
+      {"SendTaskFailure", &Service::send_task_failure},
+      {"SendTaskHeartbeat", &Service::send_task_heartbeat},
+      {"CreateActivity", &Service::create_activity},
+      {"DescribeActivity", &Service::describe_activity},
+      {"ListActivities", &Service::list_activities},
+      {"DeleteActivity", &Service::delete_activity},
+      {"GetActivityTask", &Service::get_activity_task},
   };
   auto it = kMethods.find(operation);
   if (it == kMethods.end()) {
@@ -969,6 +981,209 @@ ServiceResult Service::redrive_execution(const json::object& request) {
     if (committed.code() != Code::kConflict) return store_failure(committed.status());
   }
   return ServiceError{"ServiceUnavailable", "Execution '" + arn + "' kept changing while it was being redriven; try again"};
+}
+
+}  // namespace stepwise
+
+// ---- Callbacks and activities ---------------------------------------------------------
+
+namespace stepwise {
+namespace {
+
+constexpr std::size_t kMaxTokenLength = 1024;
+
+// The tokens the engine hands out are UUIDs ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx").
+bool is_token_shaped(std::string_view token) {
+  if (token.size() != 36) return false;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const char c = token[i];
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+ServiceError task_missing() {
+  return {"TaskDoesNotExist", "Task Does Not Exist: 'Provided task does not exist'"};
+}
+
+ServiceError task_timed_out() {
+  return {"TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'"};
+}
+
+ServiceError bad_task_token() {
+  return {"InvalidToken", "Invalid Token: 'Invalid token'"};
+}
+
+ServiceError activity_missing(std::string_view arn) {
+  return {"ActivityDoesNotExist", "Activity Does Not Exist: '" + std::string(arn) + "'"};
+}
+
+// A token the SendTask* operations were given, checked as AWS checks it.
+std::optional<ServiceError> check_task_token(Reader& in, std::string& token) {
+  token = in.required("taskToken");
+  in.check_length("taskToken", token, kMaxTokenLength, false);
+  if (in.error()) return *in.error();
+  if (token.empty()) {
+    return validation(
+        "Value at 'taskToken' failed to satisfy constraint: Member must have length greater than or "
+        "equal to 1");
+  }
+  if (!is_token_shaped(token)) return bad_task_token();
+  return std::nullopt;
+}
+
+// What the store said about a SendTask* call.
+ServiceError token_refused(const storage::Status& s) {
+  if (s.code() == Code::kNotFound) return task_missing();
+  if (s.code() == Code::kConflict) return task_timed_out();
+  return store_failure(s);
+}
+
+std::optional<ServiceError> parse_activity_arn(std::string_view text) {
+  ArnParts p;
+  if (auto e = parse_arn(text, &p)) return e;
+  if (p.type != "activity" || p.resource.size() != 1) return wrong_type(p.type);
+  return std::nullopt;
+}
+
+json::object activity_json(const storage::ActivityRecord& a) {
+  return json::object{{"activityArn", a.arn}, {"name", a.name}, {"creationDate", wire_date(a.creation_date)}};
+}
+
+}  // namespace
+
+std::string activity_arn(const ServiceOptions& options, std::string_view name) {
+  return "arn:aws:states:" + options.region + ":" + options.account + ":activity:" + std::string(name);
+}
+
+ServiceResult Service::send_task_success(const json::object& request) {
+  Reader in(request);
+  std::string token;
+  if (auto e = check_task_token(in, token)) return *e;
+  const std::string output = in.required("output");
+  in.check_length("output", output, kMaxInputBytes, false);
+  if (in.error()) return *in.error();
+  if (!parse_json(output)) return ServiceError{"InvalidOutput", "Invalid Output: '" + output + "'"};
+  storage::TaskTokenResult result;
+  result.success = true;
+  result.output = output;
+  result.date = options_.clock->now();
+  auto closed = store_->close_task_token(token, result, result.date);
+  if (!closed.ok()) return token_refused(closed.status());
+  return json::object{};
+}
+
+ServiceResult Service::send_task_failure(const json::object& request) {
+  Reader in(request);
+  std::string token;
+  if (auto e = check_task_token(in, token)) return *e;
+  const auto error = in.string("error");
+  const auto cause = in.string("cause");
+  in.check_length("error", error, kMaxErrorLength, false);
+  in.check_length("cause", cause, kMaxCauseLength, false);
+  if (in.error()) return *in.error();
+  storage::TaskTokenResult result;
+  result.success = false;
+  result.error = error;
+  result.cause = cause;
+  result.date = options_.clock->now();
+  auto closed = store_->close_task_token(token, result, result.date);
+  if (!closed.ok()) return token_refused(closed.status());
+  return json::object{};
+}
+
+ServiceResult Service::send_task_heartbeat(const json::object& request) {
+  Reader in(request);
+  std::string token;
+  if (auto e = check_task_token(in, token)) return *e;
+  auto beat = store_->heartbeat_task_token(token, options_.clock->now());
+  if (!beat.ok()) return token_refused(beat.status());
+  return json::object{};
+}
+
+ServiceResult Service::create_activity(const json::object& request) {
+  Reader in(request);
+  const std::string name = in.required("name");
+  in.check_length("name", name, kMaxNameLength);
+  if (in.error()) return *in.error();
+  if (name.empty()) {
+    return validation(
+        "Value '' at 'name' failed to satisfy constraint: Member must have length greater than or "
+        "equal to 1");
+  }
+  if (!is_valid_resource_name(name)) return ServiceError{"InvalidName", "Invalid Name: '" + name + "'"};
+  storage::ActivityRecord activity{activity_arn(options_, name), name, options_.clock->now()};
+  auto created = store_->create_activity(activity);
+  if (!created.ok()) return store_failure(created.status());
+  return json::object{{"activityArn", created->arn}, {"creationDate", wire_date(created->creation_date)}};
+}
+
+ServiceResult Service::describe_activity(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("activityArn");
+  if (in.error()) return *in.error();
+  if (auto e = parse_activity_arn(arn)) return *e;
+  auto activity = store_->describe_activity(arn);
+  if (!activity.ok()) {
+    return activity.code() == Code::kNotFound ? activity_missing(arn) : store_failure(activity.status());
+  }
+  return activity_json(*activity);
+}
+
+ServiceResult Service::list_activities(const json::object& request) {
+  Reader in(request);
+  storage::PageRequest page;
+  page.max_results = in.max_results();
+  page.next_token = in.string("nextToken").value_or("");
+  if (in.error()) return *in.error();
+  auto listed = store_->list_activities(page);
+  if (!listed.ok()) {
+    return listed.code() == Code::kInvalidArgument ? invalid_token(page.next_token) : store_failure(listed.status());
+  }
+  json::array activities;
+  for (const auto& a : listed->items) activities.push_back(activity_json(a));
+  json::object out;
+  out["activities"] = std::move(activities);
+  if (!listed->next_token.empty()) out["nextToken"] = listed->next_token;
+  return out;
+}
+
+ServiceResult Service::delete_activity(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("activityArn");
+  if (in.error()) return *in.error();
+  if (auto e = parse_activity_arn(arn)) return *e;
+  auto deleted = store_->delete_activity(arn);
+  // As DeleteStateMachine: deleting what is not there (any more) succeeds.
+  if (!deleted.ok() && deleted.code() != Code::kNotFound) return store_failure(deleted);
+  return json::object{};
+}
+
+ServiceResult Service::get_activity_task(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("activityArn");
+  const auto worker_name = in.string("workerName");
+  in.check_length("workerName", worker_name, kMaxNameLength);
+  if (in.error()) return *in.error();
+  if (auto e = parse_activity_arn(arn)) return *e;
+  auto activity = store_->describe_activity(arn);
+  if (!activity.ok()) {
+    return activity.code() == Code::kNotFound ? activity_missing(arn) : store_failure(activity.status());
+  }
+  // A long poll: real time, not the service's clock (which may be a test's
+  // manual one); the store is asked again every activity_poll_interval.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.activity_poll_timeout);
+  for (;;) {
+    auto taken = store_->take_activity_task(arn, worker_name.value_or(""), options_.clock->now());
+    if (!taken.ok()) return store_failure(taken.status());
+    if (*taken) return json::object{{"taskToken", (*taken)->token}, {"input", (*taken)->input}};
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::nanoseconds(options_.activity_poll_interval)));
+  }
+  return json::object{{"taskToken", ""}};
 }
 
 }  // namespace stepwise

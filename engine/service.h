@@ -86,6 +86,10 @@ struct ServiceOptions {
   // How many times StopExecution re-reads and retries when another writer
   // (a worker) committed between its read and its write.
   int stop_attempts = 5;
+  // GetActivityTask's long poll (real time): how long it waits for a task
+  // (AWS: 60 s) and how often it looks meanwhile.
+  Nanos activity_poll_timeout = 60 * kNanosPerSecond;
+  Nanos activity_poll_interval = 100 * kNanosPerMilli;
 };
 
 // Whether RedriveExecution would accept the execution: "REDRIVABLE" or
@@ -108,6 +112,8 @@ bool is_valid_resource_name(std::string_view name);
 std::string state_machine_arn(const ServiceOptions& options, std::string_view name);
 std::string execution_arn(const ServiceOptions& options, std::string_view state_machine_name,
                           std::string_view execution_name);
+// arn:aws:states:REGION:ACCOUNT:activity:NAME
+std::string activity_arn(const ServiceOptions& options, std::string_view name);
 
 class Service {
  public:
@@ -137,6 +143,28 @@ class Service {
   // redriveCount + 1; a worker then claims it. ExecutionNotRedrivable with
   // AWS's reason otherwise.
   ServiceResult redrive_execution(const json::object& request);
+
+  // Callbacks and activity tasks. A token is answered once: SendTaskSuccess
+  // (output: JSON text) or SendTaskFailure (error, cause) records the result
+  // in the store, with the token closed in the same transaction, and wakes
+  // the execution if it is parked; its worker continues it. Errors as AWS
+  // names them: InvalidToken (not a token Stepwise hands out),
+  // TaskDoesNotExist (no such token), TaskTimedOut (the task is over: answered,
+  // timed out, or its execution ended), InvalidOutput (output not JSON).
+  ServiceResult send_task_success(const json::object& request);
+  ServiceResult send_task_failure(const json::object& request);
+  // Moves the task's heartbeat deadline to now + HeartbeatSeconds.
+  ServiceResult send_task_heartbeat(const json::object& request);
+  // CreateActivity is idempotent by name. DescribeActivity/GetActivityTask on
+  // an unknown activity: ActivityDoesNotExist.
+  ServiceResult create_activity(const json::object& request);
+  ServiceResult describe_activity(const json::object& request);
+  ServiceResult list_activities(const json::object& request);
+  ServiceResult delete_activity(const json::object& request);
+  // Long poll (ServiceOptions::activity_poll_timeout): {"taskToken", "input"}
+  // of the oldest task scheduled on the activity that no worker took yet,
+  // or {"taskToken": ""} when none came.
+  ServiceResult get_activity_task(const json::object& request);
 
   const ServiceOptions& options() const { return options_; }
   // The store it answers from (e.g. for a Worker in the same process).

@@ -60,6 +60,7 @@ json::object frame_to_json(const Frame& f) {
   put("heartbeatDeadline", f.heartbeat_deadline, d.heartbeat_deadline);
   put("heartbeatSeconds", f.heartbeat_seconds, d.heartbeat_seconds);
   if (f.task_token) o["taskToken"] = *f.task_token;
+  put("awaitingWorker", f.awaiting_worker, d.awaiting_worker);
   put("callIndex", f.call_index, d.call_index);
   put("callAttempt", f.call_attempt, d.call_attempt);
   if (!f.items.empty()) o["items"] = f.items;
@@ -233,6 +234,7 @@ void read_frame(const json::object& o, Frame& f, std::string path, std::string& 
     r.string("taskToken", token);
     f.task_token = std::move(token);
   }
+  r.boolean("awaitingWorker", f.awaiting_worker);
   r.integer("callIndex", f.call_index);
   r.integer("callAttempt", f.call_attempt);
   r.array("items", f.items);

@@ -8,8 +8,11 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "engine/event_codec.h"
@@ -38,6 +41,12 @@ struct Worker::Tracked {
   bool end_committed = false;  // the outcome is in the store
 
   Nanos wake_stored = 0;  // the "wake" timer as stored (0: none)
+
+  // Callback and activity tasks waiting for the store, by token: registered
+  // and not stored yet, and stored (as far as this worker knows) and open.
+  std::map<std::string, storage::TaskTokenRecord> new_tokens;
+  std::set<std::string> open_tokens;
+  bool waits_for(const std::string& token) const { return new_tokens.count(token) || open_tokens.count(token); }
 };
 
 namespace {
@@ -84,6 +93,36 @@ ExecutionResult result_from_record(const storage::ExecutionRecord& r) {
   }
   out.events = r.last_event_id;
   return out;
+}
+
+// What SendTaskSuccess / SendTaskFailure recorded, as the task's outcome.
+TaskOutcome outcome_of(const storage::TaskTokenResult& r) {
+  if (r.success) {
+    auto v = parse_json(r.output);
+    if (v) return TaskOutcome::success(std::move(*v));
+    return TaskOutcome::fail("States.Runtime", "the recorded task output is not JSON");
+  }
+  TaskOutcome o = TaskOutcome::fail(r.error.value_or(""), r.cause.value_or(""));
+  o.failure.has_error = r.error.has_value();
+  o.failure.has_cause = r.cause.has_value();
+  return o;
+}
+
+// The frame of `st` whose task waits with `token` (null: none).
+const Frame* waiting_frame(const ExecutionState& st, const std::string& token) {
+  for (const auto& f : st.frames) {
+    if (f.in_use && f.phase == FramePhase::Task && f.task_token == token) return &f;
+  }
+  return nullptr;
+}
+
+// A completion that passes on only its first outcome (the engine counts
+// tasks in flight by completions).
+TaskCompletion once(TaskCompletion done) {
+  auto called = std::make_shared<std::atomic<bool>>(false);
+  return [called, done = std::move(done)](TaskOutcome o) {
+    if (!called->exchange(true)) done(std::move(o));
+  };
 }
 
 bool process_alive(long pid) {
@@ -163,6 +202,35 @@ class Worker::Committer {
   std::thread thread_;  // last: starts once the rest is ready
 };
 
+// Stands between an execution's invoker and its callback and activity
+// tasks: those wait for the store (see the header).
+class Worker::TaskBridge final : public InvokerWrapper {
+ public:
+  TaskBridge(std::shared_ptr<Invoker> target, Worker& worker) : InvokerWrapper(std::move(target)), worker_(worker) {}
+
+  TaskDispatch dispatch(const std::string& resource, const std::string& state_name) override {
+    if (!is_activity_resource(resource) || target_->answers_itself(state_name)) {
+      return target_->dispatch(resource, state_name);
+    }
+    auto activity = worker_.store_->describe_activity(resource);
+    if (activity.code() == Code::kNotFound) return {"The activity " + resource + " does not exist.", false};
+    return {std::nullopt, true};
+  }
+
+  void invoke(const TaskRequest& r, TaskCompletion done, TaskHeartbeat heartbeat) override {
+    const bool waits = r.task_token && (is_callback_resource(r.resource) || is_activity_resource(r.resource)) &&
+                       !target_->answers_itself(r.state_name);
+    if (!waits) {
+      target_->invoke(r, std::move(done), std::move(heartbeat));
+      return;
+    }
+    worker_.await_task(r, once(std::move(done)), target_);
+  }
+
+ private:
+  Worker& worker_;
+};
+
 Worker::Worker(Engine& engine, std::shared_ptr<storage::Store> store, WorkerOptions options)
     : engine_(engine), store_(std::move(store)), options_(std::move(options)) {
   if (options_.owner.empty()) options_.owner = default_worker_owner();
@@ -234,6 +302,7 @@ Status Worker::run_claimed(const storage::ExecutionRecord& record, DoneCallback 
     const std::string& machine = record.state_machine_arn;
     opts.invoker = options_.invoker_for(machine.substr(machine.rfind(':') + 1));
   }
+  opts.invoker = std::make_shared<TaskBridge>(opts.invoker ? opts.invoker : engine_.invoker(), *this);
 
   auto owned = std::make_unique<Tracked>();
   Tracked* t = owned.get();
@@ -293,11 +362,145 @@ void Worker::maybe_flush_in_hook() {
   if (!s.ok()) hook_error_ = s;
 }
 
+void Worker::await_task(const TaskRequest& r, TaskCompletion done, std::shared_ptr<Invoker> target) {
+  auto it = tracked_.find(r.execution_id);
+  if (it == tracked_.end()) return;  // not ours (any more): whoever runs it next waits
+  Tracked& t = *it->second;
+  const std::string& token = *r.task_token;
+  auto stored = store_->get_task_token(token);
+  if (stored.ok()) {
+    // A heartbeat or a result is told at once, inside the invocation, so
+    // that it goes ahead of a deadline the resumed execution finds already
+    // past: the store took it in time (it refuses late ones). A worker
+    // having taken an activity task is told by the next sweep (a step of
+    // its own), unless the answer is here too.
+    t.open_tokens.insert(token);
+    if (stored->last_heartbeat != 0) engine_.task_heartbeat(r.execution_id, token, stored->last_heartbeat);
+    if (stored->result) {
+      if (stored->worker_name) engine_.task_started(r.execution_id, token, *stored->worker_name);
+      done(outcome_of(*stored->result));
+      return;
+    }
+  } else if (stored.code() == Code::kNotFound) {
+    // First invocation: the token is stored with this transition, and only
+    // then is the integration called (it may answer with the token at once).
+    storage::TaskTokenRecord rec;
+    rec.token = token;
+    if (is_activity_resource(r.resource)) {
+      rec.activity_arn = r.resource;
+      rec.input = to_json(r.payload);
+    } else if (is_lambda_invoke(r.resource)) {
+      sends_.push_back(PendingSend{r, std::move(target)});
+    }
+    t.new_tokens[token] = std::move(rec);
+  }
+  awaited_[token] = Awaited{r.execution_id, std::move(done)};
+}
+
+void Worker::sweep_tasks() {
+  // Read first, act after: telling the engine may commit, park and drop an
+  // execution, which releases its entries.
+  std::vector<storage::TaskTokenRecord> seen;
+  std::vector<std::string> gone;
+  for (const auto& [token, a] : awaited_) {
+    if (!tracked_.count(a.arn)) {
+      gone.push_back(a.arn);
+      continue;
+    }
+    auto stored = store_->get_task_token(token);
+    if (stored.ok()) seen.push_back(std::move(*stored));  // else not stored yet, or the store is busy: next round
+  }
+  for (const auto& arn : gone) release_awaited(arn);
+  for (const auto& rec : seen) {
+    if (!awaited_.count(rec.token)) continue;
+    if (rec.worker_name) engine_.task_started(rec.execution_arn, rec.token, *rec.worker_name);
+    if (rec.last_heartbeat != 0) engine_.task_heartbeat(rec.execution_arn, rec.token, rec.last_heartbeat);
+    auto it = awaited_.find(rec.token);
+    if (it == awaited_.end()) continue;
+    if (rec.result) {
+      TaskCompletion done = std::move(it->second.done);
+      awaited_.erase(it);
+      done(outcome_of(*rec.result));
+    } else if (rec.status != storage::TokenStatus::kOpen) {
+      // Closed by the execution itself (the task left, timed out): nothing will come.
+      TaskCompletion done = std::move(it->second.done);
+      awaited_.erase(it);
+      done(TaskOutcome::fail("Stepwise.Released", ""));
+    }
+  }
+}
+
+void Worker::send_pending() {
+  if (sends_.empty() || in_flight_) return;
+  std::vector<PendingSend> sends;
+  sends.swap(sends_);
+  for (auto& s : sends) {
+    const std::string token = *s.request.task_token;
+    auto it = tracked_.find(s.request.execution_id);
+    if (it != tracked_.end() && it->second->new_tokens.count(token)) {
+      sends_.push_back(std::move(s));  // not stored yet
+      continue;
+    }
+    // Stored with a commit of ours (the execution may be parked since), or
+    // never stored (dropped first): then whoever runs it next calls again.
+    auto stored = store_->get_task_token(token);
+    if (!stored.ok() || stored->status != storage::TokenStatus::kOpen) continue;
+    // The function's own answer is not the task's: only a failure to call it
+    // is, recorded as SendTaskFailure would record it (the execution may be
+    // parked by the time it comes).
+    std::shared_ptr<storage::Store> store = store_;
+    std::shared_ptr<Clock> clock = engine_.options().clock;
+    s.target->invoke(
+        s.request,
+        [store, clock, token](TaskOutcome o) {
+          if (o.ok) return;
+          storage::TaskTokenResult failure;
+          failure.success = false;
+          if (o.failure.has_error) failure.error = o.failure.error;
+          if (o.failure.has_cause) failure.cause = o.failure.cause;
+          failure.date = clock->now();
+          (void)store->close_task_token(token, failure, failure.date);
+        },
+        [] {});
+  }
+}
+
+void Worker::token_changes(Tracked& t, storage::Transition& tr) {
+  if (t.final_state) {  // the end closes every token
+    t.new_tokens.clear();
+    t.open_tokens.clear();
+    return;
+  }
+  if (!t.live) return;
+  const Nanos now = engine_.options().clock->now();
+  for (auto& [token, rec] : t.new_tokens) {
+    const Frame* f = waiting_frame(*t.live, token);
+    if (!f) continue;  // already over: nothing to store
+    rec.frame_key = std::to_string(f->id);
+    rec.created = now;
+    rec.timeout_at = f->task_deadline;
+    rec.heartbeat_seconds = static_cast<std::int64_t>(f->heartbeat_seconds);
+    rec.heartbeat_due = f->heartbeat_deadline;
+    tr.tokens_to_add.push_back(std::move(rec));
+    t.open_tokens.insert(token);
+  }
+  t.new_tokens.clear();
+  for (auto it = t.open_tokens.begin(); it != t.open_tokens.end();) {
+    if (waiting_frame(*t.live, *it)) {
+      ++it;
+      continue;
+    }
+    tr.tokens_to_close.push_back(*it);
+    it = t.open_tokens.erase(it);
+  }
+}
+
 storage::Transition Worker::transition_of(Tracked& t) {
   storage::Transition tr;
   tr.execution_arn = t.arn;
   tr.expected_version = t.version;
   tr.lease_owner = options_.owner;
+  token_changes(t, tr);
   if (t.final_state) {
     tr.state = *t.final_state;
     tr.outcome = t.outcome;
@@ -413,20 +616,43 @@ Nanos Worker::park_time(const Tracked& t) const {
   if (engine_.options().virtual_time || !options_.claim) return 0;
   if (options_.hibernate_after <= 0 || !t.live || !t.queue.ready.empty() || !t.queue.pending.empty()) return 0;
   if (adopted_.count(t.arn)) return 0;  // its caller waits for it in this process
+  bool callbacks = false;               // waits for the store (SendTask*, an activity worker)
   for (const auto& f : t.live->frames) {
-    if (f.in_use && f.phase != FramePhase::Timer && f.phase != FramePhase::Children) return 0;
+    if (!f.in_use || f.phase == FramePhase::Timer || f.phase == FramePhase::Children) continue;
+    if (f.phase == FramePhase::Task && f.task_token && t.waits_for(*f.task_token)) {
+      callbacks = true;
+      continue;
+    }
+    return 0;
   }
   const Nanos wake = next_wake(*t.live);
   const Nanos now = engine_.options().clock->now();
-  if (wake == 0 || wake - now <= options_.hibernate_after) return 0;
+  // Nothing but the store can wake it: a result or a worker taking its task
+  // makes it claimable (Store::close_task_token, take_activity_task).
+  if (callbacks && wake == 0) return std::numeric_limits<Nanos>::max();
+  if (wake == 0 || (!callbacks && wake - now <= options_.hibernate_after)) return 0;
   // Claimable a little early, so that the engine's own timer fires on time;
   // not parked at all if that is before the next claim round anyway.
   const Nanos park = wake - kNanosPerSecond;
   return park > now + options_.claim_every ? park : 0;
 }
 
+void Worker::release_awaited(const std::string& arn) {
+  for (auto it = awaited_.begin(); it != awaited_.end();) {
+    if (it->second.arn != arn) {
+      ++it;
+      continue;
+    }
+    // The engine no longer runs the execution: this completion is ignored,
+    // but it ends the task's count of tasks in flight.
+    it->second.done(TaskOutcome::fail("Stepwise.Released", ""));
+    it = awaited_.erase(it);
+  }
+}
+
 void Worker::finish(Tracked& t) {
   ++stats_.ended;
+  release_awaited(t.arn);
   adopted_.erase(t.arn);
   DoneCallback cb = std::move(t.on_done);
   auto it = tracked_.find(t.arn);
@@ -438,6 +664,7 @@ void Worker::finish(Tracked& t) {
 
 void Worker::drop(Tracked& t, bool notify) {
   engine_.abandon(t.arn);
+  release_awaited(t.arn);
   auto it = tracked_.find(t.arn);
   if (it == tracked_.end()) return;
   std::unique_ptr<Tracked> owned = std::move(it->second);
@@ -572,6 +799,7 @@ Status Worker::run_once(Nanos max_wait) {
     }
     spdlog::warn("worker: {}", s.to_string());
   }
+  sweep_tasks();
   // With work buffered, do not sit waiting before committing it.
   engine_.poll(dirty_.empty() && !in_flight_ ? max_wait : 0);
   if (!hook_error_.ok()) {
@@ -585,6 +813,7 @@ Status Worker::run_once(Nanos max_wait) {
   if (!engine_.busy()) {
     if (Status s = collect(); !s.ok()) return s;
   }
+  send_pending();
   backoff_ = 0;
   return renew_due(engine_.options().clock->now());
 }
@@ -614,6 +843,7 @@ Status Worker::shutdown() {
   for (const auto& [arn, t] : tracked_) arns.push_back(arn);
   for (const auto& arn : arns) {
     engine_.abandon(arn);
+    release_awaited(arn);
     auto it = tracked_.find(arn);
     retired_.push_back(std::move(it->second));
     tracked_.erase(it);

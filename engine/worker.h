@@ -30,6 +30,17 @@
 // one execution (stopped by StopExecution, or its lease taken over) drops
 // that execution only.
 //
+// Callback (.waitForTaskToken) and activity tasks that no mock answers wait
+// for the store: for SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat
+// and, for activities, for a worker to take the task (GetActivityTask). Their
+// tokens are stored with the transition that schedules them; a callback's
+// integration (a lambda:invoke.waitForTaskToken function) is called once its
+// token is stored, so that it may answer at once. An execution that waits only
+// for such tasks and timers is parked like a hibernating one (until a second
+// before its next deadline; a result or an activity worker taking its task
+// makes it claimable at once), unless hibernate_after is 0. One held in
+// memory reads its tokens every round.
+//
 // Thread safety: a Worker and its Engine are driven by one thread.
 #pragma once
 
@@ -134,6 +145,27 @@ class Worker {
  private:
   struct Tracked;
   class Committer;
+  class TaskBridge;
+  // A callback or activity task waiting for the store (SendTask*, GetActivityTask).
+  struct Awaited {
+    std::string arn;
+    TaskCompletion done;  // at most once
+  };
+  // A callback integration to call once its token is stored.
+  struct PendingSend {
+    TaskRequest request;
+    std::shared_ptr<Invoker> target;
+  };
+  // TaskBridge: the task `r` waits for the store.
+  void await_task(const TaskRequest& r, TaskCompletion done, std::shared_ptr<Invoker> target);
+  // Reads the awaited tokens: hands results, heartbeats and activity workers to the engine.
+  void sweep_tasks();
+  // Ends the awaited tasks of an execution the engine no longer runs.
+  void release_awaited(const std::string& arn);
+  // Calls the integrations of callbacks whose tokens are now stored.
+  void send_pending();
+  // Fills the transition's tokens to add and to close from t's live state.
+  void token_changes(Tracked& t, storage::Transition& tr);
   // A batch being committed: its executions and their transitions.
   struct Batch {
     std::vector<Tracked*> executions;
@@ -180,6 +212,8 @@ class Worker {
   std::vector<std::string> reclaim_;                       // dropped by a pause, to claim again
   std::unordered_map<std::string, std::shared_ptr<const states::Definition>> definitions_;
   std::unordered_map<std::string, RunOptions::Type> machine_types_;
+  std::unordered_map<std::string, Awaited> awaited_;  // by task token
+  std::vector<PendingSend> sends_;
 
   storage::Status hook_error_;  // a flush inside an engine callback failed
   std::int64_t paused_until_ns_ = 0;

@@ -29,7 +29,7 @@ struct ExecutionCursor {
 std::string encode_cursor(const ExecutionCursor& c);
 std::optional<ExecutionCursor> decode_cursor(std::string_view token);
 
-// State machine pages resume after a name, encoded as "n" and the name's
+// State machine and activity pages resume after a name, encoded as "n" and the name's
 // bytes in hexadecimal, so that a token Stepwise did not hand out is refused
 // rather than read as a name.
 std::string encode_name_cursor(std::string_view name);
@@ -51,5 +51,17 @@ Status in_batch(const Status& failure, std::size_t index, const std::string& exe
 
 Status not_found_execution(const std::string& arn);
 Status not_found_state_machine(const std::string& arn);
+Status not_found_token(const std::string& token);
+Status not_found_activity(const std::string& arn);
+
+// Whether a SendTask* call may still act on the token: OPEN, its execution
+// RUNNING, no deadline passed at `now`. Conflict (with the reason) otherwise.
+Status check_token_open(const TaskTokenRecord& token, ExecutionStatus execution_status, UnixNanos now);
+// A heartbeat at `now`: moves last_heartbeat and heartbeat_due.
+void apply_heartbeat(TaskTokenRecord& token, UnixNanos now);
+
+// The task_tokens.result column: {"date", "output"} or {"date", "error", "cause"}.
+std::string encode_token_result(const TaskTokenResult& r);
+std::optional<TaskTokenResult> decode_token_result(std::string_view text);
 
 }  // namespace stepwise::storage::internal

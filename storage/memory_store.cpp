@@ -55,6 +55,15 @@ class MemoryStore final : public Store {
   StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override;
   StatusOr<std::vector<TimerRecord>> list_timers(const std::string& execution_arn) override;
   StatusOr<TaskTokenRecord> get_task_token(const std::string& token) override;
+  StatusOr<TaskTokenRecord> close_task_token(const std::string& token, const TaskTokenResult& result,
+                                             UnixNanos now) override;
+  StatusOr<TaskTokenRecord> heartbeat_task_token(const std::string& token, UnixNanos now) override;
+  StatusOr<ActivityRecord> create_activity(const ActivityRecord& activity) override;
+  StatusOr<ActivityRecord> describe_activity(const std::string& arn) override;
+  StatusOr<Page<ActivityRecord>> list_activities(const PageRequest& page) override;
+  Status delete_activity(const std::string& arn) override;
+  StatusOr<std::optional<TaskTokenRecord>> take_activity_task(const std::string& activity_arn,
+                                                              const std::string& worker_name, UnixNanos now) override;
   Status acquire_lease(const std::string& execution_arn, const std::string& owner, UnixNanos now,
                        UnixNanos expiry) override;
   Status renew_lease(const std::string& execution_arn, const std::string& owner,
@@ -100,6 +109,12 @@ class MemoryStore final : public Store {
   std::unordered_map<std::string, TaskTokenRecord> tokens_;
   std::int64_t next_seq_ = 1;
   std::vector<InvocationRecord> invocations_;
+  std::map<std::string, ActivityRecord> activities_;  // by name
+
+  // A token that close/heartbeat may act on, or why not. REQUIRES: mu_ held.
+  StatusOr<TaskTokenRecord*> open_token(const std::string& token, UnixNanos now);
+  // REQUIRES: mu_ held.
+  void wake_if_parked(const std::string& arn, UnixNanos now);
 };
 
 Machine* MemoryStore::live_machine(const std::string& arn) {
@@ -333,7 +348,10 @@ void MemoryStore::end_execution(Execution& e, const ExecutionOutcome& outcome) {
   r.lease_owner.clear();
   r.lease_expiry = 0;
   while (!e.timers.empty()) clear_timer(e, e.timers.begin()->first);
-  for (const std::string& token : e.tokens) tokens_.at(token).status = TokenStatus::kClosed;
+  for (const std::string& token : e.tokens) {
+    tokens_.at(token).status = TokenStatus::kClosed;
+    tokens_.at(token).acknowledged = true;
+  }
 }
 
 Status MemoryStore::check_transition(const Transition& t, Pending& pending) {
@@ -381,16 +399,28 @@ std::int64_t MemoryStore::apply_transition(const Transition& t) {
   for (const std::string& key : t.timers_to_clear) clear_timer(*x, key);
   for (const TimerRecord& timer : t.timers_to_set) set_timer(*x, timer.key, timer.due);
   for (const TaskTokenRecord& token : t.tokens_to_add) {
-    tokens_[token.token] = {token.token, r.arn, token.frame_key, TokenStatus::kOpen};
+    TaskTokenRecord& stored = tokens_[token.token] = token;
+    stored.execution_arn = r.arn;
+    stored.status = TokenStatus::kOpen;
+    stored.last_heartbeat = 0;
+    stored.worker_name.reset();
+    stored.result.reset();
+    stored.acknowledged = false;
     x->tokens.push_back(token.token);
   }
   for (const std::string& token : t.tokens_to_close) {
     tokens_.at(token).status = TokenStatus::kClosed;
+    tokens_.at(token).acknowledged = true;
   }
   if (t.outcome) end_execution(*x, *t.outcome);
   if (t.park_until) {
     r.lease_owner.clear();
     r.lease_expiry = *t.park_until;
+    // A result not taken in yet: the execution must not sleep past it.
+    for (const std::string& token : x->tokens) {
+      const TaskTokenRecord& stored = tokens_.at(token);
+      if (stored.result && !stored.acknowledged) r.lease_expiry = 0;
+    }
   }
   r.version += 1;
   return r.version;
@@ -485,6 +515,101 @@ StatusOr<TaskTokenRecord> MemoryStore::get_task_token(const std::string& token) 
     return Status(Code::kNotFound, "task token '" + token + "' does not exist");
   }
   return it->second;
+}
+
+StatusOr<TaskTokenRecord*> MemoryStore::open_token(const std::string& token, UnixNanos now) {
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) return internal::not_found_token(token);
+  const Execution* x = execution(it->second.execution_arn);
+  const ExecutionStatus status = x ? x->record.status : ExecutionStatus::kFailed;
+  if (Status s = internal::check_token_open(it->second, status, now); !s.ok()) return s;
+  return &it->second;
+}
+
+void MemoryStore::wake_if_parked(const std::string& arn, UnixNanos now) {
+  Execution* x = execution(arn);
+  if (x && x->record.lease_owner.empty() && x->record.lease_expiry > now) x->record.lease_expiry = now;
+}
+
+StatusOr<TaskTokenRecord> MemoryStore::close_task_token(const std::string& token, const TaskTokenResult& result,
+                                                        UnixNanos now) {
+  std::lock_guard lock(mu_);
+  auto open = open_token(token, now);
+  if (!open.ok()) return open.status();
+  TaskTokenRecord& t = **open;
+  t.status = TokenStatus::kClosed;
+  t.result = result;
+  wake_if_parked(t.execution_arn, now);
+  return t;
+}
+
+StatusOr<TaskTokenRecord> MemoryStore::heartbeat_task_token(const std::string& token, UnixNanos now) {
+  std::lock_guard lock(mu_);
+  auto open = open_token(token, now);
+  if (!open.ok()) return open.status();
+  internal::apply_heartbeat(**open, now);
+  return **open;
+}
+
+StatusOr<ActivityRecord> MemoryStore::create_activity(const ActivityRecord& activity) {
+  std::lock_guard lock(mu_);
+  return activities_.try_emplace(activity.name, activity).first->second;
+}
+
+StatusOr<ActivityRecord> MemoryStore::describe_activity(const std::string& arn) {
+  std::lock_guard lock(mu_);
+  for (const auto& [name, a] : activities_) {
+    if (a.arn == arn) return a;
+  }
+  return internal::not_found_activity(arn);
+}
+
+StatusOr<Page<ActivityRecord>> MemoryStore::list_activities(const PageRequest& page) {
+  std::optional<std::string> after;
+  if (!page.next_token.empty()) {
+    after = internal::decode_name_cursor(page.next_token);
+    if (!after) return Status(Code::kInvalidArgument, "invalid next_token '" + page.next_token + "'");
+  }
+  const int size = internal::page_size(page);
+  std::lock_guard lock(mu_);
+  Page<ActivityRecord> out;
+  for (auto it = activities_.upper_bound(after.value_or("")); it != activities_.end(); ++it) {
+    if (static_cast<int>(out.items.size()) == size) {
+      out.next_token = internal::encode_name_cursor(out.items.back().name);
+      break;
+    }
+    out.items.push_back(it->second);
+  }
+  return out;
+}
+
+Status MemoryStore::delete_activity(const std::string& arn) {
+  std::lock_guard lock(mu_);
+  for (auto it = activities_.begin(); it != activities_.end(); ++it) {
+    if (it->second.arn == arn) {
+      activities_.erase(it);
+      return {};
+    }
+  }
+  return internal::not_found_activity(arn);
+}
+
+StatusOr<std::optional<TaskTokenRecord>> MemoryStore::take_activity_task(const std::string& activity_arn,
+                                                                         const std::string& worker_name,
+                                                                         UnixNanos now) {
+  std::lock_guard lock(mu_);
+  TaskTokenRecord* oldest = nullptr;
+  for (auto& [token, t] : tokens_) {
+    if (t.activity_arn != activity_arn || t.status != TokenStatus::kOpen || t.worker_name) continue;
+    if ((t.timeout_at != 0 && t.timeout_at < now) || (t.heartbeat_due != 0 && t.heartbeat_due < now)) continue;
+    const Execution* x = execution(t.execution_arn);
+    if (!x || x->record.status != ExecutionStatus::kRunning) continue;
+    if (!oldest || std::tie(t.created, t.token) < std::tie(oldest->created, oldest->token)) oldest = &t;
+  }
+  if (!oldest) return std::optional<TaskTokenRecord>();
+  oldest->worker_name = worker_name;
+  wake_if_parked(oldest->execution_arn, now);
+  return std::optional<TaskTokenRecord>(*oldest);
 }
 
 Status MemoryStore::acquire_lease(const std::string& execution_arn, const std::string& owner,

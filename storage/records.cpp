@@ -224,5 +224,64 @@ Status not_found_state_machine(const std::string& arn) {
   return {Code::kNotFound, "state machine '" + arn + "' does not exist"};
 }
 
+Status not_found_token(const std::string& token) {
+  return {Code::kNotFound, "task token '" + token + "' does not exist"};
+}
+
+Status not_found_activity(const std::string& arn) {
+  return {Code::kNotFound, "activity '" + arn + "' does not exist"};
+}
+
+Status check_token_open(const TaskTokenRecord& token, ExecutionStatus execution_status, UnixNanos now) {
+  if (token.status != TokenStatus::kOpen) return {Code::kConflict, "task token '" + token.token + "' is closed"};
+  if (execution_status != ExecutionStatus::kRunning) {
+    return {Code::kConflict, "the execution of task token '" + token.token + "' has ended"};
+  }
+  if (token.timeout_at != 0 && now > token.timeout_at) {
+    return {Code::kConflict, "the task of token '" + token.token + "' has timed out"};
+  }
+  if (token.heartbeat_due != 0 && now > token.heartbeat_due) {
+    return {Code::kConflict, "the task of token '" + token.token + "' missed its heartbeat"};
+  }
+  return {};
+}
+
+void apply_heartbeat(TaskTokenRecord& token, UnixNanos now) {
+  token.last_heartbeat = now;
+  if (token.heartbeat_seconds > 0) {
+    token.heartbeat_due = std::max<UnixNanos>(token.heartbeat_due, now + token.heartbeat_seconds * 1000000000);
+  }
+}
+
+std::string encode_token_result(const TaskTokenResult& r) {
+  boost::json::object o;
+  o["date"] = r.date;
+  if (r.success) {
+    o["output"] = r.output;
+  } else {
+    if (r.error) o["error"] = *r.error;
+    if (r.cause) o["cause"] = *r.cause;
+  }
+  return boost::json::serialize(o);
+}
+
+std::optional<TaskTokenResult> decode_token_result(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.get_object();
+  TaskTokenResult r;
+  if (const auto* d = o.if_contains("date"); d && d->is_int64()) r.date = d->get_int64();
+  if (const auto* out = o.if_contains("output"); out && out->is_string()) {
+    r.success = true;
+    r.output = std::string(out->get_string());
+    return r;
+  }
+  r.success = false;
+  if (const auto* e = o.if_contains("error"); e && e->is_string()) r.error = std::string(e->get_string());
+  if (const auto* c = o.if_contains("cause"); c && c->is_string()) r.cause = std::string(c->get_string());
+  return r;
+}
+
 }  // namespace internal
 }  // namespace stepwise::storage

@@ -115,6 +115,22 @@ struct TimerRecord {
   UnixNanos due = 0;
 };
 
+// What SendTaskSuccess or SendTaskFailure reported for a task token.
+struct TaskTokenResult {
+  bool success = true;
+  std::string output;                // JSON text, when success
+  std::optional<std::string> error;  // when !success
+  std::optional<std::string> cause;
+  UnixNanos date = 0;                // when it was recorded
+};
+
+// An activity (CreateActivity): a named queue of tasks that workers poll.
+struct ActivityRecord {
+  std::string arn;
+  std::string name;
+  UnixNanos creation_date = 0;
+};
+
 // A task token handed out for a callback task; frame_key (opaque) tells the
 // engine which frame waits for it.
 struct TaskTokenRecord {
@@ -122,6 +138,20 @@ struct TaskTokenRecord {
   std::string execution_arn;
   std::string frame_key;
   TokenStatus status = TokenStatus::kOpen;
+  // Given with Transition::tokens_to_add:
+  std::string activity_arn;          // the activity the task runs on; empty: a callback (.waitForTaskToken)
+  std::string input = "{}";          // the task's input (JSON text), what GetActivityTask hands out
+  UnixNanos created = 0;             // when the task was scheduled (activities are handed out oldest first)
+  UnixNanos timeout_at = 0;          // the task's TimeoutSeconds deadline; 0: none
+  std::int64_t heartbeat_seconds = 0;  // the task's HeartbeatSeconds; 0: none
+  UnixNanos heartbeat_due = 0;       // the heartbeat deadline, moved by each heartbeat; 0: none
+  // Changed by callers (close_task_token, heartbeat_task_token, take_activity_task):
+  UnixNanos last_heartbeat = 0;            // the last SendTaskHeartbeat; 0: none
+  std::optional<std::string> worker_name;  // an activity worker took the task (GetActivityTask)
+  std::optional<TaskTokenResult> result;   // what SendTaskSuccess/SendTaskFailure recorded
+  // The execution's worker closed the token (Transition::tokens_to_close) or
+  // the execution ended: a result, if any, has been taken in.
+  bool acknowledged = false;
 };
 
 struct NewExecution {
@@ -257,7 +287,9 @@ struct Transition {
   std::vector<std::string> timers_to_clear;
   std::vector<TimerRecord> timers_to_set;
   // New tokens (execution_arn ignored; status stored as OPEN) and tokens to
-  // close. Closing a closed token does nothing.
+  // close. Closing a closed token only marks it acknowledged. A park
+  // (park_until) of an execution with a token closed with a result and not
+  // acknowledged is shortened: the execution is claimable at once.
   std::vector<TaskTokenRecord> tokens_to_add;
   std::vector<std::string> tokens_to_close;
 };

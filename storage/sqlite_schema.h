@@ -13,7 +13,7 @@ struct Migration {
   const char* sql;  // statements separated by ';'
 };
 
-inline constexpr std::array<Migration, 4> kMigrations{{
+inline constexpr std::array<Migration, 5> kMigrations{{
     {1, R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -157,6 +157,31 @@ CREATE TABLE invocations (
   state_name         TEXT NOT NULL
 );
 CREATE INDEX invocations_by_function ON invocations (function_name, seq);
+)sql"},
+    // Callbacks and activities (SendTask*, GetActivityTask): a token keeps
+    // its task's deadlines, what an activity worker needs, and the result
+    // recorded in the same transaction that closes it.
+    {5, R"sql(
+ALTER TABLE task_tokens ADD COLUMN activity_arn TEXT NOT NULL DEFAULT '';  -- '' for a callback
+ALTER TABLE task_tokens ADD COLUMN input TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE task_tokens ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_tokens ADD COLUMN timeout_at INTEGER NOT NULL DEFAULT 0;         -- 0: none
+ALTER TABLE task_tokens ADD COLUMN heartbeat_seconds INTEGER NOT NULL DEFAULT 0;  -- 0: none
+ALTER TABLE task_tokens ADD COLUMN heartbeat_due INTEGER NOT NULL DEFAULT 0;      -- 0: none
+ALTER TABLE task_tokens ADD COLUMN last_heartbeat INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_tokens ADD COLUMN worker_name TEXT;  -- NULL until an activity worker takes it
+ALTER TABLE task_tokens ADD COLUMN result TEXT;       -- JSON {"date","output"} or {"date","error","cause"}; NULL: none
+-- 1 once the execution's worker closed the token itself (it took the result
+-- in): a park (Transition::park_until) never sleeps past a result not taken in.
+ALTER TABLE task_tokens ADD COLUMN acknowledged INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX task_tokens_by_activity ON task_tokens (activity_arn, created, token)
+  WHERE status = 'OPEN' AND worker_name IS NULL AND activity_arn <> '';
+
+CREATE TABLE activities (
+  arn           TEXT PRIMARY KEY,
+  name          TEXT NOT NULL UNIQUE,
+  creation_date INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql"},
 }};
 

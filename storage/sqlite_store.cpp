@@ -209,6 +209,15 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<TimerRecord>> due_timers(UnixNanos until, int limit) override;
   StatusOr<std::vector<TimerRecord>> list_timers(const std::string& execution_arn) override;
   StatusOr<TaskTokenRecord> get_task_token(const std::string& token) override;
+  StatusOr<TaskTokenRecord> close_task_token(const std::string& token, const TaskTokenResult& result,
+                                             UnixNanos now) override;
+  StatusOr<TaskTokenRecord> heartbeat_task_token(const std::string& token, UnixNanos now) override;
+  StatusOr<ActivityRecord> create_activity(const ActivityRecord& activity) override;
+  StatusOr<ActivityRecord> describe_activity(const std::string& arn) override;
+  StatusOr<Page<ActivityRecord>> list_activities(const PageRequest& page) override;
+  Status delete_activity(const std::string& arn) override;
+  StatusOr<std::optional<TaskTokenRecord>> take_activity_task(const std::string& activity_arn,
+                                                              const std::string& worker_name, UnixNanos now) override;
   Status acquire_lease(const std::string& execution_arn, const std::string& owner, UnixNanos now,
                        UnixNanos expiry) override;
   Status renew_lease(const std::string& execution_arn, const std::string& owner,
@@ -258,6 +267,15 @@ class SqliteStore final : public Store {
   void set_timer(std::int64_t seq, const std::string& key, UnixNanos due);
   Status add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens);
   Status close_tokens(std::int64_t seq, const std::vector<std::string>& tokens);
+  // A token with its execution's seq and status (nullopt: no such token).
+  struct StoredToken {
+    TaskTokenRecord record;
+    std::int64_t execution_seq = 0;
+    ExecutionStatus execution_status = ExecutionStatus::kRunning;
+  };
+  std::optional<StoredToken> load_token(const std::string& token);
+  // A parked execution (no owner, claimable only later) becomes claimable now.
+  void wake_if_parked(std::int64_t seq, const std::string& arn, UnixNanos now);
 
   // An execution's row as the transitions of a batch so far leave it. The
   // checks of its next transitions read `head`; the row itself is written
@@ -818,11 +836,17 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
 Status SqliteStore::add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens) {
   for (const TaskTokenRecord& token : tokens) {
     Use q(
-        sql("INSERT INTO task_tokens (token, execution_seq, frame_key, status) "
-            "VALUES (?, ?, ?, 'OPEN')"));
+        sql("INSERT INTO task_tokens (token, execution_seq, frame_key, status, activity_arn, input, created, "
+            "timeout_at, heartbeat_seconds, heartbeat_due) VALUES (?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?)"));
     q->bind(1, token.token);
     q->bind(2, seq);
     q->bind(3, token.frame_key);
+    q->bind(4, token.activity_arn);
+    q->bind(5, token.input);
+    q->bind(6, token.created);
+    q->bind(7, token.timeout_at);
+    q->bind(8, token.heartbeat_seconds);
+    q->bind(9, token.heartbeat_due);
     try {
       q->exec();
     } catch (const SQLite::Exception& e) {
@@ -843,7 +867,7 @@ Status SqliteStore::close_tokens(std::int64_t seq, const std::vector<std::string
     if (q->getColumn(0).getInt64() != seq) {
       return {Code::kInvalidArgument, "task token '" + token + "' belongs to another execution"};
     }
-    Use close(sql("UPDATE task_tokens SET status = 'CLOSED' WHERE token = ?"));
+    Use close(sql("UPDATE task_tokens SET status = 'CLOSED', acknowledged = 1 WHERE token = ?"));
     close->bind(1, token);
     close->exec();
   }
@@ -886,8 +910,8 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
       q->exec();
     }
     Use q(
-        sql("UPDATE task_tokens SET status = 'CLOSED' "
-            "WHERE execution_seq = ? AND status = 'OPEN'"));
+        sql("UPDATE task_tokens SET status = 'CLOSED', acknowledged = 1 "
+            "WHERE execution_seq = ? AND (status = 'OPEN' OR acknowledged = 0)"));
     q->bind(1, h.seq);
     q->exec();
   }
@@ -912,10 +936,16 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
     row.lease_expiry = 0;
   }
   if (t.park_until) {
+    // A result recorded (SendTaskSuccess/Failure) that the worker has not
+    // taken in yet: the execution must not sleep past it.
+    UnixNanos until = *t.park_until;
+    Use q(sql("SELECT 1 FROM task_tokens WHERE execution_seq = ? AND result IS NOT NULL AND acknowledged = 0"));
+    q->bind(1, h.seq);
+    if (q->executeStep()) until = 0;
     h.lease_owner.clear();
-    h.lease_expiry = *t.park_until;
+    h.lease_expiry = until;
     row.lease_released = true;
-    row.lease_expiry = *t.park_until;
+    row.lease_expiry = until;
   }
   return {};
 }
@@ -1106,18 +1136,177 @@ StatusOr<std::vector<TimerRecord>> SqliteStore::list_timers(const std::string& e
   });
 }
 
+std::optional<SqliteStore::StoredToken> SqliteStore::load_token(const std::string& token) {
+  Use q(
+      sql("SELECT e.arn, t.frame_key, t.status, t.activity_arn, t.input, t.created, t.timeout_at, "
+          "t.heartbeat_seconds, t.heartbeat_due, t.last_heartbeat, t.worker_name, t.result, e.seq, e.status, "
+          "t.acknowledged FROM task_tokens t JOIN executions e ON e.seq = t.execution_seq WHERE t.token = ?"));
+  q->bind(1, token);
+  if (!q->executeStep()) return std::nullopt;
+  StoredToken out;
+  TaskTokenRecord& r = out.record;
+  r.token = token;
+  r.execution_arn = q->getColumn(0).getString();
+  r.frame_key = q->getColumn(1).getString();
+  r.status = parse_token_status(q->getColumn(2).getString()).value_or(TokenStatus::kClosed);
+  r.activity_arn = q->getColumn(3).getString();
+  r.input = q->getColumn(4).getString();
+  r.created = q->getColumn(5).getInt64();
+  r.timeout_at = q->getColumn(6).getInt64();
+  r.heartbeat_seconds = q->getColumn(7).getInt64();
+  r.heartbeat_due = q->getColumn(8).getInt64();
+  r.last_heartbeat = q->getColumn(9).getInt64();
+  if (!q->getColumn(10).isNull()) r.worker_name = q->getColumn(10).getString();
+  if (!q->getColumn(11).isNull()) r.result = internal::decode_token_result(q->getColumn(11).getString());
+  out.execution_seq = q->getColumn(12).getInt64();
+  out.execution_status = parse_execution_status(q->getColumn(13).getString()).value_or(ExecutionStatus::kFailed);
+  r.acknowledged = q->getColumn(14).getInt() != 0;
+  return out;
+}
+
+void SqliteStore::wake_if_parked(std::int64_t seq, const std::string& arn, UnixNanos now) {
+  Use q(sql("UPDATE executions SET lease_expiry = ? WHERE seq = ? AND lease_owner = '' AND lease_expiry > ?"));
+  q->bind(1, now);
+  q->bind(2, seq);
+  q->bind(3, now);
+  q->exec();
+  head_cache_.erase(arn);
+}
+
 StatusOr<TaskTokenRecord> SqliteStore::get_task_token(const std::string& token) {
   return read([&]() -> StatusOr<TaskTokenRecord> {
-    Use q(
-        sql("SELECT e.arn, t.frame_key, t.status FROM task_tokens t "
-            "JOIN executions e ON e.seq = t.execution_seq WHERE t.token = ?"));
-    q->bind(1, token);
-    if (!q->executeStep()) {
-      return Status(Code::kNotFound, "task token '" + token + "' does not exist");
+    std::optional<StoredToken> t = load_token(token);
+    if (!t) return internal::not_found_token(token);
+    return std::move(t->record);
+  });
+}
+
+StatusOr<TaskTokenRecord> SqliteStore::close_task_token(const std::string& token, const TaskTokenResult& result,
+                                                        UnixNanos now) {
+  return write([&]() -> StatusOr<TaskTokenRecord> {
+    std::optional<StoredToken> t = load_token(token);
+    if (!t) return internal::not_found_token(token);
+    if (Status s = internal::check_token_open(t->record, t->execution_status, now); !s.ok()) return s;
+    const std::string text = internal::encode_token_result(result);
+    Use q(sql("UPDATE task_tokens SET status = 'CLOSED', result = ? WHERE token = ?"));
+    q->bind(1, text);
+    q->bind(2, token);
+    q->exec();
+    wake_if_parked(t->execution_seq, t->record.execution_arn, now);
+    t->record.status = TokenStatus::kClosed;
+    t->record.result = result;
+    return std::move(t->record);
+  });
+}
+
+StatusOr<TaskTokenRecord> SqliteStore::heartbeat_task_token(const std::string& token, UnixNanos now) {
+  return write([&]() -> StatusOr<TaskTokenRecord> {
+    std::optional<StoredToken> t = load_token(token);
+    if (!t) return internal::not_found_token(token);
+    if (Status s = internal::check_token_open(t->record, t->execution_status, now); !s.ok()) return s;
+    internal::apply_heartbeat(t->record, now);
+    Use q(sql("UPDATE task_tokens SET last_heartbeat = ?, heartbeat_due = ? WHERE token = ?"));
+    q->bind(1, t->record.last_heartbeat);
+    q->bind(2, t->record.heartbeat_due);
+    q->bind(3, token);
+    q->exec();
+    return std::move(t->record);
+  });
+}
+
+// ---- Activities -------------------------------------------------------------
+
+namespace {
+ActivityRecord activity_from(SQLite::Statement& q) {
+  return {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()};
+}
+}  // namespace
+
+StatusOr<ActivityRecord> SqliteStore::create_activity(const ActivityRecord& activity) {
+  return write([&]() -> StatusOr<ActivityRecord> {
+    {
+      Use q(sql("SELECT arn, name, creation_date FROM activities WHERE name = ?"));
+      q->bind(1, activity.name);
+      if (q->executeStep()) return activity_from(*q);
     }
-    return TaskTokenRecord{
-        token, q->getColumn(0).getString(), q->getColumn(1).getString(),
-        parse_token_status(q->getColumn(2).getString()).value_or(TokenStatus::kClosed)};
+    Use q(sql("INSERT INTO activities (arn, name, creation_date) VALUES (?, ?, ?)"));
+    q->bind(1, activity.arn);
+    q->bind(2, activity.name);
+    q->bind(3, activity.creation_date);
+    q->exec();
+    return activity;
+  });
+}
+
+StatusOr<ActivityRecord> SqliteStore::describe_activity(const std::string& arn) {
+  return read([&]() -> StatusOr<ActivityRecord> {
+    Use q(sql("SELECT arn, name, creation_date FROM activities WHERE arn = ?"));
+    q->bind(1, arn);
+    if (!q->executeStep()) return internal::not_found_activity(arn);
+    return activity_from(*q);
+  });
+}
+
+StatusOr<Page<ActivityRecord>> SqliteStore::list_activities(const PageRequest& page) {
+  std::optional<std::string> after;
+  if (!page.next_token.empty()) {
+    after = internal::decode_name_cursor(page.next_token);
+    if (!after) return Status(Code::kInvalidArgument, "invalid next_token '" + page.next_token + "'");
+  }
+  const int size = internal::page_size(page);
+  return read([&]() -> StatusOr<Page<ActivityRecord>> {
+    Use q(sql("SELECT arn, name, creation_date FROM activities WHERE name > ? ORDER BY name LIMIT ?"));
+    q->bind(1, after.value_or(""));
+    q->bind(2, size + 1);
+    Page<ActivityRecord> out;
+    while (q->executeStep()) {
+      if (static_cast<int>(out.items.size()) == size) {
+        out.next_token = internal::encode_name_cursor(out.items.back().name);
+        break;
+      }
+      out.items.push_back(activity_from(*q));
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::delete_activity(const std::string& arn) {
+  return write([&]() -> Status {
+    Use q(sql("DELETE FROM activities WHERE arn = ?"));
+    q->bind(1, arn);
+    q->exec();
+    if (db_->getChanges() == 0) return internal::not_found_activity(arn);
+    return {};
+  });
+}
+
+StatusOr<std::optional<TaskTokenRecord>> SqliteStore::take_activity_task(const std::string& activity_arn,
+                                                                         const std::string& worker_name,
+                                                                         UnixNanos now) {
+  return write([&]() -> StatusOr<std::optional<TaskTokenRecord>> {
+    // The oldest task still open whose deadlines have not passed.
+    Use q(
+        sql("SELECT token FROM task_tokens WHERE activity_arn = ? AND status = 'OPEN' AND worker_name IS NULL "
+            "AND (timeout_at = 0 OR timeout_at >= ?) AND (heartbeat_due = 0 OR heartbeat_due >= ?) "
+            "ORDER BY created, token"));
+    q->bind(1, activity_arn);
+    q->bind(2, now);
+    q->bind(3, now);
+    std::vector<std::string> candidates;
+    while (q->executeStep()) candidates.push_back(q->getColumn(0).getString());
+    q->reset();
+    for (const std::string& token : candidates) {
+      std::optional<StoredToken> t = load_token(token);
+      if (!t || t->execution_status != ExecutionStatus::kRunning) continue;
+      Use take(sql("UPDATE task_tokens SET worker_name = ? WHERE token = ?"));
+      take->bind(1, worker_name);
+      take->bind(2, token);
+      take->exec();
+      wake_if_parked(t->execution_seq, t->record.execution_arn, now);
+      t->record.worker_name = worker_name;
+      return std::optional<TaskTokenRecord>(std::move(t->record));
+    }
+    return std::optional<TaskTokenRecord>();
   });
 }
 

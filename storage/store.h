@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,6 +106,36 @@ class Store {
   virtual StatusOr<std::vector<TimerRecord>> list_timers(const std::string& execution_arn) = 0;
   // NotFound if the token was never added.
   virtual StatusOr<TaskTokenRecord> get_task_token(const std::string& token) = 0;
+  // SendTaskSuccess / SendTaskFailure: closes the OPEN token and stores
+  // `result` with it, in one transaction, and makes its execution claimable
+  // at once if it is parked (a worker holding it finds the result by
+  // get_task_token). Returns the token as it now is. NotFound for an unknown
+  // token; Conflict when the token is closed, its execution is not RUNNING,
+  // or `now` is past its timeout_at or heartbeat_due (the task timed out).
+  virtual StatusOr<TaskTokenRecord> close_task_token(const std::string& token, const TaskTokenResult& result,
+                                                     UnixNanos now) = 0;
+  // SendTaskHeartbeat: last_heartbeat = now and, for a task with a heartbeat,
+  // heartbeat_due = now + heartbeat_seconds. Errors as close_task_token.
+  virtual StatusOr<TaskTokenRecord> heartbeat_task_token(const std::string& token, UnixNanos now) = 0;
+
+  // ---- Activities -----------------------------------------------------------
+
+  // Creates an activity. CreateActivity is idempotent: an activity of that
+  // name already there is returned as it is.
+  virtual StatusOr<ActivityRecord> create_activity(const ActivityRecord& activity) = 0;
+  // NotFound if absent (or deleted).
+  virtual StatusOr<ActivityRecord> describe_activity(const std::string& arn) = 0;
+  // Ordered by name.
+  virtual StatusOr<Page<ActivityRecord>> list_activities(const PageRequest& page) = 0;
+  // NotFound if absent. Tasks already scheduled on it stay (until they time out).
+  virtual Status delete_activity(const std::string& arn) = 0;
+  // GetActivityTask: hands the oldest OPEN task of the activity that no
+  // worker took yet to `worker_name` (recorded in the token) and makes its
+  // execution claimable at once if parked (its worker then writes
+  // ActivityStarted). Empty when there is none.
+  virtual StatusOr<std::optional<TaskTokenRecord>> take_activity_task(const std::string& activity_arn,
+                                                                      const std::string& worker_name,
+                                                                      UnixNanos now) = 0;
 
   // ---- Leases: one worker at a time owns an execution -----------------------
 
@@ -210,6 +241,28 @@ class StoreWrapper : public Store {
   StatusOr<TaskTokenRecord> get_task_token(const std::string& token) override {
     return target_->get_task_token(token);
   }
+  StatusOr<TaskTokenRecord> close_task_token(const std::string& token, const TaskTokenResult& result,
+                                             UnixNanos now) override {
+    return target_->close_task_token(token, result, now);
+  }
+  StatusOr<TaskTokenRecord> heartbeat_task_token(const std::string& token, UnixNanos now) override {
+    return target_->heartbeat_task_token(token, now);
+  }
+  StatusOr<ActivityRecord> create_activity(const ActivityRecord& activity) override {
+    return target_->create_activity(activity);
+  }
+  StatusOr<ActivityRecord> describe_activity(const std::string& arn) override {
+    return target_->describe_activity(arn);
+  }
+  StatusOr<Page<ActivityRecord>> list_activities(const PageRequest& page) override {
+    return target_->list_activities(page);
+  }
+  Status delete_activity(const std::string& arn) override { return target_->delete_activity(arn); }
+  StatusOr<std::optional<TaskTokenRecord>> take_activity_task(const std::string& activity_arn,
+                                                              const std::string& worker_name,
+                                                              UnixNanos now) override {
+    return target_->take_activity_task(activity_arn, worker_name, now);
+  }
   Status acquire_lease(const std::string& execution_arn, const std::string& owner, UnixNanos now,
                        UnixNanos expiry) override {
     return target_->acquire_lease(execution_arn, owner, now, expiry);
@@ -269,7 +322,7 @@ struct SqliteOptions {
 };
 
 // The newest schema this build reads and writes.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 // PRAGMA application_id of a Stepwise database ("STPW").
 inline constexpr std::int32_t kApplicationId = 0x53545057;
 
