@@ -551,7 +551,9 @@ struct Interp {
     q.context = ctx.is_null() ? nullptr : &ctx;
     q.vars = &vars_;
     q.random = E.random.get();
-    q.now_millis = now() / 1000000;
+    // $now() and $millis() read the time the state was entered: one clock
+    // read per state, and the same value for every expression of the state.
+    q.now_millis = ex.st.frames[vars_.frame].entered_time / 1000000;
     return q;
   }
 
@@ -592,9 +594,16 @@ struct Interp {
     // The staged values are still written to history (append_assigned) when it is recorded.
     const bool keep = recording();
     for (auto& kv : staged_) f.variables[kv.key()] = keep ? kv.value() : std::move(kv.value());
+    // The variables this scope sees (its own and the enclosing scopes'):
+    // measured only when there are enough of them to reach the limit, as each
+    // is at most kVariableLimit.
+    std::size_t count = 0;
+    for (std::int32_t id = static_cast<std::int32_t>(f.id); id >= 0; id = frame(static_cast<std::uint32_t>(id)).parent)
+      count += frame(static_cast<std::uint32_t>(id)).variables.size();
+    if (count * kVariableLimit <= kExecutionVariablesLimit) return std::nullopt;
     std::size_t total = 0;
-    for (const Frame& fr : ex.st.frames)
-      if (fr.in_use && !fr.variables.empty()) total += json_size(fr.variables);
+    for (std::int32_t id = static_cast<std::int32_t>(f.id); id >= 0; id = frame(static_cast<std::uint32_t>(id)).parent)
+      total += json_size(frame(static_cast<std::uint32_t>(id)).variables);
     if (total > kExecutionVariablesLimit)
       return Failure{"States.DataLimitExceeded",
                      "The execution's variables have a size exceeding the maximum number of bytes service limit.",
