@@ -1043,11 +1043,15 @@ struct Interp {
       if (auto bad = stage_assign(*assign, Scope{f.input, ctx, E.random.get(), &vars_}, q))
         return fail_here(fid, s, std::move(*bad));
     }
+    // Past this point only the execution can fail (the output over the size
+    // limit): a redrive runs the state again with its raw input, kept here.
     if (output) {
       auto out = output->evaluate(q, "Output");
       if (!out) return fail_here(fid, s, std::move(out.failure()));
+      keep_raw_input(f);
       f.input = std::move(*out);
     } else if (result) {
+      keep_raw_input(f);
       f.input = std::move(*result);
     }
     return leave(fid, s, next);
