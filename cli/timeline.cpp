@@ -53,8 +53,26 @@ struct Lane {
   }
 };
 
+// One compensation of a saga's roll-back (docs/sagas.md).
+struct Undo {
+  std::string step;
+  Nanos start = 0;
+  std::optional<Nanos> end;
+  int attempts = 0;
+  std::string outcome;  // "compensated", "failed: ERROR"; empty while running
+};
+
+// One roll-back: its trigger and its compensations, in the order they ran.
+struct RollBackRun {
+  std::string trigger;  // EXECUTION_FAILED, COMPENSATE_STATE
+  std::string name;     // the Compensate state
+  std::string status;   // SUCCEEDED / FAILED; empty while running
+  std::vector<Undo> undos;
+};
+
 struct Timeline {
   std::vector<Lane> lanes{Lane{}};
+  std::vector<RollBackRun> roll_backs;
   std::string arn, status, error, cause;
   bool has_error = false, has_cause = false;
   Nanos start = 0, end = 0;
@@ -107,6 +125,12 @@ class Builder {
     if (starts_with(type, "Execution")) {
       execution_event(type, e, ts);
       lane_of_[id] = 0;
+      type_of_[id] = type;
+      return;
+    }
+    if (starts_with(type, "Compensation")) {  // a roll-back's events belong to no state
+      compensation_event(type, e, ts);
+      lane_of_[id] = lane_of(prev);
       type_of_[id] = type;
       return;
     }
@@ -183,6 +207,37 @@ class Builder {
       t_.cause = v->is_string() ? std::string(v->get_string()) : "";
     }
     if (open && open->errors.empty() && t_.has_error && type != "ExecutionAborted") open->errors.push_back(t_.error);
+  }
+
+  void compensation_event(const std::string& type, const json::object& e, Nanos ts) {
+    auto& runs = t_.roll_backs;
+    if (type == "CompensationStarted") {
+      runs.push_back(RollBackRun{detail_string(e, "trigger"), detail_string(e, "name"), "", {}});
+      return;
+    }
+    if (runs.empty()) return;
+    RollBackRun& run = runs.back();
+    if (type == "CompensationSucceeded" || type == "CompensationFailed") {
+      run.status = type == "CompensationSucceeded" ? "SUCCEEDED" : "FAILED";
+      return;
+    }
+    const std::string step = detail_string(e, "name");
+    if (type == "CompensationStepStarted") {
+      if (run.undos.empty() || run.undos.back().step != step || run.undos.back().end) {
+        run.undos.push_back(Undo{step, ts, std::nullopt, 0, ""});
+      }
+      ++run.undos.back().attempts;
+      return;
+    }
+    if (run.undos.empty()) return;
+    Undo& undo = run.undos.back();
+    if (type == "CompensationStepSucceeded") {
+      undo.end = ts;
+      undo.outcome = "compensated";
+    } else if (type == "CompensationStepFailed") {
+      undo.end = ts;
+      undo.outcome = "failed: " + detail_string(e, "error");
+    }
   }
 
   void state_event(int lane_id, const std::string& type, const json::object& e, Nanos ts, std::int64_t id) {
@@ -388,6 +443,20 @@ void print_timeline(const Timeline& t, std::ostream& out) {
   if (t.has_cause) out << "Cause     " << t.cause << "\n";
   out << "\n";
   Printer(t, out).lane(0, 0);
+  for (const auto& run : t.roll_backs) {
+    out << "\nRoll-back (" << (run.trigger == "COMPENSATE_STATE" ? "Compensate state " + run.name : "uncaught error")
+        << ")  " << (run.status.empty() ? "RUNNING" : run.status) << "\n";
+    std::size_t width = 0;
+    for (const auto& u : run.undos) width = std::max(width, u.step.size());
+    for (const auto& u : run.undos) {
+      std::string line = "  " + offset_text(u.start - t.start) + "  ";
+      std::string duration = u.end ? duration_text(*u.end - u.start) : (t.ended ? "unfinished" : "running");
+      line += duration + std::string(duration.size() < 8 ? 8 - duration.size() : 1, ' ');
+      line += u.step + std::string(width - u.step.size() + 2, ' ') + u.outcome;
+      if (u.attempts > 1) line += "  (" + std::to_string(u.attempts) + " attempts)";
+      out << line << "\n";
+    }
+  }
 }
 
 }  // namespace

@@ -58,6 +58,8 @@ struct Execution {
 };
 
 inline constexpr std::uint32_t kNoFrame = UINT32_MAX;
+// Wakeup::frame of a roll-back's compensation call (engine/saga.cpp).
+inline constexpr std::uint32_t kSagaFrame = UINT32_MAX - 1;
 
 // A task completion or timer delivered back to the loop.
 struct Wakeup {
@@ -148,6 +150,28 @@ class Engine::Impl {
   // ... once its first ready frames have run: re-arms its other timers,
   // invokes its other tasks again, schedules its other ready frames.
   void finish_restore(Execution& ex);
+  // The interpreter's side of a roll-back (interpreter.cpp): the execution
+  // ends FAILED with the error the roll-back was run for; a Compensate
+  // state's frame continues with the roll-back's report.
+  void end_rolled_back(Execution& ex);
+  void compensate_state_done(Execution& ex, std::uint32_t fid, json::value report);
+
+  // Sagas (saga.cpp, docs/sagas.md).
+  // A Task, Parallel or Map state with a Compensate block completed in frame
+  // `fid`: remember it for a roll-back.
+  void saga_record(Execution& ex, std::uint32_t fid, json::value input, json::value result);
+  // The execution failed with an error nothing caught: true when a roll-back
+  // runs first (every frame then stands still); false to end it now.
+  bool saga_fail(Execution& ex, const Failure& failure);
+  // A Compensate state in frame `fid` asks for the roll-back of its scope:
+  // the report when there is nothing to wait for, else nullopt (the frame
+  // waits in phase Children until compensate_state_done).
+  std::optional<json::value> saga_request(Execution& ex, std::uint32_t fid);
+  // A delivery for the roll-back's current call (Wakeup::frame kSagaFrame).
+  bool saga_wakeup(Execution& ex, Wakeup& w);
+  // A resumed execution: invokes the roll-back's call in flight again or
+  // re-arms its retry timer.
+  void saga_restore(Execution& ex);
 
   EngineOptions opts;
   std::shared_ptr<FunctionRegistry> functions = std::make_shared<FunctionRegistry>();

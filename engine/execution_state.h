@@ -106,8 +106,62 @@ struct Frame {
   // state is entered again it runs only `relaunch` and the iterations not
   // started, keeping the other results.
   bool rerun = false;
+  // A number no other frame of the execution had (0: none given; only a
+  // definition with compensations numbers its frames): names the frame in
+  // the scope of a completed step (see CompensationRecord).
+  std::uint64_t serial = 0;
 
   bool operator==(const Frame&) const = default;
+};
+
+// ---- Sagas (docs/sagas.md) ------------------------------------------------
+
+// A completed step that declares a Compensate block, in order of completion.
+struct CompensationRecord {
+  states::MachineId machine = 0;
+  states::StateIndex state = 0;
+  json::value input;   // the step's effective input
+  json::value result;  // the step's result (before ResultSelector)
+  // Serials of the frames the step ran in, innermost first: a Compensate
+  // state rolls back the steps whose scope holds its own frame.
+  std::vector<std::uint64_t> scope;
+  enum class Status : std::uint8_t { Pending, Running, Succeeded, Failed } status = Status::Pending;
+  std::string error, cause;  // when Failed
+  bool operator==(const CompensationRecord&) const = default;
+};
+
+// A roll-back in progress: compensations run one at a time, in `order`.
+struct RollBack {
+  // The frame at the Compensate state that asked for it; kRollBackExecution
+  // when the execution failed with an error nothing caught.
+  std::uint32_t frame = 0;
+  std::vector<std::uint32_t> order;  // indexes into SagaState::records, the next at `next`
+  std::uint32_t next = 0;
+  std::uint32_t failed = 0;  // compensations that failed after their retries
+  // The current compensation call.
+  enum class Phase : std::uint8_t { Ready, Task, Timer } phase = Phase::Ready;
+  std::uint64_t token = 0;
+  std::uint32_t retry_count = 0;
+  std::vector<std::uint32_t> attempts;  // per retrier
+  json::value payload;                  // the request, while in flight
+  Nanos due = 0;                        // retry backoff
+  Nanos task_deadline = 0;              // 0: none
+  double timeout_seconds = 0;
+  bool operator==(const RollBack&) const = default;
+};
+inline constexpr std::uint32_t kRollBackExecution = UINT32_MAX;
+
+struct SagaState {
+  std::vector<CompensationRecord> records;
+  std::optional<RollBack> active;
+  std::vector<std::uint32_t> waiting;  // Compensate-state frames queued behind `active`, first first
+  // The execution failed with an error nothing caught: every frame stands
+  // still, and once the roll-back has run the execution ends FAILED with it.
+  bool failing = false;
+  std::string error, cause;
+  bool has_error = false, has_cause = false;
+  std::uint64_t next_serial = 1;
+  bool operator==(const SagaState&) const = default;
 };
 
 struct ExecutionState {
@@ -138,6 +192,9 @@ struct ExecutionState {
   // happened ($$.Execution.RedriveTime, 0: never redriven).
   std::int64_t redrive_count = 0;
   Nanos redrive_time = 0;
+  // Completed compensable steps and the roll-back in progress (only a
+  // definition with compensations fills it).
+  SagaState saga;
 
   bool operator==(const ExecutionState&) const = default;
 };

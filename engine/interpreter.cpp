@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "engine/engine_impl.h"
 #include "states/query.h"
@@ -78,14 +79,14 @@ bool error_matches(const std::vector<std::string>& names, const std::string& err
 const char* entered_name(StateType t) {
   static const char* names[] = {"TaskStateEntered",    "PassStateEntered",     "ChoiceStateEntered",
                                 "WaitStateEntered",    "SucceedStateEntered",  "FailStateEntered",
-                                "ParallelStateEntered", "MapStateEntered"};
+                                "ParallelStateEntered", "MapStateEntered",      "CompensateStateEntered"};
   return names[static_cast<int>(t)];
 }
 
 const char* exited_name(StateType t) {
   static const char* names[] = {"TaskStateExited",    "PassStateExited",     "ChoiceStateExited",
                                 "WaitStateExited",    "SucceedStateExited",  "FailStateExited",
-                                "ParallelStateExited", "MapStateExited"};
+                                "ParallelStateExited", "MapStateExited",      "CompensateStateExited"};
   return names[static_cast<int>(t)];
 }
 
@@ -303,6 +304,7 @@ struct Interp {
     f.machine = machine;
     f.state = def().machine(machine).start;
     f.input = std::move(input);
+    if (def().has_compensation) f.serial = ex.st.saga.next_serial++;  // names the frame in a step's scope
     if (parent >= 0) {
       const Frame& p = frame(static_cast<std::uint32_t>(parent));
       f.quiet = p.quiet || distributed(state_of(p));
@@ -332,9 +334,22 @@ struct Interp {
     if (f.entered && (f.phase == FramePhase::Task || f.phase == FramePhase::Timer || f.phase == FramePhase::Children)) {
       const State& s = state_of(f);
       static const char* names[] = {"TaskStateAborted", nullptr, nullptr, "WaitStateAborted", nullptr, nullptr,
-                                    "ParallelStateAborted", "MapStateAborted"};
+                                    "ParallelStateAborted", "MapStateAborted", nullptr};
       if (const char* n = names[static_cast<int>(s.type)]) emit(&f, n);
     }
+  }
+
+  // A frame's ...StateAborted event and, for an iteration of an inline Map,
+  // the MapIterationAborted that follows it.
+  void emit_frame_aborted(Frame& f) {
+    emit_state_aborted(f);
+    if (f.parent < 0) return;
+    Frame& p = frame(static_cast<std::uint32_t>(f.parent));
+    const State& ps = state_of(p);
+    if (ps.type != StateType::Map || distributed(ps)) return;
+    emit(&p, "MapIterationAborted", [&](std::string& d) {
+      iteration_details(d, "mapIterationAbortedEventDetails", ps.name, f.slot);
+    });
   }
 
   // Stops a frame and everything below it (a failed sibling branch, a
@@ -343,7 +358,7 @@ struct Interp {
     Frame& f = frame(id);
     for (auto c : f.children) abort_frame(c);
     f.children.clear();
-    emit_state_aborted(f);
+    emit_frame_aborted(f);
     release_tree(id);
   }
 
@@ -353,7 +368,7 @@ struct Interp {
   void emit_aborted(std::uint32_t id) {
     Frame& f = frame(id);
     for (auto c : f.children) emit_aborted(c);
-    emit_state_aborted(f);
+    emit_frame_aborted(f);
   }
 
   // ---- Keeping what a redrive needs ---------------------------------------
@@ -374,7 +389,7 @@ struct Interp {
     for (auto c : f.children) halt_tree(c);
     f.halted.insert(f.halted.end(), f.children.begin(), f.children.end());
     f.children.clear();
-    emit_state_aborted(f);
+    emit_frame_aborted(f);
     halt(f);
   }
 
@@ -782,9 +797,11 @@ struct Interp {
     end_execution(ExecutionStatus::Succeeded);
   }
 
-  void execution_failed(const Failure& f, ExecutionStatus status = ExecutionStatus::Failed) {
+  void execution_failed(const Failure& f, ExecutionStatus status = ExecutionStatus::Failed, bool rolled_back = false) {
     // The state that failed (if it was rewriting its input) shows its raw input.
     if (raw_backup.frame != kNoFrame) restore_raw_input(raw_backup.frame);
+    // Nothing caught the error: completed steps are rolled back first (sagas).
+    if (status == ExecutionStatus::Failed && !rolled_back && E.saga_fail(ex, f)) return;
     const char* type = status == ExecutionStatus::TimedOut ? "ExecutionTimedOut" : "ExecutionFailed";
     const char* key =
         status == ExecutionStatus::TimedOut ? "executionTimedOutEventDetails" : "executionFailedEventDetails";
@@ -917,6 +934,7 @@ struct Interp {
       });
       drop_staged();
       if (container) discard_progress(fid);
+      if (s.compensate) f.effective = nullptr;  // a Parallel's input kept for its compensation
       f.state = c.next;
       f.entered = false;
       f.phase = FramePhase::Ready;
@@ -993,6 +1011,7 @@ struct Interp {
       case StateType::Task: return run_task(fid, s);
       case StateType::Parallel: return run_parallel(fid, s);
       case StateType::Map: return run_map(fid, s);
+      case StateType::Compensate: return run_compensate(fid, s);
     }
     return false;
   }
@@ -1614,6 +1633,7 @@ struct Interp {
     const State& s = state_of(f);
     f.phase = FramePhase::Ready;
     f.token = 0;
+    json::value request = std::move(f.effective);
     f.effective = nullptr;  // the request's payload
     if (!o.ok) {
       // A task that reports States.Timeout timed out: Catch sees an empty Cause.
@@ -1636,6 +1656,7 @@ struct Interp {
       det["outputDetails"] = json::object{{"truncated", false}};
       d[details_key(type)] = std::move(det);
     });
+    if (s.compensate) E.saga_record(ex, fid, std::move(request), o.output);
     return finish_with_result(fid, s, std::move(o.output));
   }
 
@@ -1666,6 +1687,25 @@ struct Interp {
     return leave(fid, s, s.end ? states::kNoState : s.next);
   }
 
+  // ---- Compensate (saga extension, docs/sagas.md) ---------------------------
+
+  // Asks for the roll-back of the steps completed in this frame's scope; the
+  // frame waits for it (phase Children) unless there is nothing to wait for.
+  // The report arrives as f.results[0]; ResultPath (default: discard) places it.
+  bool run_compensate(std::uint32_t fid, const State& s) {
+    if (frame(fid).results.empty()) {
+      auto report = E.saga_request(ex, fid);
+      if (!report) return false;
+      frame(fid).results.emplace_back(std::move(*report));
+    }
+    Frame& g = frame(fid);
+    json::value report = std::move(g.results[0]);
+    g.results = {};
+    if (auto bad = apply_result_path_in_place(s.result_path, g.input, std::move(report)))
+      return fail_here(fid, s, std::move(*bad));
+    return leave(fid, s, s.end ? states::kNoState : s.next);
+  }
+
   // ---- Parallel -----------------------------------------------------------
 
   bool run_parallel(std::uint32_t fid, const State& s) {
@@ -1691,6 +1731,7 @@ struct Interp {
       json::value results = std::move(f.results);
       f.results = {};
       f.total = f.succeeded = 0;
+      if (s.compensate) E.saga_record(ex, fid, std::exchange(f.effective, nullptr), results);
       // AWS writes no ParallelStateSucceeded: ParallelStateExited follows the branches.
       return finish_with_result(fid, s, std::move(results));
     }
@@ -1701,6 +1742,7 @@ struct Interp {
                                : effective_input(s, f.input, ctx);
     if (!effective) return fail_here(fid, s, effective.failure());
     json::value branch_input = std::move(*effective);
+    if (s.compensate) f.effective = branch_input;  // the step's input, for its compensation
     emit(&f, "ParallelStateStarted");
     const auto n = static_cast<std::uint32_t>(spec.branches.size());
     f.total = n;
@@ -1768,6 +1810,7 @@ struct Interp {
     if (f.phase == FramePhase::Ready && f.total && f.launched == f.total && f.running == 0 && f.relaunch.empty()) {
       json::value results = std::move(f.results);
       discard_progress(fid);  // and the iterations whose failure was tolerated
+      if (s.compensate) E.saga_record(ex, fid, f.effective, results);
       if (distributed(s)) emit(&f, "MapRunSucceeded");
       emit(&f, "MapStateSucceeded");
       return finish_with_result(fid, s, std::move(results));
@@ -2086,6 +2129,7 @@ void Engine::Impl::stop(Execution& ex, std::optional<std::string> error, std::op
 }
 
 void Engine::Impl::advance(Execution& ex, std::uint32_t fid) {
+  if (ex.st.saga.failing) return;  // a roll-back runs: every frame stands still
   Interp in{*this, ex};
   while (!ex.finished) {
     Frame& f = ex.st.frames[fid];
@@ -2104,7 +2148,9 @@ void Engine::Impl::on_wakeup(Execution& ex, Wakeup& w) {
 
 bool Engine::Impl::apply_wakeup(Execution& ex, Wakeup& w) {
   Interp in{*this, ex};
+  if (w.frame == kSagaFrame) return saga_wakeup(ex, w);
   if (w.kind == Wakeup::Kind::ExecutionTimeout) {
+    if (ex.st.saga.failing) return false;  // it has failed: the roll-back finishes first
     // The frames stay as they stand: a redrive continues from there.
     Failure timeout{"States.Timeout", "", false};
     timeout.has_cause = false;
@@ -2237,6 +2283,27 @@ void Engine::Impl::finish_restore(Execution& ex) {
   };
   for (auto id : rest->queue.ready) add(id);
   for (std::uint32_t id = 0; id < frames.size(); ++id) add(id);
+  saga_restore(ex);
+}
+
+void Engine::Impl::end_rolled_back(Execution& ex) {
+  Interp in{*this, ex};
+  const SagaState& sg = ex.st.saga;
+  Failure f{sg.error, sg.cause, false};
+  f.has_error = sg.has_error;
+  f.has_cause = sg.has_cause;
+  in.execution_failed(f, ExecutionStatus::Failed, /*rolled_back=*/true);
+}
+
+void Engine::Impl::compensate_state_done(Execution& ex, std::uint32_t fid, json::value report) {
+  Frame& f = ex.st.frames[fid];
+  // A sibling's failure may have stopped the frame while it waited.
+  if (!f.in_use || f.phase != FramePhase::Children || ex.def->machine(f.machine).states[f.state].type !=
+                                                           states::StateType::Compensate)
+    return;
+  f.results = json::array{std::move(report)};
+  f.phase = FramePhase::Ready;
+  schedule(ex, fid);
 }
 
 }  // namespace stepwise

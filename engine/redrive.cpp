@@ -31,6 +31,7 @@ std::string refusal(const ExecutionState& st, Nanos now) {
   if (st.arn.find(":express:") != std::string::npos)
     return "Execution belongs to an EXPRESS state machine and cannot be redriven";
   if (st.next_event_id - 1 >= kRedriveMaxEvents) return "Execution history event limit exceeded";
+  if (st.saga.failing) return "Execution was rolled back by its compensations and cannot be redriven";
   if (now - st.start_time > kOneYear) return "Execution has exceeded the max execution time";
   return {};
 }

@@ -700,6 +700,37 @@ ServiceResult Service::start_execution(const json::object& request) {
   return out;
 }
 
+namespace {
+
+// Stepwise's saga extension (docs/sagas.md): how the roll-back of a FAILED
+// execution went, from its last events (the roll-back's end comes right
+// before ExecutionFailed): {"status":"SUCCEEDED"|"FAILED","compensated":n,
+// "failed":n,"error","cause"}. Nullopt when the execution rolled nothing back.
+std::optional<json::object> compensation_summary(storage::Store& store, const std::string& arn) {
+  storage::HistoryRequest last;
+  last.page.max_results = 2;
+  last.reverse_order = true;
+  auto events = store.get_history(arn, last);
+  if (!events.ok()) return std::nullopt;
+  for (const auto& e : events->items) {
+    if (e.type != "CompensationSucceeded" && e.type != "CompensationFailed") continue;
+    const bool ok = e.type == "CompensationSucceeded";
+    json::object out{{"status", ok ? "SUCCEEDED" : "FAILED"}};
+    HistoryEvent h;
+    h.details = e.details;
+    json::object details = h.details_object();
+    const char* key = ok ? "compensationSucceededEventDetails" : "compensationFailedEventDetails";
+    if (const auto* d = details.if_contains(key); d && d->is_object()) {
+      for (const auto& kv : d->get_object()) out[kv.key()] = kv.value();
+    }
+    if (!out.contains("failed")) out["failed"] = 0;
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 ServiceResult Service::describe_execution(const json::object& request) {
   Reader in(request);
   const std::string arn = in.required("executionArn");
@@ -728,6 +759,14 @@ ServiceResult Service::describe_execution(const json::object& request) {
   auto redrive = redrive_status(*rec, options_.clock->now());
   out["redriveStatus"] = redrive.status;
   if (!redrive.reason.empty()) out["redriveStatusReason"] = redrive.reason;
+  if (rec->status == storage::ExecutionStatus::kFailed) {
+    if (auto roll_back = compensation_summary(*store_, arn)) {
+      out["compensation"] = std::move(*roll_back);
+      // prepare_redrive refuses it (engine/redrive.cpp).
+      out["redriveStatus"] = "NOT_REDRIVABLE";
+      out["redriveStatusReason"] = "Execution was rolled back by its compensations and cannot be redriven";
+    }
+  }
   return out;
 }
 

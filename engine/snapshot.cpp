@@ -77,6 +77,7 @@ json::object frame_to_json(const Frame& f) {
   if (!f.halted.empty()) o["halted"] = id_array(f.halted);
   if (!f.relaunch.empty()) o["relaunch"] = id_array(f.relaunch);
   put("rerun", f.rerun, d.rerun);
+  put("serial", f.serial, d.serial);
   return o;
 }
 
@@ -267,6 +268,7 @@ void read_frame(const json::object& o, Frame& f, std::string path, std::string& 
   r.ids("halted", f.halted);
   r.ids("relaunch", f.relaunch);
   r.boolean("rerun", f.rerun);
+  r.integer("serial", f.serial);
 }
 
 // Ids, parents and children must point at frames that exist and agree.
@@ -321,6 +323,120 @@ std::string check_structure(const ExecutionSnapshot& s) {
   return {};
 }
 
+// ---- Sagas: "saga":{"records":[...],"active":{...},"waiting":[...],
+//      "failing","error","cause","hasError","hasCause","nextSerial"} -----------
+
+const char* kRecordStatusNames[] = {"PENDING", "RUNNING", "SUCCEEDED", "FAILED"};
+const char* kRollBackPhaseNames[] = {"READY", "TASK", "TIMER"};
+
+json::object saga_to_json(const SagaState& sg) {
+  json::object o;
+  json::array records;
+  for (const auto& r : sg.records) {
+    json::object ro{{"machine", r.machine}, {"state", r.state}, {"input", r.input}, {"result", r.result}};
+    json::array scope;
+    for (auto s : r.scope) scope.emplace_back(s);
+    ro["scope"] = std::move(scope);
+    ro["status"] = kRecordStatusNames[static_cast<int>(r.status)];
+    if (r.status == CompensationRecord::Status::Failed) {
+      ro["error"] = r.error;
+      ro["cause"] = r.cause;
+    }
+    records.emplace_back(std::move(ro));
+  }
+  o["records"] = std::move(records);
+  if (sg.active) {
+    const RollBack& b = *sg.active;
+    json::object a{{"frame", b.frame},
+                   {"order", id_array(b.order)},
+                   {"next", b.next},
+                   {"failed", b.failed},
+                   {"phase", kRollBackPhaseNames[static_cast<int>(b.phase)]},
+                   {"token", b.token},
+                   {"retryCount", b.retry_count},
+                   {"attempts", id_array(b.attempts)},
+                   {"payload", b.payload},
+                   {"due", b.due},
+                   {"taskDeadline", b.task_deadline},
+                   {"timeoutSeconds", b.timeout_seconds}};
+    o["active"] = std::move(a);
+  }
+  if (!sg.waiting.empty()) o["waiting"] = id_array(sg.waiting);
+  o["failing"] = sg.failing;
+  o["error"] = sg.error;
+  o["cause"] = sg.cause;
+  o["hasError"] = sg.has_error;
+  o["hasCause"] = sg.has_cause;
+  o["nextSerial"] = sg.next_serial;
+  return o;
+}
+
+// Reads "saga"; returns the first problem, or "".
+std::string saga_from_json(const json::value& v, SagaState& sg) {
+  const std::string path = "snapshot.execution.saga";
+  if (!v.is_object()) return path + " is not an object";
+  std::string error;
+  Reader r(v.get_object(), path, error);
+  r.boolean("failing", sg.failing);
+  r.string("error", sg.error);
+  r.string("cause", sg.cause);
+  r.boolean("hasError", sg.has_error);
+  r.boolean("hasCause", sg.has_cause);
+  r.integer("nextSerial", sg.next_serial);
+  r.ids("waiting", sg.waiting);
+  if (!error.empty()) return error;
+  if (const json::value* recs = v.get_object().if_contains("records")) {
+    if (!recs->is_array()) return path + ".records is not an array";
+    std::size_t i = 0;
+    for (const auto& e : recs->get_array()) {
+      const std::string where = path + ".records[" + std::to_string(i++) + "]";
+      if (!e.is_object()) return where + " is not an object";
+      CompensationRecord rec;
+      Reader rr(e.get_object(), where, error);
+      rr.integer("machine", rec.machine, true);
+      rr.integer("state", rec.state, true);
+      rr.value("input", rec.input);
+      rr.value("result", rec.result);
+      rr.name("status", rec.status, kRecordStatusNames);
+      rr.string("error", rec.error);
+      rr.string("cause", rec.cause);
+      if (const json::value* scope = e.get_object().if_contains("scope")) {
+        if (!scope->is_array()) return where + ".scope is not an array";
+        for (const auto& s : scope->get_array()) {
+          if (s.is_uint64()) rec.scope.push_back(s.get_uint64());
+          else if (s.is_int64() && s.get_int64() >= 0) rec.scope.push_back(static_cast<std::uint64_t>(s.get_int64()));
+          else return where + ".scope holds a value that is not a serial";
+        }
+      }
+      if (!error.empty()) return error;
+      sg.records.push_back(std::move(rec));
+    }
+  }
+  if (const json::value* av = v.get_object().if_contains("active")) {
+    if (!av->is_object()) return path + ".active is not an object";
+    RollBack b;
+    Reader ar(av->get_object(), path + ".active", error);
+    ar.integer("frame", b.frame, true);
+    ar.ids("order", b.order);
+    ar.integer("next", b.next);
+    ar.integer("failed", b.failed);
+    ar.name("phase", b.phase, kRollBackPhaseNames);
+    ar.integer("token", b.token);
+    ar.integer("retryCount", b.retry_count);
+    ar.ids("attempts", b.attempts);
+    ar.value("payload", b.payload);
+    ar.integer("due", b.due);
+    ar.integer("taskDeadline", b.task_deadline);
+    ar.number("timeoutSeconds", b.timeout_seconds);
+    if (!error.empty()) return error;
+    for (auto i : b.order)
+      if (i >= sg.records.size()) return path + ".active.order names record " + std::to_string(i) + ", which does not exist";
+    if (b.next > b.order.size()) return path + ".active.next is past the end of its order";
+    sg.active = std::move(b);
+  }
+  return {};
+}
+
 Failure invalid(std::string cause) {
   return Failure{"Stepwise.InvalidSnapshot", std::move(cause), false};
 }
@@ -353,6 +469,7 @@ json::value snapshot_to_json(const ExecutionState& st, const RunQueue& queue) {
   ex["deadline"] = st.deadline;
   if (st.redrive_count) ex["redriveCount"] = st.redrive_count;
   if (st.redrive_time) ex["redriveTime"] = st.redrive_time;
+  if (st.saga != SagaState{}) ex["saga"] = saga_to_json(st.saga);
   if (!st.task_calls.empty()) {
     json::object calls;
     for (const auto& [name, n] : st.task_calls) calls[name] = n;
@@ -436,6 +553,9 @@ Result<ExecutionSnapshot> snapshot_from_json(const json::value& v) {
     }
   }
   if (!error.empty()) return invalid(error);
+  if (const json::value* saga = exv->get_object().if_contains("saga")) {
+    if (std::string bad = saga_from_json(*saga, st.saga); !bad.empty()) return invalid(bad);
+  }
 
   const json::value* fv = top.find("frames", true);
   if (!error.empty()) return invalid(error);
@@ -507,8 +627,8 @@ std::optional<Failure> check_snapshot(const states::Definition& def,
           return f.timer == TimerKind::Wait
                      ? s.type == StateType::Wait
                      : f.timer == TimerKind::Retry && f.retry_count > 0 && !s.retry.empty();
-        case FramePhase::Children:
-          return s.type == StateType::Parallel || s.type == StateType::Map;
+        case FramePhase::Children:  // a Compensate state waits for its roll-back
+          return s.type == StateType::Parallel || s.type == StateType::Map || s.type == StateType::Compensate;
         case FramePhase::Done:
           return f.parent >= 0;  // a halted branch or iteration
       }
@@ -553,6 +673,16 @@ std::optional<Failure> check_snapshot(const states::Definition& def,
       return mismatch(where + " runs machine " + std::to_string(f.machine) + ", but state '" +
                       ps.name + "' runs machine " + std::to_string(expected) + " there");
   }
+  for (const auto& r : snapshot.state.saga.records) {
+    if (r.machine >= def.machines.size() || r.state >= def.machine(r.machine).states.size() ||
+        !def.machine(r.machine).states[r.state].compensate)
+      return mismatch("the saga records a completed step (machine " + std::to_string(r.machine) + ", state " +
+                      std::to_string(r.state) + ") that has no Compensate block");
+  }
+  if (const auto& a = snapshot.state.saga.active; a && a->frame != kRollBackExecution &&
+                                                  (a->frame >= frames.size() || !frames[a->frame].in_use))
+    return mismatch("the roll-back in progress was asked for by frame " + std::to_string(a->frame) +
+                    ", which is not in use");
   if (snapshot.state.status == ExecutionStatus::Running && roots != 1)
     return mismatch("a running execution has exactly one top frame, the snapshot has " +
                     std::to_string(roots));

@@ -31,6 +31,13 @@
 //    "rerun" (a Parallel/Map that a redrive continues). A Wait frame waiting
 //    on its timer now keeps its raw "input" (older snapshots moved it into
 //    "effective"; both resume the same).
+//  - sagas (docs/sagas.md), only for a definition with compensations:
+//    execution "saga" {"records":[{"machine","state","input","result",
+//    "scope":[serial...],"status":"PENDING"|"RUNNING"|"SUCCEEDED"|"FAILED",
+//    "error","cause"}], "active":{"frame","order","next","failed","phase":
+//    "READY"|"TASK"|"TIMER","token","retryCount","attempts","payload","due",
+//    "taskDeadline","timeoutSeconds"}, "waiting":[frame ids], "failing",
+//    "error","cause","hasError","hasCause","nextSerial"}; frame "serial".
 #pragma once
 
 #include <cstdint>

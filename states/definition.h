@@ -26,8 +26,10 @@ using StateIndex = std::uint32_t;
 using MachineId = std::uint32_t;
 inline constexpr StateIndex kNoState = UINT32_MAX;
 
-enum class StateType : std::uint8_t { Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map };
-const char* state_type_name(StateType t);  // "Task", "Pass", ...
+// Compensate is a Stepwise extension (docs/sagas.md): it runs the roll-back
+// of the completed steps that declare a Compensate block.
+enum class StateType : std::uint8_t { Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map, Compensate };
+const char* state_type_name(StateType t);  // "Task", "Pass", ..., "Compensate"
 
 // ResultPath: absent means "$" (replace input), JSON null means discard the
 // result (keep input), otherwise a reference path.
@@ -145,6 +147,20 @@ struct MapSpec {
   std::optional<json::value> item_reader, item_batcher, result_writer;  // distributed map (later)
 };
 
+// A Compensate state (Stepwise extension): its data flow is the State's
+// ResultPath; the roll-back itself needs nothing more.
+struct CompensateStateSpec {};
+
+// A step's Compensate block (Stepwise extension, docs/sagas.md): the call
+// that undoes a completed Task, Parallel or Map state. Its Parameters read
+// {"Input": <the step's effective input>, "Result": <the step's result>}.
+struct CompensationSpec {
+  std::string resource;                   // Resource
+  std::optional<PayloadTemplate> parameters;  // Parameters; absent: the {"Input","Result"} object itself
+  std::vector<Retrier> retry;             // Retry
+  std::optional<double> timeout_seconds;  // TimeoutSeconds
+};
+
 // The larger specs live on the heap so that State stays small: a definition
 // may hold thousands of states, parsing touches each one's memory and a run
 // reads them in turn. A Boxed is a value (copies copy the spec); a
@@ -174,7 +190,7 @@ inline constexpr bool kBoxedSpec = std::is_same_v<T, TaskSpec> || std::is_same_v
 
 // Read a state's spec with State::as<T>(), which unboxes.
 using StateSpec = std::variant<Boxed<TaskSpec>, PassSpec, ChoiceSpec, Boxed<WaitSpec>, SucceedSpec,
-                               Boxed<FailSpec>, ParallelSpec, Boxed<MapSpec>>;
+                               Boxed<FailSpec>, ParallelSpec, Boxed<MapSpec>, CompensateStateSpec>;
 
 struct State {
   // Fields are ordered by how often running the state reads them, so that a
@@ -193,6 +209,7 @@ struct State {
   std::vector<Retrier> retry;                      // Task, Parallel, Map
   std::vector<Catcher> catches;                    // Task, Parallel, Map
   std::optional<PayloadTemplate> result_selector;  // Task, Parallel, Map
+  std::shared_ptr<const CompensationSpec> compensate;  // Task, Parallel, Map (extension)
 
   // JSONata (QueryLanguage "JSONata" for this state) and variables.
   bool jsonata = false;
@@ -238,6 +255,9 @@ struct Definition {
   std::optional<std::string> version;
   std::optional<std::string> comment;
   std::string query_language = "JSONPath";
+  // Some state declares a Compensate block or is a Compensate state: the
+  // engine keeps the record of completed steps (docs/sagas.md).
+  bool has_compensation = false;
   json::value source;  // the definition as given
 
   const Machine& top() const { return *machines[0]; }

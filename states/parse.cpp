@@ -28,6 +28,8 @@ const char* state_type_name(StateType t) {
       return "Parallel";
     case StateType::Map:
       return "Map";
+    case StateType::Compensate:
+      return "Compensate";
   }
   return "Unknown";
 }
@@ -41,7 +43,7 @@ constexpr std::size_t kMaxStateNameLength = 80;
 std::optional<StateType> state_type_from(std::string_view name) {
   static constexpr StateType kTypes[] = {StateType::Task,     StateType::Pass,    StateType::Choice,
                                          StateType::Wait,     StateType::Succeed, StateType::Fail,
-                                         StateType::Parallel, StateType::Map};
+                                         StateType::Parallel, StateType::Map,     StateType::Compensate};
   for (StateType t : kTypes)
     if (name == state_type_name(t)) return t;
   return std::nullopt;
@@ -85,7 +87,7 @@ const char* machine_kind_name(MachineKind kind) {
 
 bool has_transition(StateType t) {
   return t == StateType::Task || t == StateType::Pass || t == StateType::Wait ||
-         t == StateType::Parallel || t == StateType::Map;
+         t == StateType::Parallel || t == StateType::Map || t == StateType::Compensate;
 }
 
 }  // namespace
@@ -279,7 +281,12 @@ void Parser::parse_state(Machine& m, StateIndex i, const json::value& v, const s
     case StateType::Map:
       parse_map(s, obj, ptr, lang);
       break;
+    case StateType::Compensate:
+      parse_compensate_state(s, obj);
+      break;
   }
+  if (const json::value* c = obj.if_contains("Compensate"); c && state_allows(s.type, lang, "Compensate"))
+    parse_compensation(s, *c, ptr);
   if (has_transition(s.type)) parse_transition(s, obj, ptr, targets);
 }
 

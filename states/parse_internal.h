@@ -95,6 +95,10 @@ class Parser {
   void check_jsonata_rule(const json::object& rule, const std::string& ptr);
   void check_resource(std::string_view resource, const std::string& ptr);
   void check_credentials(const json::value& v, const std::string& ptr, Language lang);
+  // --- saga extension (parse_saga.cpp)
+  void parse_compensation(State& s, const json::value& v, const std::string& ptr);
+  void parse_compensate_state(State& s, const json::object& obj);
+
   std::optional<std::string> parse_processor_config(const json::object& processor,
                                                     const std::string& ptr);
 

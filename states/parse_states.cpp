@@ -33,6 +33,7 @@ constexpr std::string_view kTaskPath[] = {"Resource",
                                           "Catch",
                                           "Credentials",
                                           "Assign",
+                                          "Compensate",
                                           "Next",
                                           "End"};
 constexpr std::string_view kPassPath[] = {"Result",     "ResultPath", "Parameters", "InputPath",
@@ -45,7 +46,8 @@ constexpr std::string_view kSucceedPath[] = {"InputPath", "OutputPath"};
 constexpr std::string_view kFailPath[] = {"Error", "Cause", "ErrorPath", "CausePath"};
 constexpr std::string_view kParallelPath[] = {
     "Branches",   "Parameters", "ResultSelector", "ResultPath", "InputPath",
-    "OutputPath", "Retry",      "Catch",          "Assign",     "Next",       "End"};
+    "OutputPath", "Retry",      "Catch",          "Assign",     "Compensate", "Next",
+    "End"};
 constexpr std::string_view kMapPath[] = {"ItemProcessor",
                                          "Iterator",
                                          "ItemsPath",
@@ -68,8 +70,12 @@ constexpr std::string_view kMapPath[] = {"ItemProcessor",
                                          "Retry",
                                          "Catch",
                                          "Assign",
+                                         "Compensate",
                                          "Next",
                                          "End"};
+// The Compensate state (Stepwise extension, docs/sagas.md).
+constexpr std::string_view kCompensatePath[] = {"ResultPath", "Next", "End"};
+constexpr std::string_view kCompensateJsonata[] = {"Next", "End"};
 
 constexpr std::string_view kTaskJsonata[] = {
     "Resource", "Arguments",   "Output", "Assign", "TimeoutSeconds", "HeartbeatSeconds", "Retry",
@@ -118,6 +124,8 @@ Fields json_path_fields(StateType t) {
       return kParallelPath;
     case StateType::Map:
       return kMapPath;
+    case StateType::Compensate:
+      return kCompensatePath;
   }
   return {};
 }
@@ -140,6 +148,8 @@ Fields jsonata_fields(StateType t) {
       return kParallelJsonata;
     case StateType::Map:
       return kMapJsonata;
+    case StateType::Compensate:
+      return kCompensateJsonata;
   }
   return {};
 }

@@ -29,6 +29,12 @@ struct ExecutionCursor {
 std::string encode_cursor(const ExecutionCursor& c);
 std::optional<ExecutionCursor> decode_cursor(std::string_view token);
 
+// State machine pages resume after a name, encoded as "n" and the name's
+// bytes in hexadecimal, so that a token Stepwise did not hand out is refused
+// rather than read as a name.
+std::string encode_name_cursor(std::string_view name);
+std::optional<std::string> decode_name_cursor(std::string_view token);
+
 // History pages resume after an event id.
 std::string encode_event_cursor(std::int64_t last_id);
 std::optional<std::int64_t> decode_event_cursor(std::string_view token);

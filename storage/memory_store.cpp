@@ -177,14 +177,18 @@ StatusOr<std::vector<StateMachineVersion>> MemoryStore::list_state_machine_versi
 }
 
 StatusOr<Page<StateMachineRecord>> MemoryStore::list_state_machines(const PageRequest& page) {
+  std::optional<std::string> after;
+  if (!page.next_token.empty()) {
+    after = internal::decode_name_cursor(page.next_token);
+    if (!after) return Status(Code::kInvalidArgument, "invalid next token");
+  }
   std::lock_guard lock(mu_);
   const std::size_t size = internal::page_size(page);
   Page<StateMachineRecord> out;
-  auto it =
-      page.next_token.empty() ? live_by_name_.begin() : live_by_name_.upper_bound(page.next_token);
+  auto it = after ? live_by_name_.upper_bound(*after) : live_by_name_.begin();
   for (; it != live_by_name_.end(); ++it) {
     if (out.items.size() == size) {
-      out.next_token = out.items.back().name;
+      out.next_token = internal::encode_name_cursor(out.items.back().name);
       break;
     }
     out.items.push_back(machines_.at(it->second).record);

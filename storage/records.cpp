@@ -130,6 +130,34 @@ std::optional<ExecutionCursor> decode_cursor(std::string_view token) {
   return ExecutionCursor{*start, *seq};
 }
 
+std::string encode_name_cursor(std::string_view name) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "n";
+  out.reserve(1 + 2 * name.size());
+  for (unsigned char c : name) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> decode_name_cursor(std::string_view token) {
+  if (token.size() < 3 || token[0] != 'n' || token.size() % 2 == 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string name;
+  name.reserve(token.size() / 2);
+  for (std::size_t i = 1; i < token.size(); i += 2) {
+    const int hi = nibble(token[i]), lo = nibble(token[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    name += static_cast<char>(hi * 16 + lo);
+  }
+  return name;
+}
+
 std::string encode_event_cursor(std::int64_t last_id) {
   return std::to_string(last_id);
 }

@@ -529,6 +529,12 @@ StatusOr<std::vector<StateMachineVersion>> SqliteStore::list_state_machine_versi
 }
 
 StatusOr<Page<StateMachineRecord>> SqliteStore::list_state_machines(const PageRequest& page) {
+  std::string after;
+  if (!page.next_token.empty()) {
+    auto decoded = internal::decode_name_cursor(page.next_token);
+    if (!decoded) return Status(Code::kInvalidArgument, "invalid next token");
+    after = std::move(*decoded);
+  }
   return read([&]() -> StatusOr<Page<StateMachineRecord>> {
     const int size = internal::page_size(page);
     Use q(
@@ -537,12 +543,12 @@ StatusOr<Page<StateMachineRecord>> SqliteStore::list_state_machines(const PageRe
             "JOIN state_machine_versions v "
             "ON v.state_machine_arn = m.arn AND v.version = m.version "
             "WHERE m.deleted = 0 AND m.name > ? ORDER BY m.name LIMIT ?"));
-    q->bind(1, page.next_token);
+    q->bind(1, after);
     q->bind(2, size + 1);
     Page<StateMachineRecord> out;
     while (q->executeStep()) {
       if (static_cast<int>(out.items.size()) == size) {
-        out.next_token = out.items.back().name;
+        out.next_token = internal::encode_name_cursor(out.items.back().name);
         break;
       }
       out.items.push_back(state_machine_from(*q));

@@ -125,6 +125,57 @@ TEST_CASE("stop: tasks in a Parallel branch and a Map are aborted inside out") {
   CHECK(result.status == ExecutionStatus::Aborted);
 }
 
+TEST_CASE("MapIterationAborted: each iteration still running when its Map fails or the execution stops") {
+  // An item 0 fails at once; any other waits an hour.
+  auto def = parse_or_fail(R"({"StartAt":"M","States":{"M":{"Type":"Map","End":true,
+    "ItemProcessor":{"StartAt":"Route","States":{
+      "Route":{"Type":"Choice","Choices":[{"Variable":"$","NumericEquals":0,"Next":"Boom"}],"Default":"W"},
+      "Boom":{"Type":"Fail","Error":"E"},
+      "W":{"Type":"Wait","Seconds":3600,"End":true}}}}}})");
+  Engine engine(virtual_time_options());
+  RunOptions opts;
+  opts.record_history = true;
+  auto aborted_indices = [](const ExecutionResult& r) {
+    std::vector<std::int64_t> out;
+    for (const auto& e : r.history)
+      if (e.type == "MapIterationAborted") {
+        const auto d = e.to_json().at("mapIterationAbortedEventDetails");
+        CHECK(d.at("name") == json::value("M"));
+        out.push_back(d.at("index").as_int64());
+      }
+    return out;
+  };
+
+  SUBCASE("a sibling's failure aborts the others, each after its state's aborted event") {
+    // Iteration 0 is in its Wait, iteration 1 fails, iteration 2 has started but not entered a state yet.
+    ExecutionResult result;
+    engine.start(def, J("[1, 0, 2]"), opts, [&](ExecutionResult r) { result = std::move(r); });
+    engine.run_pending();
+    CHECK(result.status == ExecutionStatus::Failed);
+    CHECK(aborted_indices(result) == std::vector<std::int64_t>{0, 2});
+    auto t = types(result.history);
+    const auto failed = std::find(t.begin(), t.end(), "MapIterationFailed");
+    REQUIRE(failed != t.end());
+    CHECK(std::vector<std::string>(failed, t.end()) ==
+          std::vector<std::string>{"MapIterationFailed", "WaitStateAborted", "MapIterationAborted",
+                                   "MapIterationAborted", "MapStateFailed", "ExecutionFailed"});
+  }
+  SUBCASE("StopExecution aborts every running iteration, then the Map") {
+    ExecutionResult result;
+    auto arn = engine.start(def, J("[1, 2]"), opts, [&](ExecutionResult r) { result = std::move(r); });
+    engine.poll(0);
+    REQUIRE(engine.stop(arn, std::nullopt, std::nullopt));
+    engine.run_pending();
+    CHECK(result.status == ExecutionStatus::Aborted);
+    CHECK(aborted_indices(result) == std::vector<std::int64_t>{0, 1});
+    auto t = types(result.history);
+    REQUIRE(t.size() >= 6);
+    CHECK(std::vector<std::string>(t.end() - 6, t.end()) ==
+          std::vector<std::string>{"WaitStateAborted", "MapIterationAborted", "WaitStateAborted", "MapIterationAborted",
+                                   "MapStateAborted", "ExecutionAborted"});
+  }
+}
+
 TEST_CASE("abandon: the execution is dropped silently, even from its own checkpoint") {
   auto def = parse_or_fail(R"({"StartAt":"A","States":{
     "A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"C"},"C":{"Type":"Pass","End":true}}})");

@@ -449,6 +449,7 @@ TEST_CASE("Service: ListExecutions filters by machine and status, newest first, 
   CHECK(f.fails("ListExecutions", {{"statusFilter", "DONE"}}).code == "ValidationException");
   CHECK(f.fails("ListExecutions", {{"stateMachineArn", kMachineArn + "X"}}).code == "StateMachineDoesNotExist");
   CHECK(f.fails("ListExecutions", {{"nextToken", "bogus"}}).code == "InvalidToken");
+  CHECK(f.fails("ListStateMachines", {{"nextToken", "bogus"}}).code == "InvalidToken");
   CHECK(f.fails("ListExecutions", {{"stateMachineArn", kExecPrefix + "e1"}}).code == "InvalidArn");
 }
 

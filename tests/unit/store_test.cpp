@@ -257,6 +257,14 @@ TEST_CASE_TEMPLATE("store: list state machines by name, in pages", B, MemoryBack
   PageRequest exact;
   exact.max_results = 25;
   CHECK(must(store.list_state_machines(exact)).next_token.empty());
+
+  // A token the store did not hand out is refused, not read as a name.
+  for (const char* bogus : {"m05", "bogus", "n", "n6", "n6g", "nAB"}) {
+    CAPTURE(bogus);
+    PageRequest bad;
+    bad.next_token = bogus;
+    CHECK(store.list_state_machines(bad).code() == Code::kInvalidArgument);
+  }
 }
 
 TEST_CASE_TEMPLATE("store: a deleted machine leaves describe and list, keeps its versions", B,

@@ -90,7 +90,7 @@ const WorkflowRun kRuns[] = {
                         {"position":3,"documentId":"doc-4","wordCount":3}]})",
      nullptr, nullptr},
 
-    {"image_pipeline", "image_pipeline.input.json", nullptr, "Photo", "SUCCEEDED",
+    {"image_router", "image_router.input.json", nullptr, "Photo", "SUCCEEDED",
      R"({"bucket":"acme-media-uploads","key":"uploads/2025/06/beach-day.jpg","imageType":"photo",
          "format":"jpeg","width":4032,"height":3024,
          "analysis":{
@@ -102,13 +102,13 @@ const WorkflowRun kRuns[] = {
              {"left":0.58,"top":0.22,"width":0.08,"height":0.13}]}},
          "saved":{"recordId":"img-beach-day-0614","table":"ImageResults"}})",
      nullptr, nullptr},
-    {"image_pipeline", "image_pipeline.document.input.json", nullptr, "Document", "SUCCEEDED",
+    {"image_router", "image_router.document.input.json", nullptr, "Document", "SUCCEEDED",
      R"({"bucket":"acme-media-uploads","key":"uploads/2025/06/invoice-7731.png","imageType":"document",
          "format":"png","width":2480,"height":3508,
          "analysis":{"pageCount":1,"text":"INVOICE 7731\nAcme Corp\nTotal due: $1,250.00","confidence":98.2},
          "saved":{"recordId":"img-invoice-7731","table":"ImageResults"}})",
      nullptr, nullptr},
-    {"image_pipeline", nullptr,
+    {"image_router", nullptr,
      R"({"bucket":"acme-media-uploads","key":"uploads/2025/06/party.gif"})", "Unsupported",
      "FAILED", nullptr, "UnsupportedImageType", "Cannot process images of type animation"},
 
