@@ -13,9 +13,20 @@ namespace {
 // How long poll() keeps running ready work before it returns to its caller.
 constexpr std::chrono::milliseconds kPollWorkSlice{100};
 
+// "$$" (JSONPath), or a JSONata $states that may read $states.context.
+bool text_reads_context(std::string_view s) {
+  if (s.find("$$") != std::string_view::npos) return true;
+  for (auto at = s.find("$states"); at != std::string_view::npos; at = s.find("$states", at + 1)) {
+    std::string_view rest = s.substr(at + 7);
+    if (!(rest.starts_with(".input") || rest.starts_with(".result") || rest.starts_with(".errorOutput")))
+      return true;
+  }
+  return false;
+}
+
 bool contains_context_ref(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::string: return std::string_view(v.get_string()).find("$$") != std::string_view::npos;
+    case json::kind::string: return text_reads_context(v.get_string());
     case json::kind::array:
       for (const auto& e : v.get_array())
         if (contains_context_ref(e)) return true;

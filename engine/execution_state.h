@@ -62,6 +62,11 @@ struct Frame {
   Nanos entered_time = 0;
   std::int64_t last_event = 0;  // previousEventId for this frame's next event
 
+  // The workflow variables this frame's (sub)machine has assigned: the
+  // execution's for the top-level frame, a Parallel branch's or Map
+  // iteration's own scope otherwise (outer scopes are read through `parent`).
+  json::object variables;
+
   // Retry bookkeeping of the current state.
   std::uint32_t retry_count = 0;
   std::vector<std::uint32_t> attempts;  // per retrier

@@ -3,6 +3,8 @@
 // Section names refer to the Amazon States Language specification.
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <string_view>
@@ -10,6 +12,7 @@
 #include <utility>
 
 #include "engine/engine_impl.h"
+#include "states/query.h"
 #include "states/timestamp.h"
 
 namespace stepwise {
@@ -173,6 +176,29 @@ std::optional<double> as_number(const json::value& v) {
   if (v.is_uint64()) return static_cast<double>(v.get_uint64());
   if (v.is_double()) return v.get_double();
   return std::nullopt;
+}
+
+// A Map's ...Path numbers may also be text holding the number: AWS accepts
+// "1" (from the input or a variable) and rejects "NoNumber".
+std::optional<std::int64_t> integer_or_text(const json::value& v) {
+  if (!v.is_string()) return as_integer(v);
+  std::string text(v.get_string());
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return std::nullopt;
+  return static_cast<std::int64_t>(n);
+}
+
+std::optional<double> number_or_text(const json::value& v) {
+  if (!v.is_string()) return as_number(v);
+  std::string text(v.get_string());
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return std::nullopt;
+  char* end = nullptr;
+  double d = std::strtod(text.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(d)) return std::nullopt;
+  return d;
 }
 
 }  // namespace
@@ -497,11 +523,150 @@ struct Interp {
 
   bool uses_context(const Frame& f) const { return ex.plan->uses_context[f.machine][f.state]; }
 
+
+  // ---- Workflow variables -------------------------------------------------
+
+  // The variables a frame sees: its own scope, then the enclosing ones up to
+  // the top level. A distributed Map's children start a scope of their own.
+  struct FrameVars final : states::VariableLookup {
+    const Interp* in = nullptr;
+    std::uint32_t frame = 0;
+    const json::value* find(std::string_view name) const override {
+      const auto& frames = in->ex.st.frames;
+      for (std::uint32_t id = frame;;) {
+        const Frame& f = frames[id];
+        if (const json::value* v = f.variables.if_contains(name)) return v;
+        if (f.parent < 0) return nullptr;
+        id = static_cast<std::uint32_t>(f.parent);
+        if (distributed(in->state_of(frames[id]))) return nullptr;
+      }
+    }
+  };
+  FrameVars vars_ = make_vars();
+  FrameVars make_vars() const {
+    FrameVars v;
+    v.in = this;
+    return v;
+  }
+
+  // Points variable lookups at the frame whose state runs now.
+  void focus(std::uint32_t fid) { vars_.frame = fid; }
+
+  // Assignments evaluated by the running state, applied when it is left
+  // (every Assign and Output of a state sees the variables as they were when
+  // it was entered).
+  json::object staged_;
+  bool has_staged_ = false;
+
+  static constexpr std::size_t kVariableLimit = 256 * 1024;           // one variable, and one Assign
+  static constexpr std::size_t kExecutionVariablesLimit = 10 << 20;  // all variables of an execution
+
+  // What JSONata expressions of the state in frame `f` read.
+  states::QueryInputs query_inputs(const json::value* input, const json::value& ctx) const {
+    states::QueryInputs q;
+    q.input = input;
+    q.context = ctx.is_null() ? nullptr : &ctx;
+    q.vars = &vars_;
+    q.random = E.random.get();
+    // $now() and $millis() read the time the state was entered: one clock
+    // read per state, and the same value for every expression of the state.
+    q.now_millis = ex.st.frames[vars_.frame].entered_time / 1000000;
+    return q;
+  }
+
+  // Evaluates an Assign (JSONPath: against `scope`; JSONata: with `q`) into
+  // the staged assignments.
+  std::optional<Failure> stage_assign(const states::AssignSpec& a, const Scope& scope, const states::QueryInputs& q) {
+    Result<json::value> r = a.path ? a.path->evaluate(scope) : a.query->evaluate(q, "Assign");
+    if (!r) return std::move(r.failure());
+    if (!r->is_object()) return std::nullopt;
+    std::size_t total = 0;
+    for (const auto& kv : r->get_object()) {
+      const std::size_t size = json_size(kv.value());
+      if (size > kVariableLimit)
+        return Failure{"States.DataLimitExceeded",
+                       "The variable '" + std::string(kv.key()) +
+                           "' has a size exceeding the maximum number of bytes service limit.",
+                       true};
+      total += size;
+    }
+    if (total > kVariableLimit)
+      return Failure{"States.DataLimitExceeded",
+                     "The assigned variables have a size exceeding the maximum number of bytes service limit.", true};
+    staged_ = std::move(r->get_object());
+    has_staged_ = true;
+    return std::nullopt;
+  }
+
+  void drop_staged() {
+    if (!has_staged_) return;  // the usual case: nothing to free
+    staged_ = {};
+    has_staged_ = false;
+  }
+
+  // Applies the staged assignments to the frame's scope (checking the
+  // execution's limit).
+  std::optional<Failure> commit_staged(Frame& f) {
+    if (!has_staged_) return std::nullopt;
+    // The staged values are still written to history (append_assigned) when it is recorded.
+    const bool keep = recording();
+    for (auto& kv : staged_) f.variables[kv.key()] = keep ? kv.value() : std::move(kv.value());
+    // The variables this scope sees (its own and the enclosing scopes'):
+    // measured only when there are enough of them to reach the limit, as each
+    // is at most kVariableLimit.
+    std::size_t count = 0;
+    for (std::int32_t id = static_cast<std::int32_t>(f.id); id >= 0; id = frame(static_cast<std::uint32_t>(id)).parent)
+      count += frame(static_cast<std::uint32_t>(id)).variables.size();
+    if (count * kVariableLimit <= kExecutionVariablesLimit) return std::nullopt;
+    std::size_t total = 0;
+    for (std::int32_t id = static_cast<std::int32_t>(f.id); id >= 0; id = frame(static_cast<std::uint32_t>(id)).parent)
+      total += json_size(frame(static_cast<std::uint32_t>(id)).variables);
+    if (total > kExecutionVariablesLimit)
+      return Failure{"States.DataLimitExceeded",
+                     "The execution's variables have a size exceeding the maximum number of bytes service limit.",
+                     true};
+    return std::nullopt;
+  }
+
+  // Adds the staged assignments to a ...StateExited event's details text `d`
+  // ({"stateExitedEventDetails":{...}}) as AWS records them.
+  void append_assigned(std::string& d) const {
+    if (!has_staged_ || d.size() < 2) return;
+    d.resize(d.size() - 2);  // the closing braces of the details member and of the event's details
+    d += ",\"assignedVariables\":{";
+    bool first = true;
+    for (const auto& kv : staged_) {
+      if (!first) d += ',';
+      first = false;
+      append_json_string(d, kv.key());
+      d += ':';
+      append_json_as_string(d, kv.value());
+    }
+    d += "},\"assignedVariablesDetails\":{\"truncated\":false}}}";
+  }
+
+  // A JSONata state's Output (or the default output when it has none).
+  Result<json::value> query_output(const std::optional<states::QueryTemplate>& output, const states::QueryInputs& q,
+                                   json::value fallback) {
+    if (!output) return fallback;
+    return output->evaluate(q, "Output");
+  }
+
   // ---- Paths (ASL "Input and Output Processing") ------------------------
+
+  // The value a path starts from: the input, the context object or a
+  // variable (nullptr when it is not set).
+  const json::value* root_of(const JsonPath& p, const json::value& input, const json::value& ctx) const {
+    if (p.is_context()) return &ctx;
+    if (p.is_variable()) return vars_.find(p.variable());
+    return &input;
+  }
 
   Result<json::value> select(const JsonPath& p, const json::value& input, const json::value& ctx) const {
     std::string miss;
-    auto v = p.select(p.is_context() ? ctx : input, &miss);
+    const json::value* root = root_of(p, input, ctx);
+    if (!root) return runtime_failure("Invalid path '" + p.text() + "' : The variable '" + p.variable() + "' is not set");
+    auto v = p.select(*root, &miss);
     if (!v) return runtime_failure("Invalid path '" + p.text() + "' : " + miss);
     return std::move(*v);
   }
@@ -509,7 +674,7 @@ struct Interp {
   // Whether the path selects its whole input ("$", or no path).
   static bool whole(const PathSpec& p) {
     return p.kind == PathSpec::Kind::Whole ||
-           (p.kind == PathSpec::Kind::Path && p.path->is_root() && !p.path->is_context());
+           (p.kind == PathSpec::Kind::Path && p.path->is_root() && !p.path->is_context() && !p.path->is_variable());
   }
 
   // The effective input after InputPath, without copying the raw input: points
@@ -520,7 +685,7 @@ struct Interp {
       case PathSpec::Kind::Whole: return &input;
       case PathSpec::Kind::Empty: holder = json::object(); return &holder;
       case PathSpec::Kind::Path: {
-        if (p.path->is_root() && !p.path->is_context()) return &input;
+        if (p.path->is_root() && !p.path->is_context() && !p.path->is_variable()) return &input;
         auto v = select(*p.path, input, ctx);
         if (!v) return v.failure();
         holder = std::move(*v);
@@ -536,7 +701,7 @@ struct Interp {
     json::value holder;
     auto eff = input_view(s.input_path, input, ctx, holder);
     if (!eff) return eff.failure();
-    if (s.parameters) return s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
+    if (s.parameters) return s.parameters->evaluate(Scope{**eff, ctx, E.random.get(), &vars_});
     return *eff == &holder ? std::move(holder) : **eff;
   }
 
@@ -546,7 +711,7 @@ struct Interp {
       case PathSpec::Kind::Whole: return v;
       case PathSpec::Kind::Empty: return json::value(json::object());
       case PathSpec::Kind::Path:
-        if (p.path->is_root() && !p.path->is_context()) return v;
+        if (p.path->is_root() && !p.path->is_context() && !p.path->is_variable()) return v;
         return select(*p.path, v, ctx);
     }
     return v;
@@ -583,7 +748,7 @@ struct Interp {
       case PathSpec::Kind::Whole: return std::nullopt;
       case PathSpec::Kind::Empty: v = json::object(); return std::nullopt;
       case PathSpec::Kind::Path: {
-        if (p.path->is_root() && !p.path->is_context()) return std::nullopt;
+        if (p.path->is_root() && !p.path->is_context() && !p.path->is_variable()) return std::nullopt;
         auto selected = select(*p.path, v, ctx);
         if (!selected) return std::move(selected.failure());
         v = std::move(*selected);
@@ -724,14 +889,52 @@ struct Interp {
     for (const auto& c : s.catches) {
       if (!error_matches(c.errors, failure.error)) continue;
       json::value err = error_output(failure);
-      if (auto bad = apply_result_path_in_place(c.result_path, f.input, std::move(err))) {
+      // The catcher's Assign replaces the state's; both it and a JSONata
+      // catcher's Output read the error output.
+      drop_staged();
+      focus(fid);
+      if (c.assign || s.jsonata) {
+        json::value ctx = s.jsonata && uses_context(f) ? context(f, s) : json::value();
+        states::QueryInputs q = query_inputs(&f.input, ctx);
+        q.error_output = &err;
+        std::optional<Failure> bad;
+        if (c.assign) bad = stage_assign(*c.assign, Scope{err, ctx, E.random.get(), &vars_}, q);
+        if (!bad && s.jsonata) {
+          if (c.output) {
+            auto out = c.output->evaluate(q, "Output");
+            if (out) f.input = std::move(*out);
+            else bad = std::move(out.failure());
+          } else {
+            f.input = std::move(err);
+          }
+        }
+        if (bad) {
+          drop_staged();
+          if (bad->error == "States.QueryEvaluationError") evaluation_failed(f, s, *bad);
+          prefix_cause(*bad, f, s);
+          execution_failed(*bad);
+          return false;
+        }
+      }
+      if (!s.jsonata) {
+        if (auto bad = apply_result_path_in_place(c.result_path, f.input, std::move(err))) {
+          drop_staged();
+          prefix_cause(*bad, f, s);
+          execution_failed(*bad);
+          return false;
+        }
+      }
+      if (auto bad = commit_staged(f)) {
+        drop_staged();
         prefix_cause(*bad, f, s);
         execution_failed(*bad);
         return false;
       }
       emit(&f, exited_name(s.type), [&](std::string& d) {
         payload_details(d, "stateExitedEventDetails", "output", f.input, &s.name);
+        append_assigned(d);
       });
+      drop_staged();
       if (container) discard_progress(fid);
       if (s.compensate) f.effective = nullptr;  // a Parallel's input kept for its compensation
       f.state = c.next;
@@ -755,13 +958,22 @@ struct Interp {
     Frame& f = frame(fid);
     json::value& output = f.input;
     if (over_limit(output)) {
+      drop_staged();
       execution_failed(data_limit(s.name));
+      return false;
+    }
+    if (auto bad = commit_staged(f)) {
+      drop_staged();
+      prefix_cause(*bad, f, s);
+      execution_failed(*bad);
       return false;
     }
     if (raw_backup.frame == fid) drop_raw_input();
     emit(&f, exited_name(s.type), [&](std::string& d) {
       payload_details(d, "stateExitedEventDetails", "output", output, &s.name);
+      append_assigned(d);
     });
+    drop_staged();
     if (next == states::kNoState) {
       frame_succeeded(fid, std::move(output));
       return false;
@@ -808,8 +1020,12 @@ struct Interp {
 
   // Fails the current state with a failure raised by the interpreter.
   bool fail_here(std::uint32_t fid, const State& s, Failure failure) {
+    drop_staged();
+    const bool query_error = failure.error == "States.QueryEvaluationError";
+    if (query_error) evaluation_failed(frame(fid), s, failure);
     if (s.type == StateType::Task || s.type == StateType::Parallel || s.type == StateType::Map)
-      return state_failed(fid, s, std::move(failure));
+      return state_failed(fid, s, std::move(failure),
+                          query_error && s.type == StateType::Map ? "MapStateFailed" : nullptr);
     prefix_cause(failure, frame(fid), s);
     if (failure.error == "States.Runtime" || failure.error == "States.DataLimitExceeded") {
       execution_failed(failure);
@@ -819,9 +1035,82 @@ struct Interp {
     return false;
   }
 
+  // The EvaluationFailed event AWS writes when a JSONata expression fails.
+  void evaluation_failed(Frame& f, const State& s, const Failure& failure) {
+    emit(&f, "EvaluationFailed", [&](json::object& d) {
+      Failure shown = failure;
+      prefix_cause(shown, f, s);
+      json::object det;
+      det["error"] = shown.error;
+      det["cause"] = shown.cause;
+      det["state"] = s.name;
+      d["evaluationFailedEventDetails"] = std::move(det);
+    });
+  }
+
+  // ---- JSONata states -----------------------------------------------------
+
+  // The end of a JSONata state: Assign and Output (both seeing the variables
+  // as the state found them, $states.result set when there is a result),
+  // then leave. Without Output the state's output is its result, or its input.
+  bool finish_query(std::uint32_t fid, const State& s, json::value* result, const states::AssignSpec* assign,
+                    const std::optional<states::QueryTemplate>& output, states::StateIndex next) {
+    Frame& f = frame(fid);
+    focus(fid);
+    json::value ctx = (assign || output) && uses_context(f) ? context(f, s) : json::value();
+    states::QueryInputs q = query_inputs(&f.input, ctx);
+    q.result = result;
+    if (assign) {
+      if (auto bad = stage_assign(*assign, Scope{f.input, ctx, E.random.get(), &vars_}, q))
+        return fail_here(fid, s, std::move(*bad));
+    }
+    // Past this point only the execution can fail (the output over the size
+    // limit): a redrive runs the state again with its raw input, kept here.
+    if (output) {
+      auto out = output->evaluate(q, "Output");
+      if (!out) return fail_here(fid, s, std::move(out.failure()));
+      keep_raw_input(f);
+      f.input = std::move(*out);
+    } else if (result) {
+      keep_raw_input(f);
+      f.input = std::move(*result);
+    }
+    return leave(fid, s, next);
+  }
+
+  // An integer from a JSONata expression (TimeoutSeconds, MaxConcurrency, ...).
+  Result<std::optional<std::int64_t>> query_integer(const std::optional<states::QueryExpression>& e,
+                                                    const char* field, const states::QueryInputs& q) {
+    if (!e) return std::optional<std::int64_t>();
+    auto v = e->evaluate(q, field);
+    if (!v) return std::move(v.failure());
+    auto n = as_integer(*v);
+    if (!n)
+      return states::query_failure("The JSONata expression '" + e->text() + "' specified for the field '" + field +
+                                   "' returned an unexpected result type. Expected 'integer', but was '" +
+                                   states::query_type_name(*v) + "' for value: " + to_json(*v));
+    return std::optional<std::int64_t>(*n);
+  }
+
+  Result<std::optional<double>> query_float(const std::optional<states::QueryExpression>& e, const char* field,
+                                            const states::QueryInputs& q) {
+    if (!e) return std::optional<double>();
+    auto v = e->evaluate(q, field);
+    if (!v) return std::move(v.failure());
+    auto n = as_number(*v);
+    if (!n)
+      return states::query_failure("The JSONata expression '" + e->text() + "' specified for the field '" + field +
+                                   "' returned an unexpected result type. Expected 'number', but was '" +
+                                   states::query_type_name(*v) + "' for value: " + to_json(*v));
+    return std::optional<double>(*n);
+  }
+
   // ---- Pass ---------------------------------------------------------------
 
   bool run_pass(std::uint32_t fid, const State& s) {
+    focus(fid);
+    if (s.jsonata)
+      return finish_query(fid, s, nullptr, s.assign ? &*s.assign : nullptr, s.output, s.end ? states::kNoState : s.next);
     Frame& f = frame(fid);
     const auto& spec = s.as<states::PassSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
@@ -844,7 +1133,7 @@ struct Interp {
       auto eff = input_view(s.input_path, f.input, ctx, holder);
       if (!eff) return fail_here(fid, s, eff.failure());
       if (s.parameters) {
-        auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get()});
+        auto p = s.parameters->evaluate(Scope{**eff, ctx, E.random.get(), &vars_});
         if (!p) return fail_here(fid, s, p.failure());
         result = std::move(*p);
       } else if (*eff == &holder) {
@@ -854,6 +1143,11 @@ struct Interp {
       } else {
         result = f.input;
       }
+    }
+    // Assign reads the state's result.
+    if (s.assign) {
+      if (auto bad = stage_assign(*s.assign, Scope{result, ctx, E.random.get(), &vars_}, {}))
+        return fail_here(fid, s, std::move(*bad));
     }
     // A Pass state cannot catch, so nothing reads its input after a failure:
     // ResultPath and OutputPath can work on the frame's input in place.
@@ -865,7 +1159,38 @@ struct Interp {
 
   // ---- Choice -------------------------------------------------------------
 
+  bool run_query_choice(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::ChoiceSpec>();
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    states::QueryInputs q = query_inputs(&f.input, ctx);
+    for (const auto& b : spec.choices) {
+      auto r = b.condition->evaluate(q, "Condition");
+      if (!r) return fail_here(fid, s, std::move(r.failure()));
+      if (!r->is_bool())
+        return fail_here(fid, s,
+                         states::query_failure("The JSONata expression '" + b.condition->text() +
+                                               "' specified for the field 'Condition' returned an unexpected result "
+                                               "type. Expected 'boolean', but was '" +
+                                               states::query_type_name(*r) + "' for value: " + to_json(*r)));
+      if (r->get_bool()) {
+        // A matched rule's Assign and Output replace the state's.
+        const states::AssignSpec* assign = b.assign ? &*b.assign : s.assign ? &*s.assign : nullptr;
+        return finish_query(fid, s, nullptr, assign, b.output ? b.output : s.output, b.next);
+      }
+    }
+    if (spec.default_next == states::kNoState) {
+      return fail_here(fid, s,
+                       Failure{"States.NoChoiceMatched",
+                               "No Choice Rules matched and no Default was specified for the state '" + s.name + "'",
+                               false});
+    }
+    return finish_query(fid, s, nullptr, s.assign ? &*s.assign : nullptr, s.output, spec.default_next);
+  }
+
   bool run_choice(std::uint32_t fid, const State& s) {
+    focus(fid);
+    if (s.jsonata) return run_query_choice(fid, s);
     Frame& f = frame(fid);
     const auto& spec = s.as<states::ChoiceSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
@@ -875,15 +1200,21 @@ struct Interp {
     auto eff = input_view(s.input_path, f.input, ctx, holder);
     if (!eff) return fail_here(fid, s, eff.failure());
     states::StateIndex next = states::kNoState;
+    const states::AssignSpec* assign = s.assign ? &*s.assign : nullptr;
     for (const auto& b : spec.choices) {
-      auto r = b.rule.evaluate(Scope{**eff, ctx, E.random.get()});
+      auto r = b.rule->evaluate(Scope{**eff, ctx, E.random.get(), &vars_});
       if (!r) return fail_here(fid, s, r.failure());
       if (*r) {
         next = b.next;
+        if (b.assign) assign = &*b.assign;  // a matched rule's Assign replaces the state's
         break;
       }
     }
     if (next == states::kNoState) next = spec.default_next;
+    if (next != states::kNoState && assign) {
+      if (auto bad = stage_assign(*assign, Scope{**eff, ctx, E.random.get(), &vars_}, {}))
+        return fail_here(fid, s, std::move(*bad));
+    }
     if (next == states::kNoState) {
       return fail_here(fid, s,
                        Failure{"States.NoChoiceMatched",
@@ -912,7 +1243,8 @@ struct Interp {
     }
     if (spec.seconds_path) {
       const JsonPath& p = *spec.seconds_path;
-      auto v = p.select(p.is_context() ? ctx : eff);
+      const json::value* root = root_of(p, eff, ctx);
+      auto v = root ? p.select(*root) : std::nullopt;
       if (!v) return runtime_failure("The SecondsPath parameter does not reference an input value: " + p.text());
       auto n = as_integer(*v);
       if (!n) return runtime_failure("The SecondsPath parameter cannot be parsed as a long value: " + p.text() +
@@ -924,7 +1256,8 @@ struct Interp {
       return f.entered_time + *n * kNanosPerSecond;
     }
     const JsonPath& p = *spec.timestamp_path;
-    auto v = p.select(p.is_context() ? ctx : eff);
+    const json::value* root = root_of(p, eff, ctx);
+    auto v = root ? p.select(*root) : std::nullopt;
     if (!v) return runtime_failure("The TimestampPath parameter does not reference an input value: " + p.text());
     std::optional<states::EpochNanos> t;
     if (v->is_string()) t = states::parse_timestamp(v->get_string());
@@ -936,7 +1269,61 @@ struct Interp {
     return *t;
   }
 
+  // A JSONata Wait's due time, from Seconds or Timestamp.
+  Result<Nanos> query_wait_due(const Frame& f, const State& s, const states::QueryInputs& q) {
+    const auto& spec = s.as<states::WaitSpec>();
+    if (spec.seconds) return f.entered_time + seconds_to_nanos(*spec.seconds);
+    if (spec.timestamp) {
+      auto t = states::parse_timestamp(*spec.timestamp);
+      if (!t) return runtime_failure("The Timestamp field is not a valid ISO-8601 extended offset date-time: " + *spec.timestamp);
+      return *t;
+    }
+    if (spec.seconds_expression) {
+      auto n = query_integer(spec.seconds_expression, "Seconds", q);
+      if (!n) return std::move(n.failure());
+      if (**n < 0)
+        return states::query_failure("The JSONata expression '" + spec.seconds_expression->text() +
+                                     "' specified for the field 'Seconds' returned a negative value: " +
+                                     std::to_string(**n));
+      if (**n > 2147483647LL) return runtime_failure("Wait state delay is too long.");
+      return f.entered_time + **n * kNanosPerSecond;
+    }
+    if (spec.timestamp_expression) {
+      auto v = spec.timestamp_expression->evaluate(q, "Timestamp");
+      if (!v) return std::move(v.failure());
+      std::optional<states::EpochNanos> t;
+      if (v->is_string()) t = states::parse_timestamp(v->get_string());
+      if (!t)
+        return states::query_failure(
+            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: " +
+            bare_text(*v));
+      return *t;
+    }
+    return f.entered_time;
+  }
+
+  bool run_query_wait(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    if (f.timer == TimerKind::Wait) {  // the timer fired
+      f.timer = TimerKind::None;
+      return finish_query(fid, s, nullptr, s.assign ? &*s.assign : nullptr, s.output, s.end ? states::kNoState : s.next);
+    }
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    auto due = query_wait_due(f, s, query_inputs(&f.input, ctx));
+    if (!due) return fail_here(fid, s, due.failure());
+    if (*due - f.entered_time > 2147483647LL * kNanosPerSecond)
+      return fail_here(fid, s, runtime_failure("Wait state delay is too long."));
+    f.phase = FramePhase::Timer;
+    f.timer = TimerKind::Wait;
+    f.token = ex.st.next_token++;
+    f.due = *due;
+    E.arm(f.due, Wakeup{ex.key, fid, f.token, Wakeup::Kind::Timer, {}});
+    return false;
+  }
+
   bool run_wait(std::uint32_t fid, const State& s) {
+    focus(fid);
+    if (s.jsonata) return run_query_wait(fid, s);
     Frame& f = frame(fid);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     if (f.timer == TimerKind::Wait) {  // the timer fired
@@ -945,6 +1332,10 @@ struct Interp {
       // input itself (which snapshots before redrive support moved into
       // `effective`).
       json::value& eff = whole(s.input_path) && f.effective.is_null() ? f.input : f.effective;
+      if (s.assign) {
+        if (auto bad = stage_assign(*s.assign, Scope{eff, ctx, E.random.get(), &vars_}, {}))
+          return fail_here(fid, s, std::move(*bad));
+      }
       json::value holder;
       auto out = input_view(s.output_path, eff, ctx, holder);
       if (!out) return fail_here(fid, s, out.failure());
@@ -973,6 +1364,8 @@ struct Interp {
   // ---- Succeed and Fail ---------------------------------------------------
 
   bool run_succeed(std::uint32_t fid, const State& s) {
+    focus(fid);
+    if (s.jsonata) return finish_query(fid, s, nullptr, nullptr, s.output, states::kNoState);
     Frame& f = frame(fid);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     json::value holder, out_holder;
@@ -991,24 +1384,51 @@ struct Interp {
                                  const json::value& input, const json::value& ctx) {
     if (literal) return *literal;
     if (path) {
-      auto v = path->select(path->is_context() ? ctx : input);
+      const json::value* root = root_of(*path, input, ctx);
+      auto v = root ? path->select(*root) : std::nullopt;
       if (!v)
         return runtime_failure("The JSONPath '" + path->text() + "' specified for the field '" + field +
                                "' could not be found in the input '" + to_json(input) + "'");
       return bare_text(*v);
     }
     if (fn) {
-      auto v = fn->evaluate(Scope{input, ctx, E.random.get()});
+      auto v = fn->evaluate(Scope{input, ctx, E.random.get(), &vars_});
       if (!v) return v.failure();
       return bare_text(*v);
     }
     return std::string();
   }
 
+  // A JSONata Fail's Error or Cause given as an expression.
+  Result<std::optional<std::string>> query_text(const std::optional<states::QueryExpression>& e, const char* field,
+                                                const states::QueryInputs& q) {
+    if (!e) return std::optional<std::string>();
+    auto v = e->evaluate(q, field);
+    if (!v) return std::move(v.failure());
+    if (!v->is_string())
+      return states::query_failure("The JSONata expression '" + e->text() + "' specified for the field '" + field +
+                                   "' returned an unexpected result type. Expected 'string', but was '" +
+                                   states::query_type_name(*v) + "' for value: " + to_json(*v));
+    return std::optional<std::string>(std::string(v->get_string()));
+  }
+
   bool run_fail(std::uint32_t fid, const State& s) {
+    focus(fid);
     Frame& f = frame(fid);
     const auto& spec = s.as<states::FailSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    if (spec.error_expression || spec.cause_expression) {
+      states::QueryInputs q = query_inputs(&f.input, ctx);
+      auto error = query_text(spec.error_expression, "Error", q);
+      if (!error) return fail_here(fid, s, error.failure());
+      auto cause = query_text(spec.cause_expression, "Cause", q);
+      if (!cause) return fail_here(fid, s, cause.failure());
+      Failure failure{error->value_or(spec.error.value_or("")), cause->value_or(spec.cause.value_or("")), false};
+      failure.has_error = error->has_value() || spec.error.has_value();
+      failure.has_cause = cause->has_value() || spec.cause.has_value();
+      frame_failed(fid, std::move(failure));
+      return false;
+    }
     auto error = fail_field("ErrorPath", spec.error, spec.error_path, spec.error_intrinsic, f.input, ctx);
     if (!error) return fail_here(fid, s, error.failure());
     auto cause = fail_field("CausePath", spec.cause, spec.cause_path, spec.cause_intrinsic, f.input, ctx);
@@ -1050,7 +1470,26 @@ struct Interp {
     return std::nullopt;
   }
 
+  // A JSONata state's Arguments (its input when it has none).
+  Result<json::value> query_arguments(const State& s, const states::QueryInputs& q, const json::value& input) {
+    if (!s.arguments) return input;
+    return s.arguments->evaluate(q, "Arguments");
+  }
+
+  // TimeoutSeconds / HeartbeatSeconds of a JSONata Task.
+  Result<double> query_seconds(const states::NumberSource& src, const char* field, const states::QueryInputs& q) {
+    if (src.literal) return *src.literal;
+    auto n = query_integer(src.expression, field, q);
+    if (!n) return std::move(n.failure());
+    if (!*n) return 0.0;
+    if (**n <= 0)
+      return states::query_failure("The JSONata expression '" + src.expression->text() + "' specified for the field '" +
+                                   field + "' must be a positive integer: " + std::to_string(**n));
+    return static_cast<double>(**n);
+  }
+
   bool run_task(std::uint32_t fid, const State& s) {
+    focus(fid);
     Frame& f = frame(fid);
     const auto& spec = s.as<states::TaskSpec>();
     // Callback (.waitForTaskToken) and job (.sync) integrations carry a task token.
@@ -1059,14 +1498,27 @@ struct Interp {
         spec.resource.find(".sync") != std::string::npos || is_activity_resource(spec.resource))
       f.task_token = uuid4(*E.random);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    auto effective = effective_input(s, f.input, ctx);
-    if (!effective) return fail_here(fid, s, effective.failure());
-    json::value payload = std::move(*effective);
+    json::value payload;
+    Result<double> timeout = 0.0, heartbeat = 0.0;
+    if (s.jsonata) {
+      states::QueryInputs q = query_inputs(&f.input, ctx);
+      auto args = query_arguments(s, q, f.input);
+      if (!args) return fail_here(fid, s, args.failure());
+      payload = std::move(*args);
+      timeout = query_seconds(spec.timeout_seconds, "TimeoutSeconds", q);
+      if (!timeout) return fail_here(fid, s, timeout.failure());
+      heartbeat = query_seconds(spec.heartbeat_seconds, "HeartbeatSeconds", q);
+      if (!heartbeat) return fail_here(fid, s, heartbeat.failure());
+    } else {
+      auto effective = effective_input(s, f.input, ctx);
+      if (!effective) return fail_here(fid, s, effective.failure());
+      payload = std::move(*effective);
+      timeout = seconds_field(spec.timeout_seconds, f.input, ctx);
+      if (!timeout) return fail_here(fid, s, timeout.failure());
+      heartbeat = seconds_field(spec.heartbeat_seconds, f.input, ctx);
+      if (!heartbeat) return fail_here(fid, s, heartbeat.failure());
+    }
     if (auto bad = check_integration_parameters(spec.resource, payload)) return fail_here(fid, s, *bad);
-    auto timeout = seconds_field(spec.timeout_seconds, f.input, ctx);
-    if (!timeout) return fail_here(fid, s, timeout.failure());
-    auto heartbeat = seconds_field(spec.heartbeat_seconds, f.input, ctx);
-    if (!heartbeat) return fail_here(fid, s, heartbeat.failure());
 
     const TaskDispatch dispatch = ex.invoker->dispatch(spec.resource, s.name);
     if (dispatch.refusal) {
@@ -1233,12 +1685,20 @@ struct Interp {
 
   // ResultSelector → ResultPath → OutputPath → transition (Task, Parallel, Map).
   bool finish_with_result(std::uint32_t fid, const State& s, json::value result) {
+    focus(fid);
+    if (s.jsonata)
+      return finish_query(fid, s, &result, s.assign ? &*s.assign : nullptr, s.output, s.end ? states::kNoState : s.next);
     Frame& f = frame(fid);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     if (s.result_selector) {
-      auto r = s.result_selector->evaluate(Scope{result, ctx, E.random.get()});
+      auto r = s.result_selector->evaluate(Scope{result, ctx, E.random.get(), &vars_});
       if (!r) return fail_here(fid, s, r.failure());
       result = std::move(*r);
+    }
+    // Assign reads the result (after ResultSelector).
+    if (s.assign) {
+      if (auto bad = stage_assign(*s.assign, Scope{result, ctx, E.random.get(), &vars_}, {}))
+        return fail_here(fid, s, std::move(*bad));
     }
     // In place: on failure the raw input is intact for a Catch. Past
     // ResultPath, only the execution can fail (OutputPath, the size limit):
@@ -1299,8 +1759,10 @@ struct Interp {
       return finish_with_result(fid, s, std::move(results));
     }
     const auto& spec = s.as<states::ParallelSpec>();
+    focus(fid);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    auto effective = effective_input(s, f.input, ctx);
+    auto effective = s.jsonata ? query_arguments(s, query_inputs(&f.input, ctx), f.input)
+                               : effective_input(s, f.input, ctx);
     if (!effective) return fail_here(fid, s, effective.failure());
     json::value branch_input = std::move(*effective);
     if (s.compensate) f.effective = branch_input;  // the step's input, for its compensation
@@ -1328,7 +1790,7 @@ struct Interp {
     if (!src.path) return std::optional<std::int64_t>();
     auto v = select(*src.path, eff, ctx);
     if (!v) return v.failure();
-    auto n = as_integer(*v);
+    auto n = integer_or_text(*v);
     if (!n)
       return runtime_failure(std::string("The ") + path_field + " field refers to value \"" + bare_text(*v) +
                              "\" which is not a valid integer: " + src.path->text());
@@ -1341,7 +1803,7 @@ struct Interp {
     if (!src.path) return std::optional<double>();
     auto v = select(*src.path, eff, ctx);
     if (!v) return v.failure();
-    auto n = as_number(*v);
+    auto n = number_or_text(*v);
     if (!n)
       return runtime_failure(std::string("The ") + path_field + " field refers to value \"" + bare_text(*v) +
                              "\" which is not a valid float: " + src.path->text());
@@ -1377,11 +1839,13 @@ struct Interp {
       return finish_with_result(fid, s, std::move(results));
     }
     const auto& spec = s.as<states::MapSpec>();
+    focus(fid);
+    if (s.jsonata) return run_query_map(fid, s);
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     auto eff = apply_path(s.input_path, json::value(f.input), ctx);
     if (!eff) return fail_here(fid, s, eff.failure());
     json::value items_v;
-    if (spec.items_path && !(spec.items_path->is_root() && !spec.items_path->is_context())) {
+    if (spec.items_path && !(spec.items_path->is_root() && !spec.items_path->is_context() && !spec.items_path->is_variable())) {
       auto v = select(*spec.items_path, *eff, ctx);
       if (!v) return fail_here(fid, s, v.failure());
       items_v = std::move(*v);
@@ -1407,14 +1871,68 @@ struct Interp {
     if (!tc) return fail_here(fid, s, tc.failure());
     if (*tc && **tc < 0) return fail_here(fid, s, runtime_failure("ToleratedFailureCount cannot be negative."));
     if (*mc && **mc < 0) return fail_here(fid, s, runtime_failure("MaxConcurrency cannot be negative."));
+    return start_map(fid, s, std::move(items_v.get_array()), std::move(*eff), *mc, *tp, *tc);
+  }
 
-    f.items = std::move(items_v.get_array());
-    f.effective = std::move(*eff);
+  // A JSONata Map: Items (or the input), then the numbers as expressions.
+  bool run_query_map(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    const auto& spec = s.as<states::MapSpec>();
+    json::value ctx = uses_context(f) ? context(f, s) : json::value();
+    states::QueryInputs q = query_inputs(&f.input, ctx);
+    json::value items_v;
+    if (spec.items) {
+      auto v = spec.items->evaluate(q, "Items");
+      if (!v) return fail_here(fid, s, v.failure());
+      if (!v->is_array()) {
+        const states::QueryExpression* e = spec.items->expression();
+        return fail_here(fid, s,
+                         states::query_failure("The JSONata expression '" + (e ? e->text() : std::string()) +
+                                               "' specified for the field 'Items' returned an unexpected result "
+                                               "type. Expected 'array', but was '" +
+                                               states::query_type_name(*v) + "' for value: " + to_json(*v)));
+      }
+      items_v = std::move(*v);
+    } else if (f.input.is_array()) {
+      items_v = f.input;
+    } else {
+      return fail_here(fid, s, states::query_failure("Map state input must be an array but was: " + to_json(f.input)));
+    }
+    std::optional<std::int64_t> mc;
+    if (spec.max_concurrency.literal) mc = static_cast<std::int64_t>(*spec.max_concurrency.literal);
+    auto mce = query_integer(spec.max_concurrency.expression, "MaxConcurrency", q);
+    if (!mce) return fail_here(fid, s, mce.failure());
+    if (*mce) mc = *mce;
+    emit(&f, "MapStateStarted", [&](json::object& d) {
+      d["mapStateStartedEventDetails"] = json::object{{"length", items_v.get_array().size()}};
+    });
+    std::optional<double> tp = spec.tolerated_failure_percentage.literal;
+    auto tpe = query_float(spec.tolerated_failure_percentage.expression, "ToleratedFailurePercentage", q);
+    if (!tpe) return fail_here(fid, s, tpe.failure());
+    if (*tpe) tp = *tpe;
+    if (tp && (*tp < 0 || *tp > 100))
+      return fail_here(fid, s, runtime_failure("ToleratedFailurePercentage must be between 0 and 100."));
+    std::optional<std::int64_t> tc;
+    if (spec.tolerated_failure_count.literal) tc = static_cast<std::int64_t>(*spec.tolerated_failure_count.literal);
+    auto tce = query_integer(spec.tolerated_failure_count.expression, "ToleratedFailureCount", q);
+    if (!tce) return fail_here(fid, s, tce.failure());
+    if (*tce) tc = *tce;
+    if (tc && *tc < 0) return fail_here(fid, s, runtime_failure("ToleratedFailureCount cannot be negative."));
+    if (mc && *mc < 0) return fail_here(fid, s, runtime_failure("MaxConcurrency cannot be negative."));
+    return start_map(fid, s, std::move(items_v.get_array()), json::value(f.input), mc, tp, tc);
+  }
+
+  // Starts a Map's iterations over `items`; `effective` is what ItemSelector reads.
+  bool start_map(std::uint32_t fid, const State& s, json::array items, json::value effective,
+                 std::optional<std::int64_t> mc, std::optional<double> tp, std::optional<std::int64_t> tc) {
+    Frame& f = frame(fid);
+    f.items = std::move(items);
+    f.effective = std::move(effective);
     f.total = static_cast<std::uint32_t>(f.items.size());
     f.launched = f.succeeded = f.failed = f.running = 0;
-    f.max_concurrency = *mc ? static_cast<std::uint32_t>(**mc) : 0;
-    f.tolerated_percentage = *tp;
-    f.tolerated_count = *tc;
+    f.max_concurrency = mc ? static_cast<std::uint32_t>(*mc) : 0;
+    f.tolerated_percentage = tp;
+    f.tolerated_count = tc;
     f.results = json::array(f.total);
     f.children.clear();
     if (distributed(s)) {
@@ -1458,9 +1976,11 @@ struct Interp {
       if (f.launched >= f.total) break;
       const std::uint32_t i = f.launched++;
       json::value input;
-      if (spec.item_selector) {
+      if (spec.item_selector || spec.item_selector_query) {
+        focus(fid);
         json::value ctx = context(f, s, &f.items[i], i);
-        auto v = spec.item_selector->evaluate(Scope{f.effective, ctx, E.random.get()});
+        auto v = spec.item_selector ? spec.item_selector->evaluate(Scope{f.effective, ctx, E.random.get(), &vars_})
+                                    : spec.item_selector_query->evaluate(query_inputs(&f.effective, ctx), "ItemSelector");
         if (!v) {
           for (auto c : f.children) abort_frame(c);
           f.children.clear();

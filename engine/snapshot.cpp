@@ -64,6 +64,7 @@ json::object frame_to_json(const Frame& f) {
   put("callIndex", f.call_index, d.call_index);
   put("callAttempt", f.call_attempt, d.call_attempt);
   if (!f.items.empty()) o["items"] = f.items;
+  if (!f.variables.empty()) o["variables"] = f.variables;
   if (!f.results.empty()) o["results"] = f.results;
   put("total", f.total, d.total);
   put("launched", f.launched, d.launched);
@@ -162,6 +163,15 @@ class Reader {
       fail(key, "is not an array");
   }
 
+  void object(const char* key, json::object& out) {
+    const json::value* v = find(key, false);
+    if (!v) return;
+    if (v->is_object())
+      out = v->get_object();
+    else
+      fail(key, "is not an object");
+  }
+
   void ids(const char* key, std::vector<std::uint32_t>& out) {
     const json::value* v = find(key, false);
     if (!v) return;
@@ -238,6 +248,7 @@ void read_frame(const json::object& o, Frame& f, std::string path, std::string& 
   r.integer("callIndex", f.call_index);
   r.integer("callAttempt", f.call_attempt);
   r.array("items", f.items);
+  r.object("variables", f.variables);
   r.array("results", f.results);
   r.integer("total", f.total);
   r.integer("launched", f.launched);

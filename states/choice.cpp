@@ -237,8 +237,10 @@ namespace {
 
 using Impl = ChoiceRule::Impl;
 
-const json::value& root_for(const JsonPath& path, const Scope& scope) {
-  return path.is_context() ? scope.context : scope.input;
+// The value a path reads, nullptr for a variable that is not set.
+const json::value* find_in_scope(const JsonPath& path, const Scope& scope) {
+  const json::value* root = path_root(path.is_context(), path.is_variable(), path.variable(), scope);
+  return root ? path.find(*root) : nullptr;
 }
 
 Failure invalid_path(const JsonPath& path) {
@@ -324,14 +326,14 @@ Result<bool> evaluate_rule(const Impl& rule, const Scope& scope) {
       break;
   }
   const JsonPath& variable = *rule.variable;
-  const json::value* value = variable.find(root_for(variable, scope));
+  const json::value* value = find_in_scope(variable, scope);
   if (rule.kind == Kind::kIsPresent) return (value != nullptr) == rule.flag;
   // Every other test needs a value: AWS fails the state rather than taking
   // the rule as false.
   if (!value) return invalid_path(variable);
   const json::value* operand = nullptr;
   if (rule.operand_path) {
-    operand = rule.operand_path->find(root_for(*rule.operand_path, scope));
+    operand = find_in_scope(*rule.operand_path, scope);
     if (!operand) return invalid_path(*rule.operand_path);
   }
   return compare(rule, *value, operand);
@@ -420,10 +422,6 @@ class RuleCompiler {
     auto path = cache_ ? cache_->path(text, &error) : JsonPath::parse(text, &error);
     if (!path) {
       report(pointer, must + "a valid JSONPath" + (error.empty() ? "" : ": " + error));
-      return std::nullopt;
-    }
-    if (path->is_variable()) {
-      diags_.push_back(Diagnostic{pointer, "Workflow variables ('$" + path->variable() + "') are not supported yet", ""});
       return std::nullopt;
     }
     if (!path->is_reference()) {

@@ -18,6 +18,7 @@
 #include "states/json.h"
 #include "states/jsonpath.h"
 #include "states/payload.h"
+#include "states/query.h"
 
 namespace stepwise::states {
 
@@ -44,10 +45,20 @@ struct PathSpec {
 };
 
 // A number given either literally or through a ...Path field.
+// A number given literally, through a ...Path field, or (JSONata) as an expression.
 struct NumberSource {
   std::optional<double> literal;
   std::optional<JsonPath> path;
-  bool present() const { return literal || path; }
+  std::optional<QueryExpression> expression;
+  bool present() const { return literal || path || expression; }
+};
+
+// Assign: variable names and their values. In a JSONPath state a template
+// like Parameters ("name.$": path or intrinsic); in a JSONata state a
+// JSONata template. Evaluated to an object of name -> value.
+struct AssignSpec {
+  std::optional<PayloadTemplate> path;
+  std::optional<QueryTemplate> query;
 };
 
 enum class Jitter : std::uint8_t { None, Full };
@@ -64,6 +75,8 @@ struct Retrier {
 struct Catcher {
   std::vector<std::string> errors;  // ErrorEquals
   ResultPathSpec result_path;
+  std::optional<AssignSpec> assign;
+  std::optional<QueryTemplate> output;  // JSONata: default $states.errorOutput
   StateIndex next = kNoState;
   std::string next_name;
 };
@@ -80,7 +93,10 @@ struct PassSpec {
 };
 
 struct ChoiceBranch {
-  ChoiceRule rule;
+  std::optional<ChoiceRule> rule;                  // JSONPath
+  std::optional<QueryExpression> condition;        // JSONata Condition
+  std::optional<AssignSpec> assign;
+  std::optional<QueryTemplate> output;
   StateIndex next = kNoState;
   std::string next_name;
 };
@@ -96,6 +112,8 @@ struct WaitSpec {
   std::optional<std::string> timestamp;  // validated RFC 3339 text
   std::optional<JsonPath> seconds_path;
   std::optional<JsonPath> timestamp_path;
+  std::optional<QueryExpression> seconds_expression;    // JSONata
+  std::optional<QueryExpression> timestamp_expression;  // JSONata
 };
 
 struct SucceedSpec {};
@@ -107,6 +125,8 @@ struct FailSpec {
   std::optional<Intrinsic> error_intrinsic;  // ErrorPath may be an intrinsic
   std::optional<JsonPath> cause_path;
   std::optional<Intrinsic> cause_intrinsic;
+  std::optional<QueryExpression> error_expression;  // JSONata
+  std::optional<QueryExpression> cause_expression;  // JSONata
 };
 
 struct ParallelSpec {
@@ -117,6 +137,8 @@ struct MapSpec {
   MachineId processor = 0;                     // ItemProcessor / Iterator
   std::optional<JsonPath> items_path;          // ItemsPath (default "$")
   std::optional<PayloadTemplate> item_selector;  // ItemSelector or legacy Parameters
+  std::optional<QueryTemplate> items;             // JSONata Items
+  std::optional<QueryTemplate> item_selector_query;  // JSONata ItemSelector
   NumberSource max_concurrency;                // MaxConcurrency / MaxConcurrencyPath; 0 = unlimited
   NumberSource tolerated_failure_percentage;
   NumberSource tolerated_failure_count;
@@ -189,6 +211,12 @@ struct State {
   std::optional<PayloadTemplate> result_selector;  // Task, Parallel, Map
   std::shared_ptr<const CompensationSpec> compensate;  // Task, Parallel, Map (extension)
 
+  // JSONata (QueryLanguage "JSONata" for this state) and variables.
+  bool jsonata = false;
+  std::optional<QueryTemplate> arguments;  // Task, Parallel
+  std::optional<QueryTemplate> output;     // all but Fail
+  std::optional<AssignSpec> assign;
+
   std::string name;
   std::string next_name;
   std::optional<std::string> comment;
@@ -247,10 +275,10 @@ struct ParseOptions {
 // found (never just the first), each with a JSON pointer (RFC 6901; "" is the
 // whole definition, where AWS prints "/").
 //
-// Features that are valid ASL but not implemented yet (JSONata, workflow
-// variables: QueryLanguage "JSONata", Assign, Arguments, Output) are reported
-// as diagnostics with an empty code and a "... is not supported yet" message,
-// so that a definition using them is rejected clearly rather than misread.
+// Features that are valid ASL but not implemented yet (ItemReader, ItemBatcher,
+// ResultWriter) are reported as diagnostics with an empty code and a "... is
+// not supported yet" message, so that a definition using them is rejected
+// clearly rather than misread.
 struct ParseResult {
   std::shared_ptr<const Definition> definition;  // null when diagnostics is non-empty
   Diagnostics diagnostics;

@@ -309,11 +309,6 @@ class Parser {
            (path_error.empty() ? std::string() : ": " + path_error));
       return std::nullopt;
     }
-    if (path->is_variable()) {
-      pos_ = start;
-      fail("workflow variables ('$" + path->variable() + "') are not supported yet");
-      return std::nullopt;
-    }
     Argument arg;
     arg.kind = Argument::Kind::kPath;
     arg.path = std::move(*path);
@@ -382,7 +377,9 @@ std::optional<Failure> evaluate_argument(const Argument& arg, const Scope& scope
     }
     case Argument::Kind::kPath: {
       const JsonPath& path = *arg.path;
-      const json::value& root = path.is_context() ? scope.context : scope.input;
+      const json::value* root_p = path_root(path.is_context(), path.is_variable(), path.variable(), scope);
+      if (!root_p) return path_not_found(path, field, scope.input);
+      const json::value& root = *root_p;
       if (path.is_definite()) {
         const json::value* found = path.find(root);
         if (found == nullptr) return path_not_found(path, field, scope.input);

@@ -90,20 +90,7 @@ bool has_transition(StateType t) {
          t == StateType::Parallel || t == StateType::Map || t == StateType::Compensate;
 }
 
-// JSONPath states may carry these later features; they are reported as not
-// supported yet rather than as unknown fields.
-bool is_later_feature(StateType t, std::string_view key) {
-  if (key == "Arguments" || key == "Output") return true;
-  return key == "Assign" && t != StateType::Succeed && t != StateType::Fail;
-}
-
 }  // namespace
-
-void Parser::note_jsonata(const std::string& pointer) {
-  if (jsonata_noted_) return;
-  jsonata_noted_ = true;
-  unsupported(pointer, "JSONata is not supported yet");
-}
 
 void Parser::parse_root(const json::object& root) {
   Language lang = Language::JsonPath;
@@ -111,7 +98,6 @@ void Parser::parse_root(const json::object& root) {
     if (*ql == "JSONata") {
       lang = Language::Jsonata;
       def_.query_language = "JSONata";
-      note_jsonata("/QueryLanguage");
     } else if (*ql != "JSONPath") {
       error("/QueryLanguage",
             "The value of the field 'QueryLanguage' must be one of [JSONPath, JSONata]");
@@ -247,7 +233,6 @@ void Parser::parse_state(Machine& m, StateIndex i, const json::value& v, const s
   if (const json::string* ql = string_field(obj, "QueryLanguage", ptr)) {
     if (*ql == "JSONata") {
       lang = Language::Jsonata;
-      note_jsonata(child(ptr, "QueryLanguage"));
     } else if (*ql == "JSONPath") {
       if (machine_lang == Language::Jsonata) {
         error(ptr,
@@ -261,7 +246,16 @@ void Parser::parse_state(Machine& m, StateIndex i, const json::value& v, const s
 
   check_state_fields(s, obj, ptr, lang);
   s.comment = optional_string(obj, "Comment", ptr);
+  s.jsonata = lang == Language::Jsonata;
   parse_data_flow(s, obj, ptr, lang, targets);
+  if (const json::value* a = obj.if_contains("Assign"); a && state_allows(s.type, lang, "Assign"))
+    s.assign = parse_assign(*a, ptr, lang);
+  if (lang == Language::Jsonata) {
+    if (const json::value* o = obj.if_contains("Output"); o && state_allows(s.type, lang, "Output"))
+      s.output = query(*o, ptr, "Output");
+    if (const json::value* a = obj.if_contains("Arguments"); a && state_allows(s.type, lang, "Arguments"))
+      s.arguments = query(*a, ptr, "Arguments");
+  }
   switch (s.type) {
     case StateType::Task:
       parse_task(s, obj, ptr, lang);
@@ -302,13 +296,11 @@ void Parser::check_state_fields(const State& s, const json::object& obj, const s
     std::string_view key = kv.key();
     if (key == "Type" || key == "Comment" || key == "QueryLanguage") continue;
     if (state_allows(s.type, lang, key)) continue;
-    if (lang == Language::JsonPath && is_later_feature(s.type, key)) {
-      unsupported(child(ptr, key), "The field '" + std::string(key) + "' is not supported yet");
-      continue;
-    }
+    // A field of the other query language gets a message that says so.
+    const bool other = state_allows(s.type, lang == Language::Jsonata ? Language::JsonPath : Language::Jsonata, key);
     error(child(ptr, key), "The field '" + std::string(key) + "' is not supported in a " +
                                state_type_name(s.type) + " state" +
-                               (lang == Language::Jsonata ? " using JSONata" : ""));
+                               (lang == Language::Jsonata ? " using JSONata" : other ? " using JSONPath" : ""));
   }
 }
 

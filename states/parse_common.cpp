@@ -1,5 +1,6 @@
 // Building blocks of the definition parser: pointers, diagnostics, typed field
 // reading, paths, numbers, payload templates, Retry and Catch.
+#include <cctype>
 #include <cmath>
 #include <string>
 
@@ -136,7 +137,9 @@ NumberSource Parser::number_source(const json::object& obj, const std::string& b
     error(base, "The fields '" + std::string(literal_key) + "' and '" + std::string(path_key) +
                     "' cannot both be set");
   }
-  if (literal && !(lang == Language::Jsonata && is_jsonata_expression(*literal))) {
+  if (literal && lang == Language::Jsonata && is_jsonata_expression(*literal)) {
+    out.expression = query_expression(*literal, base, literal_key);
+  } else if (literal) {
     out.literal = number(*literal, base, literal_key, rule);
   }
   if (path_v) out.path = path(*path_v, base, path_key);
@@ -154,10 +157,6 @@ std::optional<JsonPath> Parser::path(const json::value& v, const std::string& ba
   if (!p) {
     error(child(base, field), "The value for the field '" + std::string(field) +
                                   "' must be a valid JSONPath" + (why.empty() ? "" : ": " + why));
-  } else if (p->is_variable()) {
-    unsupported(child(base, field),
-                "Workflow variables ('$" + p->variable() + "') are not supported yet");
-    return std::nullopt;
   }
   return p;
 }
@@ -196,6 +195,70 @@ ResultPathSpec Parser::result_path_spec(const json::value& v, const std::string&
 std::optional<PayloadTemplate> Parser::payload(const json::value& v, const std::string& base,
                                                std::string_view field) {
   return PayloadTemplate::compile(v, child(base, field), diags_, &cache_);
+}
+
+std::optional<QueryTemplate> Parser::query(const json::value& v, const std::string& base,
+                                           std::string_view field) {
+  return QueryTemplate::compile(v, child(base, field), diags_);
+}
+
+std::optional<QueryExpression> Parser::query_expression(const json::value& v, const std::string& base,
+                                                        std::string_view field) {
+  if (!is_jsonata_expression(v)) {
+    error(child(base, field), "The value of the field '" + std::string(field) +
+                                  "' must be a JSONata expression ({% ... %})");
+    return std::nullopt;
+  }
+  std::string why;
+  auto e = QueryExpression::compile(v.get_string(), &why);
+  if (!e) error(child(base, field), "The JSONata expression is not valid: " + why);
+  return e;
+}
+
+namespace {
+
+// Variable names: a letter or underscore, then letters, digits and underscores.
+bool valid_variable_name(std::string_view name) {
+  if (name.empty() || name.size() > 80) return false;
+  auto start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
+  if (!start(name[0])) return false;
+  for (char c : name)
+    if (!start(c) && !std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<AssignSpec> Parser::parse_assign(const json::value& v, const std::string& base, Language lang) {
+  if (!v.is_object()) {
+    type_error(base, "Assign", "an object", v);
+    return std::nullopt;
+  }
+  const std::string ptr = child(base, "Assign");
+  bool ok = true;
+  for (const auto& kv : v.get_object()) {
+    std::string_view name = kv.key();
+    if (lang == Language::JsonPath && name.size() > 2 && name.ends_with(".$")) name.remove_suffix(2);
+    if (!valid_variable_name(name)) {
+      error(child(ptr, kv.key()), "The variable name '" + std::string(name) +
+                                      "' is not valid: it must start with a letter or '_' and contain only "
+                                      "letters, digits and '_'");
+      ok = false;
+    } else if (name == "states") {
+      error(child(ptr, kv.key()), "The variable name 'states' is reserved");
+      ok = false;
+    }
+  }
+  AssignSpec spec;
+  if (lang == Language::JsonPath) {
+    spec.path = payload(v, base, "Assign");
+    if (!spec.path) ok = false;
+  } else {
+    spec.query = query(v, base, "Assign");
+    if (!spec.query) ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return spec;
 }
 
 // --- Retry and Catch ---------------------------------------------------------
@@ -332,13 +395,11 @@ std::vector<Catcher> Parser::parse_catch(const json::value& v, const std::string
     for (const auto& kv : obj) {
       std::string_view key = kv.key();
       if (one_of(key, {"ErrorEquals", "Next", "Comment"})) continue;
+      if (key == "Assign") continue;
       if (lang == Language::JsonPath && key == "ResultPath") continue;
-      if (lang == Language::Jsonata && one_of(key, {"Output", "Assign"})) continue;
-      if (lang == Language::JsonPath && one_of(key, {"Output", "Assign"})) {
-        unsupported(child(ptr, key), "The field '" + std::string(key) + "' is not supported yet");
-        continue;
-      }
-      error(child(ptr, key), "The field '" + std::string(key) + "' is not supported in a catcher");
+      if (lang == Language::Jsonata && key == "Output") continue;
+      error(child(ptr, key), "The field '" + std::string(key) + "' is not supported in a catcher" +
+                                 (lang == Language::Jsonata ? " using JSONata" : " using JSONPath"));
     }
     Catcher& c = out.emplace_back();
     bool has_all = false;
@@ -351,7 +412,10 @@ std::vector<Catcher> Parser::parse_catch(const json::value& v, const std::string
       if (const json::value* rp = obj.if_contains("ResultPath")) {
         c.result_path = result_path_spec(*rp, ptr);
       }
+    } else if (const json::value* o = obj.if_contains("Output")) {
+      c.output = query(*o, ptr, "Output");
     }
+    if (const json::value* a = obj.if_contains("Assign")) c.assign = parse_assign(*a, ptr, lang);
     if (const json::value* next = obj.if_contains("Next")) {
       if (next->is_string()) {
         c.next_name = std::string(next->get_string());

@@ -80,7 +80,6 @@ class Parser {
                         std::vector<Target>& targets);
   void resolve_targets(Machine& m, std::vector<Target>& targets);
   void check_reachable(const Machine& m, const std::vector<Target>& targets);
-  void note_jsonata(const std::string& pointer);
 
   // --- state types (parse_states.cpp)
   void parse_data_flow(State& s, const json::object& obj, const std::string& ptr, Language lang,
@@ -129,6 +128,13 @@ class Parser {
   ResultPathSpec result_path_spec(const json::value& v, const std::string& base);
   std::optional<PayloadTemplate> payload(const json::value& v, const std::string& base,
                                          std::string_view field);
+  // A JSONata field value (literals with "{% %}" expressions inside).
+  std::optional<QueryTemplate> query(const json::value& v, const std::string& base, std::string_view field);
+  // A field that must be one "{% %}" expression.
+  std::optional<QueryExpression> query_expression(const json::value& v, const std::string& base,
+                                                  std::string_view field);
+  // Assign (of a state, a Choice rule or a catcher) in either language.
+  std::optional<AssignSpec> parse_assign(const json::value& v, const std::string& base, Language lang);
   std::vector<Retrier> parse_retry(const json::value& v, const std::string& base);
   std::vector<Catcher> parse_catch(const json::value& v, const std::string& base, Language lang,
                                    StateIndex from, std::vector<Target>& targets);
@@ -142,7 +148,6 @@ class Parser {
   Diagnostics& diags_;
   CompileCache cache_;  // shares paths and calls compiled from the same text
   std::unordered_set<std::string_view> all_names_;  // state names over every machine
-  bool jsonata_noted_ = false;
   // Transitions of the machine being parsed that could not be read (a state
   // without a valid Type, a Next that is not a string, ...).
   int unknown_transitions_ = 0;

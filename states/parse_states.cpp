@@ -33,19 +33,22 @@ constexpr std::string_view kTaskPath[] = {"Resource",
                                           "Retry",
                                           "Catch",
                                           "Credentials",
+                                          "Assign",
                                           "Compensate",
                                           "Next",
                                           "End"};
 constexpr std::string_view kPassPath[] = {"Result",     "ResultPath", "Parameters", "InputPath",
-                                          "OutputPath", "Next",       "End"};
-constexpr std::string_view kChoicePath[] = {"Choices", "Default", "InputPath", "OutputPath"};
+                                          "OutputPath", "Assign",     "Next",       "End"};
+constexpr std::string_view kChoicePath[] = {"Choices", "Default", "InputPath", "OutputPath", "Assign"};
 constexpr std::string_view kWaitPath[] = {"Seconds",   "Timestamp",  "SecondsPath", "TimestampPath",
-                                          "InputPath", "OutputPath", "Next",        "End"};
+                                          "InputPath", "OutputPath", "Assign",      "Next",
+                                          "End"};
 constexpr std::string_view kSucceedPath[] = {"InputPath", "OutputPath"};
 constexpr std::string_view kFailPath[] = {"Error", "Cause", "ErrorPath", "CausePath"};
 constexpr std::string_view kParallelPath[] = {
     "Branches",   "Parameters", "ResultSelector", "ResultPath", "InputPath",
-    "OutputPath", "Retry",      "Catch",          "Compensate", "Next", "End"};
+    "OutputPath", "Retry",      "Catch",          "Assign",     "Compensate", "Next",
+    "End"};
 constexpr std::string_view kMapPath[] = {"ItemProcessor",
                                          "Iterator",
                                          "ItemsPath",
@@ -67,6 +70,7 @@ constexpr std::string_view kMapPath[] = {"ItemProcessor",
                                          "OutputPath",
                                          "Retry",
                                          "Catch",
+                                         "Assign",
                                          "Compensate",
                                          "Next",
                                          "End"};
@@ -399,7 +403,9 @@ void Parser::parse_wait(State& s, const json::object& obj, const std::string& pt
                      "state");
   }
   if (const json::value* v = obj.if_contains("Seconds")) {
-    if (!(lang == Language::Jsonata && is_jsonata_expression(*v))) {
+    if (lang == Language::Jsonata && is_jsonata_expression(*v)) {
+      wait.seconds_expression = query_expression(*v, ptr, "Seconds");
+    } else {
       wait.seconds = number(*v, ptr, "Seconds", NumberRule::NonNegativeInteger);
     }
   }
@@ -407,7 +413,7 @@ void Parser::parse_wait(State& s, const json::object& obj, const std::string& pt
     if (!v->is_string()) {
       type_error(ptr, "Timestamp", "a string", *v);
     } else if (lang == Language::Jsonata && is_jsonata_expression(*v)) {
-      // evaluated at run time
+      wait.timestamp_expression = query_expression(*v, ptr, "Timestamp");
     } else if (!parse_instant(v->get_string())) {
       error(child(ptr, "Timestamp"), "String does not match RFC3339 timestamp");
     } else {
@@ -427,8 +433,17 @@ void Parser::parse_wait(State& s, const json::object& obj, const std::string& pt
 
 void Parser::parse_fail(State& s, const json::object& obj, const std::string& ptr, Language lang) {
   FailSpec fail;
-  fail.error = optional_string(obj, "Error", ptr);
-  fail.cause = optional_string(obj, "Cause", ptr);
+  auto text_or_expression = [&](std::string_view key, std::optional<std::string>& text,
+                                std::optional<QueryExpression>& expression) {
+    const json::value* v = obj.if_contains(key);
+    if (v && lang == Language::Jsonata && is_jsonata_expression(*v)) {
+      expression = query_expression(*v, ptr, key);
+    } else {
+      text = optional_string(obj, key, ptr);
+    }
+  };
+  text_or_expression("Error", fail.error, fail.error_expression);
+  text_or_expression("Cause", fail.cause, fail.cause_expression);
   if (lang == Language::JsonPath) {
     // ErrorPath and CausePath take a path or an intrinsic function.
     auto path_or_intrinsic = [&](std::string_view key, std::optional<JsonPath>& p,
@@ -500,14 +515,27 @@ void Parser::parse_choice(State& s, const json::object& obj, const std::string& 
       StateIndex* slot = nullptr;
       if (lang == Language::JsonPath) {
         if (auto compiled = ChoiceRule::compile(rules[i], rule_ptr, true, diags_, &cache_)) {
-          choice.choices.push_back(ChoiceBranch{std::move(*compiled), kNoState, {}});
-          slot = &choice.choices.back().next;
+          ChoiceBranch& b = choice.choices.emplace_back();
+          b.rule = std::move(compiled);
+          slot = &b.next;
         }
       } else {
         check_jsonata_rule(rule, rule_ptr);
+        if (const json::value* c = rule.if_contains("Condition")) {
+          // A literal true or false is a constant condition.
+          auto condition = c->is_bool() ? QueryExpression::compile(c->get_bool() ? "true" : "false")
+                                        : query_expression(*c, rule_ptr, "Condition");
+          if (condition) {
+            ChoiceBranch& b = choice.choices.emplace_back();
+            b.condition = std::move(condition);
+            if (const json::value* o = rule.if_contains("Output")) b.output = query(*o, rule_ptr, "Output");
+            slot = &b.next;
+          }
+        }
       }
-      if (lang == Language::JsonPath && rule.contains("Assign")) {
-        unsupported(child(rule_ptr, "Assign"), "The field 'Assign' is not supported yet");
+      if (slot) {
+        if (const json::value* a = rule.if_contains("Assign"))
+          choice.choices.back().assign = parse_assign(*a, rule_ptr, lang);
       }
       const json::value* next = rule.if_contains("Next");
       if (!next) {
@@ -629,6 +657,15 @@ void Parser::parse_map(State& s, const json::object& obj, const std::string& ptr
     } else if (parameters) {
       map.item_selector = payload(*parameters, ptr, "Parameters");
     }
+  } else {
+    if (const json::value* v = obj.if_contains("Items")) {
+      if (!v->is_array() && !is_jsonata_expression(*v)) {
+        error(child(ptr, "Items"), "The value of the field 'Items' must be an array or a JSONata expression");
+      } else {
+        map.items = query(*v, ptr, "Items");
+      }
+    }
+    if (const json::value* v = obj.if_contains("ItemSelector")) map.item_selector_query = query(*v, ptr, "ItemSelector");
   }
   map.max_concurrency = number_source(obj, ptr, "MaxConcurrency", "MaxConcurrencyPath",
                                       NumberRule::NonNegativeInteger, lang);

@@ -120,13 +120,6 @@ bool Impl::compile_dynamic(std::string_view key, const json::value& value, const
     std::string_view text = value.get_string();
     if (text.starts_with("$")) {
       if (auto path = cache ? cache->path(text) : JsonPath::parse(text)) {
-        if (path->is_variable()) {  // read as "$" otherwise: refuse until variables exist
-          std::string ptr = object.pointer();
-          append_pointer_token(ptr, key);
-          diags.push_back(
-              Diagnostic{ptr, "Workflow variables ('$" + path->variable() + "') are not supported yet", ""});
-          return false;
-        }
         node.kind = Kind::kPath;
         node.context = path->is_context();
         node.definite = path->is_definite();
@@ -263,7 +256,12 @@ bool Impl::evaluate(std::uint32_t i, const Scope& scope, json::value& out, Failu
       return true;
     case Kind::kPath: {
       const JsonPath& path = paths[n.index];
-      const json::value& root = n.context ? scope.context : scope.input;
+      const json::value* root_p = path_root(n.context, path.is_variable(), path.variable(), scope);
+      if (!root_p) {
+        failure = path_not_found(n, scope.input);
+        return false;
+      }
+      const json::value& root = *root_p;
       if (n.definite) {
         const json::value* found = path.find(root);
         if (found == nullptr) {

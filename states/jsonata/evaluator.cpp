@@ -404,15 +404,17 @@ Evaluator::Evaluator(const EvalOptions& options) : options_(options), now_(optio
   }
 }
 
-double Evaluator::random_unit() {
+std::uint64_t Evaluator::random_word() {
   if (options_.random == nullptr) {
     EvalError e;
     e.error.code = "D3137";
     e.error.message = "No random source is available";
     throw e;
   }
-  return static_cast<double>(options_.random->next_u64() >> 11) * 0x1.0p-53;
+  return options_.random->next_u64();
 }
+
+double Evaluator::random_unit() { return static_cast<double>(random_word() >> 11) * 0x1.0p-53; }
 
 void Evaluator::check_guard() {
   if ((options_.max_depth > 0 && depth_ > options_.max_depth) || depth_ > kSafetyDepth) {

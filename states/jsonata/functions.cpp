@@ -2,8 +2,10 @@
 // function: signature, argument handling, undefined propagation and error codes.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
+#include "states/digest.h"
 #include "states/jsonata/internal.h"
 
 namespace stepwise::jsonata::detail {
@@ -486,8 +488,105 @@ Value fn_power(Evaluator&, Args& a, const Value&, const FramePtr&) {
   if (!std::isfinite(r)) fail("D3061", std::nullopt, std::nullopt, arg(a, 0), arg(a, 1));
   return num(r);
 }
-Value fn_random(Evaluator& ev, Args&, const Value&, const FramePtr&) {
-  return num(ev.random_unit());
+// $random([seed]): AWS's addition of a seed makes the number reproducible.
+// The seeded form draws Java's java.util.Random nextDouble() for the seed.
+Value fn_random(Evaluator& ev, Args& a, const Value&, const FramePtr&) {
+  if (arg(a, 0).undefined()) return num(ev.random_unit());
+  const auto seed = static_cast<std::int64_t>(std::trunc(arg(a, 0).number()));
+  std::uint64_t state = (static_cast<std::uint64_t>(seed) ^ 0x5DEECE66DULL) & ((1ULL << 48) - 1);
+  auto next = [&state](int bits) {
+    state = (state * 0x5DEECE66DULL + 0xBULL) & ((1ULL << 48) - 1);
+    return static_cast<std::int64_t>(state >> (48 - bits));
+  };
+  const std::int64_t high = next(26);
+  const std::int64_t low = next(27);
+  return num(static_cast<double>((high << 27) + low) * 0x1.0p-53);
+}
+
+// ---- AWS Step Functions' additions -------------------------------------------
+
+// $partition(array, size): the array cut into consecutive arrays of `size` items.
+Value fn_partition(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  const Value& v = arg(a, 0);
+  if (v.undefined()) return Value();
+  const double size = arg(a, 1).number();
+  if (!(size >= 1) || std::floor(size) != size) {
+    EvalError e;
+    e.error.code = "D3141";
+    e.error.message = "The size argument of $partition must be a positive integer";
+    throw e;
+  }
+  const auto& items = v.is_array() ? v.arr()->items : std::vector<Value>{v};
+  auto out = make_array();
+  const auto n = static_cast<std::size_t>(size);
+  for (std::size_t i = 0; i < items.size(); i += n) {
+    auto part = make_array();
+    part->items.assign(items.begin() + static_cast<std::ptrdiff_t>(i),
+                       items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), i + n)));
+    out->items.emplace_back(part);
+  }
+  return out;
+}
+
+// $range(start, end, step): start, start+step, ... up to end inclusive.
+Value fn_range(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  if (arg(a, 0).undefined() || arg(a, 1).undefined()) return Value();
+  const double start = arg(a, 0).number(), end = arg(a, 1).number();
+  const double step = arg(a, 2).undefined() ? 1 : arg(a, 2).number();
+  if (step == 0 || std::isnan(step)) {
+    EvalError e;
+    e.error.code = "D3141";
+    e.error.message = "The step argument of $range must not be zero";
+    throw e;
+  }
+  auto out = make_sequence();
+  constexpr std::size_t kMaxItems = 1000000;  // as the range operator (..) allows
+  for (double x = start; step > 0 ? x <= end : x >= end; x += step) {
+    if (out->items.size() >= kMaxItems) fail("D2014", std::nullopt, std::nullopt, num(kMaxItems));
+    out->items.emplace_back(num(x));
+  }
+  return out;
+}
+
+// $hash(value, [algorithm]): hex digest, SHA-256 unless named as States.Hash names them.
+Value fn_hash(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  if (arg(a, 0).undefined()) return Value();
+  std::string algorithm = arg(a, 1).undefined() ? "SHA-256" : arg(a, 1).str();
+  auto alg = states::parse_digest_algorithm(algorithm);
+  if (!alg) {
+    EvalError e;
+    e.error.code = "D3141";
+    e.error.message = "The hashing algorithm '" + algorithm + "' is not supported: use MD5, SHA-1, SHA-256, "
+                      "SHA-384 or SHA-512";
+    throw e;
+  }
+  return Value(states::hex_digest(*alg, arg(a, 0).str()));
+}
+
+// $uuid(): a random (version 4) UUID.
+Value fn_uuid(Evaluator& ev, Args&, const Value&, const FramePtr&) {
+  std::uint64_t hi = ev.random_word(), lo = ev.random_word();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return Value(std::string(buf));
+}
+
+// $parse(text): the JSON value the text holds.
+Value fn_parse(Evaluator&, Args& a, const Value&, const FramePtr&) {
+  if (arg(a, 0).undefined()) return Value();
+  JsonParseError err;
+  auto v = parse_json(arg(a, 0).str(), &err);
+  if (!v) {
+    EvalError e;
+    e.error.code = "D3141";
+    e.error.message = "The argument of $parse is not valid JSON: " + err.describe();
+    throw e;
+  }
+  return from_json(*v);
 }
 
 std::string to_radix(double value, int radix) {
@@ -1040,7 +1139,12 @@ std::vector<Builtin>& builtins() {
         {"abs", "<n-:n>", 1, fn_abs, nullptr},
         {"sqrt", "<n-:n>", 1, fn_sqrt, nullptr},
         {"power", "<n-n:n>", 2, fn_power, nullptr},
-        {"random", "<:n>", 0, fn_random, nullptr},
+        {"random", "<n?:n>", 1, fn_random, nullptr},
+        {"partition", "<an:a>", 2, fn_partition, nullptr},
+        {"range", "<nnn?:a>", 3, fn_range, nullptr},
+        {"hash", "<s-s?:s>", 2, fn_hash, nullptr},
+        {"uuid", "<:s>", 0, fn_uuid, nullptr},
+        {"parse", "<s-:x>", 1, fn_parse, nullptr},
         {"boolean", "<x-:b>", 1, fn_boolean, nullptr},
         {"not", "<x-:b>", 1, fn_not, nullptr},
         {"map", "<af>", 2, fn_map, nullptr},

@@ -312,6 +312,7 @@ class Evaluator {
   std::int64_t now_millis() const { return now_; }
   // A uniformly distributed double in [0, 1) from the injected source; fails without one.
   double random_unit();
+  std::uint64_t random_word();  // 64 random bits from the injected source (D3137 without one)
   int arity(const Value& fn) const;
 
  private:

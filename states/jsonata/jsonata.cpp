@@ -225,6 +225,7 @@ Outcome<std::optional<json::value>> Expression::evaluate(const json::value* inpu
     }
     Value out = ev.evaluate(program_->root, in, env);
     if (out.undefined()) return std::optional<json::value>();
+    if (options.result_is_function) *options.result_is_function = out.is_function();
     if (out.is_number() && !std::isfinite(out.number())) fail("D1001", std::nullopt, std::nullopt, out);
     return std::optional<json::value>(to_json_value(out));
   } catch (EvalError& e) {

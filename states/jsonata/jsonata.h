@@ -75,6 +75,9 @@ struct EvalOptions {
   // Randomness for $random() and $shuffle(); without one they fail with D3137
   // ("No random source is available").
   states::RandomSource* random = nullptr;
+  // When set, receives whether the result is a function (which the result
+  // itself writes as "").
+  bool* result_is_function = nullptr;
 };
 
 namespace detail {

@@ -629,33 +629,31 @@ TEST_CASE("parse: Credentials need a RoleArn") {
   CHECK(r.diagnostics[0].message == "The field 'RoleArn' is required but was missing");
 }
 
-TEST_CASE("parse: later features are reported as not supported yet") {
-  auto r = parse(R"({"StartAt": "A", "States": {
-    "A": {"Type": "Pass", "Assign": {"x": 1}, "Next": "C"},
-    "C": {"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true, "Next": "S",
+TEST_CASE("parse: Assign is accepted in JSONPath states; JSONata-only fields are not") {
+  auto ok = parse(R"J({"StartAt": "A", "States": {
+    "A": {"Type": "Pass", "Assign": {"x": 1, "y.$": "$.a", "z.$": "States.MathAdd($x, 1)"}, "Next": "C"},
+    "C": {"Type": "Choice", "Choices": [{"Variable": "$x", "IsNull": true, "Next": "S",
                                          "Assign": {"y": 2}}], "Default": "S"},
-    "S": {"Type": "Succeed", "Output": {}}}})");
+    "S": {"Type": "Succeed"}}})J");
+  CHECK(ok.diagnostics.empty());
+  REQUIRE(ok.definition != nullptr);
+  CHECK(ok.definition->top().states[0].assign.has_value());
+  CHECK(ok.definition->top().states[1].as<ChoiceSpec>().choices[0].assign.has_value());
+
+  auto r = parse(R"({"StartAt": "S", "States": {"S": {"Type": "Succeed", "Output": {}}}})");
   CHECK(r.definition == nullptr);
-  REQUIRE(r.diagnostics.size() == 3);
-  for (const auto& d : r.diagnostics) {
-    CHECK(d.code.empty());
-    CHECK(d.message.find("is not supported yet") != std::string::npos);
-  }
-  CHECK_DIAG(r, "/States/A/Assign", "'Assign'");
-  CHECK_DIAG(r, "/States/C/Choices/0/Assign", "'Assign'");
-  CHECK_DIAG(r, "/States/S/Output", "'Output'");
+  CHECK_DIAG(r, "/States/S/Output", "The field 'Output' is not supported in a Succeed state using JSONPath");
 }
 
-TEST_CASE("parse: workflow variable paths are reported as not supported yet") {
+TEST_CASE("parse: workflow variable paths are read as variables; ResultPath cannot name one") {
   auto r = parse(R"({"StartAt": "A", "States": {
     "A": {"Type": "Pass", "InputPath": "$count", "ResultPath": "$total", "End": true}}})");
   CHECK(r.definition == nullptr);
-  CHECK_DIAG(r, "/States/A/InputPath", "Workflow variables ('$count') are not supported yet");
-  CHECK(find(r, "/States/A/InputPath")->code.empty());
-  CHECK_DIAG(r, "/States/A/ResultPath", "not supported yet");
+  CHECK(find(r, "/States/A/InputPath") == nullptr);
+  CHECK_DIAG(r, "/States/A/ResultPath", "must be a valid ReferencePath");
 }
 
-TEST_CASE("parse: JSONata is reported once and still validated") {
+TEST_CASE("parse: JSONata states are validated with their own fields") {
   auto r = parse(R"({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
     "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
           "Arguments": "{% $states.input %}", "Output": {"x": 1}, "Assign": {"v": 1},
@@ -665,14 +663,19 @@ TEST_CASE("parse: JSONata is reported once and still validated") {
     "P": {"Type": "Pass", "InputPath": "$", "Next": "S"},
     "S": {"Type": "Succeed"}}})");
   CHECK(r.definition == nullptr);
-  CHECK_DIAG(r, "/QueryLanguage", "JSONata is not supported yet");
   CHECK_DIAG(r, "/States/P/InputPath", "not supported in a Pass state using JSONata");
-  CHECK(r.diagnostics.size() == 2);
+  CHECK(r.diagnostics.size() == 1);
 
   auto state_level = parse(R"({"StartAt": "A", "States": {
-    "A": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": {"a": 1}, "End": true}}})");
-  REQUIRE(state_level.diagnostics.size() == 1);
-  CHECK(state_level.diagnostics[0].pointer == "/States/A/QueryLanguage");
+    "A": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": {"a": "{% 1 + 1 %}"}, "End": true}}})");
+  CHECK(state_level.diagnostics.empty());
+  REQUIRE(state_level.definition != nullptr);
+  CHECK(state_level.definition->top().states[0].jsonata);
+  CHECK(state_level.definition->top().states[0].output.has_value());
+
+  auto back = parse(R"({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+    "A": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}})");
+  CHECK_DIAG(back, "/States/A", "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
 }
 
 // ---------------------------------------------------------------------------
@@ -727,14 +730,12 @@ TEST_CASE("conformance: every INVALID_DEFINITION case is rejected as AWS rejects
   }
 }
 
-TEST_CASE("conformance: every JSONPath definition AWS ran parses without diagnostics") {
+TEST_CASE("conformance: every definition AWS ran parses without diagnostics, JSONata and Assign included") {
   int parsed = 0;
   for (const auto& file : case_files()) {
     json::value c = *parse_json(read_file(file));
     const json::object& o = c.as_object();
     if (o.at("expected").at("status") == "INVALID_DEFINITION") continue;
-    if (o.at("query_language") != "JSONPath") continue;
-    if (to_json(o.at("definition")).find("\"Assign\"") != std::string::npos) continue;
     CAPTURE(file.filename().string());
     ParseOptions options;
     options.express = o.at("context").at("state_machine_type") == "EXPRESS";
@@ -744,7 +745,7 @@ TEST_CASE("conformance: every JSONPath definition AWS ran parses without diagnos
     CHECK(r.definition != nullptr);
     ++parsed;
   }
-  CHECK(parsed > 850);
+  CHECK(parsed > 1000);
 }
 
 TEST_CASE("pass_chain.asl.json (200 KiB, 1000 states per iteration) parses into the model") {
@@ -757,43 +758,16 @@ TEST_CASE("pass_chain.asl.json (200 KiB, 1000 states per iteration) parses into 
   CHECK(r.definition->machine(1).states.size() == 1000);
 }
 
-TEST_CASE("conformance: definitions AWS ran with later features get only 'not supported yet'") {
-  int checked = 0;
-  for (const auto& file : case_files()) {
-    json::value c = *parse_json(read_file(file));
-    const json::object& o = c.as_object();
-    if (o.at("expected").at("status") == "INVALID_DEFINITION") continue;
-    bool later = o.at("query_language") != "JSONPath" ||
-                 to_json(o.at("definition")).find("\"Assign\"") != std::string::npos;
-    if (!later) continue;
-    CAPTURE(file.filename().string());
-    auto r = parse_definition(o.at("definition"));
-    INFO("diagnostics:\n" << describe(r.diagnostics));
-    CHECK(r.definition == nullptr);
-    CHECK_FALSE(r.diagnostics.empty());
-    for (const auto& d : r.diagnostics) CHECK(d.code.empty());
-    ++checked;
-  }
-  CHECK(checked > 150);
-}
-
-TEST_CASE("regression: $name variable references are refused until variables exist, not read as $") {
-  auto has = [](const ParseResult& r, const std::string& pointer_part, const std::string& text) {
-    for (const auto& d : r.diagnostics)
-      if (d.pointer.find(pointer_part) != std::string::npos && d.message.find(text) != std::string::npos) return true;
-    return false;
-  };
+TEST_CASE("regression: $name references parse as variables, not as $") {
   auto params = parse_definition_text(
       R"({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"$x"},"End":true}}})");
-  CHECK(params.definition == nullptr);
-  CHECK(has(params, "/States/P/Parameters", "not supported yet"));
+  CHECK(params.diagnostics.empty());
   auto intrinsic = parse_definition_text(
       R"json({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"States.ArrayGetItem($x, 0)"},"End":true}}})json");
-  CHECK(intrinsic.definition == nullptr);
+  CHECK(intrinsic.diagnostics.empty());
   auto choice = parse_definition_text(R"({"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[
       {"Variable":"$x","StringEquals":"a","Next":"D"}],"Default":"D"},"D":{"Type":"Succeed"}}})");
-  CHECK(choice.definition == nullptr);
-  CHECK(has(choice, "/States/C/Choices/0", "not supported yet"));
+  CHECK(choice.diagnostics.empty());
 }
 
 TEST_CASE("regression: ItemReader, ItemBatcher and ResultWriter are refused until distributed Map reads files") {

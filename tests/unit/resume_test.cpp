@@ -558,3 +558,17 @@ TEST_CASE("snapshot JSON: defaults omitted, free frames null, numbers keep their
   CHECK(back->state.input.at("big").is_uint64());
   CHECK(back->state.frames[0].results.at(1).is_double());
 }
+
+TEST_CASE("resume: JSONata states and workflow variables continue from every transition") {
+  auto cov = check_every_snapshot(R"J({"QueryLanguage":"JSONata","StartAt":"Init","States":{
+      "Init":{"Type":"Pass","Assign":{"n":0,"seen":[]},"Next":"Loop"},
+      "Loop":{"Type":"Choice","Choices":[{"Condition":"{% $n >= 3 %}","Next":"Done"}],"Default":"Inc"},
+      "Inc":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Echo",
+             "Arguments":{"n":"{% $n %}","idx":"{% $n %}"},
+             "Assign":{"n":"{% $n + 1 %}","seen":"{% $append($seen, $states.result.n) %}"},"Next":"Nap"},
+      "Nap":{"Type":"Wait","Seconds":"{% $n %}","Next":"Loop"},
+      "Done":{"Type":"Pass","Output":{"n":"{% $n %}","seen":"{% $seen %}"},"End":true}}})J",
+                                  "{}");
+  CHECK(cov.snapshots > 10);
+  CHECK(cov.reinvoked == 3);
+}
