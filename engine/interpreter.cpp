@@ -1233,14 +1233,24 @@ struct Interp {
 
   // ---- Wait ---------------------------------------------------------------
 
-  Result<Nanos> wait_due(const Frame& f, const State& s, const json::value& eff, const json::value& ctx) {
-    const auto& spec = s.as<states::WaitSpec>();
-    if (spec.seconds) return f.entered_time + seconds_to_nanos(*spec.seconds);
+  // The due time of a Wait whose Seconds or Timestamp is a literal, in
+  // either query language; nullopt when it is a path or an expression.
+  static std::optional<Result<Nanos>> literal_wait_due(const Frame& f, const states::WaitSpec& spec) {
+    if (spec.seconds) return Result<Nanos>(f.entered_time + seconds_to_nanos(*spec.seconds));
     if (spec.timestamp) {
       auto t = states::parse_timestamp(*spec.timestamp);
-      if (!t) return runtime_failure("The Timestamp field is not a valid ISO-8601 extended offset date-time: " + *spec.timestamp);
-      return *t;
+      if (!t) {
+        return Result<Nanos>(
+            runtime_failure("The Timestamp field is not a valid ISO-8601 extended offset date-time: " + *spec.timestamp));
+      }
+      return Result<Nanos>(*t);
     }
+    return std::nullopt;
+  }
+
+  Result<Nanos> wait_due(const Frame& f, const State& s, const json::value& eff, const json::value& ctx) {
+    const auto& spec = s.as<states::WaitSpec>();
+    if (auto literal = literal_wait_due(f, spec)) return std::move(*literal);
     if (spec.seconds_path) {
       const JsonPath& p = *spec.seconds_path;
       const json::value* root = root_of(p, eff, ctx);
@@ -1272,12 +1282,7 @@ struct Interp {
   // A JSONata Wait's due time, from Seconds or Timestamp.
   Result<Nanos> query_wait_due(const Frame& f, const State& s, const states::QueryInputs& q) {
     const auto& spec = s.as<states::WaitSpec>();
-    if (spec.seconds) return f.entered_time + seconds_to_nanos(*spec.seconds);
-    if (spec.timestamp) {
-      auto t = states::parse_timestamp(*spec.timestamp);
-      if (!t) return runtime_failure("The Timestamp field is not a valid ISO-8601 extended offset date-time: " + *spec.timestamp);
-      return *t;
-    }
+    if (auto literal = literal_wait_due(f, spec)) return std::move(*literal);
     if (spec.seconds_expression) {
       auto n = query_integer(spec.seconds_expression, "Seconds", q);
       if (!n) return std::move(n.failure());

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -60,6 +61,39 @@ inline int wait_cli(pid_t pid) {
 inline std::string slurp_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A fresh directory under the system's temporary one (named PREFIX-XXXXXX),
+// removed with everything in it at the end of the scope.
+struct ScratchDir {
+  explicit ScratchDir(const char* prefix = "stepwise-cli") {
+    std::string tmpl = (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string path;
+};
+
+// What a finished `stepwise` run printed, and its exit code.
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+// Runs `stepwise ARGS` in dir (its working directory), stdout and stderr
+// captured in files there.
+inline CliRun run_cli_in(const ScratchDir& dir, const std::vector<std::string>& args) {
+  CliOptions o;
+  o.out_path = dir.path + "/out.txt";
+  o.err_path = dir.path + "/err.txt";
+  o.cwd = dir.path;
+  const int code = wait_cli(spawn_cli(args, o));
+  return {code, slurp_file(o.out_path), slurp_file(o.err_path)};
 }
 
 }  // namespace stepwise::testing

@@ -17,30 +17,14 @@ namespace fs = std::filesystem;
 
 const std::string kExample = std::string(STEPWISE_SOURCE_DIR) + "/workflows/trip_booking";
 
-struct Scratch {
-  Scratch() {
-    std::string tmpl = (fs::temp_directory_path() / "stepwise-cli-saga-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
+// Each test's own directory, removed afterwards.
+struct Scratch : stepwise::testing::ScratchDir {
+  Scratch() : ScratchDir("stepwise-cli-saga") {}
 };
-
-struct Ran {
-  int code;
-  std::string out, err;
-};
+using Ran = stepwise::testing::CliRun;
 
 Ran stepwise_in(const Scratch& dir, const std::vector<std::string>& args) {
-  stepwise::testing::CliOptions o;
-  o.out_path = dir.path + "/out.txt";
-  o.err_path = dir.path + "/err.txt";
-  o.cwd = dir.path;
-  const int code = stepwise::testing::wait_cli(stepwise::testing::spawn_cli(args, o));
-  return {code, stepwise::testing::slurp_file(o.out_path), stepwise::testing::slurp_file(o.err_path)};
+  return stepwise::testing::run_cli_in(dir, args);
 }
 
 bool have_python3() {

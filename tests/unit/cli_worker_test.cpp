@@ -77,7 +77,13 @@ TEST_CASE("cli worker: SIGKILLed again and again, restarted each time, every exe
   int code = 0;
   std::string out = run({"create-state-machine", "--db", db, "--name", "Crashy", "--definition", "file://" + def}, &code);
   REQUIRE_MESSAGE(code == 0, out);
+#ifdef __SANITIZE_ADDRESS__
+  // The sanitizers make each worker about ten times slower: fewer executions
+  // keep the test's length (and the kills landing midway) about the same.
+  const int executions = 12;
+#else
   const int executions = 40;
+#endif
   // Enough work that a worker runs for a while: 150 Map items each.
   std::string items = "[";
   std::string each = "[";

@@ -20,34 +20,18 @@ namespace json = stepwise::json;
 
 const std::string kPipeline = std::string(STEPWISE_SOURCE_DIR) + "/workflows/image_pipeline";
 
-struct Scratch {
-  Scratch() {
-    std::string tmpl = (fs::temp_directory_path() / "stepwise-image-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
+// Each test's own directory, removed afterwards.
+struct Scratch : stepwise::testing::ScratchDir {
+  Scratch() : ScratchDir("stepwise-image") {}
 };
-
-struct Ran {
-  int code;
-  std::string out, err;
-};
+using Ran = stepwise::testing::CliRun;
 
 // `stepwise run` of the pipeline on one sample, its output folder in dir.
 Ran run_pipeline(const Scratch& dir, const std::string& sample, const std::vector<std::string>& extra = {}) {
-  stepwise::testing::CliOptions o;
-  o.out_path = dir.path + "/out.txt";
-  o.err_path = dir.path + "/err.txt";
-  o.cwd = dir.path;
   const std::string input = R"({"file": "samples/)" + sample + R"(", "outputDir": ")" + dir.path + R"(/results"})";
   std::vector<std::string> args = {"run", kPipeline + "/image_pipeline.asl.json", "--input", input};
   args.insert(args.end(), extra.begin(), extra.end());
-  const int code = stepwise::testing::wait_cli(stepwise::testing::spawn_cli(args, o));
-  return {code, stepwise::testing::slurp_file(o.out_path), stepwise::testing::slurp_file(o.err_path)};
+  return stepwise::testing::run_cli_in(dir, args);
 }
 
 std::string sha256_of(const std::string& path) {
