@@ -1078,6 +1078,14 @@ struct Interp {
     return leave(fid, s, next);
   }
 
+  // AWS's error for a JSONata field whose value has the wrong type.
+  static Failure unexpected_query_type(const states::QueryExpression& e, const char* field, const char* expected,
+                                       const json::value& v) {
+    return states::query_failure("The JSONata expression '" + e.text() + "' specified for the field '" + field +
+                                 "' returned an unexpected result type. Expected '" + expected + "', but was '" +
+                                 json_type_name(v) + "' for value: " + to_json(v));
+  }
+
   // An integer from a JSONata expression (TimeoutSeconds, MaxConcurrency, ...).
   Result<std::optional<std::int64_t>> query_integer(const std::optional<states::QueryExpression>& e,
                                                     const char* field, const states::QueryInputs& q) {
@@ -1085,10 +1093,7 @@ struct Interp {
     auto v = e->evaluate(q, field);
     if (!v) return std::move(v.failure());
     auto n = as_integer(*v);
-    if (!n)
-      return states::query_failure("The JSONata expression '" + e->text() + "' specified for the field '" + field +
-                                   "' returned an unexpected result type. Expected 'integer', but was '" +
-                                   states::query_type_name(*v) + "' for value: " + to_json(*v));
+    if (!n) return unexpected_query_type(*e, field, "integer", *v);
     return std::optional<std::int64_t>(*n);
   }
 
@@ -1098,10 +1103,7 @@ struct Interp {
     auto v = e->evaluate(q, field);
     if (!v) return std::move(v.failure());
     auto n = as_number(*v);
-    if (!n)
-      return states::query_failure("The JSONata expression '" + e->text() + "' specified for the field '" + field +
-                                   "' returned an unexpected result type. Expected 'number', but was '" +
-                                   states::query_type_name(*v) + "' for value: " + to_json(*v));
+    if (!n) return unexpected_query_type(*e, field, "number", *v);
     return std::optional<double>(*n);
   }
 
@@ -1172,7 +1174,7 @@ struct Interp {
                          states::query_failure("The JSONata expression '" + b.condition->text() +
                                                "' specified for the field 'Condition' returned an unexpected result "
                                                "type. Expected 'boolean', but was '" +
-                                               states::query_type_name(*r) + "' for value: " + to_json(*r)));
+                                               json_type_name(*r) + "' for value: " + to_json(*r)));
       if (r->get_bool()) {
         // A matched rule's Assign and Output replace the state's.
         const states::AssignSpec* assign = b.assign ? &*b.assign : s.assign ? &*s.assign : nullptr;
@@ -1413,7 +1415,7 @@ struct Interp {
     if (!v->is_string())
       return states::query_failure("The JSONata expression '" + e->text() + "' specified for the field '" + field +
                                    "' returned an unexpected result type. Expected 'string', but was '" +
-                                   states::query_type_name(*v) + "' for value: " + to_json(*v));
+                                   json_type_name(*v) + "' for value: " + to_json(*v));
     return std::optional<std::string>(std::string(v->get_string()));
   }
 
@@ -1895,7 +1897,7 @@ struct Interp {
                          states::query_failure("The JSONata expression '" + (e ? e->text() : std::string()) +
                                                "' specified for the field 'Items' returned an unexpected result "
                                                "type. Expected 'array', but was '" +
-                                               states::query_type_name(*v) + "' for value: " + to_json(*v)));
+                                               json_type_name(*v) + "' for value: " + to_json(*v)));
       }
       items_v = std::move(*v);
     } else if (f.input.is_array()) {

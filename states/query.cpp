@@ -41,17 +41,6 @@ std::vector<std::string> mentioned_names(std::string_view text, bool* uses_conte
 
 }  // namespace
 
-const char* query_type_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
-    default: return "number";
-  }
-}
-
 Failure query_failure(std::string message) {
   return Failure{"States.QueryEvaluationError", std::move(message), true};
 }

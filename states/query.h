@@ -89,9 +89,6 @@ class QueryTemplate {
   std::shared_ptr<const Node> root_;
 };
 
-// The JSON type as AWS names it in messages: "null", "boolean", "number", "string", "array", "object".
-const char* query_type_name(const json::value& v);
-
 // States.QueryEvaluationError with `message` (in_state: the engine adds the state prefix).
 Failure query_failure(std::string message);
 
