@@ -184,6 +184,16 @@ struct ExecutionState {
 
   std::deque<Frame> frames;  // stable addresses; ids index this
   std::vector<std::uint32_t> free_frames;
+  // Not part of the execution's value (not in the snapshot, not compared):
+  // an upper bound on the serialized size of the variables of every frame
+  // in use, with which the interpreter checks the execution's 10 MiB limit;
+  // kUnknownBytes until first measured.
+  static constexpr std::size_t kUnknownBytes = static_cast<std::size_t>(-1);
+  struct VariablesBound {
+    std::size_t bytes = kUnknownBytes;
+    bool operator==(const VariablesBound&) const { return true; }
+  };
+  VariablesBound variables_bound;
   std::int64_t next_event_id = 1;
   std::uint64_t next_token = 1;
   std::int64_t states_entered = 0;

@@ -556,6 +556,7 @@ struct Interp {
   // (every Assign and Output of a state sees the variables as they were when
   // it was entered).
   json::object staged_;
+  std::size_t staged_bytes_ = 0;  // the serialized size of the staged values
   bool has_staged_ = false;
 
   static constexpr std::size_t kVariableLimit = 256 * 1024;           // one variable, and one Assign
@@ -594,6 +595,7 @@ struct Interp {
       return Failure{"States.DataLimitExceeded",
                      "The assigned variables have a size exceeding the maximum number of bytes service limit.", true};
     staged_ = std::move(r->get_object());
+    staged_bytes_ = total;
     has_staged_ = true;
     return std::nullopt;
   }
@@ -604,24 +606,25 @@ struct Interp {
     has_staged_ = false;
   }
 
-  // Applies the staged assignments to the frame's scope (checking the
-  // execution's limit).
+  // Applies the staged assignments to the frame's scope, checking the limit
+  // on all variables of the execution: every scope alive now (the top
+  // level's, and each running Parallel branch's and Map iteration's).
   std::optional<Failure> commit_staged(Frame& f) {
     if (!has_staged_) return std::nullopt;
     // The staged values are still written to history (append_assigned) when it is recorded.
     const bool keep = recording();
     for (auto& kv : staged_) f.variables[kv.key()] = keep ? kv.value() : std::move(kv.value());
-    // The variables this scope sees (its own and the enclosing scopes'):
-    // measured only when there are enough of them to reach the limit, as each
-    // is at most kVariableLimit.
-    std::size_t count = 0;
-    for (std::int32_t id = static_cast<std::int32_t>(f.id); id >= 0; id = frame(static_cast<std::uint32_t>(id)).parent)
-      count += frame(static_cast<std::uint32_t>(id)).variables.size();
-    if (count * kVariableLimit <= kExecutionVariablesLimit) return std::nullopt;
-    std::size_t total = 0;
-    for (std::int32_t id = static_cast<std::int32_t>(f.id); id >= 0; id = frame(static_cast<std::uint32_t>(id)).parent)
-      total += json_size(frame(static_cast<std::uint32_t>(id)).variables);
-    if (total > kExecutionVariablesLimit)
+    // ExecutionState::variables_bound only grows with what is assigned
+    // (replaced values and released scopes are not taken off), so it stays an
+    // upper bound; the exact sum is measured only when the bound passes the
+    // limit, and then becomes the bound.
+    std::size_t& bound = ex.st.variables_bound.bytes;
+    if (bound != ExecutionState::kUnknownBytes) bound += staged_bytes_;
+    if (bound <= kExecutionVariablesLimit) return std::nullopt;
+    bound = 0;
+    for (const Frame& g : ex.st.frames)
+      if (g.in_use && !g.variables.empty()) bound += json_size(g.variables);
+    if (bound > kExecutionVariablesLimit)
       return Failure{"States.DataLimitExceeded",
                      "The execution's variables have a size exceeding the maximum number of bytes service limit.",
                      true};

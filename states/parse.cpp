@@ -109,6 +109,7 @@ void Parser::parse_root(const json::object& root) {
   }
   parse_machine(root, "", lang, MachineKind::Top);
   def_.comment = def_.machines[0]->comment;
+  check_variable_scopes(root, diags_);
 }
 
 MachineId Parser::parse_machine(const json::object& obj, const std::string& pointer, Language lang,

@@ -35,6 +35,11 @@ std::string child(std::string_view base, std::size_t index);
 // A JSONata expression string, "{% ... %}".
 bool is_jsonata_expression(const json::value& v);
 
+// Reports each Assign key of a Parallel branch or inline Map iteration that
+// reuses the name of a variable assigned in an enclosing scope (workflow
+// variables allow no shadowing), at the key's JSON pointer.
+void check_variable_scopes(const json::object& root, Diagnostics& diags);
+
 // Whether a state of this type, in this query language, has the field
 // (besides Type, Comment and QueryLanguage, which every state has).
 bool state_allows(StateType type, Language lang, std::string_view field);

@@ -179,3 +179,84 @@ TEST_CASE("Variables are part of the snapshot and survive a round trip") {
   }
   CHECK(seen);
 }
+
+TEST_CASE("Assign validation: a branch or iteration cannot shadow a variable of an enclosing scope") {
+  std::string d = rejected(R"({"StartAt":"Init","States":{
+      "Init":{"Type":"Pass","Assign":{"x":1,"y.$":"$.n"},"Next":"P"},
+      "P":{"Type":"Parallel","Branches":[
+          {"StartAt":"B","States":{"B":{"Type":"Pass","Assign":{"x":2},"End":true}}},
+          {"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","End":true,
+              "Catch":[{"ErrorEquals":["States.ALL"],"Assign":{"y":0},"Next":"F"}]},"F":{"Type":"Fail"}}}],
+       "Next":"M"},
+      "M":{"Type":"Map","ItemProcessor":{"StartAt":"C","States":{
+          "C":{"Type":"Choice","Choices":[{"Variable":"$","IsNull":true,"Assign":{"x.$":"$"},"Next":"E"}],
+               "Default":"E"},
+          "E":{"Type":"Succeed"}}},"End":true}}})");
+  CHECK(d.find("/States/P/Branches/0/States/B/Assign/x: The variable 'x' is already assigned in an enclosing "
+               "scope (at /States/Init/Assign/x)") != std::string::npos);
+  CHECK(d.find("/States/P/Branches/1/States/T/Catch/0/Assign/y: The variable 'y' is already assigned") !=
+        std::string::npos);
+  CHECK(d.find("/States/M/ItemProcessor/States/C/Choices/0/Assign/x.$: The variable 'x'") != std::string::npos);
+
+  // A nested Map inside a branch sees the branch's variables as outer ones.
+  std::string n = rejected(R"({"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[
+      {"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"z":1},"Next":"M"},
+       "M":{"Type":"Map","ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass","Assign":{"z":2},"End":true}}},
+            "End":true}}}],"End":true}}})");
+  CHECK(n.find("/States/P/Branches/0/States/M/ItemProcessor/States/I/Assign/z: The variable 'z'") !=
+        std::string::npos);
+}
+
+TEST_CASE("Assign validation: sibling scopes and distributed Map children may reuse a name") {
+  // Two branches are not nested in each other, a later top-level state may
+  // assign again, and a distributed Map's children see no outer variables.
+  auto ok = states::parse_definition_text(R"({"StartAt":"Init","States":{
+      "Init":{"Type":"Pass","Assign":{"x":1},"Next":"P"},
+      "P":{"Type":"Parallel","Branches":[
+          {"StartAt":"B1","States":{"B1":{"Type":"Pass","Assign":{"local":1},"End":true}}},
+          {"StartAt":"B2","States":{"B2":{"Type":"Pass","Assign":{"local":2},"End":true}}}],"Next":"Again"},
+      "Again":{"Type":"Pass","Assign":{"x":3},"Next":"D"},
+      "D":{"Type":"Map","ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+           "StartAt":"C","States":{"C":{"Type":"Pass","Assign":{"x":4},"End":true}}},"End":true}}})");
+  for (const auto& diag : ok.diagnostics) INFO(diag.pointer << ": " << diag.message);
+  CHECK(ok.diagnostics.empty());
+  CHECK(ok.definition != nullptr);
+}
+
+namespace {
+
+// A Map whose `n` iterations each assign a variable of about 195 KiB and then
+// wait, so that all their scopes are alive at once unless `max_concurrency`
+// runs them one after the other.
+std::string wide_assign_map(int n, int max_concurrency) {
+  return R"({"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map","Items":"{% [1..)" +
+         std::to_string(n) + R"(] %}","MaxConcurrency":)" + std::to_string(max_concurrency) +
+         R"(,"ItemProcessor":{"StartAt":"A","States":{
+           "A":{"Type":"Pass","Assign":{"big":"{% $join([1..20000].$string($pad('', 10, 'x'))) %}"},"Next":"W"},
+           "W":{"Type":"Wait","Seconds":1,"Output":"{% $length($big) %}","End":true}}},"End":true}}})";
+}
+
+}  // namespace
+
+TEST_CASE("Assign: the variables of every scope alive count against the execution's 10 MiB") {
+  Engine e(virtual_time_options());
+  // 60 live iterations x 195 KiB = 11.4 MiB: over the limit, though each
+  // iteration's own chain of scopes holds only 195 KiB.
+  auto over = run(e, wide_assign_map(60, 0).c_str());
+  CHECK(over.status == ExecutionStatus::Failed);
+  CHECK(over.error == "States.DataLimitExceeded");
+  CHECK(over.cause.find("An error occurred while executing the state 'A'") == 0);
+  CHECK(over.cause.find("The execution's variables have a size exceeding the maximum number of bytes service limit.") !=
+        std::string::npos);
+
+  // 40 live iterations (7.6 MiB) stay under it.
+  auto under = run(e, wide_assign_map(40, 0).c_str());
+  CHECK(under.status == ExecutionStatus::Succeeded);
+
+  // One iteration at a time: each finished iteration's scope is gone, so 60
+  // of them never hold more than one variable.
+  auto serial = run(e, wide_assign_map(60, 1).c_str());
+  REQUIRE(serial.status == ExecutionStatus::Succeeded);
+  CHECK(serial.output.as_array().size() == 60);
+  CHECK(serial.output.as_array()[59] == 200000);
+}
