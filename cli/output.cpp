@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "states/json.h"
 #include "states/timestamp.h"
 
 namespace stepwise::cli {
@@ -14,47 +15,6 @@ bool is_date_member(std::string_view key) {
   return key == "creationDate" || key == "updateDate" || key == "startDate" || key == "stopDate" ||
          key == "redriveDate" || key == "timestamp";
 }
-
-// Python's json.dumps(ensure_ascii=False) escaping, which the AWS CLI uses.
-void append_python_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 
 // Display width of UTF-8 text: one column per code point.
 std::size_t width(std::string_view s) {
@@ -165,7 +125,9 @@ json::value with_cli_dates(const json::value& v) {
 
 std::string aws_cli_json(const json::value& v) {
   std::string out;
-  append_indented(out, v, 4, 0, append_python_string);
+  // The AWS CLI prints with Python's json.dumps(ensure_ascii=False), whose
+  // string escapes are exactly JSON's (append_json_string).
+  append_indented(out, v, 4, 0, append_json_string);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "states/json.h"
 #include "states/jsonata/internal.h"
 
 namespace stepwise::jsonata::detail {
@@ -317,44 +318,6 @@ double to_precision15(double d) {
   return std::strtod(buf, nullptr);
 }
 
-void append_json_string(std::string& out, const std::string& s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 void stringify_into(std::string& out, const Value& v, bool pretty, int level) {
   check_nesting(level);
   auto newline = [&](int lvl) {
@@ -375,7 +338,7 @@ void stringify_into(std::string& out, const Value& v, bool pretty, int level) {
       out += number_to_js(to_precision15(v.number()));
       break;
     case Value::Kind::kString:
-      append_json_string(out, v.str());
+      stepwise::append_json_string(out, v.str());  // JSON.stringify escapes as JSON does
       break;
     case Value::Kind::kFunction:
       out += "\"\"";
@@ -404,7 +367,7 @@ void stringify_into(std::string& out, const Value& v, bool pretty, int level) {
         if (!first) out += ',';
         first = false;
         newline(level + 1);
-        append_json_string(out, k);
+        stepwise::append_json_string(out, k);
         out += pretty ? ": " : ":";
         stringify_into(out, item, pretty, level + 1);
       }
