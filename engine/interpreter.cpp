@@ -2061,7 +2061,8 @@ struct Interp {
     const auto& reader = *s.as<states::MapSpec>().item_reader;
     focus(fid);
     const json::value ctx = context(frame(fid), s);
-    auto args = io_template(reader.parameters, reader.arguments, reader.parameters ? "Parameters" : "Arguments", eff, ctx);
+    const char* field = reader.parameters ? "Parameters" : "Arguments";
+    auto args = io_template(reader.parameters, reader.arguments, field, eff, ctx);
     if (!args) return args.failure();
     auto max_items = io_number(reader.max_items, "MaxItemsPath", "MaxItems", eff, ctx);
     if (!max_items) return max_items.failure();

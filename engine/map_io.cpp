@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Failure reader_failure(std::string cause) { return Failure{kItemReaderFailed, std::move(cause), false}; }
+Failure reader_failure(std::string cause) {
+  return Failure{kItemReaderFailed, std::move(cause), false};
+}
 
 // "bucket/key" as messages name a file: relative to the data directory, so
 // that a message does not depend on where the data directory is.
@@ -308,8 +310,8 @@ class JsonArraySource : public FileSource {
       } else {
         // A literal: a number, true, false, null (checked by the parser).
         bool any = false;
-        for (c = in_->peek(); c >= 0 && c != ',' && c != ']' && c != '}' && c != ':' && c != ' ' && c != '\t' &&
-                              c != '\n' && c != '\r';
+        for (c = in_->peek();
+             c >= 0 && c != ',' && c != ']' && c != '}' && c != ':' && c != ' ' && c != '\t' && c != '\n' && c != '\r';
              c = in_->peek()) {
           in_->get();
           any = true;
@@ -331,7 +333,8 @@ class JsonArraySource : public FileSource {
         if (i == pointer_.size() || pointer_[i] == '/') {
           tokens.push_back(token);
           token.clear();
-        } else if (pointer_[i] == '~' && i + 1 < pointer_.size() && (pointer_[i + 1] == '0' || pointer_[i + 1] == '1')) {
+        } else if (pointer_[i] == '~' && i + 1 < pointer_.size() &&
+                   (pointer_[i + 1] == '0' || pointer_[i + 1] == '1')) {
           token.push_back(pointer_[++i] == '0' ? '~' : '/');
         } else {
           token.push_back(pointer_[i]);
@@ -384,7 +387,8 @@ class JsonArraySource : public FileSource {
     skip_space();
     if (in_->peek() != '[') {
       if (in_->peek() < 0) return fail("the file is empty, not a JSON array");
-      return fail(pointer_.empty() ? "the file does not hold a JSON array" : "ItemsPointer '" + pointer_ + "' does not point to a JSON array");
+      return fail(pointer_.empty() ? "the file does not hold a JSON array"
+                                   : "ItemsPointer '" + pointer_ + "' does not point to a JSON array");
     }
     in_->get();
     return std::nullopt;
@@ -512,7 +516,8 @@ class ListingSource : public ItemSource {
     const fs::path p = bucket_dir_ / key;
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0)
-      return reader_failure("Failed to read s3://" + object_name(bucket_, key) + ": the file disappeared while listing");
+      return reader_failure("Failed to read s3://" + object_name(bucket_, key) +
+                            ": the file disappeared while listing");
     auto etag = md5_hex(p);
     if (!etag) return reader_failure("Failed to read s3://" + object_name(bucket_, key) + ": cannot read the file");
     json::object item;
@@ -540,7 +545,8 @@ class ListingSource : public ItemSource {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_md5(), nullptr);
     char buf[64 * 1024];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(in.gcount()));
+    while (in.read(buf, sizeof buf) || in.gcount() > 0)
+      EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(in.gcount()));
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx, digest, &len);
@@ -600,8 +606,8 @@ Result<std::unique_ptr<ItemSource>> open_listing(const std::string& bucket, cons
   if (!dir) return dir.failure();
   std::error_code ec;
   if (!fs::is_directory(*dir, ec))
-    return reader_failure("Failed to list s3://" + bucket + "/" + prefix + ": the bucket directory " +
-                          dir->string() + " does not exist");
+    return reader_failure("Failed to list s3://" + bucket + "/" + prefix + ": the bucket directory " + dir->string() +
+                          " does not exist");
   // Only the directory the prefix reaches into needs walking.
   const std::size_t slash = prefix.rfind('/');
   const std::string base = slash == std::string::npos ? std::string() : prefix.substr(0, slash + 1);

@@ -44,8 +44,7 @@ inline constexpr const char* kResultWriterFailed = "States.ResultWriterFailed";
 // through symbolic links, outside data_dir. The file need not exist. An empty
 // key gives the bucket directory itself (a listing with no Prefix).
 Result<std::filesystem::path> resolve_object_path(const std::filesystem::path& data_dir, std::string_view bucket,
-                                                  std::string_view key,
-                                                  const char* error = kItemReaderFailed);
+                                                  std::string_view key, const char* error = kItemReaderFailed);
 
 // The default data directory when neither EngineOptions::data_dir, --data-dir
 // nor STEPWISE_DATA_DIR says otherwise: "./data" (relative to the working

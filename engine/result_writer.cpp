@@ -60,7 +60,9 @@ void append_result(json::array& results, const ChildOutcome& o, Transformation t
 
 namespace {
 
-Failure writer_failure(std::string cause) { return Failure{kResultWriterFailed, std::move(cause), false}; }
+Failure writer_failure(std::string cause) {
+  return Failure{kResultWriterFailed, std::move(cause), false};
+}
 
 // One status's series of files: STATUS_0.json, STATUS_1.json, ...
 class ResultFiles {
@@ -226,7 +228,8 @@ Result<ResultWriterTarget> result_writer_target(const states::ResultWriterSpec& 
 }
 
 Result<std::unique_ptr<ResultWriterSink>> ResultWriterSink::open(const fs::path& data_dir, ResultWriterTarget target,
-                                                                 std::string map_run_arn, std::uint64_t max_file_bytes) {
+                                                                 std::string map_run_arn,
+                                                                 std::uint64_t max_file_bytes) {
   const std::size_t colon = map_run_arn.rfind(':');
   const std::string id = colon == std::string::npos ? map_run_arn : map_run_arn.substr(colon + 1);
   std::string key_prefix = target.prefix;
@@ -237,8 +240,8 @@ Result<std::unique_ptr<ResultWriterSink>> ResultWriterSink::open(const fs::path&
   std::error_code ec;
   fs::create_directories(*dir, ec);
   if (ec) return writer_failure("Cannot create the directory " + dir->string() + ": " + ec.message());
-  return std::unique_ptr<ResultWriterSink>(std::make_unique<FileSink>(std::move(target), std::move(map_run_arn),
-                                                                      *dir, std::move(key_prefix), max_file_bytes));
+  return std::unique_ptr<ResultWriterSink>(std::make_unique<FileSink>(std::move(target), std::move(map_run_arn), *dir,
+                                                                      std::move(key_prefix), max_file_bytes));
 }
 
 }  // namespace stepwise::mapio

@@ -129,8 +129,8 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
         if (*t == "MANIFEST" || *t == "PARQUET")
           unsupported(child(c_ptr, "InputType"), "The InputType '" + *t + "' is not supported by Stepwise");
         if (!get_object)
-          error(child(c_ptr, "InputType"), "The field 'InputType' is only supported with the Resource " +
-                                               std::string(kGetObject));
+          error(child(c_ptr, "InputType"),
+                "The field 'InputType' is only supported with the Resource " + std::string(kGetObject));
       }
       const bool csv = spec.input_type == ItemReaderSpec::InputType::Csv;
       if (auto loc = enum_field(*config, c_ptr, "CSVHeaderLocation", {"FIRST_ROW", "GIVEN"})) {
@@ -138,7 +138,11 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
             *loc == "GIVEN" ? ItemReaderSpec::CsvHeaderLocation::Given : ItemReaderSpec::CsvHeaderLocation::FirstRow;
       }
       if (auto d = enum_field(*config, c_ptr, "CSVDelimiter", {"COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB"})) {
-        spec.csv_delimiter = *d == "PIPE" ? '|' : *d == "SEMICOLON" ? ';' : *d == "SPACE" ? ' ' : *d == "TAB" ? '\t' : ',';
+        spec.csv_delimiter = *d == "PIPE"        ? '|'
+                             : *d == "SEMICOLON" ? ';'
+                             : *d == "SPACE"     ? ' '
+                             : *d == "TAB"       ? '\t'
+                                                 : ',';
       }
       for (std::string_view k : {"CSVHeaderLocation", "CSVHeaders", "CSVDelimiter"}) {
         if (config->contains(k) && !csv && spec.input_type != ItemReaderSpec::InputType::None)
@@ -151,14 +155,16 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
           for (std::size_t i = 0; i < h->get_array().size(); ++i) {
             const json::value& e = h->get_array()[i];
             if (!e.is_string()) {
-              error(child(child(c_ptr, "CSVHeaders"), i), std::string("A CSV header must be a string, not ") + json_type_name(e));
+              error(child(child(c_ptr, "CSVHeaders"), i),
+                    std::string("A CSV header must be a string, not ") + json_type_name(e));
             } else {
               spec.csv_headers.emplace_back(e.get_string());
             }
           }
           if (h->get_array().empty()) error(child(c_ptr, "CSVHeaders"), "The field 'CSVHeaders' must not be empty");
           if (spec.csv_header_location != ItemReaderSpec::CsvHeaderLocation::Given)
-            error(child(c_ptr, "CSVHeaders"), "The field 'CSVHeaders' is only supported when the CSVHeaderLocation is GIVEN");
+            error(child(c_ptr, "CSVHeaders"),
+                  "The field 'CSVHeaders' is only supported when the CSVHeaderLocation is GIVEN");
         }
       } else if (spec.csv_header_location == ItemReaderSpec::CsvHeaderLocation::Given) {
         error(c_ptr, "The field 'CSVHeaders' is required when the CSVHeaderLocation is GIVEN");
@@ -167,7 +173,8 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
         if (!p->is_string()) {
           type_error(c_ptr, "ItemsPointer", "a string", *p);
         } else if (!p->get_string().empty() && p->get_string().front() != '/') {
-          error(child(c_ptr, "ItemsPointer"), "The value of the field 'ItemsPointer' must be a JSON pointer (starting with '/')");
+          error(child(c_ptr, "ItemsPointer"),
+                "The value of the field 'ItemsPointer' must be a JSON pointer (starting with '/')");
         } else if (spec.input_type != ItemReaderSpec::InputType::Json) {
           error(child(c_ptr, "ItemsPointer"), "The field 'ItemsPointer' is only supported when the InputType is JSON");
         } else {
@@ -176,12 +183,13 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
       }
       spec.max_items = number_source(*config, c_ptr, "MaxItems", "MaxItemsPath", NumberRule::PositiveInteger, lang);
       if (lang == Language::Jsonata && config->contains("MaxItemsPath"))
-        error(child(c_ptr, "MaxItemsPath"), "The field 'MaxItemsPath' is not supported in JSONata; use an expression in 'MaxItems'");
+        error(child(c_ptr, "MaxItemsPath"),
+              "The field 'MaxItemsPath' is not supported in JSONata; use an expression in 'MaxItems'");
     }
     if (get_object && spec.input_type == ItemReaderSpec::InputType::None && !spec.resource.empty() &&
         !(config && config->contains("InputType"))) {
-      error(config ? c_ptr : r_ptr, "The field 'ReaderConfig.InputType' is required with the Resource " +
-                                        std::string(kGetObject));
+      error(config ? c_ptr : r_ptr,
+            "The field 'ReaderConfig.InputType' is required with the Resource " + std::string(kGetObject));
     }
     map.item_reader = std::move(spec);
   }
@@ -197,8 +205,8 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
       check_fields(*batcher, b_ptr, "an ItemBatcher", {"MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput"});
     }
     ItemBatcherSpec spec;
-    spec.max_items_per_batch = number_source(*batcher, b_ptr, "MaxItemsPerBatch", "MaxItemsPerBatchPath",
-                                             NumberRule::PositiveInteger, lang);
+    spec.max_items_per_batch =
+        number_source(*batcher, b_ptr, "MaxItemsPerBatch", "MaxItemsPerBatchPath", NumberRule::PositiveInteger, lang);
     spec.max_input_bytes_per_batch = number_source(*batcher, b_ptr, "MaxInputBytesPerBatch",
                                                    "MaxInputBytesPerBatchPath", NumberRule::PositiveInteger, lang);
     if (spec.max_input_bytes_per_batch.literal && *spec.max_input_bytes_per_batch.literal > kMaxInputBytesPerBatch) {
@@ -207,10 +215,11 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
     }
     if (!spec.max_items_per_batch.present() && !spec.max_input_bytes_per_batch.present() &&
         !batcher->contains("MaxItemsPerBatch") && !batcher->contains("MaxInputBytesPerBatch")) {
-      error(b_ptr, lang == Language::JsonPath
-                       ? "An ItemBatcher needs at least one of the fields 'MaxItemsPerBatch', 'MaxItemsPerBatchPath', "
-                         "'MaxInputBytesPerBatch' and 'MaxInputBytesPerBatchPath'"
-                       : "An ItemBatcher needs at least one of the fields 'MaxItemsPerBatch' and 'MaxInputBytesPerBatch'");
+      error(b_ptr,
+            lang == Language::JsonPath
+                ? "An ItemBatcher needs at least one of the fields 'MaxItemsPerBatch', 'MaxItemsPerBatchPath', "
+                  "'MaxInputBytesPerBatch' and 'MaxInputBytesPerBatchPath'"
+                : "An ItemBatcher needs at least one of the fields 'MaxItemsPerBatch' and 'MaxInputBytesPerBatch'");
     }
     if (const json::value* bi = batcher->if_contains("BatchInput")) {
       if (!bi->is_object() && !(lang == Language::Jsonata && is_jsonata_expression(*bi))) {
@@ -257,8 +266,8 @@ void Parser::parse_map_io(MapSpec& map, const json::object& obj, const std::stri
         }
       }
     } else if (!has_resource && !has_args) {
-      error(w_ptr, "A ResultWriter needs 'WriterConfig', or 'Resource' and '" + std::string(template_key) +
-                       "', or all three");
+      error(w_ptr,
+            "A ResultWriter needs 'WriterConfig', or 'Resource' and '" + std::string(template_key) + "', or all three");
     }
     map.result_writer = std::move(spec);
   }

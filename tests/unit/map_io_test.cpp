@@ -1,5 +1,7 @@
 // ItemReader, ItemBatcher and ResultWriter of a distributed Map over local
 // files (engine/map_io.h), their validation, and a run end to end.
+#include "engine/map_io.h"
+
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "cli_process.h"
-#include "engine/map_io.h"
 #include "engine_test_util.h"
 #include "states/definition.h"
 
@@ -125,6 +126,15 @@ TEST_CASE("map_io: a JSON file streams the array's elements, at ItemsPointer whe
   d = read_all(spec, object_args("b", "obj.json"), o);
   REQUIRE(d.failure);
   CHECK(d.failure->cause.find("does not hold a JSON array") != std::string::npos);
+  write_file(fs::path(dir.path) / "b/empty.json", "[ ]");
+  d = read_all(spec, object_args("b", "empty.json"), o);
+  CHECK_FALSE(d.failure);
+  CHECK(d.items.empty());
+  write_file(fs::path(dir.path) / "b/cut.json", "[1,\n{\"a\": [2,");
+  d = read_all(spec, object_args("b", "cut.json"), o);
+  CHECK(d.items.size() == 1);
+  REQUIRE(d.failure);
+  CHECK(d.failure->cause == "Failed to read s3://b/cut.json: invalid JSON at line 2: unexpected end of the file");
 }
 
 TEST_CASE("map_io: CSV rows become objects of strings; headers from the first row or given") {
@@ -200,9 +210,13 @@ TEST_CASE("map_io: paths that escape the data directory are refused") {
   fs::create_directories(fs::path(dir.path) / "b");
   fs::create_symlink(outside.path, fs::path(dir.path) / "b/link");
   const fs::path root = dir.path;
-  for (auto [bucket, key] : std::vector<std::pair<std::string, std::string>>{
-           {"b", "../../etc/passwd"}, {"b", "/etc/passwd"}, {"..", "x"}, {"a/b", "x"}, {"", "x"},
-           {"b", "link/secret.jsonl"}, {"b", "x/../../y"}}) {
+  for (auto [bucket, key] : std::vector<std::pair<std::string, std::string>>{{"b", "../../etc/passwd"},
+                                                                             {"b", "/etc/passwd"},
+                                                                             {"..", "x"},
+                                                                             {"a/b", "x"},
+                                                                             {"", "x"},
+                                                                             {"b", "link/secret.jsonl"},
+                                                                             {"b", "x/../../y"}}) {
     CAPTURE(bucket);
     CAPTURE(key);
     auto p = mapio::resolve_object_path(root, bucket, key);
@@ -322,12 +336,13 @@ mapio::ChildOutcome outcome(int i, const std::string& status, json::value output
 
 TEST_CASE("map_io: outcome records and the Map's result under each Transformation") {
   using T = states::ResultWriterSpec::Transformation;
-  CHECK(to_json(mapio::outcome_record(outcome(1, "SUCCEEDED", json::array{1, 2}))) ==
-        R"({"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:SM/Map:1","Input":"{\"i\":1}",)"
-        R"("InputDetails":{"Included":true},"Name":"1","Output":"[1,2]","OutputDetails":{"Included":true},)"
-        R"("RedriveCount":0,"RedriveStatus":"NOT_REDRIVABLE","RedriveStatusReason":"Execution is SUCCEEDED and cannot be redriven",)"
-        R"("StartDate":"2025-01-01T00:00:00.000Z","StateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:SM/Map",)"
-        R"("Status":"SUCCEEDED","StopDate":"2025-01-01T00:00:01.500Z"})");
+  CHECK(
+      to_json(mapio::outcome_record(outcome(1, "SUCCEEDED", json::array{1, 2}))) ==
+      R"({"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:SM/Map:1","Input":"{\"i\":1}",)"
+      R"("InputDetails":{"Included":true},"Name":"1","Output":"[1,2]","OutputDetails":{"Included":true},)"
+      R"("RedriveCount":0,"RedriveStatus":"NOT_REDRIVABLE","RedriveStatusReason":"Execution is SUCCEEDED and cannot be redriven",)"
+      R"("StartDate":"2025-01-01T00:00:00.000Z","StateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:SM/Map",)"
+      R"("Status":"SUCCEEDED","StopDate":"2025-01-01T00:00:01.500Z"})");
   const json::object failed = mapio::outcome_record(outcome(2, "FAILED"));
   CHECK(failed.at("Error") == "Boom");
   CHECK(failed.at("Cause") == "it broke");
@@ -363,8 +378,8 @@ TEST_CASE("map_io: ResultWriter writes results files and manifest.json, splittin
   CHECK_FALSE(fs::exists(run_dir / "manifest.json"));  // not before finish
   auto result = (*sink)->finish();
   REQUIRE(result.ok());
-  CHECK(to_json(*result) == R"({"MapRunArn":")" + arn +
-                                R"(","ResultWriterDetails":{"Bucket":"out","Key":"runs/abc-123/manifest.json"}})");
+  CHECK(to_json(*result) ==
+        R"({"MapRunArn":")" + arn + R"(","ResultWriterDetails":{"Bucket":"out","Key":"runs/abc-123/manifest.json"}})");
   auto manifest = parse_json(slurp_file((run_dir / "manifest.json").string()));
   REQUIRE(manifest);
   const json::object& m = manifest->as_object();
@@ -501,46 +516,68 @@ TEST_CASE("map_io: ItemReader, ItemBatcher and ResultWriter parse into their spe
 }
 
 TEST_CASE("map_io: invalid ItemReader, ItemBatcher and ResultWriter fields are reported at their pointers") {
-  auto ps = problems(map_definition(R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{}},)", "INLINE"));
-  CHECK(has_problem(ps, "/States/M/ItemReader: The field 'ItemReader' is only supported when the ItemProcessor's "
-                        "ProcessorConfig Mode is DISTRIBUTED"));
+  auto ps = problems(
+      map_definition(R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{}},)", "INLINE"));
+  CHECK(has_problem(ps,
+                    "/States/M/ItemReader: The field 'ItemReader' is only supported when the ItemProcessor's "
+                    "ProcessorConfig Mode is DISTRIBUTED"));
   ps = problems(map_definition(
       R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObjectX","Parameters":{},"ReaderConfig":{"InputType":"XML",)"
       R"("CSVDelimiter":"COLON","MaxItems":0,"Extra":1}},)"));
   CHECK(has_problem(ps, "/States/M/ItemReader/Resource: The value of the field 'Resource' must be one of"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig/InputType: The value of the field 'InputType' must be one of "
-                        "[CSV, JSON, JSONL, MANIFEST, PARQUET]"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig/CSVDelimiter: The value of the field 'CSVDelimiter' must be "
-                        "one of [COMMA, PIPE, SEMICOLON, SPACE, TAB]"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig/MaxItems: The value of the field 'MaxItems' must be a positive integer"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig/Extra: The field 'Extra' is not supported in a ReaderConfig"));
+  CHECK(has_problem(ps,
+                    "/States/M/ItemReader/ReaderConfig/InputType: The value of the field 'InputType' must be one of "
+                    "[CSV, JSON, JSONL, MANIFEST, PARQUET]"));
+  CHECK(has_problem(ps,
+                    "/States/M/ItemReader/ReaderConfig/CSVDelimiter: The value of the field 'CSVDelimiter' must be "
+                    "one of [COMMA, PIPE, SEMICOLON, SPACE, TAB]"));
+  CHECK(has_problem(
+      ps, "/States/M/ItemReader/ReaderConfig/MaxItems: The value of the field 'MaxItems' must be a positive integer"));
+  CHECK(
+      has_problem(ps, "/States/M/ItemReader/ReaderConfig/Extra: The field 'Extra' is not supported in a ReaderConfig"));
   ps = problems(map_definition(
       R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b","Key":"k"},)"
       R"("ReaderConfig":{"InputType":"JSONL","ItemsPointer":"/a","CSVHeaderLocation":"GIVEN"}},)"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig/ItemsPointer: The field 'ItemsPointer' is only supported when the InputType is JSON"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig/CSVHeaderLocation: The field 'CSVHeaderLocation' is only supported when the InputType is CSV"));
-  ps = problems(map_definition(R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b"}},)"));
+  CHECK(has_problem(ps,
+                    "/States/M/ItemReader/ReaderConfig/ItemsPointer: The field 'ItemsPointer' is only supported when "
+                    "the InputType is JSON"));
+  CHECK(has_problem(ps,
+                    "/States/M/ItemReader/ReaderConfig/CSVHeaderLocation: The field 'CSVHeaderLocation' is only "
+                    "supported when the InputType is CSV"));
+  ps = problems(
+      map_definition(R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b"}},)"));
   CHECK(has_problem(ps, "/States/M/ItemReader: The field 'ReaderConfig.InputType' is required"));
   ps = problems(map_definition(
       R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{},"ReaderConfig":{"InputType":"CSV","CSVHeaderLocation":"GIVEN"}},)"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig: The field 'CSVHeaders' is required when the CSVHeaderLocation is GIVEN"));
+  CHECK(has_problem(
+      ps, "/States/M/ItemReader/ReaderConfig: The field 'CSVHeaders' is required when the CSVHeaderLocation is GIVEN"));
   ps = problems(map_definition(
       R"("ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{},"ReaderConfig":{"InputType":"MANIFEST"}},)"));
-  CHECK(has_problem(ps, "/States/M/ItemReader/ReaderConfig/InputType: The InputType 'MANIFEST' is not supported by Stepwise"));
+  CHECK(has_problem(
+      ps, "/States/M/ItemReader/ReaderConfig/InputType: The InputType 'MANIFEST' is not supported by Stepwise"));
 
   ps = problems(map_definition(R"("ItemBatcher":{"BatchInput":{}},)"));
   CHECK(has_problem(ps, "/States/M/ItemBatcher: An ItemBatcher needs at least one of"));
-  ps = problems(map_definition(R"("ItemBatcher":{"MaxInputBytesPerBatch":300000,"MaxItemsPerBatch":2,"MaxItemsPerBatchPath":"$.n"},)"));
-  CHECK(has_problem(ps, "/States/M/ItemBatcher/MaxInputBytesPerBatch: The value of the field 'MaxInputBytesPerBatch' must be no greater than 262144"));
-  CHECK(has_problem(ps, "/States/M/ItemBatcher: The fields 'MaxItemsPerBatch' and 'MaxItemsPerBatchPath' cannot both be set"));
+  ps = problems(map_definition(
+      R"("ItemBatcher":{"MaxInputBytesPerBatch":300000,"MaxItemsPerBatch":2,"MaxItemsPerBatchPath":"$.n"},)"));
+  CHECK(has_problem(ps,
+                    "/States/M/ItemBatcher/MaxInputBytesPerBatch: The value of the field 'MaxInputBytesPerBatch' must "
+                    "be no greater than 262144"));
+  CHECK(has_problem(
+      ps, "/States/M/ItemBatcher: The fields 'MaxItemsPerBatch' and 'MaxItemsPerBatchPath' cannot both be set"));
 
   ps = problems(map_definition(R"("ResultWriter":{},)"));
-  CHECK(has_problem(ps, "/States/M/ResultWriter: A ResultWriter needs 'WriterConfig', or 'Resource' and 'Parameters', or all three"));
+  CHECK(has_problem(
+      ps, "/States/M/ResultWriter: A ResultWriter needs 'WriterConfig', or 'Resource' and 'Parameters', or all three"));
   ps = problems(map_definition(R"("ResultWriter":{"Resource":"arn:aws:states:::s3:putObject"},)"));
   CHECK(has_problem(ps, "/States/M/ResultWriter: These fields are required: [Parameters]"));
-  ps = problems(map_definition(R"("ResultWriter":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{},"WriterConfig":{"Transformation":"SQUASH"}},)"));
-  CHECK(has_problem(ps, "/States/M/ResultWriter/Resource: The value of the field 'Resource' must be arn:aws:states:::s3:putObject"));
-  CHECK(has_problem(ps, "/States/M/ResultWriter/WriterConfig/Transformation: The value of the field 'Transformation' must be one of [NONE, COMPACT, FLATTEN]"));
+  ps = problems(map_definition(
+      R"("ResultWriter":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{},"WriterConfig":{"Transformation":"SQUASH"}},)"));
+  CHECK(has_problem(
+      ps, "/States/M/ResultWriter/Resource: The value of the field 'Resource' must be arn:aws:states:::s3:putObject"));
+  CHECK(has_problem(ps,
+                    "/States/M/ResultWriter/WriterConfig/Transformation: The value of the field 'Transformation' must "
+                    "be one of [NONE, COMPACT, FLATTEN]"));
 }
 
 }  // namespace stepwise
@@ -568,8 +605,7 @@ TEST_CASE("map_io: an Engine run reads a JSONL file and writes its results with 
   const std::string run_arn(out.at("MapRunArn").as_string());
   CHECK(run_arn.find(":mapRun:StateMachine/M:") != std::string::npos);
   const std::string id = run_arn.substr(run_arn.rfind(':') + 1);
-  CHECK(to_json(out.at("ResultWriterDetails")) ==
-        R"({"Bucket":"out","Key":"results/)" + id + R"(/manifest.json"})");
+  CHECK(to_json(out.at("ResultWriterDetails")) == R"({"Bucket":"out","Key":"results/)" + id + R"(/manifest.json"})");
   const fs::path run_dir = fs::path(dir.path) / "out/results" / id;
   auto manifest = parse_json(slurp_file((run_dir / "manifest.json").string()));
   REQUIRE(manifest);
@@ -612,8 +648,9 @@ TEST_CASE("map_io: an Engine run fails with States.ItemReaderFailed on a missing
   Engine engine(o);
   auto r = engine.run(def, json::object{{"key", "bad.csv"}});
   REQUIRE(r.status == ExecutionStatus::Succeeded);  // caught
-  CHECK(to_json(r.output) ==
-        R"({"Error":"States.ItemReaderFailed","Cause":"Failed to read s3://b/bad.csv: row 3 has 3 fields, the header has 2"})");
+  CHECK(
+      to_json(r.output) ==
+      R"({"Error":"States.ItemReaderFailed","Cause":"Failed to read s3://b/bad.csv: row 3 has 3 fields, the header has 2"})");
   auto def2 = testing::parse_or_fail(R"({"StartAt":"M","States":{"M":{"Type":"Map",
     "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
                   "Parameters":{"Bucket":"b","Key":"../../etc/passwd"}},
