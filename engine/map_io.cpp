@@ -403,6 +403,8 @@ class JsonArraySource : public FileSource {
   std::size_t item_line_ = 0;
 };
 
+constexpr std::size_t kMaxCsvHeaderBytes = 10 * 1024;
+
 // CSV (RFC 4180): rows of fields, each row an object of header -> string.
 class CsvSource : public FileSource {
  public:
@@ -423,6 +425,11 @@ class CsvSource : public FileSource {
       headers_ = std::move(fields);
       have_header_ = true;
       fields.clear();
+      // AWS reads CSV headers of up to 10 KiB.
+      std::size_t header_bytes = headers_.size() - 1;
+      for (const auto& h : headers_) header_bytes += h.size();
+      if (header_bytes > kMaxCsvHeaderBytes)
+        return fail("the header row is " + std::to_string(header_bytes) + " bytes, over the limit of 10240 bytes");
     }
     auto r = next_row(fields);
     if (!r) return r.failure();

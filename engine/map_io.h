@@ -89,7 +89,7 @@ struct ItemReadOptions {
 //              (FIRST_ROW) or spec.csv_headers (GIVEN: the first row is data).
 //              A row with a different number of fields than the header fails
 //              naming the file and row number (1-based, the header row is 1).
-//              Empty lines are skipped.
+//              Empty lines are skipped. A header row over 10 KiB fails (AWS's limit).
 //  - s3:listObjectsV2: {"Bucket": string, "Prefix"?: string}: every regular
 //    file under <data_dir>/<Bucket> whose key (its path relative to the bucket
 //    directory, '/'-separated) starts with Prefix, in key order (S3 lists in

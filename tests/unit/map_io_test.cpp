@@ -177,6 +177,13 @@ TEST_CASE("map_io: a CSV row with the wrong number of fields fails naming the fi
   REQUIRE(d.failure);
   CHECK(d.failure->error == "States.ItemReaderFailed");
   CHECK(d.failure->cause == "Failed to read s3://b/bad.csv: row 3 has 1 field, the header has 2");
+  std::string wide(10241, 'h');
+  wide.append("\n1\n");
+  write_file(fs::path(dir.path) / "b/wide.csv", wide);
+  d = read_all(reader(states::ItemReaderSpec::InputType::Csv), object_args("b", "wide.csv"), o);
+  REQUIRE(d.failure);
+  CHECK(d.failure->cause ==
+        "Failed to read s3://b/wide.csv: the header row is 10241 bytes, over the limit of 10240 bytes");
 }
 
 TEST_CASE("map_io: a missing file, a bad Bucket/Key and an item over the payload limit fail clearly") {
