@@ -212,8 +212,10 @@ inline constexpr std::uint64_t kResultFileBytes = 5ULL * 1024 * 1024 * 1024;
 // first outcome of its status arrives and closed when it reaches
 // max_file_bytes. Files are written under a temporary name and renamed when
 // complete; manifest.json is written last, by finish(), so a crash leaves no
-// manifest (and no complete-looking results file). Failures:
-// States.ResultWriterFailed naming the path.
+// manifest (and no complete-looking results file). A sink lives in one
+// process: after a restart, open a new one and add every outcome again (its
+// files replace the unfinished ones). Failures: States.ResultWriterFailed
+// naming the path.
 class ResultWriterSink {
  public:
   static Result<std::unique_ptr<ResultWriterSink>> open(const std::filesystem::path& data_dir,

@@ -381,6 +381,8 @@ TEST_CASE("map_io: ResultWriter writes results files and manifest.json, splittin
   REQUIRE(sink.ok());
   for (int i = 0; i < 4; ++i) REQUIRE_FALSE((*sink)->add(outcome(i, "SUCCEEDED", i)));
   REQUIRE_FALSE((*sink)->add(outcome(9, "FAILED")));
+  REQUIRE_FALSE((*sink)->add(outcome(10, "TIMED_OUT")));
+  REQUIRE_FALSE((*sink)->add(outcome(11, "PENDING")));
   const fs::path run_dir = fs::path(dir.path) / "out/runs/abc-123";
   CHECK_FALSE(fs::exists(run_dir / "manifest.json"));  // not before finish
   auto result = (*sink)->finish();
@@ -393,7 +395,8 @@ TEST_CASE("map_io: ResultWriter writes results files and manifest.json, splittin
   CHECK(m.at("DestinationBucket") == "out");
   CHECK(m.at("MapRunArn").as_string() == arn);
   const json::object& files = m.at("ResultFiles").as_object();
-  CHECK(files.at("PENDING").as_array().empty());
+  REQUIRE(files.at("PENDING").as_array().size() == 1);
+  CHECK(files.at("PENDING").as_array()[0].as_object().at("Key").as_string() == "runs/abc-123/PENDING_0.json");
   REQUIRE(files.at("FAILED").as_array().size() == 1);
   const json::array& succeeded = files.at("SUCCEEDED").as_array();
   REQUIRE(succeeded.size() >= 2);  // ~500 bytes a record, 1200 bytes a file
@@ -412,7 +415,9 @@ TEST_CASE("map_io: ResultWriter writes results files and manifest.json, splittin
   CHECK(records == 4);
   auto failed = parse_json(slurp_file((run_dir / "FAILED_0.json").string()));
   REQUIRE(failed);
+  REQUIRE(failed->as_array().size() == 2);  // FAILED and TIMED_OUT
   CHECK(failed->as_array()[0].as_object().at("Error") == "Boom");
+  CHECK(failed->as_array()[1].as_object().at("Status") == "TIMED_OUT");
   // No temporary files remain.
   for (const auto& e : fs::directory_iterator(run_dir)) CHECK(e.path().filename().string().front() != '.');
 }
