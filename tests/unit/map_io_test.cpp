@@ -710,3 +710,27 @@ TEST_CASE("map_io: stepwise run finds the data directory from --data-dir, STEPWI
 }
 
 }  // namespace stepwise
+
+namespace stepwise {
+
+TEST_CASE("map_io: a JSONata Map lists a directory with Arguments and MaxItems as an expression") {
+  ScratchDir dir("map-io");
+  write_file(fs::path(dir.path) / "photos/2024/a.jpg", "aa");
+  write_file(fs::path(dir.path) / "photos/2024/b.jpg", "bbb");
+  write_file(fs::path(dir.path) / "photos/2024/c.jpg", "c");
+  write_file(fs::path(dir.path) / "photos/2025/d.jpg", "d");
+  auto def = testing::parse_or_fail(R"({"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map",
+    "ItemReader":{"Resource":"arn:aws:states:::s3:listObjectsV2","ReaderConfig":{"MaxItems":"{% $states.input.max %}"},
+                  "Arguments":{"Bucket":"photos","Prefix":"{% $states.input.year & '/' %}"}},
+    "ItemSelector":{"key":"{% $states.context.Map.Item.Value.Key %}","size":"{% $states.context.Map.Item.Value.Size %}"},
+    "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},
+    "End":true}}})");
+  EngineOptions o = testing::virtual_time_options();
+  o.data_dir = dir.path;
+  Engine engine(o);
+  auto r = engine.run(def, json::object{{"year", "2024"}, {"max", 2}});
+  REQUIRE(r.status == ExecutionStatus::Succeeded);
+  CHECK(to_json(r.output) == R"([{"key":"2024/a.jpg","size":2},{"key":"2024/b.jpg","size":3}])");
+}
+
+}  // namespace stepwise
