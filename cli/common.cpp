@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -77,6 +78,12 @@ std::string definition_base_name(const std::string& path) {
     }
   }
   return base;
+}
+
+std::string data_dir_path(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("STEPWISE_DATA_DIR"); env && *env) return env;
+  return "data";
 }
 
 }  // namespace stepwise::cli

@@ -25,6 +25,14 @@ std::shared_ptr<const states::Definition> load_definition(const std::string& pat
 // Reads a JSON file, printing a located error to stderr on failure.
 std::optional<json::value> load_json_file(const std::string& path, const char* what);
 
+// The data directory where a distributed Map's ItemReader and ResultWriter
+// find s3://BUCKET/KEY as DIR/BUCKET/KEY: `flag` (--data-dir) when given,
+// else $STEPWISE_DATA_DIR when set and not empty, else "data" (./data).
+std::string data_dir_path(const std::string& flag);
+inline constexpr const char* kDataDirHelp =
+    "Directory holding the files distributed Maps read (ItemReader) and write (ResultWriter): s3://BUCKET/KEY is "
+    "DIR/BUCKET/KEY (default: $STEPWISE_DATA_DIR, else ./data)";
+
 // The base name without ".asl.json" / ".json".
 std::string definition_base_name(const std::string& path);
 

@@ -32,6 +32,7 @@ struct RunArgs {
   bool trace = false;
   bool virtual_time = false;
   std::size_t payload_limit = 256 * 1024;
+  std::string data_dir;
   StoreArgs store;
   bool no_store = false;
   FunctionsArgs functions;
@@ -108,6 +109,7 @@ int run_command(const RunArgs& a) {
 
   EngineOptions eopts;
   eopts.payload_limit = a.payload_limit;
+  eopts.data_dir = data_dir_path(a.data_dir);
   if (a.virtual_time) {
     eopts.clock = std::make_shared<ManualClock>(SystemClock().now());
     eopts.virtual_time = true;
@@ -236,6 +238,7 @@ Command add_run(CLI::App& app) {
                   "Largest state input/output or task result in bytes (default 262144, AWS's 256 KiB); "
                   "larger ones fail with States.DataLimitExceeded")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--data-dir", a->data_dir, kDataDirHelp);
   add_functions_options(cmd, a->functions);
   add_store_options(cmd, a->store, /*with_output=*/false);
   cmd->add_flag("--no-store", a->no_store, "Run in memory only: record nothing")->excludes(cmd->get_option("--db"));

@@ -31,6 +31,7 @@ struct WorkerArgs {
   std::string owner;
   bool until_idle = false;
   bool virtual_time = false;
+  std::string data_dir;
   FunctionsArgs functions;
 };
 
@@ -40,6 +41,7 @@ int worker_command(const WorkerArgs& a) {
   std::shared_ptr<storage::Store> store = service->store();
 
   EngineOptions eopts;
+  eopts.data_dir = data_dir_path(a.data_dir);
   if (a.virtual_time) {
     eopts.clock = std::make_shared<ManualClock>(SystemClock().now());
     eopts.virtual_time = true;
@@ -118,6 +120,7 @@ Command add_worker(CLI::App& app) {
   mock->needs(tc);
   tc->needs(mock);
   add_functions_options(cmd, a->functions);
+  cmd->add_option("--data-dir", a->data_dir, kDataDirHelp);
   cmd->add_option("--lease-seconds", a->lease_seconds,
                   "How long an execution stays this worker's without a renewal (default 30); another worker "
                   "takes over the executions of one that died once their leases expire (at once on the same host)")

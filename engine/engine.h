@@ -40,6 +40,10 @@ struct EngineOptions {
   std::shared_ptr<states::RandomSource> random;
   // Largest state input/output or task result in bytes (AWS: 256 KiB).
   std::size_t payload_limit = 256 * 1024;
+  // Where a distributed Map's ItemReader and ResultWriter find S3 objects:
+  // s3://<Bucket>/<Key> is <data_dir>/<Bucket>/<Key> (docs/distributed-map.md
+  // "Data directory"). Relative paths are relative to the working directory.
+  std::string data_dir = "data";
   // Identity used in ARNs and the context object.
   std::string region = "us-east-1";
   std::string account = "123456789012";

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "engine/engine_impl.h"
+#include "engine/map_io.h"
 #include "states/query.h"
 #include "states/timestamp.h"
 
@@ -1841,8 +1842,10 @@ struct Interp {
       f.phase = FramePhase::Ready;  // every iteration had succeeded
     }
     if (f.phase == FramePhase::Ready && f.total && f.launched == f.total && f.running == 0 && f.relaunch.empty()) {
-      json::value results = std::move(f.results);
+      auto written = write_map_results(fid, s, std::move(f.results));  // ResultWriter (engine/map_io.h)
       discard_progress(fid);  // and the iterations whose failure was tolerated
+      if (!written) return state_failed(fid, s, std::move(written.failure()), "MapStateFailed");
+      json::value results = std::move(*written);
       if (s.compensate) E.saga_record(ex, fid, f.effective, results);
       if (distributed(s)) emit(&f, "MapRunSucceeded");
       emit(&f, "MapStateSucceeded");
@@ -1855,7 +1858,11 @@ struct Interp {
     auto eff = apply_path(s.input_path, json::value(f.input), ctx);
     if (!eff) return fail_here(fid, s, eff.failure());
     json::value items_v;
-    if (spec.items_path && !(spec.items_path->is_root() && !spec.items_path->is_context() && !spec.items_path->is_variable())) {
+    if (spec.item_reader) {  // a distributed Map reading its items from a file (engine/map_io.h)
+      auto v = read_map_items(fid, s, *eff);
+      if (!v) return fail_here(fid, s, v.failure());
+      items_v = std::move(*v);
+    } else if (spec.items_path && !(spec.items_path->is_root() && !spec.items_path->is_context() && !spec.items_path->is_variable())) {
       auto v = select(*spec.items_path, *eff, ctx);
       if (!v) return fail_here(fid, s, v.failure());
       items_v = std::move(*v);
@@ -1866,6 +1873,11 @@ struct Interp {
       return fail_here(fid, s,
                        runtime_failure("Item path " + (spec.items_path ? spec.items_path->text() : std::string("$")) +
                                        " does not reference an array: " + to_json(items_v)));
+    }
+    if (spec.item_batcher) {  // each iteration's input is a batch of items (engine/map_io.h)
+      auto b = batch_map_items(fid, s, std::move(items_v.get_array()), *eff);
+      if (!b) return fail_here(fid, s, b.failure());
+      items_v = std::move(*b);
     }
     // AWS reads MaxConcurrencyPath before MapStateStarted, the tolerances after.
     auto mc = int_field(spec.max_concurrency, "MaxConcurrencyPath", *eff, ctx);
@@ -1891,7 +1903,11 @@ struct Interp {
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     states::QueryInputs q = query_inputs(&f.input, ctx);
     json::value items_v;
-    if (spec.items) {
+    if (spec.item_reader) {  // a distributed Map reading its items from a file (engine/map_io.h)
+      auto v = read_map_items(fid, s, f.input);
+      if (!v) return fail_here(fid, s, v.failure());
+      items_v = std::move(*v);
+    } else if (spec.items) {
       auto v = spec.items->evaluate(q, "Items");
       if (!v) return fail_here(fid, s, v.failure());
       if (!v->is_array()) {
@@ -1907,6 +1923,11 @@ struct Interp {
       items_v = f.input;
     } else {
       return fail_here(fid, s, states::query_failure("Map state input must be an array but was: " + to_json(f.input)));
+    }
+    if (spec.item_batcher) {  // each iteration's input is a batch of items (engine/map_io.h)
+      auto b = batch_map_items(fid, s, std::move(items_v.get_array()), f.input);
+      if (!b) return fail_here(fid, s, b.failure());
+      items_v = std::move(*b);
     }
     std::optional<std::int64_t> mc;
     if (spec.max_concurrency.literal) mc = static_cast<std::int64_t>(*spec.max_concurrency.literal);
@@ -1952,10 +1973,15 @@ struct Interp {
     }
     if (f.total == 0) {
       if (distributed(s)) emit(&f, "MapRunSucceeded");
-      emit(&f, "MapStateSucceeded");
-      f.items = {};
-      f.effective = {};
-      return finish_with_result(fid, s, json::array());
+      auto written = write_map_results(fid, s, json::array());  // ResultWriter (engine/map_io.h)
+      if (!written) {
+        f.items = {};
+        return state_failed(fid, s, std::move(written.failure()), "MapStateFailed");
+      }
+      emit(&frame(fid), "MapStateSucceeded");
+      frame(fid).items = {};
+      frame(fid).effective = {};
+      return finish_with_result(fid, s, std::move(*written));
     }
     f.phase = FramePhase::Children;
     return launch_iterations(fid, s);
@@ -1986,7 +2012,7 @@ struct Interp {
       if (f.launched >= f.total) break;
       const std::uint32_t i = f.launched++;
       json::value input;
-      if (spec.item_selector || spec.item_selector_query) {
+      if ((spec.item_selector || spec.item_selector_query) && !spec.item_batcher) {  // batches: applied per item
         focus(fid);
         json::value ctx = context(f, s, &f.items[i], i);
         auto v = spec.item_selector ? spec.item_selector->evaluate(Scope{f.effective, ctx, E.random.get(), &vars_})
@@ -2011,6 +2037,138 @@ struct Interp {
       E.schedule(ex, c);
     }
     return false;
+  }
+
+  // ---- Distributed Map data plane (engine/map_io.h) ------------------------
+  // Kept apart from the iteration machinery so that the distributed driver can
+  // call them wherever it computes items and finishes a map run.
+
+  // A template of ItemReader/ItemBatcher/ResultWriter in the state's language;
+  // absent: {}.
+  Result<json::value> io_template(const std::optional<states::PayloadTemplate>& path,
+                                  const std::optional<states::QueryTemplate>& query, const char* field,
+                                  const json::value& eff, const json::value& ctx) {
+    if (path) return path->evaluate(Scope{eff, ctx, E.random.get(), &vars_});
+    if (query) return query->evaluate(query_inputs(&eff, ctx), field);
+    return json::value(json::object());
+  }
+
+  Result<std::optional<std::int64_t>> io_number(const states::NumberSource& src, const char* path_field,
+                                                const char* field, const json::value& eff, const json::value& ctx) {
+    if (src.expression) return query_integer(src.expression, field, query_inputs(&eff, ctx));
+    return int_field(src, path_field, eff, ctx);
+  }
+
+  // The items of a Map with an ItemReader, read from the data directory.
+  Result<json::value> read_map_items(std::uint32_t fid, const State& s, const json::value& eff) {
+    const auto& reader = *s.as<states::MapSpec>().item_reader;
+    focus(fid);
+    const json::value ctx = context(frame(fid), s);
+    const char* field = reader.parameters ? "Parameters" : "Arguments";
+    auto args = io_template(reader.parameters, reader.arguments, field, eff, ctx);
+    if (!args) return args.failure();
+    auto max_items = io_number(reader.max_items, "MaxItemsPath", "MaxItems", eff, ctx);
+    if (!max_items) return max_items.failure();
+    mapio::ItemReadOptions options;
+    options.data_dir = E.opts.data_dir;
+    options.max_items = *max_items;
+    options.payload_limit = E.opts.payload_limit;
+    auto source = mapio::open_item_source(reader, *args, options);
+    if (!source) return source.failure();
+    json::array items;
+    while (true) {
+      auto item = (*source)->next();
+      if (!item) return item.failure();
+      if (!*item) break;
+      items.push_back(std::move(**item));
+    }
+    return json::value(std::move(items));
+  }
+
+  // Batches of a Map with an ItemBatcher: ItemSelector shapes each item, then
+  // items are grouped into {"BatchInput", "Items"} inputs.
+  Result<json::value> batch_map_items(std::uint32_t fid, const State& s, json::array items, const json::value& eff) {
+    const auto& spec = s.as<states::MapSpec>();
+    const auto& batcher = *spec.item_batcher;
+    focus(fid);
+    if (spec.item_selector || spec.item_selector_query) {
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const json::value ictx = context(frame(fid), s, &items[i], static_cast<std::int64_t>(i));
+        auto v = spec.item_selector ? spec.item_selector->evaluate(Scope{eff, ictx, E.random.get(), &vars_})
+                                    : spec.item_selector_query->evaluate(query_inputs(&eff, ictx), "ItemSelector");
+        if (!v) return v.failure();
+        items[i] = std::move(*v);
+      }
+    }
+    const json::value ctx = context(frame(fid), s);
+    mapio::BatchOptions options;
+    auto max_items = io_number(batcher.max_items_per_batch, "MaxItemsPerBatchPath", "MaxItemsPerBatch", eff, ctx);
+    if (!max_items) return max_items.failure();
+    options.max_items_per_batch = *max_items;
+    auto max_bytes =
+        io_number(batcher.max_input_bytes_per_batch, "MaxInputBytesPerBatchPath", "MaxInputBytesPerBatch", eff, ctx);
+    if (!max_bytes) return max_bytes.failure();
+    options.max_input_bytes_per_batch = *max_bytes;
+    if (batcher.batch_input || batcher.batch_input_query) {
+      auto input = io_template(batcher.batch_input, batcher.batch_input_query, "BatchInput", eff, ctx);
+      if (!input) return input.failure();
+      options.batch_input = std::move(*input);
+    }
+    if (auto bad = mapio::check_batch_options(options)) return *bad;
+    mapio::ItemBatcher batches(mapio::array_item_source(std::move(items)), std::move(options), E.opts.payload_limit);
+    json::array out;
+    while (true) {
+      auto batch = batches.next();
+      if (!batch) return batch.failure();
+      if (!*batch) break;
+      out.push_back(std::move(**batch));
+    }
+    return json::value(std::move(out));
+  }
+
+  // The Map's result from its iterations' outputs (in item order): unchanged
+  // without a ResultWriter; shaped by WriterConfig; or written to files, the
+  // result then being {"MapRunArn", "ResultWriterDetails"}. Frames do not
+  // record which tolerated iteration failed, so every one counts as SUCCEEDED here.
+  Result<json::value> write_map_results(std::uint32_t fid, const State& s, json::array results) {
+    const auto& spec = s.as<states::MapSpec>();
+    if (!spec.result_writer || !distributed(s)) return json::value(std::move(results));
+    const auto& writer = *spec.result_writer;
+    const Frame& f = frame(fid);
+    const std::string run_arn = map_run_arn(f, s);
+    const std::string label = spec.label ? *spec.label : s.name;
+    const std::int64_t now_ns = now();
+    auto outcome_of = [&](std::size_t i) {
+      mapio::ChildOutcome o;
+      SeededRandom r(fnv1a(run_arn) ^ static_cast<std::uint64_t>(i));
+      o.name = uuid4(r);
+      o.execution_arn = "arn:aws:states:" + E.opts.region + ":" + E.opts.account + ":execution:" +
+                        ex.st.state_machine_name + "/" + label + ":" + o.name;
+      o.state_machine_arn = ex.st.state_machine_arn + "/" + label;
+      o.status = "SUCCEEDED";
+      o.input = i < f.items.size() ? f.items[i] : json::value();
+      o.output = results[i];
+      o.start_ns = o.stop_ns = now_ns;
+      o.redrive_count = ex.st.redrive_count;
+      return o;
+    };
+    if (!writer.writes_files()) {
+      json::array shaped;
+      for (std::size_t i = 0; i < results.size(); ++i)
+        mapio::append_result(shaped, outcome_of(i), writer.effective_transformation());
+      return json::value(std::move(shaped));
+    }
+    focus(fid);
+    auto args = io_template(writer.parameters, writer.arguments, writer.parameters ? "Parameters" : "Arguments",
+                            f.effective, context(f, s));
+    if (!args) return args.failure();
+    auto target = mapio::result_writer_target(writer, *args);
+    if (!target) return target.failure();
+    auto sink = mapio::ResultWriterSink::open(E.opts.data_dir, std::move(*target), run_arn);
+    if (!sink) return sink.failure();
+    for (std::size_t i = 0; i < results.size(); ++i)
+      if (auto failed = (*sink)->add(outcome_of(i))) return *failed;
+    return (*sink)->finish();
   }
 
   bool over_tolerance(const Frame& f) const {

@@ -133,6 +133,56 @@ struct ParallelSpec {
   std::vector<MachineId> branches;
 };
 
+// ItemReader of a DISTRIBUTED Map (docs/distributed-map.md "Reading items").
+// Where AWS reads S3, Stepwise reads <data dir>/<Bucket>/<Key>.
+struct ItemReaderSpec {
+  // Resource: arn:aws:states:::s3:getObject (one object's content) or
+  // arn:aws:states:::s3:listObjectsV2 (the objects under a Prefix).
+  enum class Source : std::uint8_t { GetObject, ListObjects } source = Source::GetObject;
+  std::string resource;
+  // ReaderConfig.InputType; None for a listing (listObjectsV2 has none).
+  enum class InputType : std::uint8_t { None, Json, Jsonl, Csv } input_type = InputType::None;
+  // ReaderConfig.CSVHeaderLocation (CSV only): FIRST_ROW (default) or GIVEN,
+  // where csv_headers holds ReaderConfig.CSVHeaders.
+  enum class CsvHeaderLocation : std::uint8_t { FirstRow, Given } csv_header_location = CsvHeaderLocation::FirstRow;
+  std::vector<std::string> csv_headers;
+  // ReaderConfig.CSVDelimiter: COMMA (default) ',', PIPE '|', SEMICOLON ';', SPACE ' ', TAB '\t'.
+  char csv_delimiter = ',';
+  // ReaderConfig.MaxItems / MaxItemsPath (JSONata: an expression); absent: every item.
+  NumberSource max_items;
+  // ReaderConfig.ItemsPointer (JSON files): RFC 6901 pointer to the array; empty: the whole document.
+  std::string items_pointer;
+  // Parameters (JSONPath) / Arguments (JSONata): evaluate to {"Bucket","Key"} or {"Bucket","Prefix"}.
+  std::optional<PayloadTemplate> parameters;
+  std::optional<QueryTemplate> arguments;
+};
+
+// ItemBatcher of a DISTRIBUTED Map: each child gets {"BatchInput": ..., "Items": [...]}.
+struct ItemBatcherSpec {
+  NumberSource max_items_per_batch;        // MaxItemsPerBatch / MaxItemsPerBatchPath
+  NumberSource max_input_bytes_per_batch;  // MaxInputBytesPerBatch / MaxInputBytesPerBatchPath
+  std::optional<PayloadTemplate> batch_input;        // BatchInput (JSONPath: a payload template)
+  std::optional<QueryTemplate> batch_input_query;    // BatchInput (JSONata)
+};
+
+// ResultWriter of a DISTRIBUTED Map (docs/distributed-map.md "Writing results").
+struct ResultWriterSpec {
+  enum class Transformation : std::uint8_t { None, Compact, Flatten };
+  enum class OutputType : std::uint8_t { Json, Jsonl };
+  // Resource arn:aws:states:::s3:putObject with Parameters/Arguments {Bucket, Prefix}:
+  // results go to files. Absent: only WriterConfig, the results stay in the state's output.
+  std::optional<std::string> resource;
+  std::optional<PayloadTemplate> parameters;
+  std::optional<QueryTemplate> arguments;
+  // WriterConfig.Transformation; absent: NONE when writing files, COMPACT otherwise.
+  std::optional<Transformation> transformation;
+  OutputType output_type = OutputType::Json;  // WriterConfig.OutputType
+  bool writes_files() const { return resource.has_value(); }
+  Transformation effective_transformation() const {
+    return transformation ? *transformation : (writes_files() ? Transformation::None : Transformation::Compact);
+  }
+};
+
 struct MapSpec {
   MachineId processor = 0;                     // ItemProcessor / Iterator
   std::optional<JsonPath> items_path;          // ItemsPath (default "$")
@@ -144,7 +194,10 @@ struct MapSpec {
   NumberSource tolerated_failure_count;
   std::string mode = "INLINE";                 // ProcessorConfig.Mode
   std::optional<std::string> label;
-  std::optional<json::value> item_reader, item_batcher, result_writer;  // distributed map (later)
+  // DISTRIBUTED only (docs/distributed-map.md).
+  std::optional<ItemReaderSpec> item_reader;
+  std::optional<ItemBatcherSpec> item_batcher;
+  std::optional<ResultWriterSpec> result_writer;
 };
 
 // A Compensate state (Stepwise extension): its data flow is the State's
@@ -275,9 +328,9 @@ struct ParseOptions {
 // found (never just the first), each with a JSON pointer (RFC 6901; "" is the
 // whole definition, where AWS prints "/").
 //
-// Features that are valid ASL but not implemented yet (ItemReader, ItemBatcher,
-// ResultWriter) are reported as diagnostics with an empty code and a "... is
-// not supported yet" message, so that a definition using them is rejected
+// Features that are valid ASL but not implemented (e.g. ItemReader InputType
+// MANIFEST or PARQUET) are reported as diagnostics with an empty code and a
+// "... is not supported" message, so that a definition using them is rejected
 // clearly rather than misread.
 struct ParseResult {
   std::shared_ptr<const Definition> definition;  // null when diagnostics is non-empty

@@ -101,6 +101,8 @@ class Parser {
   void check_resource(std::string_view resource, const std::string& ptr);
   void check_http_task(const json::object& obj, const std::string& ptr, Language lang);
   void check_credentials(const json::value& v, const std::string& ptr, Language lang);
+  // --- ItemReader, ItemBatcher, ResultWriter of a distributed Map (parse_map_io.cpp)
+  void parse_map_io(MapSpec& map, const json::object& obj, const std::string& ptr, Language lang);
   // --- saga extension (parse_saga.cpp)
   void parse_compensation(State& s, const json::value& v, const std::string& ptr);
   void parse_compensate_state(State& s, const json::object& obj);

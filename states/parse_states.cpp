@@ -676,21 +676,7 @@ void Parser::parse_map(State& s, const json::object& obj, const std::string& ptr
       number_source(obj, ptr, "ToleratedFailureCount", "ToleratedFailureCountPath",
                     NumberRule::NonNegativeInteger, lang);
   map.label = optional_string(obj, "Label", ptr);
-  auto raw_object = [&](std::string_view key, std::optional<json::value>& out) {
-    const json::value* v = obj.if_contains(key);
-    if (!v) return;
-    if (!v->is_object()) {
-      type_error(ptr, key, "an object", *v);
-      return;
-    }
-    // Reading items from files and writing results come with the distributed
-    // Map issue; until then they are refused rather than ignored.
-    unsupported(child(ptr, key), "The field '" + std::string(key) + "' is not supported yet");
-    out = *v;
-  };
-  raw_object("ItemReader", map.item_reader);
-  raw_object("ItemBatcher", map.item_batcher);
-  raw_object("ResultWriter", map.result_writer);
+  parse_map_io(map, obj, ptr, lang);
   s.spec = std::move(map);
 }
 
