@@ -1233,6 +1233,7 @@ bool Worker::drive(MapDrive& d) {
     const json::array* inputs = request_inputs();
     if (!inputs) return true;  // the parent's state is not reported yet: next round
     std::vector<storage::NewExecution> batch;
+    std::map<std::string, storage::Transition> endings;  // children that end at once
     while (index < run->total && running < limit && static_cast<int>(batch.size()) < kLaunchesPerRound) {
       const std::string name = child_name(d.arn, index);
       RunOptions ro;
@@ -1251,8 +1252,23 @@ bool Worker::drive(MapDrive& d) {
       e.input = std::move(input_text);
       e.start_date = st.start_time;
       e.state = to_json(snapshot_to_json(prepared.snapshot));
-      for (const auto& ev : prepared.events) {
-        if (ev.type == "ExecutionStarted") e.events.push_back(to_event_record(ev));
+      for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
+      if (st.status != ExecutionStatus::Running) {
+        // Its input is over the payload limit: created with ExecutionStarted,
+        // then ended FAILED (States.DataLimitExceeded) as StartExecution does.
+        storage::Transition end;
+        end.execution_arn = e.arn;
+        end.expected_version = 1;
+        end.lease_owner = options_.owner;
+        end.events.assign(e.events.begin() + 1, e.events.end());
+        e.events.resize(1);
+        storage::ExecutionOutcome o;
+        o.status = to_store_status(st.status);
+        if (st.has_error) o.error = st.error;
+        if (st.has_cause) o.cause = st.cause;
+        o.stop_date = end.events.empty() ? st.start_time : end.events.back().timestamp;
+        end.outcome = std::move(o);
+        endings.emplace(e.arn, std::move(end));
       }
       e.map_run_arn = d.arn;
       e.item_index = index;
@@ -1268,7 +1284,13 @@ bool Worker::drive(MapDrive& d) {
       spdlog::warn("worker: map run {}: {}", d.arn, created.status().to_string());
       return true;  // next round
     }
-    for (const auto& rec : *created) (void)run_claimed(rec, {});
+    for (const auto& rec : *created) {
+      if (auto ending = endings.find(rec.arn); ending != endings.end()) {
+        (void)store_->commit_transition(ending->second);
+      } else {
+        (void)run_claimed(rec, {});
+      }
+    }
     return true;
   }
   if (ended < run->total) return true;  // children still running

@@ -600,3 +600,31 @@ TEST_CASE("map run: RedriveExecution of the parent reruns only the children that
   for (const auto& k : kids) redriven_children += k.redrive_count == 1;
   CHECK(redriven_children == 1);
 }
+
+TEST_CASE("map run: a child input over the payload limit fails that child; the Map fails with it") {
+  auto store = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto clock = std::make_shared<ManualClock>();
+  EngineOptions eo = options_at(clock);
+  eo.payload_limit = 64;
+  Engine engine(eo);
+  // ItemSelector makes the second item's input (ninety-odd bytes) larger than the limit.
+  const std::string def = R"J({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
+      "ItemSelector":{"v.$":"$$.Map.Item.Value","pad.$":"States.ArrayRange(1, $$.Map.Item.Value, 1)"},
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"P","States":{
+        "P":{"Type":"Pass","End":true}}},"End":true}}})J";
+  const std::string arn = start(*store, engine, def, "big", R"({"items":[1,30]})");
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kFailed);
+  CHECK(*rec.error == "States.DataLimitExceeded");
+  auto runs = must(store->list_map_runs(arn, {})).items;
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].failed == 1);
+  CHECK(runs[0].status == storage::MapRunStatus::kFailed);
+  for (const auto& k : children(*store, runs[0].arn)) {
+    const auto kt = history_types(*store, k.arn);
+    CHECK(kt.front() == "ExecutionStarted");
+    CHECK(kt.back() == (k.status == storage::ExecutionStatus::kSucceeded ? "ExecutionSucceeded" : "ExecutionFailed"));
+  }
+}
