@@ -27,6 +27,8 @@
 #include <filesystem>
 
 #include "engine/engine.h"
+#include "engine/event_codec.h"
+#include "engine/snapshot.h"
 #include "engine/service.h"
 #include "engine/worker.h"
 #include "storage/store.h"
@@ -254,6 +256,96 @@ int parked(long n) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+// A Distributed Map over `n` items read from a JSONL file: each item a child
+// execution of a 3-state processor, recorded in SQLite (WAL, synchronous=FULL),
+// run by one worker. Prints items/s, the worker process's peak resident
+// memory and the database bytes per item.
+int map_run(long n, long concurrency) {
+  const std::string path = fresh_db_path();
+  const std::string jsonl = std::filesystem::path(path).parent_path() / "items.jsonl";
+  {
+    std::ofstream out(jsonl);
+    for (long i = 0; i < n; ++i) out << "{\"id\":" << i << ",\"v\":" << (i % 97) << "}\n";
+  }
+  auto t0 = WallClock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::shared_ptr<storage::Store> store = std::move(storage::open_sqlite(path)).value();
+    const std::string def = R"({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
+      "MaxConcurrency":)" + std::to_string(concurrency) + R"J(,
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{
+        "A":{"Type":"Pass","Parameters":{"id.$":"$.id","w.$":"States.MathAdd($.v, 1)"},"Next":"B"},
+        "B":{"Type":"Pass","ResultPath":"$.seen","Result":true,"Next":"C"},
+        "C":{"Type":"Pass","OutputPath":"$.w","End":true}}},"End":true}}})J";
+    storage::NewStateMachine m;
+    m.arn = "arn:aws:states:us-east-1:123456789012:stateMachine:MapRunBench";
+    m.name = "MapRunBench";
+    m.role_arn = "arn:aws:iam::123456789012:role/R";
+    m.definition = def;
+    if (!store->create_state_machine(m).ok()) _exit(1);
+    // The items, from the JSONL file (the whole file is the Map's input).
+    json::array items;
+    items.reserve(static_cast<std::size_t>(n));
+    {
+      std::ifstream in(jsonl);
+      std::string line;
+      while (std::getline(in, line)) items.push_back(*parse_json(line));
+    }
+    EngineOptions eo;
+    eo.payload_limit = std::size_t{1} << 40;  // the items are the state input
+    Engine engine(eo);
+    RunOptions ro;
+    ro.state_machine_name = "MapRunBench";
+    ro.execution_name = "bench";
+    json::value input = json::object{{"items", std::move(items)}};
+    std::string input_text = to_json(input);
+    auto prepared = engine.prepare(states::parse_definition_text(def).definition, std::move(input), ro);
+    storage::NewExecution e;
+    e.arn = prepared.snapshot.state.arn;
+    e.name = "bench";
+    e.state_machine_arn = m.arn;
+    e.state_machine_version = 1;
+    e.input = std::move(input_text);
+    e.start_date = prepared.snapshot.state.start_time;
+    e.state = to_json(snapshot_to_json(prepared.snapshot));
+    for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
+    if (!store->create_execution(e).ok()) _exit(1);
+    const std::string arn = e.arn;
+    e = {};
+    prepared = {};
+    auto t_run = WallClock::now();
+    Worker worker(engine, store);
+    for (;;) {
+      (void)worker.run_once(10 * kNanosPerMilli);
+      auto rec = store->describe_execution(arn);
+      if (rec.ok() && rec->status != storage::ExecutionStatus::kRunning) {
+        const double s = ms_since(t_run) / 1000.0;
+        std::printf("map-run: %ld items, MaxConcurrency %ld: parent %s in %.1f s, %.0f items/s (%lld commits)\n", n,
+                    concurrency, std::string(storage::to_string(rec->status)).c_str(), s, static_cast<double>(n) / s,
+                    static_cast<long long>(worker.stats().commits));
+        break;
+      }
+    }
+    (void)worker.shutdown();
+    std::fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  std::uintmax_t bytes = 0;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path + suffix, ec);
+    if (!ec) bytes += size;
+  }
+  std::printf("map-run: whole process %.1f s, peak resident %.1f MiB, database %.1f MiB (%.0f bytes per item)\n",
+              ms_since(t0) / 1000.0, static_cast<double>(ru.ru_maxrss) / 1024.0,
+              static_cast<double>(bytes) / (1024.0 * 1024.0), static_cast<double>(bytes) / static_cast<double>(n));
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -270,13 +362,19 @@ int main(int argc, char** argv) {
     else if (a == "--stepwise" && i + 1 < argc) stepwise = argv[++i];
     else if (a == "--no-store") no_store = true;
     else if (a == "--parked" && i + 1 < argc) return parked(std::atol(argv[++i]));
+    else if (a == "--map-run" && i + 1 < argc) {
+      const long n = std::atol(argv[++i]);
+      long concurrency = 1000;
+      if (i + 2 < argc && std::string(argv[i + 1]) == "--max-concurrency") concurrency = std::atol(argv[i += 2]);
+      return map_run(n, concurrency);
+    }
     else if (a == "--invocations") {
       int n = 2000;
       if (i + 1 < argc && std::isdigit(static_cast<unsigned char>(argv[i + 1][0]))) n = std::max(1, std::atoi(argv[++i]));
       return bench::invocation_benchmarks(n, dir);
     }
     else {
-      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N] [--invocations [N]]\n";
+      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N] [--map-run N [--max-concurrency C]] [--invocations [N]]\n";
       return 2;
     }
   }

@@ -216,12 +216,14 @@ void add_describe_execution(CLI::App& app, Commands& commands) {
 void add_list_executions(CLI::App& app, Commands& commands) {
   struct Args {
     StoreArgs store;
-    Optional machine, status;
+    Optional machine, status, map_run;
     int max_results = 0;
     Optional max_opt, token;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("list-executions", "List executions, newest first.");
+  a->map_run.option = cmd->add_option("--map-run-arn", a->map_run.value,
+                                      "Only the child executions of this Distributed Map run");
   a->machine.option = cmd->add_option("--state-machine-arn,--state-machine", a->machine.value,
                                       "Only this state machine's executions (its ARN or name; default: all)");
   a->status.option = cmd->add_option("--status-filter", a->status.value,
@@ -233,6 +235,7 @@ void add_list_executions(CLI::App& app, Commands& commands) {
     if (!service) return kExitUsage;
     json::object request;
     if (a->machine.given()) request["stateMachineArn"] = state_machine_arn_of(*service, a->machine.value);
+    if (a->map_run.given()) request["mapRunArn"] = a->map_run.value;
     if (a->status.given()) request["statusFilter"] = a->status.value;
     add_paging_request(request, a->max_results, a->max_opt, a->token);
     auto r = paging_asked(a->max_opt, a->token) ? service->list_executions(request)
@@ -332,6 +335,54 @@ void add_redrive_execution(CLI::App& app, Commands& commands) {
   };
 }
 
+void add_describe_map_run(CLI::App& app, Commands& commands) {
+  struct Args {
+    StoreArgs store;
+    std::string map_run;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("describe-map-run",
+                                 "Show a Distributed Map run: status, concurrency, tolerance, item and execution counts.");
+  cmd->add_option("--map-run-arn", a->map_run, "The map run's ARN (from list-map-runs or the MapRunStarted event)")
+      ->required();
+  add_store_options(cmd, a->store);
+  commands["describe-map-run"] = [a] {
+    auto service = open_service(a->store, false);
+    if (!service) return kExitUsage;
+    return print_result(a->store, "DescribeMapRun", service->describe_map_run({{"mapRunArn", a->map_run}}));
+  };
+}
+
+void add_list_map_runs(CLI::App& app, Commands& commands) {
+  struct Args {
+    StoreArgs store;
+    ExecutionArg execution;
+    int max_results = 0;
+    Optional max_opt, token;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("list-map-runs", "List the Distributed Map runs an execution started, oldest first.");
+  a->execution.add(cmd);
+  add_paging(cmd, &a->max_results, &a->max_opt, &a->token);
+  add_store_options(cmd, a->store);
+  commands["list-map-runs"] = [a, cmd] {
+    if (a->execution.text().empty()) {
+      std::cerr << "stepwise list-map-runs: give the execution (EXEC or --execution-arn)\n" << cmd->help();
+      return kExitUsage;
+    }
+    auto service = open_service(a->store, false);
+    if (!service) return kExitUsage;
+    int rc = kExitOk;
+    auto arn = execution_arn_of(*service, a->execution.text(), "ListMapRuns", &rc);
+    if (!arn) return rc;
+    json::object request{{"executionArn", *arn}};
+    add_paging_request(request, a->max_results, a->max_opt, a->token);
+    auto r = paging_asked(a->max_opt, a->token) ? service->list_map_runs(request)
+                                                : call_all_pages(*service, "ListMapRuns", request, "mapRuns");
+    return print_result(a->store, "ListMapRuns", r);
+  };
+}
+
 }  // namespace
 
 void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands) {
@@ -348,6 +399,8 @@ void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands)
   add_get_execution_history(app, commands);
   add_stop_execution(app, commands);
   add_redrive_execution(app, commands);
+  add_describe_map_run(app, commands);
+  add_list_map_runs(app, commands);
   add_task_commands(app, commands);
   commands["timeline"] = add_timeline(app);
 }

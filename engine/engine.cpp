@@ -334,7 +334,11 @@ void Engine::Impl::run_until(const std::function<bool()>& done, std::optional<St
       // Nothing to do but wait: jump to the next timer. With tasks in flight,
       // first give them a real moment to answer (a hung task still times out).
       if (in_flight == 0 || (io.run_one_for(std::chrono::milliseconds(100)) == 0 && local_inbox.empty())) {
-        if (!timers.empty()) manual_clock->set(timers.top().due);
+        if (!timers.empty()) {
+          manual_clock->set(timers.top().due);
+        } else if (until && Steady::now() >= *until) {
+          break;  // only the caller can bring the answer (e.g. a worker's map run): let it
+        }
       }
       continue;
     }

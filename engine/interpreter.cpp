@@ -469,7 +469,9 @@ struct Interp {
   // the state's entry, so it is stable across replays and resumes.
   std::string map_run_arn(const Frame& f, const State& s) const {
     const auto& spec = s.as<states::MapSpec>();
-    SeededRandom r(fnv1a(ex.st.arn) ^ static_cast<std::uint64_t>(f.entered_event));
+    // A retried Map starts a map run of its own (the retry count joins the seed).
+    SeededRandom r(fnv1a(ex.st.arn) ^ static_cast<std::uint64_t>(f.entered_event) ^
+                   (static_cast<std::uint64_t>(f.retry_count) * 0x9E3779B97F4A7C15ULL));
     return "arn:aws:states:" + E.opts.region + ":" + E.opts.account + ":mapRun:" + ex.st.state_machine_name + "/" +
            (spec.label ? *spec.label : s.name) + ":" + uuid4(r);
   }
@@ -1596,6 +1598,10 @@ struct Interp {
   // needs is in the frame.
   void invoke_task(std::uint32_t fid, const State& s) {
     Frame& f = frame(fid);
+    if (s.type == StateType::Map) {
+      invoke_map_run(fid, s);
+      return;
+    }
     const auto& spec = s.as<states::TaskSpec>();
     if (f.task_deadline) E.arm(f.task_deadline, Wakeup{ex.key, fid, f.token, Wakeup::Kind::TaskTimeout, {}});
     if (f.heartbeat_deadline)
@@ -1636,6 +1642,28 @@ struct Interp {
     frame(fid).effective = std::move(req.payload);
   }
 
+  // A Distributed Map's request to run its map run (payload in f.effective).
+  void invoke_map_run(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    TaskRequest req;
+    req.execution_id = ex.st.arn;
+    req.state_name = s.name;
+    req.resource = std::string(kMapRunResource);
+    req.payload = std::move(f.effective);
+    req.idempotency_key = ex.st.arn + "/" + s.name + "/" + std::to_string(f.entered_event);
+    ++E.in_flight;
+    std::shared_ptr<Mailbox> mailbox = E.mailbox;
+    const std::uint64_t key = ex.key;
+    const std::uint64_t token = f.token;
+    ex.invoker->invoke(
+        req,
+        [mailbox, key, fid, token](TaskOutcome o) {
+          mailbox->deliver(Wakeup{key, fid, token, Wakeup::Kind::TaskDone, std::move(o)});
+        },
+        [] {});
+    frame(fid).effective = std::move(req.payload);
+  }
+
   // ActivityStarted, with the worker's name when known.
   void activity_started(Frame& f, const std::optional<std::string>& worker_name) {
     f.awaiting_worker = false;
@@ -1663,6 +1691,7 @@ struct Interp {
   bool task_done(std::uint32_t fid, TaskOutcome& o) {
     Frame& f = frame(fid);
     const State& s = state_of(f);
+    if (s.type == StateType::Map) return map_run_done(fid, s, o);
     // An answer means a worker took the task, even if we never saw it do so.
     if (f.awaiting_worker) activity_started(f, std::nullopt);
     f.phase = FramePhase::Ready;
@@ -1823,6 +1852,10 @@ struct Interp {
 
   bool run_map(std::uint32_t fid, const State& s) {
     Frame& f = frame(fid);
+    if (f.rerun && distributed(s) && ex.invoker->runs_map_runs() && f.effective.is_object() &&
+        f.effective.get_object().contains("mapRunArn")) {
+      return redrive_map_run(fid, s);
+    }
     if (f.rerun) {  // a redrive: only the iterations that did not succeed run again
       f.rerun = false;
       emit(&f, "MapStateStarted", [&](json::object& d) {
@@ -1983,8 +2016,92 @@ struct Interp {
       frame(fid).effective = {};
       return finish_with_result(fid, s, std::move(*written));
     }
+    if (distributed(s) && ex.invoker->runs_map_runs()) return start_map_run(fid, s, mc, tp, tc);
     f.phase = FramePhase::Children;
     return launch_iterations(fid, s);
+  }
+
+  // One item's input: ItemSelector applied to it, or the item itself.
+  Result<json::value> item_input(std::uint32_t fid, const State& s, std::uint32_t i) {
+    const auto& spec = s.as<states::MapSpec>();
+    Frame& f = frame(fid);
+    if (!spec.item_selector && !spec.item_selector_query) return json::value(f.items[i]);
+    focus(fid);
+    json::value ctx = context(f, s, &f.items[i], i);
+    return spec.item_selector ? spec.item_selector->evaluate(Scope{f.effective, ctx, E.random.get(), &vars_})
+                              : spec.item_selector_query->evaluate(query_inputs(&f.effective, ctx), "ItemSelector");
+  }
+
+  // A Distributed Map whose invoker runs map runs: its items become child
+  // executions (engine/worker.h); the frame waits for the map run as for a
+  // task, whose outcome is the Map's result or failure.
+  bool start_map_run(std::uint32_t fid, const State& s, std::optional<std::int64_t> mc, std::optional<double> tp,
+                     std::optional<std::int64_t> tc) {
+    const auto& spec = s.as<states::MapSpec>();
+    json::array inputs;
+    inputs.reserve(frame(fid).total);
+    for (std::uint32_t i = 0; i < frame(fid).total; ++i) {
+      auto v = item_input(fid, s, i);
+      if (!v) {
+        discard_progress(fid);
+        frame(fid).phase = FramePhase::Ready;
+        return fail_here(fid, s, v.failure());
+      }
+      inputs.push_back(std::move(*v));
+    }
+    Frame& f = frame(fid);
+    json::object payload;
+    payload["mapRunArn"] = map_run_arn(f, s);
+    payload["stateName"] = s.name;
+    payload["label"] = spec.label ? *spec.label : s.name;
+    payload["maxConcurrency"] = mc ? *mc : 0;
+    if (tp) payload["toleratedFailurePercentage"] = *tp;
+    if (tc) payload["toleratedFailureCount"] = *tc;
+    payload["inputs"] = std::move(inputs);
+    f.items = {};
+    f.results = {};
+    f.phase = FramePhase::Task;
+    f.token = ex.st.next_token++;
+    f.task_token.reset();
+    f.task_deadline = f.heartbeat_deadline = 0;
+    f.task_timeout_seconds = f.heartbeat_seconds = 0;
+    f.effective = std::move(payload);
+    invoke_task(fid, s);
+    return false;
+  }
+
+  // A redrive of a Map whose map run failed: the same map run runs again
+  // its children that did not succeed (the worker redrives them).
+  bool redrive_map_run(std::uint32_t fid, const State& s) {
+    Frame& f = frame(fid);
+    f.rerun = false;
+    emit(&f, "MapStateStarted", [&](json::object& d) {
+      d["mapStateStartedEventDetails"] = json::object{{"length", f.total}};
+    });
+    json::object& payload = f.effective.get_object();
+    emit(&f, "MapRunRedriven", [&](json::object& d) {
+      d["mapRunRedrivenEventDetails"] =
+          json::object{{"mapRunArn", payload["mapRunArn"]}, {"redriveCount", ex.st.redrive_count}};
+    });
+    payload["redrive"] = ex.st.redrive_count;
+    f.phase = FramePhase::Task;
+    f.token = ex.st.next_token++;
+    invoke_task(fid, s);
+    return false;
+  }
+
+  // The map run ended: its outcome is the Map's result (or failure).
+  bool map_run_done(std::uint32_t fid, const State& s, TaskOutcome& o) {
+    Frame& f = frame(fid);
+    f.phase = FramePhase::Ready;
+    f.token = 0;
+    // A failed map run keeps its request (and the item count) for a redrive.
+    if (!o.ok) return state_failed(fid, s, std::move(o.failure), "MapStateFailed");
+    f.effective = nullptr;
+    f.total = 0;
+    emit(&f, "MapRunSucceeded");
+    emit(&f, "MapStateSucceeded");
+    return finish_with_result(fid, s, std::move(o.output));
   }
 
   // Starts iterations while MaxConcurrency allows. Returns false (the Map

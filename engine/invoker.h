@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "states/failure.h"
 #include "states/json.h"
@@ -90,9 +91,18 @@ inline bool is_callback_resource(const std::string& resource) {
   return resource.size() > kSuffix.size() && resource.compare(resource.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
 }
 
+// The resource of the request a Distributed Map makes when its invoker runs
+// map runs (Invoker::runs_map_runs): the payload carries the map run (see
+// docs/distributed-map.md, "Map runs"), the outcome is the Map's result.
+inline constexpr std::string_view kMapRunResource = "stepwise:mapRun";
+
 class Invoker {
  public:
   virtual ~Invoker() = default;
+  // Whether this invoker runs a Distributed Map's items as child executions
+  // (a durable worker does): the Map state then makes one request of
+  // resource kMapRunResource instead of running its iterations in-process.
+  virtual bool runs_map_runs() const { return false; }
   // Starts the work. May call done inline (synchronous work) or later.
   virtual void invoke(const TaskRequest& request, TaskCompletion done, TaskHeartbeat heartbeat) = 0;
   // Asked before the Task state `state_name` schedules work on `resource`.
@@ -121,6 +131,7 @@ class InvokerWrapper : public Invoker {
     return target_->dispatch(resource, state_name);
   }
   bool answers_itself(const std::string& state_name) const override { return target_->answers_itself(state_name); }
+  bool runs_map_runs() const override { return target_->runs_map_runs(); }
 
  protected:
   std::shared_ptr<Invoker> target_;

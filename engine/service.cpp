@@ -373,10 +373,12 @@ Service::~Service() = default;
 
 const std::vector<std::string_view>& Service::operations() {
   static const std::vector<std::string_view> kNames = {
-      "CreateActivity",    "CreateStateMachine",   "DeleteActivity",   "DeleteStateMachine",  "DescribeActivity",
-      "DescribeExecution", "DescribeStateMachine", "GetActivityTask",  "GetExecutionHistory", "ListActivities",
-      "ListExecutions",    "ListStateMachines",    "RedriveExecution", "SendTaskFailure",     "SendTaskHeartbeat",
-      "SendTaskSuccess",   "StartExecution",       "StopExecution",    "UpdateStateMachine"};
+      "CreateActivity",      "CreateStateMachine", "DeleteActivity",    "DeleteStateMachine",
+      "DescribeActivity",    "DescribeExecution",  "DescribeMapRun",    "DescribeStateMachine",
+      "GetActivityTask",     "GetExecutionHistory", "ListActivities",   "ListExecutions",
+      "ListMapRuns",         "ListStateMachines",  "RedriveExecution",  "SendTaskFailure",
+      "SendTaskHeartbeat",   "SendTaskSuccess",    "StartExecution",    "StopExecution",
+      "UpdateStateMachine"};
   return kNames;
 }
 
@@ -402,6 +404,8 @@ ServiceResult Service::call(std::string_view operation, const json::object& requ
       {"ListActivities", &Service::list_activities},
       {"DeleteActivity", &Service::delete_activity},
       {"GetActivityTask", &Service::get_activity_task},
+      {"DescribeMapRun", &Service::describe_map_run},
+      {"ListMapRuns", &Service::list_map_runs},
   };
   auto it = kMethods.find(operation);
   if (it == kMethods.end()) {
@@ -765,6 +769,7 @@ ServiceResult Service::describe_execution(const json::object& request) {
   }
   if (rec->error) out["error"] = *rec->error;
   if (rec->cause) out["cause"] = *rec->cause;
+  if (!rec->map_run_arn.empty()) out["mapRunArn"] = rec->map_run_arn;
   out["stateMachineVersionArn"] = version_arn(rec->state_machine_arn, rec->state_machine_version);
   out["redriveCount"] = rec->redrive_count;
   if (rec->redrive_date) out["redriveDate"] = wire_date(*rec->redrive_date);
@@ -805,8 +810,14 @@ ServiceResult Service::list_executions(const json::object& request) {
   if (machine_arn && map_run_arn) {
     return ServiceError{"ValidationException", "Specify either a stateMachineArn or a mapRunArn, not both"};
   }
-  // Stepwise runs no Distributed Map runs as child executions, so no map run exists.
-  if (map_run_arn) return ServiceError{"ResourceNotFound", "Resource not found: '" + *map_run_arn + "'"};
+  if (map_run_arn) {
+    auto run = store_->describe_map_run(*map_run_arn);
+    if (!run) {
+      return run.code() == Code::kNotFound ? ServiceError{"ResourceNotFound", "Resource not found: '" + *map_run_arn + "'"}
+                                           : store_failure(run.status());
+    }
+    filter.map_run_arn = *map_run_arn;
+  }
   if (machine_arn) {
     MachineRef ref;
     if (auto e = parse_machine_arn(*machine_arn, &ref, false)) return *e;
@@ -940,12 +951,120 @@ ServiceResult Service::stop_execution(const json::object& request) {
     t.outcome = outcome;
     t.events = std::move(abort.events);
     auto committed = store_->commit_transition(t);
-    if (committed) return json::object{{"stopDate", wire_date(outcome.stop_date)}};
+    if (committed) {
+      abort_map_runs(arn, outcome.stop_date);
+      return json::object{{"stopDate", wire_date(outcome.stop_date)}};
+    }
     // Conflict: a worker committed a step (or ended the execution) since the read.
     if (committed.code() != Code::kConflict) return store_failure(committed.status());
   }
   return ServiceError{"ServiceUnavailable",
                       "Execution '" + arn + "' kept changing while it was being stopped; try again"};
+}
+
+void Service::abort_map_runs(const std::string& execution_arn, std::int64_t stop_date) {
+  storage::PageRequest page;
+  page.max_results = storage::kMaxPageSize;
+  for (;;) {
+    auto runs = store_->list_map_runs(execution_arn, page);
+    if (!runs) return;
+    for (const auto& run : runs->items) {
+      if (run.status != storage::MapRunStatus::kRunning) continue;
+      storage::MapRunUpdate u;
+      u.status = storage::MapRunStatus::kAborted;
+      u.stop_date = stop_date;
+      (void)store_->update_map_run(run.arn, u);
+      // Each running child is stopped as StopExecution stops it (its own map runs too).
+      storage::ExecutionFilter filter;
+      filter.map_run_arn = run.arn;
+      filter.status = storage::ExecutionStatus::kRunning;
+      for (int rounds = 0; rounds < 1000; ++rounds) {
+        auto children = store_->list_executions(filter, storage::PageRequest{storage::kMaxPageSize, ""});
+        if (!children || children->items.empty()) break;
+        for (const auto& c : children->items) (void)stop_execution(json::object{{"executionArn", c.arn}});
+      }
+    }
+    if (runs->next_token.empty()) return;
+    page.next_token = runs->next_token;
+  }
+}
+
+namespace {
+
+json::object map_run_counts(const storage::MapRunRecord& r) {
+  json::object c;
+  const std::int64_t pending = std::max<std::int64_t>(0, r.total - r.launched);
+  c["pending"] = pending;
+  c["running"] = r.running;
+  c["succeeded"] = r.succeeded;
+  c["failed"] = r.failed;
+  c["timedOut"] = r.timed_out;
+  c["aborted"] = r.aborted;
+  c["total"] = r.total;
+  c["resultsWritten"] = r.status == storage::MapRunStatus::kSucceeded ? r.succeeded + r.failed + r.timed_out + r.aborted : 0;
+  c["failuresNotRedrivable"] = 0;
+  c["pendingRedrive"] = 0;
+  return c;
+}
+
+}  // namespace
+
+ServiceResult Service::describe_map_run(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("mapRunArn");
+  if (in.error()) return *in.error();
+  in.check_length("mapRunArn", arn, 2000);
+  if (in.error()) return *in.error();
+  auto run = store_->describe_map_run(arn);
+  if (!run) {
+    return run.code() == Code::kNotFound ? ServiceError{"ResourceNotFound", "Resource not found: '" + arn + "'"}
+                                         : store_failure(run.status());
+  }
+  json::object out;
+  out["mapRunArn"] = run->arn;
+  out["executionArn"] = run->execution_arn;
+  out["status"] = storage::to_string(run->status);
+  out["startDate"] = wire_date(run->start_date);
+  if (run->stop_date) out["stopDate"] = wire_date(*run->stop_date);
+  out["maxConcurrency"] = run->max_concurrency;
+  out["toleratedFailurePercentage"] = run->tolerated_failure_percentage.value_or(0.0);
+  out["toleratedFailureCount"] = run->tolerated_failure_count.value_or(0);
+  json::object counts = map_run_counts(*run);
+  out["itemCounts"] = counts;  // one item per child (no ItemBatcher)
+  out["executionCounts"] = std::move(counts);
+  out["redriveCount"] = run->redrive_count;
+  if (run->redrive_date) out["redriveDate"] = wire_date(*run->redrive_date);
+  return out;
+}
+
+ServiceResult Service::list_map_runs(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("executionArn");
+  storage::PageRequest page;
+  page.max_results = in.max_results();
+  page.next_token = in.string("nextToken").value_or("");
+  if (in.error()) return *in.error();
+  if (auto e = parse_execution_arn(arn)) return *e;
+  auto rec = store_->describe_execution(arn);
+  if (!rec) return rec.code() == Code::kNotFound ? execution_missing(arn) : store_failure(rec.status());
+  auto runs = store_->list_map_runs(arn, page);
+  if (!runs) {
+    return runs.code() == Code::kInvalidArgument ? invalid_token(page.next_token) : store_failure(runs.status());
+  }
+  json::array items;
+  for (const auto& r : runs->items) {
+    json::object o;
+    o["executionArn"] = r.execution_arn;
+    o["mapRunArn"] = r.arn;
+    o["stateMachineArn"] = r.state_machine_arn;
+    o["startDate"] = wire_date(r.start_date);
+    if (r.stop_date) o["stopDate"] = wire_date(*r.stop_date);
+    items.push_back(std::move(o));
+  }
+  json::object out;
+  out["mapRuns"] = std::move(items);
+  if (!runs->next_token.empty()) out["nextToken"] = runs->next_token;
+  return out;
 }
 
 ServiceResult Service::redrive_execution(const json::object& request) {

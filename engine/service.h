@@ -143,6 +143,11 @@ class Service {
   // redriveCount + 1; a worker then claims it. ExecutionNotRedrivable with
   // AWS's reason otherwise.
   ServiceResult redrive_execution(const json::object& request);
+  // Distributed Map runs (docs/distributed-map.md): DescribeMapRun by
+  // mapRunArn, ListMapRuns by executionArn (oldest first). An unknown map run:
+  // ResourceNotFound.
+  ServiceResult describe_map_run(const json::object& request);
+  ServiceResult list_map_runs(const json::object& request);
 
   // Callbacks and activity tasks. A token is answered once: SendTaskSuccess
   // (output: JSON text) or SendTaskFailure (error, cause) records the result
@@ -178,6 +183,9 @@ class Service {
 
  private:
   std::shared_ptr<const states::Definition> cached_definition(const std::string& arn, std::int64_t version);
+  // A stopped execution's running map runs become ABORTED and their running
+  // children are stopped.
+  void abort_map_runs(const std::string& execution_arn, std::int64_t stop_date);
   void cache_definition(const std::string& arn, std::int64_t version,
                         std::shared_ptr<const states::Definition> definition);
 

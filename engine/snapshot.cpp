@@ -623,8 +623,9 @@ std::optional<Failure> check_snapshot(const states::Definition& def,
       switch (f.phase) {
         case FramePhase::Ready:
           return true;
-        case FramePhase::Task:
-          return s.type == StateType::Task;
+        case FramePhase::Task:  // a Distributed Map waits for its map run as for a task
+          return s.type == StateType::Task ||
+                 (s.type == StateType::Map && s.as<states::MapSpec>().mode == "DISTRIBUTED");
         case FramePhase::Timer:
           return f.timer == TimerKind::Wait
                      ? s.type == StateType::Wait

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "engine/event_codec.h"
+#include "engine/redrive.h"
 #include "engine/snapshot.h"
 
 namespace stepwise {
@@ -47,6 +48,23 @@ struct Worker::Tracked {
   std::map<std::string, storage::TaskTokenRecord> new_tokens;
   std::set<std::string> open_tokens;
   bool waits_for(const std::string& token) const { return new_tokens.count(token) || open_tokens.count(token); }
+};
+
+// A map run this worker drives for a parent execution it runs.
+struct Worker::MapDrive {
+  std::string arn;
+  std::string parent_arn;
+  std::string state_name;
+  std::int64_t max_concurrency = 0;
+  std::optional<double> tolerated_percentage;
+  std::optional<std::int64_t> tolerated_count;
+  std::string child_machine_name;  // MACHINE/LABEL
+  std::string child_arn_prefix;    // arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:
+  std::int64_t redrive = 0;        // the parent's redrive count when this is a redrive of the map run
+  // The children's inputs read from the parent's stored state, when its live
+  // state was not reported (a resumed parent that has not stepped yet).
+  std::optional<json::array> stored_inputs;
+  TaskCompletion done;
 };
 
 namespace {
@@ -217,7 +235,13 @@ class Worker::TaskBridge final : public InvokerWrapper {
     return {std::nullopt, true};
   }
 
+  bool runs_map_runs() const override { return true; }
+
   void invoke(const TaskRequest& r, TaskCompletion done, TaskHeartbeat heartbeat) override {
+    if (r.resource == kMapRunResource) {
+      worker_.start_map_run(r, once(std::move(done)));
+      return;
+    }
     const bool waits = r.task_token && (is_callback_resource(r.resource) || is_activity_resource(r.resource)) &&
                        !target_->answers_itself(r.state_name);
     if (!waits) {
@@ -284,7 +308,8 @@ Status Worker::run_claimed(const storage::ExecutionRecord& record, DoneCallback 
   const std::string& arn = record.arn;
   if (tracked_.count(arn)) return {};
   if (record.status != storage::ExecutionStatus::kRunning) return {Code::kConflict, arn + " is not RUNNING"};
-  auto def = definition(record.state_machine_arn, record.state_machine_version);
+  auto def = record.map_run_arn.empty() ? definition(record.state_machine_arn, record.state_machine_version)
+                                        : map_run_definition(record.map_run_arn);
   if (!def) return {Code::kInvalidArgument, def.failure().cause};
   auto snapshot = parse_json(record.state);
   if (!snapshot) return {Code::kCorrupt, "the stored state of " + arn + " is not JSON"};
@@ -299,8 +324,11 @@ Status Worker::run_claimed(const storage::ExecutionRecord& record, DoneCallback 
   }
   opts.type = type->second;
   if (options_.invoker_for) {
+    // A map run's child (MACHINE/LABEL) uses its parent machine's invoker.
     const std::string& machine = record.state_machine_arn;
-    opts.invoker = options_.invoker_for(machine.substr(machine.rfind(':') + 1));
+    std::string name = machine.substr(machine.rfind(':') + 1);
+    if (!record.map_run_arn.empty()) name = name.substr(0, name.find('/'));
+    opts.invoker = options_.invoker_for(name);
   }
   opts.invoker = std::make_shared<TaskBridge>(opts.invoker ? opts.invoker : engine_.invoker(), *this);
 
@@ -800,6 +828,7 @@ Status Worker::run_once(Nanos max_wait) {
     spdlog::warn("worker: {}", s.to_string());
   }
   sweep_tasks();
+  drive_map_runs();
   // With work buffered, do not sit waiting before committing it.
   engine_.poll(dirty_.empty() && !in_flight_ ? max_wait : 0);
   if (!hook_error_.ok()) {
@@ -851,6 +880,445 @@ Status Worker::shutdown() {
   auto released = store_->release_leases(options_.owner);
   if (s.ok() && !released.ok()) s = released.status();
   return s;
+}
+
+}  // namespace stepwise
+
+// ---- Map runs (Distributed Map) ---------------------------------------------
+
+namespace stepwise {
+namespace {
+
+// The ItemProcessor (or Iterator) of the Map state named `name`, anywhere in
+// the definition (state names are unique across a state machine).
+const json::object* find_processor(const json::object& machine, const std::string& name) {
+  const json::value* states = machine.if_contains("States");
+  if (!states || !states->is_object()) return nullptr;
+  for (const auto& [state_name, state] : states->get_object()) {
+    if (!state.is_object()) continue;
+    const json::object& so = state.get_object();
+    const json::value* processor = so.if_contains("ItemProcessor");
+    if (!processor) processor = so.if_contains("Iterator");
+    if (processor && processor->is_object()) {
+      if (state_name == name) return &processor->get_object();
+      if (const json::object* inner = find_processor(processor->get_object(), name)) return inner;
+    }
+    if (const json::value* branches = so.if_contains("Branches"); branches && branches->is_array()) {
+      for (const auto& b : branches->get_array()) {
+        if (!b.is_object()) continue;
+        if (const json::object* inner = find_processor(b.get_object(), name)) return inner;
+      }
+    }
+  }
+  return nullptr;
+}
+
+std::uint64_t fnv1a64(std::string_view text) {
+  std::uint64_t h = 0xCBF29CE484222325ULL;
+  for (unsigned char c : text) h = (h ^ c) * 0x100000001B3ULL;
+  return h;
+}
+
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// The child's name: a UUID fixed by the map run and the item index, so that
+// a restarted driver names (and finds) the same child.
+std::string child_name(const std::string& map_run_arn, std::int64_t index) {
+  const std::uint64_t seed = fnv1a64(map_run_arn) ^ mix64(static_cast<std::uint64_t>(index) + 1);
+  std::uint64_t a = mix64(seed), b = mix64(seed + 0x9E3779B97F4A7C15ULL);
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+bool over_tolerance(std::int64_t failures, std::int64_t total, const std::optional<double>& pct,
+                    const std::optional<std::int64_t>& count) {
+  if (!pct && !count) return failures > 0;
+  const bool over_count = !count || failures > *count;
+  const bool over_pct = !pct || static_cast<double>(failures) * 100.0 > *pct * static_cast<double>(total);
+  return over_count && over_pct;
+}
+
+json::value error_output(const storage::ExecutionRecord& r) {
+  json::object err;
+  err["Error"] = r.error ? json::value(*r.error) : json::value();
+  err["Cause"] = r.cause ? json::value(*r.cause) : json::value();
+  return err;
+}
+
+constexpr int kChildPage = 1000;          // children read per store call
+constexpr int kLaunchesPerRound = 1000;   // children created per map run per round
+// "If you don't specify MaxConcurrency, Step Functions runs 10,000 parallel
+// child workflow executions" (AWS developer guide, Distributed Map).
+constexpr std::int64_t kUnsetConcurrency = 10000;
+
+}  // namespace
+
+Result<std::shared_ptr<const states::Definition>> Worker::map_run_definition(const std::string& map_run_arn) {
+  if (auto it = map_run_definitions_.find(map_run_arn); it != map_run_definitions_.end()) return it->second;
+  auto run = store_->describe_map_run(map_run_arn);
+  if (!run.ok()) return Failure{"Stepwise.Store", run.status().to_string(), false};
+  auto parsed = states::parse_definition_text(run->definition);
+  if (!parsed.definition || !parsed.diagnostics.empty()) {
+    return Failure{"Stepwise.InvalidDefinition", "the item processor of map run " + map_run_arn + " is invalid",
+                   false};
+  }
+  map_run_definitions_.emplace(map_run_arn, parsed.definition);
+  return std::shared_ptr<const states::Definition>(parsed.definition);
+}
+
+void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
+  // Only registered here (inside the engine's step); the store work happens
+  // in the round (drive_map_runs), outside the engine.
+  const json::object* p = r.payload.if_object();
+  if (!p) {
+    done(TaskOutcome::fail("States.Runtime", "malformed map run request"));
+    return;
+  }
+  auto d = std::make_unique<MapDrive>();
+  auto text = [&](const char* k) {
+    const json::value* v = p->if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  d->arn = text("mapRunArn");
+  d->parent_arn = r.execution_id;
+  d->state_name = text("stateName");
+  if (const json::value* v = p->if_contains("maxConcurrency"); v && v->is_int64()) d->max_concurrency = v->get_int64();
+  if (const json::value* v = p->if_contains("toleratedFailurePercentage"); v && v->is_number())
+    d->tolerated_percentage = v->to_number<double>();
+  if (const json::value* v = p->if_contains("toleratedFailureCount"); v && v->is_number())
+    d->tolerated_count = v->to_number<std::int64_t>();
+  const std::string label = text("label");
+  if (const json::value* v = p->if_contains("redrive"); v && v->is_int64()) d->redrive = v->get_int64();
+  d->done = std::move(done);
+
+  // The map run's identity and definition, from the parent's stored machine.
+  auto parent = store_->describe_execution(r.execution_id);
+  if (!parent.ok()) return;  // not ours any more: whoever resumes it asks again
+  auto version = store_->get_state_machine_version(parent->state_machine_arn, parent->state_machine_version);
+  if (!version.ok()) return;
+  auto parent_def = parse_json(version->definition);
+  const json::object* processor =
+      parent_def && parent_def->is_object() ? find_processor(parent_def->get_object(), d->state_name) : nullptr;
+  if (!processor) {
+    d->done(TaskOutcome::fail("States.Runtime", "the Map state '" + d->state_name + "' has no ItemProcessor"));
+    return;
+  }
+  json::object child_def = *processor;
+  child_def.erase("ProcessorConfig");
+  if (const json::value* ql = parent_def->get_object().if_contains("QueryLanguage");
+      ql && !child_def.contains("QueryLanguage"))
+    child_def["QueryLanguage"] = *ql;
+  const std::string& machine_arn = parent->state_machine_arn;
+  const std::string machine_name = machine_arn.substr(machine_arn.rfind(':') + 1);
+  d->child_machine_name = machine_name + "/" + label;
+  const auto& eo = engine_.options();
+  d->child_arn_prefix = "arn:aws:states:" + eo.region + ":" + eo.account + ":execution:" + d->child_machine_name + ":";
+
+  storage::MapRunRecord run;
+  run.arn = d->arn;
+  run.execution_arn = d->parent_arn;
+  run.state_name = d->state_name;
+  run.state_machine_arn = machine_arn + "/" + label;
+  run.state_machine_version = parent->state_machine_version;
+  run.definition = to_json(json::value(std::move(child_def)));
+  run.max_concurrency = d->max_concurrency;
+  run.tolerated_failure_percentage = d->tolerated_percentage;
+  run.tolerated_failure_count = d->tolerated_count;
+  run.start_date = eo.clock->now();
+  const json::value* inputs = p->if_contains("inputs");
+  run.total = inputs && inputs->is_array() ? static_cast<std::int64_t>(inputs->get_array().size()) : 0;
+  auto created = store_->create_map_run(run);
+  if (!created.ok()) {
+    spdlog::warn("worker: map run {}: {}", d->arn, created.status().to_string());
+    return;  // the parent is resumed again later (or by another worker)
+  }
+  map_drives_[d->arn] = std::move(d);
+}
+
+namespace {
+
+// The inputs in the request of the Map frame of `st` that waits for map run `arn`.
+const json::array* inputs_in(const ExecutionState& st, const std::string& arn) {
+  for (const auto& f : st.frames) {
+    if (!f.in_use || f.phase != FramePhase::Task || !f.effective.is_object()) continue;
+    const json::object& payload = f.effective.get_object();
+    const json::value* a = payload.if_contains("mapRunArn");
+    if (!a || !a->is_string() || a->get_string() != arn) continue;
+    const json::value* inputs = payload.if_contains("inputs");
+    return inputs && inputs->is_array() ? &inputs->get_array() : nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void Worker::drive_map_runs() {
+  for (auto it = map_drives_.begin(); it != map_drives_.end();) {
+    if (!tracked_.count(it->second->parent_arn) || !drive(*it->second)) {
+      it = map_drives_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Worker::abort_child(const storage::ExecutionRecord& child) {
+  storage::Transition t;
+  t.execution_arn = child.arn;
+  t.expected_version = child.version;
+  storage::EventRecord e;
+  e.id = child.last_event_id + 1;
+  e.previous_id = child.last_event_id;
+  e.timestamp = engine_.options().clock->now();
+  e.type = "ExecutionAborted";
+  e.details = "{}";
+  t.events.push_back(std::move(e));
+  storage::ExecutionOutcome o;
+  o.status = storage::ExecutionStatus::kAborted;
+  o.stop_date = t.events.back().timestamp;
+  t.outcome = std::move(o);
+  // A Conflict (it moved on, or ended) is looked at again next round.
+  (void)store_->commit_transition(t);
+}
+
+void Worker::redrive_map_run(MapDrive& d) {
+  const Nanos now = engine_.options().clock->now();
+  storage::MapRunUpdate u;
+  u.status = storage::MapRunStatus::kRunning;
+  u.clear_stop_date = true;
+  u.redrive_date = now;
+  if (!store_->update_map_run(d.arn, u).ok()) return;  // next round
+  auto def = map_run_definition(d.arn);
+  if (!def) return;
+  // The children that did not succeed run again from where each stopped,
+  // as RedriveExecution runs them; those never launched start as usual.
+  storage::ExecutionFilter filter;
+  filter.map_run_arn = d.arn;
+  for (auto status : {storage::ExecutionStatus::kFailed, storage::ExecutionStatus::kTimedOut,
+                      storage::ExecutionStatus::kAborted}) {
+    filter.status = status;
+    storage::PageRequest page{storage::kMaxPageSize, ""};
+    for (;;) {
+      auto listed = store_->list_executions(filter, page);
+      if (!listed.ok()) break;
+      for (const auto& c : listed->items) {
+        auto child = store_->describe_execution(c.arn);
+        if (!child.ok()) continue;
+        auto stored = parse_json(child->state);
+        if (!stored) continue;
+        auto snapshot = snapshot_from_json(*stored);
+        if (!snapshot) continue;
+        auto plan = prepare_redrive(**def, *snapshot, now);
+        if (!plan) continue;  // not redrivable: it stays a failure of the map run
+        storage::Transition t;
+        t.execution_arn = child->arn;
+        t.expected_version = child->version;
+        t.redrive_date = now;
+        t.state = to_json(snapshot_to_json(plan->snapshot));
+        for (const auto& e : plan->events) t.events.push_back(to_event_record(e));
+        auto committed = store_->commit_transition(t);
+        if (!committed.ok()) continue;
+        if (store_->acquire_lease(child->arn, options_.owner, now, now + options_.lease_duration).ok()) {
+          if (auto again = store_->describe_execution(child->arn); again.ok()) (void)run_claimed(*again, {});
+        }
+      }
+      if (listed->next_token.empty()) break;
+      page.next_token = listed->next_token;
+    }
+  }
+}
+
+bool Worker::drive(MapDrive& d) {
+  // The children's inputs are in the parent's request, which its frame keeps
+  // while it waits (no copy here); a resumed parent that has not reported
+  // its state yet: read once from its stored state.
+  auto request_inputs = [&]() -> const json::array* {
+    auto it = tracked_.find(d.parent_arn);
+    if (it == tracked_.end()) return nullptr;
+    if (it->second->live) {
+      if (const json::array* inputs = inputs_in(*it->second->live, d.arn)) {
+        d.stored_inputs.reset();
+        return inputs;
+      }
+    }
+    if (d.stored_inputs) return &*d.stored_inputs;
+    auto parent = store_->describe_execution(d.parent_arn);
+    if (!parent.ok()) return nullptr;
+    auto state = parse_json(parent->state);
+    if (!state) return nullptr;
+    auto snapshot = snapshot_from_json(*state);
+    if (!snapshot) return nullptr;
+    if (const json::array* inputs = inputs_in(snapshot->state, d.arn)) d.stored_inputs = *inputs;
+    return d.stored_inputs ? &*d.stored_inputs : nullptr;
+  };
+  auto run = store_->describe_map_run(d.arn);
+  if (!run.ok()) return true;  // the store is busy: next round
+  const Nanos now = engine_.options().clock->now();
+  if (d.redrive > 0 && run->redrive_count < d.redrive && run->status != storage::MapRunStatus::kRunning &&
+      run->status != storage::MapRunStatus::kSucceeded) {
+    redrive_map_run(d);
+    return true;
+  }
+  const std::int64_t failures = run->failed + run->timed_out + run->aborted;
+  const std::int64_t ended = run->succeeded + failures;
+  auto fail = [&](storage::MapRunStatus status, bool record) {
+    // The error: States.ExceedToleratedFailureThreshold when a tolerance was
+    // set, else the failed child's own (as an inline Map's iteration).
+    TaskOutcome out = TaskOutcome::fail("States.ExceedToleratedFailureThreshold",
+                                        "The specified tolerated failure threshold was exceeded");
+    if (!d.tolerated_percentage && !d.tolerated_count) {
+      storage::ExecutionFilter filter;
+      filter.map_run_arn = d.arn;
+      for (auto st : {storage::ExecutionStatus::kFailed, storage::ExecutionStatus::kTimedOut,
+                      storage::ExecutionStatus::kAborted}) {
+        filter.status = st;
+        auto listed = store_->list_executions(filter, storage::PageRequest{1000, ""});
+        if (!listed.ok() || listed->items.empty()) continue;
+        auto child = store_->describe_execution(listed->items.back().arn);
+        if (!child.ok()) continue;
+        out = TaskOutcome::fail(child->error.value_or(""), child->cause.value_or(""));
+        out.failure.has_error = child->error.has_value();
+        out.failure.has_cause = child->cause.has_value();
+        break;
+      }
+    }
+    if (record) {
+      storage::MapRunUpdate u;
+      u.status = status;
+      u.stop_date = now;
+      (void)store_->update_map_run(d.arn, u);
+    }
+    d.done(std::move(out));
+  };
+  if (run->status == storage::MapRunStatus::kFailed || run->status == storage::MapRunStatus::kAborted) {
+    fail(run->status, false);  // ended before (e.g. by StopExecution, or before a crash)
+    return false;
+  }
+  if (run->status == storage::MapRunStatus::kRunning &&
+      over_tolerance(failures, run->total, d.tolerated_percentage, d.tolerated_count)) {
+    // Abort the children still running, then fail the Map.
+    storage::ExecutionFilter filter;
+    filter.map_run_arn = d.arn;
+    filter.status = storage::ExecutionStatus::kRunning;
+    auto listed = store_->list_executions(filter, storage::PageRequest{kChildPage, ""});
+    if (listed.ok()) {
+      for (const auto& c : listed->items) {
+        if (auto child = store_->describe_execution(c.arn); child.ok()) abort_child(*child);
+      }
+    }
+    fail(storage::MapRunStatus::kFailed, true);
+    return false;
+  }
+  if (run->status == storage::MapRunStatus::kRunning && run->launched < run->total) {
+    // Launch children while MaxConcurrency allows.
+    std::int64_t running = run->running;
+    std::int64_t index = run->launched;
+    const std::int64_t limit = d.max_concurrency > 0 ? d.max_concurrency : kUnsetConcurrency;
+    if (running >= limit) return true;
+    Engine preparer(engine_.options());  // prepare() arms timeouts in its engine: a throwaway one
+    auto def = map_run_definition(d.arn);
+    if (!def) {
+      d.done(TaskOutcome::fail("States.Runtime", def.failure().cause));
+      return false;
+    }
+    const json::array* inputs = request_inputs();
+    if (!inputs) return true;  // the parent's state is not reported yet: next round
+    std::vector<storage::NewExecution> batch;
+    std::map<std::string, storage::Transition> endings;  // children that end at once
+    while (index < run->total && running < limit && static_cast<int>(batch.size()) < kLaunchesPerRound) {
+      const std::string name = child_name(d.arn, index);
+      RunOptions ro;
+      ro.state_machine_name = d.child_machine_name;
+      ro.execution_name = name;
+      ro.execution_arn = d.child_arn_prefix + name;
+      json::value input = index < static_cast<std::int64_t>(inputs->size()) ? (*inputs)[index] : json::value();
+      std::string input_text = to_json(input);
+      PreparedExecution prepared = preparer.prepare(*def, std::move(input), std::move(ro));
+      const ExecutionState& st = prepared.snapshot.state;
+      storage::NewExecution e;
+      e.arn = st.arn;
+      e.name = st.name;
+      e.state_machine_arn = run->state_machine_arn;
+      e.state_machine_version = run->state_machine_version;
+      e.input = std::move(input_text);
+      e.start_date = st.start_time;
+      e.state = to_json(snapshot_to_json(prepared.snapshot));
+      for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
+      if (st.status != ExecutionStatus::Running) {
+        // Its input is over the payload limit: created with ExecutionStarted,
+        // then ended FAILED (States.DataLimitExceeded) as StartExecution does.
+        storage::Transition end;
+        end.execution_arn = e.arn;
+        end.expected_version = 1;
+        end.lease_owner = options_.owner;
+        end.events.assign(e.events.begin() + 1, e.events.end());
+        e.events.resize(1);
+        storage::ExecutionOutcome o;
+        o.status = to_store_status(st.status);
+        if (st.has_error) o.error = st.error;
+        if (st.has_cause) o.cause = st.cause;
+        o.stop_date = end.events.empty() ? st.start_time : end.events.back().timestamp;
+        end.outcome = std::move(o);
+        endings.emplace(e.arn, std::move(end));
+      }
+      e.map_run_arn = d.arn;
+      e.item_index = index;
+      batch.push_back(std::move(e));
+      ++index;
+      ++running;
+    }
+    // One transaction for the batch, each child leased to this worker, which
+    // runs them (any worker may claim them after a crash).
+    const Nanos t = engine_.options().clock->now();
+    auto created = store_->create_map_run_children(batch, options_.owner, t + options_.lease_duration);
+    if (!created.ok()) {
+      spdlog::warn("worker: map run {}: {}", d.arn, created.status().to_string());
+      return true;  // next round
+    }
+    for (const auto& rec : *created) {
+      if (auto ending = endings.find(rec.arn); ending != endings.end()) {
+        (void)store_->commit_transition(ending->second);
+      } else {
+        (void)run_claimed(rec, {});
+      }
+    }
+    return true;
+  }
+  if (ended < run->total) return true;  // children still running
+  // Every child has ended within the tolerance: the Map's result, by item.
+  json::array results;
+  results.reserve(static_cast<std::size_t>(run->total));
+  for (std::int64_t from = 0;;) {
+    auto page = store_->list_map_run_children(d.arn, from, kChildPage);
+    if (!page.ok()) return true;  // next round
+    if (page->empty()) break;
+    for (const auto& c : *page) {
+      if (c.status == storage::ExecutionStatus::kSucceeded && c.output) {
+        auto v = parse_json(*c.output);
+        results.push_back(v ? std::move(*v) : json::value());
+      } else {
+        results.push_back(error_output(c));
+      }
+      from = c.item_index + 1;
+    }
+  }
+  if (run->status == storage::MapRunStatus::kRunning) {
+    storage::MapRunUpdate u;
+    u.status = storage::MapRunStatus::kSucceeded;
+    u.stop_date = now;
+    (void)store_->update_map_run(d.arn, u);
+  }
+  d.done(TaskOutcome::success(std::move(results)));
+  return false;
 }
 
 }  // namespace stepwise

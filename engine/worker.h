@@ -41,12 +41,26 @@
 // makes it claimable at once), unless hibernate_after is 0. One held in
 // memory reads its tokens every round.
 //
+// Distributed Map (docs/distributed-map.md, "Map runs"): a Map state with
+// ProcessorConfig Mode DISTRIBUTED of an execution this worker runs asks it
+// for its map run (Invoker::runs_map_runs, kMapRunResource). The worker
+// records the map run (Store::create_map_run), creates its items as child
+// executions (ordinary RUNNING executions linked to the map run, whose
+// definition is the ItemProcessor) up to MaxConcurrency, runs them like any
+// other execution, and reads the map run's counts (kept by the store as
+// children end) every round: over the tolerated failures it aborts the
+// running children and fails the Map; when every child has ended it builds
+// the Map's result from the children's outputs, in item order. All of it is
+// read back from the store, so a restarted worker resuming the parent picks
+// the map run up where it stood: finished children are not run again.
+//
 // Thread safety: a Worker and its Engine are driven by one thread.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -144,6 +158,7 @@ class Worker {
 
  private:
   struct Tracked;
+  struct MapDrive;
   class Committer;
   class TaskBridge;
   // A callback or activity task waiting for the store (SendTask*, GetActivityTask).
@@ -171,6 +186,19 @@ class Worker {
     std::vector<Tracked*> executions;
     std::vector<storage::Transition> transitions;
   };
+
+  // TaskBridge: the Map state of r.execution_id asks for its map run.
+  void start_map_run(const TaskRequest& r, TaskCompletion done);
+  // Each round: launches children, checks tolerance, ends finished map runs.
+  void drive_map_runs();
+  // One map run's round; false when it is over (or no longer this worker's).
+  bool drive(MapDrive& d);
+  // A redriven parent: the map run's failed, timed-out and aborted children run again.
+  void redrive_map_run(MapDrive& d);
+  // The ItemProcessor definition of a map run (cached).
+  Result<std::shared_ptr<const states::Definition>> map_run_definition(const std::string& map_run_arn);
+  // Ends a running child as StopExecution would (ExecutionAborted).
+  void abort_child(const storage::ExecutionRecord& child);
 
   storage::Status claim_due();
   storage::Status claim(const std::string& arn, DoneCallback on_done);  // takes its lease first
@@ -214,6 +242,8 @@ class Worker {
   std::unordered_map<std::string, RunOptions::Type> machine_types_;
   std::unordered_map<std::string, Awaited> awaited_;  // by task token
   std::vector<PendingSend> sends_;
+  std::map<std::string, std::unique_ptr<MapDrive>> map_drives_;  // by map run ARN
+  std::unordered_map<std::string, std::shared_ptr<const states::Definition>> map_run_definitions_;
 
   storage::Status hook_error_;  // a flush inside an engine callback failed
   std::int64_t paused_until_ns_ = 0;

@@ -78,8 +78,22 @@ class MemoryStore final : public Store {
                                                                     int limit) override;
   Status record_invocations(const std::vector<InvocationRecord>& records) override;
   StatusOr<std::vector<InvocationRecord>> list_invocations(const std::string& function_name) override;
+  StatusOr<MapRunRecord> create_map_run(const MapRunRecord& run) override;
+  StatusOr<std::vector<ExecutionRecord>> create_map_run_children(const std::vector<NewExecution>& children,
+                                                                 const std::string& lease_owner,
+                                                                 UnixNanos lease_expiry) override;
+  StatusOr<MapRunRecord> describe_map_run(const std::string& arn) override;
+  StatusOr<Page<MapRunRecord>> list_map_runs(const std::string& execution_arn, const PageRequest& page) override;
+  StatusOr<MapRunRecord> update_map_run(const std::string& arn, const MapRunUpdate& update) override;
+  StatusOr<std::vector<ExecutionRecord>> list_map_run_children(const std::string& map_run_arn,
+                                                               std::int64_t from_index, int limit) override;
 
  private:
+  // create_execution. REQUIRES: mu_ held.
+  StatusOr<CreatedExecution> create_locked(const NewExecution& e);
+  // Moves a map run child from one status column of its map run to another.
+  // REQUIRES: mu_ held.
+  void count_child(const ExecutionRecord& child, std::optional<ExecutionStatus> from, ExecutionStatus to);
   using StartKey = std::pair<UnixNanos, std::int64_t>;  // (start_date, seq)
   // (due, seq, key, arn): the order the SQLite index gives.
   using DueKey = std::tuple<UnixNanos, std::int64_t, std::string, std::string>;
@@ -110,6 +124,9 @@ class MemoryStore final : public Store {
   std::int64_t next_seq_ = 1;
   std::vector<InvocationRecord> invocations_;
   std::map<std::string, ActivityRecord> activities_;  // by name
+  std::map<std::string, MapRunRecord> map_runs_;      // by ARN
+  std::map<std::string, std::vector<std::string>> map_runs_by_execution_;  // parent ARN -> map run ARNs, oldest first
+  std::map<std::string, std::map<std::int64_t, std::string>> children_;  // map run ARN -> item index -> child ARN
 
   // A token that close/heartbeat may act on, or why not. REQUIRES: mu_ held.
   StatusOr<TaskTokenRecord*> open_token(const std::string& token, UnixNanos now);
@@ -222,6 +239,10 @@ Status MemoryStore::delete_state_machine(const std::string& arn) {
 
 StatusOr<CreatedExecution> MemoryStore::create_execution(const NewExecution& e) {
   std::lock_guard lock(mu_);
+  return create_locked(e);
+}
+
+StatusOr<CreatedExecution> MemoryStore::create_locked(const NewExecution& e) {
   if (Execution* existing = execution(e.arn)) {
     const ExecutionRecord& r = existing->record;
     if (r.status == ExecutionStatus::kRunning && internal::same_input(r.input, e.input)) {
@@ -229,14 +250,21 @@ StatusOr<CreatedExecution> MemoryStore::create_execution(const NewExecution& e) 
     }
     return Status(Code::kAlreadyExists, "execution '" + e.arn + "' already exists");
   }
-  Machine* machine = live_machine(e.state_machine_arn);
-  if (machine == nullptr) return not_found_state_machine(e.state_machine_arn);
-  bool has_version =
-      std::any_of(machine->versions.begin(), machine->versions.end(),
-                  [&](const auto& v) { return v.version == e.state_machine_version; });
-  if (!has_version) {
-    return Status(Code::kNotFound, "state machine '" + e.state_machine_arn + "' has no version " +
-                                       std::to_string(e.state_machine_version));
+  MapRunRecord* run = nullptr;
+  if (!e.map_run_arn.empty()) {
+    auto found = map_runs_.find(e.map_run_arn);
+    if (found == map_runs_.end()) return Status(Code::kNotFound, "map run '" + e.map_run_arn + "' does not exist");
+    run = &found->second;
+  } else {
+    Machine* machine = live_machine(e.state_machine_arn);
+    if (machine == nullptr) return not_found_state_machine(e.state_machine_arn);
+    bool has_version =
+        std::any_of(machine->versions.begin(), machine->versions.end(),
+                    [&](const auto& v) { return v.version == e.state_machine_version; });
+    if (!has_version) {
+      return Status(Code::kNotFound, "state machine '" + e.state_machine_arn + "' has no version " +
+                                         std::to_string(e.state_machine_version));
+    }
   }
   Transition shape;
   shape.events = e.events;
@@ -258,9 +286,16 @@ StatusOr<CreatedExecution> MemoryStore::create_execution(const NewExecution& e) 
   r.state = e.state;
   r.version = 1;
   r.last_event_id = e.events.empty() ? 0 : e.events.back().id;
+  r.map_run_arn = e.map_run_arn;
+  r.item_index = e.item_index;
   x.events = e.events;
   for (const TimerRecord& t : e.timers) set_timer(x, t.key, t.due);
   by_start_[{e.start_date, x.seq}] = e.arn;
+  if (run != nullptr) {
+    children_[e.map_run_arn][e.item_index] = e.arn;
+    run->launched += 1;
+    count_child(r, std::nullopt, ExecutionStatus::kRunning);
+  }
   return CreatedExecution{r, true};
 }
 
@@ -289,6 +324,7 @@ StatusOr<Page<ExecutionSummary>> MemoryStore::list_executions(const ExecutionFil
         x.record.state_machine_arn != filter.state_machine_arn) {
       continue;
     }
+    if (!filter.map_run_arn.empty() && x.record.map_run_arn != filter.map_run_arn) continue;
     if (filter.status && x.record.status != *filter.status) continue;
     if (out.items.size() == size) {
       out.next_token = internal::encode_cursor({last.first, last.second});
@@ -384,6 +420,7 @@ Status MemoryStore::check_transition(const Transition& t, Pending& pending) {
 std::int64_t MemoryStore::apply_transition(const Transition& t) {
   Execution* x = execution(t.execution_arn);
   ExecutionRecord& r = x->record;
+  const ExecutionStatus before = r.status;
   if (t.redrive_date) {
     r.status = ExecutionStatus::kRunning;
     r.redrive_count += 1;
@@ -423,6 +460,7 @@ std::int64_t MemoryStore::apply_transition(const Transition& t) {
     }
   }
   r.version += 1;
+  if (r.status != before) count_child(r, before, r.status);
   return r.version;
 }
 
@@ -752,6 +790,133 @@ StatusOr<std::vector<InvocationRecord>> MemoryStore::list_invocations(const std:
   std::vector<InvocationRecord> out;
   for (const auto& r : invocations_) {
     if (function_name.empty() || r.function_name == function_name) out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace stepwise::storage
+
+namespace stepwise::storage {
+namespace {
+
+std::int64_t* status_column(MapRunRecord& run, ExecutionStatus s) {
+  switch (s) {
+    case ExecutionStatus::kRunning: return &run.running;
+    case ExecutionStatus::kSucceeded: return &run.succeeded;
+    case ExecutionStatus::kFailed: return &run.failed;
+    case ExecutionStatus::kTimedOut: return &run.timed_out;
+    case ExecutionStatus::kAborted: return &run.aborted;
+  }
+  return &run.running;
+}
+
+}  // namespace
+
+void MemoryStore::count_child(const ExecutionRecord& child, std::optional<ExecutionStatus> from, ExecutionStatus to) {
+  if (child.map_run_arn.empty()) return;
+  auto it = map_runs_.find(child.map_run_arn);
+  if (it == map_runs_.end()) return;
+  if (from) *status_column(it->second, *from) -= 1;
+  *status_column(it->second, to) += 1;
+}
+
+StatusOr<MapRunRecord> MemoryStore::create_map_run(const MapRunRecord& run) {
+  std::lock_guard lock(mu_);
+  if (auto it = map_runs_.find(run.arn); it != map_runs_.end()) return it->second;
+  if (execution(run.execution_arn) == nullptr) return not_found_execution(run.execution_arn);
+  MapRunRecord& stored = map_runs_[run.arn] = run;
+  stored.launched = stored.running = stored.succeeded = stored.failed = stored.timed_out = stored.aborted = 0;
+  stored.redrive_count = 0;
+  stored.redrive_date.reset();
+  map_runs_by_execution_[run.execution_arn].push_back(run.arn);
+  return stored;
+}
+
+StatusOr<std::vector<ExecutionRecord>> MemoryStore::create_map_run_children(const std::vector<NewExecution>& children,
+                                                                            const std::string& lease_owner,
+                                                                            UnixNanos lease_expiry) {
+  std::lock_guard lock(mu_);
+  // All or none: check first (new ARNs, known map runs), then create.
+  std::set<std::string> seen;
+  for (const NewExecution& e : children) {
+    if (e.map_run_arn.empty() || !map_runs_.count(e.map_run_arn))
+      return Status(Code::kNotFound, "map run '" + e.map_run_arn + "' does not exist");
+    if (execution(e.arn) != nullptr || !seen.insert(e.arn).second)
+      return Status(Code::kAlreadyExists, "execution '" + e.arn + "' already exists");
+    if (!e.events.empty() && e.events.front().id <= 0) return Status(Code::kInvalidArgument, "event ids start at 1");
+  }
+  std::vector<ExecutionRecord> out;
+  out.reserve(children.size());
+  for (const NewExecution& e : children) {
+    auto created = create_locked(e);
+    if (!created.ok()) return created.status();  // not reached: checked above
+    Execution& x = *execution(e.arn);
+    if (!lease_owner.empty()) {
+      x.record.lease_owner = lease_owner;
+      x.record.lease_expiry = lease_expiry;
+    }
+    out.push_back(x.record);
+  }
+  return out;
+}
+
+StatusOr<MapRunRecord> MemoryStore::describe_map_run(const std::string& arn) {
+  std::lock_guard lock(mu_);
+  auto it = map_runs_.find(arn);
+  if (it == map_runs_.end()) return Status(Code::kNotFound, "map run '" + arn + "' does not exist");
+  return it->second;
+}
+
+StatusOr<Page<MapRunRecord>> MemoryStore::list_map_runs(const std::string& execution_arn, const PageRequest& page) {
+  std::lock_guard lock(mu_);
+  const std::size_t size = internal::page_size(page);
+  std::size_t start = 0;
+  if (!page.next_token.empty()) {
+    auto cursor = internal::decode_cursor(page.next_token);
+    if (!cursor) return Status(Code::kInvalidArgument, "invalid next token");
+    start = static_cast<std::size_t>(cursor->seq);
+  }
+  Page<MapRunRecord> out;
+  auto it = map_runs_by_execution_.find(execution_arn);
+  if (it == map_runs_by_execution_.end()) return out;
+  for (std::size_t i = start; i < it->second.size(); ++i) {
+    if (out.items.size() == size) {
+      out.next_token = internal::encode_cursor({0, static_cast<std::int64_t>(i)});
+      break;
+    }
+    out.items.push_back(map_runs_.at(it->second[i]));
+  }
+  return out;
+}
+
+StatusOr<MapRunRecord> MemoryStore::update_map_run(const std::string& arn, const MapRunUpdate& update) {
+  std::lock_guard lock(mu_);
+  auto it = map_runs_.find(arn);
+  if (it == map_runs_.end()) return Status(Code::kNotFound, "map run '" + arn + "' does not exist");
+  MapRunRecord& r = it->second;
+  if (update.status) r.status = *update.status;
+  if (update.stop_date) r.stop_date = update.stop_date;
+  if (update.clear_stop_date) r.stop_date.reset();
+  if (update.total) r.total = *update.total;
+  if (update.redrive_date) {
+    r.redrive_count += 1;
+    r.redrive_date = update.redrive_date;
+  }
+  return r;
+}
+
+StatusOr<std::vector<ExecutionRecord>> MemoryStore::list_map_run_children(const std::string& map_run_arn,
+                                                                          std::int64_t from_index, int limit) {
+  std::lock_guard lock(mu_);
+  if (!map_runs_.count(map_run_arn)) return Status(Code::kNotFound, "map run '" + map_run_arn + "' does not exist");
+  std::vector<ExecutionRecord> out;
+  auto it = children_.find(map_run_arn);
+  if (it == children_.end()) return out;
+  for (auto c = it->second.lower_bound(from_index); c != it->second.end() && static_cast<int>(out.size()) < limit;
+       ++c) {
+    ExecutionRecord r = executions_.at(c->second).record;
+    r.state.clear();
+    out.push_back(std::move(r));
   }
   return out;
 }

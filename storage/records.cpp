@@ -45,6 +45,12 @@ constexpr std::array<std::pair<TokenStatus, std::string_view>, 2> kTokenStatuses
     {TokenStatus::kOpen, "OPEN"},
     {TokenStatus::kClosed, "CLOSED"},
 }};
+constexpr std::array<std::pair<MapRunStatus, std::string_view>, 4> kMapRunStatuses{{
+    {MapRunStatus::kRunning, "RUNNING"},
+    {MapRunStatus::kSucceeded, "SUCCEEDED"},
+    {MapRunStatus::kFailed, "FAILED"},
+    {MapRunStatus::kAborted, "ABORTED"},
+}};
 constexpr std::array<std::pair<Code, std::string_view>, 11> kCodes{{
     {Code::kOk, "OK"},
     {Code::kNotFound, "NotFound"},
@@ -85,6 +91,12 @@ std::optional<ExecutionStatus> parse_execution_status(std::string_view text) {
 }
 std::optional<TokenStatus> parse_token_status(std::string_view text) {
   return lookup(kTokenStatuses, text);
+}
+std::string_view to_string(MapRunStatus status) {
+  return name_of(kMapRunStatuses, status);
+}
+std::optional<MapRunStatus> parse_map_run_status(std::string_view text) {
+  return lookup(kMapRunStatuses, text);
 }
 
 std::string_view code_name(Code code) {

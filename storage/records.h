@@ -164,6 +164,13 @@ struct NewExecution {
   std::string state;                // the initial resumable state
   std::vector<EventRecord> events;  // e.g. ExecutionStarted, recorded with the execution
   std::vector<TimerRecord> timers;  // e.g. the execution's TimeoutSeconds (execution_arn ignored)
+  // A child execution of a map run (a Distributed Map's item or batch): the
+  // map run it belongs to and its item index. Then state_machine_arn names
+  // the map run's processor (not a stored state machine: the definition is
+  // the map run's), and creating it counts it as launched and running in the
+  // map run, in the same transaction. Empty: an ordinary execution.
+  std::string map_run_arn;
+  std::int64_t item_index = -1;
 };
 
 // What ListExecutions shows.
@@ -201,6 +208,8 @@ struct ExecutionRecord {
   std::int64_t last_event_id = 0;  // 0 when no event has been recorded
   std::string lease_owner;         // empty: no worker holds the execution
   UnixNanos lease_expiry = 0;      // meaningful only with an owner
+  std::string map_run_arn;         // a map run's child: its map run (empty: none)
+  std::int64_t item_index = -1;    // a map run's child: its item (or batch) index
 
   ExecutionSummary summary() const {
     return {arn,    name,       state_machine_arn, state_machine_version,
@@ -218,7 +227,46 @@ struct CreatedExecution {
 // Empty/absent fields do not filter.
 struct ExecutionFilter {
   std::string state_machine_arn;
+  std::string map_run_arn;  // the children of this map run
   std::optional<ExecutionStatus> status;
+};
+
+// ---- Map runs (a Distributed Map's run) -------------------------------------
+
+enum class MapRunStatus { kRunning, kSucceeded, kFailed, kAborted };
+std::string_view to_string(MapRunStatus status);
+std::optional<MapRunStatus> parse_map_run_status(std::string_view text);
+
+// A Distributed Map state's run: its children are executions (NewExecution::
+// map_run_arn) that the store counts by status as they are created and end.
+struct MapRunRecord {
+  std::string arn;
+  std::string execution_arn;             // the parent execution
+  std::string state_name;                // the Map state
+  std::string state_machine_arn;         // the children's: <parent's machine ARN>/<label or state name>
+  std::int64_t state_machine_version = 0;  // the parent's version
+  std::string definition;                // the ItemProcessor as a state machine definition (JSON text)
+  MapRunStatus status = MapRunStatus::kRunning;
+  std::int64_t max_concurrency = 0;      // 0: unlimited
+  std::optional<double> tolerated_failure_percentage;
+  std::optional<std::int64_t> tolerated_failure_count;
+  UnixNanos start_date = 0;
+  std::optional<UnixNanos> stop_date;
+  std::int64_t total = 0;     // children the run has (items or batches)
+  std::int64_t launched = 0;  // children created so far; the next one has item_index == launched
+  // Children by status, kept by the store (create_execution, commit_transition).
+  std::int64_t running = 0, succeeded = 0, failed = 0, timed_out = 0, aborted = 0;
+  std::int64_t redrive_count = 0;
+  std::optional<UnixNanos> redrive_date;
+};
+
+// What update_map_run changes; absent fields stay.
+struct MapRunUpdate {
+  std::optional<MapRunStatus> status;
+  std::optional<UnixNanos> stop_date;  // set with a terminal status
+  bool clear_stop_date = false;        // a redrive: RUNNING again
+  std::optional<std::int64_t> total;
+  std::optional<UnixNanos> redrive_date;  // a redrive: redrive_count + 1
 };
 
 struct HistoryRequest {

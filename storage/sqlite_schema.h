@@ -13,7 +13,7 @@ struct Migration {
   const char* sql;  // statements separated by ';'
 };
 
-inline constexpr std::array<Migration, 5> kMigrations{{
+inline constexpr std::array<Migration, 6> kMigrations{{
     {1, R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -182,6 +182,43 @@ CREATE TABLE activities (
   name          TEXT NOT NULL UNIQUE,
   creation_date INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql"},
+    // Distributed Map runs: a map run's children are ordinary executions
+    // linked to it (map_run_arn, item_index); the map run row counts them by
+    // status, kept in the transaction that creates or ends each child.
+    {6, R"sql(
+ALTER TABLE executions ADD COLUMN map_run_arn TEXT;     -- NULL: not a map run's child
+ALTER TABLE executions ADD COLUMN item_index INTEGER;   -- with map_run_arn: the item (or batch) index
+CREATE INDEX executions_by_map_run ON executions (map_run_arn, item_index) WHERE map_run_arn IS NOT NULL;
+CREATE INDEX executions_by_map_run_start ON executions (map_run_arn, start_date, seq,
+  arn, name, state_machine_arn, state_machine_version, status, stop_date, redrive_count)
+  WHERE map_run_arn IS NOT NULL;
+
+CREATE TABLE map_runs (
+  seq                          INTEGER PRIMARY KEY,  -- creation order
+  arn                          TEXT NOT NULL UNIQUE,
+  execution_arn                TEXT NOT NULL,        -- the parent execution
+  state_name                   TEXT NOT NULL,
+  state_machine_arn            TEXT NOT NULL,        -- the children's
+  state_machine_version        INTEGER NOT NULL,
+  definition                   TEXT NOT NULL,        -- the ItemProcessor as a definition
+  status                       TEXT NOT NULL,        -- RUNNING | SUCCEEDED | FAILED | ABORTED
+  max_concurrency              INTEGER NOT NULL,
+  tolerated_failure_percentage REAL,
+  tolerated_failure_count      INTEGER,
+  start_date                   INTEGER NOT NULL,
+  stop_date                    INTEGER,
+  total                        INTEGER NOT NULL,
+  launched                     INTEGER NOT NULL DEFAULT 0,
+  running                      INTEGER NOT NULL DEFAULT 0,
+  succeeded                    INTEGER NOT NULL DEFAULT 0,
+  failed                       INTEGER NOT NULL DEFAULT 0,
+  timed_out                    INTEGER NOT NULL DEFAULT 0,
+  aborted                      INTEGER NOT NULL DEFAULT 0,
+  redrive_count                INTEGER NOT NULL DEFAULT 0,
+  redrive_date                 INTEGER
+);
+CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, seq);
 )sql"},
 }};
 

@@ -232,6 +232,21 @@ class SqliteStore final : public Store {
                                                                     int limit) override;
   Status record_invocations(const std::vector<InvocationRecord>& records) override;
   StatusOr<std::vector<InvocationRecord>> list_invocations(const std::string& function_name) override;
+  StatusOr<MapRunRecord> create_map_run(const MapRunRecord& run) override;
+  StatusOr<std::vector<ExecutionRecord>> create_map_run_children(const std::vector<NewExecution>& children,
+                                                                 const std::string& lease_owner,
+                                                                 UnixNanos lease_expiry) override;
+  // create_execution inside a write transaction.
+  StatusOr<CreatedExecution> create_in_transaction(const NewExecution& e);
+  StatusOr<MapRunRecord> describe_map_run(const std::string& arn) override;
+  StatusOr<Page<MapRunRecord>> list_map_runs(const std::string& execution_arn, const PageRequest& page) override;
+  StatusOr<MapRunRecord> update_map_run(const std::string& arn, const MapRunUpdate& update) override;
+  StatusOr<std::vector<ExecutionRecord>> list_map_run_children(const std::string& map_run_arn,
+                                                               std::int64_t from_index, int limit) override;
+  std::optional<MapRunRecord> load_map_run(const std::string& arn);
+  // Moves execution `seq` (if a map run's child) from one status column of
+  // its map run to another ("" from: newly created).
+  void count_child(std::int64_t seq, std::string_view from, std::string_view to);
 
  private:
   // The execution fields a write checks before changing anything.
@@ -282,6 +297,7 @@ class SqliteStore final : public Store {
   // once, when the batch ends (flush_row).
   struct PendingRow {
     ExecutionHead head;
+    ExecutionStatus original = ExecutionStatus::kRunning;  // the status before the batch
     const std::string* state = nullptr;      // the newest state given, if any
     std::vector<const EventRecord*> events;  // appended by the batch, in order
     // The newest change of status: an outcome ended the execution, or a
@@ -589,7 +605,7 @@ Status SqliteStore::delete_state_machine(const std::string& arn) {
 constexpr const char* kSelectExecution =
     "SELECT arn, name, state_machine_arn, state_machine_version, status, input, output, error, "
     "cause, start_date, stop_date, redrive_count, redrive_date, state, version, last_event_id, "
-    "lease_owner, lease_expiry FROM executions WHERE arn = ?";
+    "lease_owner, lease_expiry, map_run_arn, item_index FROM executions WHERE arn = ?";
 
 #define SUMMARY_COLUMNS                                                                         \
   "SELECT arn, name, state_machine_arn, state_machine_version, status, start_date, stop_date, " \
@@ -612,11 +628,7 @@ ExecutionSummary summary_from(const SQLite::Statement& s) {
   return r;
 }
 
-std::optional<ExecutionRecord> SqliteStore::load_execution(const std::string& arn) {
-  Use q(sql(kSelectExecution));
-  q->bind(1, arn);
-  if (!q->executeStep()) return std::nullopt;
-  const SQLite::Statement& s = *q;
+ExecutionRecord execution_from(const SQLite::Statement& s) {
   ExecutionRecord r;
   r.arn = s.getColumn(0).getString();
   r.name = s.getColumn(1).getString();
@@ -636,7 +648,16 @@ std::optional<ExecutionRecord> SqliteStore::load_execution(const std::string& ar
   r.last_event_id = s.getColumn(15).getInt64();
   r.lease_owner = s.getColumn(16).getString();
   r.lease_expiry = s.getColumn(17).getInt64();
+  r.map_run_arn = optional_text(s, 18).value_or("");
+  r.item_index = optional_int(s, 19).value_or(-1);
   return r;
+}
+
+std::optional<ExecutionRecord> SqliteStore::load_execution(const std::string& arn) {
+  Use q(sql(kSelectExecution));
+  q->bind(1, arn);
+  if (!q->executeStep()) return std::nullopt;
+  return execution_from(*q);
 }
 
 std::optional<SqliteStore::ExecutionHead> SqliteStore::head(const std::string& arn) {
@@ -705,7 +726,38 @@ void SqliteStore::set_timer(std::int64_t seq, const std::string& key, UnixNanos 
 }
 
 StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) {
-  return write([&]() -> StatusOr<CreatedExecution> {
+  return write([&]() -> StatusOr<CreatedExecution> { return create_in_transaction(e); });
+}
+
+StatusOr<std::vector<ExecutionRecord>> SqliteStore::create_map_run_children(const std::vector<NewExecution>& children,
+                                                                            const std::string& lease_owner,
+                                                                            UnixNanos lease_expiry) {
+  return write([&]() -> StatusOr<std::vector<ExecutionRecord>> {
+    std::vector<ExecutionRecord> out;
+    out.reserve(children.size());
+    for (const NewExecution& e : children) {
+      if (e.map_run_arn.empty()) return Status(Code::kNotFound, "map run '' does not exist");
+      auto created = create_in_transaction(e);
+      if (!created.ok()) return created.status();  // rolled back: none is created
+      if (!created->created) return Status(Code::kAlreadyExists, "execution '" + e.arn + "' already exists");
+      if (!lease_owner.empty()) {
+        Use q(sql("UPDATE executions SET lease_owner = ?, lease_expiry = ? WHERE arn = ?"));
+        q->bind(1, lease_owner);
+        q->bind(2, lease_expiry);
+        q->bind(3, e.arn);
+        q->exec();
+        created->execution.lease_owner = lease_owner;
+        created->execution.lease_expiry = lease_expiry;
+      }
+      out.push_back(std::move(created->execution));
+    }
+    head_cache_.clear();  // the remembered heads do not hold the new leases
+    return out;
+  });
+}
+
+StatusOr<CreatedExecution> SqliteStore::create_in_transaction(const NewExecution& e) {
+  {
     if (std::optional<ExecutionRecord> existing = load_execution(e.arn)) {
       if (existing->status == ExecutionStatus::kRunning &&
           internal::same_input(existing->input, e.input)) {
@@ -713,10 +765,14 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
       }
       return Status(Code::kAlreadyExists, "execution '" + e.arn + "' already exists");
     }
-    if (!load_state_machine(e.state_machine_arn)) {
+    if (!e.map_run_arn.empty()) {
+      Use q(sql("SELECT 1 FROM map_runs WHERE arn = ?"));
+      q->bind(1, e.map_run_arn);
+      if (!q->executeStep()) return Status(Code::kNotFound, "map run '" + e.map_run_arn + "' does not exist");
+    } else if (!load_state_machine(e.state_machine_arn)) {
       return not_found_state_machine(e.state_machine_arn);
     }
-    {
+    if (e.map_run_arn.empty()) {
       Use q(
           sql("SELECT 1 FROM state_machine_versions WHERE state_machine_arn = ? AND version = ?"));
       q->bind(1, e.state_machine_arn);
@@ -737,8 +793,8 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
     {
       Use q(
           sql("INSERT INTO executions (arn, name, state_machine_arn, state_machine_version, "
-              "status, input, start_date, state, version, last_event_id) "
-              "VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, 1, ?)"));
+              "status, input, start_date, state, version, last_event_id, map_run_arn, item_index) "
+              "VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, 1, ?, ?, ?)"));
       q->bind(1, e.arn);
       q->bind(2, e.name);
       q->bind(3, e.state_machine_arn);
@@ -747,9 +803,22 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
       q->bind(6, e.start_date);
       q->bindNoCopy(7, e.state);
       q->bind(8, last_event_id);
+      if (e.map_run_arn.empty()) {
+        q->bind(9);
+        q->bind(10);
+      } else {
+        q->bind(9, e.map_run_arn);
+        q->bind(10, e.item_index);
+      }
       q->exec();
     }
     const std::int64_t seq = db_->getLastInsertRowid();
+    if (!e.map_run_arn.empty()) {
+      Use q(sql("UPDATE map_runs SET launched = launched + 1 WHERE arn = ?"));
+      q->bind(1, e.map_run_arn);
+      q->exec();
+      count_child(seq, "", "RUNNING");
+    }
     std::vector<const EventRecord*> events;
     events.reserve(e.events.size());
     for (const EventRecord& event : e.events) events.push_back(&event);
@@ -766,8 +835,10 @@ StatusOr<CreatedExecution> SqliteStore::create_execution(const NewExecution& e) 
     r.state = e.state;
     r.version = 1;
     r.last_event_id = last_event_id;
+    r.map_run_arn = e.map_run_arn;
+    r.item_index = e.item_index;
     return out;
-  });
+  }
 }
 
 StatusOr<ExecutionRecord> SqliteStore::describe_execution(const std::string& arn) {
@@ -801,6 +872,10 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
       "WHERE state_machine_arn = ?4 AND status = ?5 "
       "AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
+  static constexpr const char* kByMapRun = SUMMARY_COLUMNS
+      "INDEXED BY executions_by_map_run_start "
+      "WHERE map_run_arn = ?6 AND (?5 IS NULL OR status = ?5) AND (start_date, seq) < (?1, ?2) "
+      "ORDER BY map_run_arn DESC, start_date DESC, seq DESC LIMIT ?3";
   return read([&]() -> StatusOr<Page<ExecutionSummary>> {
     internal::ExecutionCursor cursor{kMaxInt64, kMaxInt64};
     if (!page.next_token.empty()) {
@@ -810,15 +885,22 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
     }
     const bool by_machine = !filter.state_machine_arn.empty();
     const bool by_status = filter.status.has_value();
-    const char* text = by_machine ? (by_status ? kByMachineAndStatus : kByMachine)
-                                  : (by_status ? kByStatus : kAll);
+    const bool by_map_run = !filter.map_run_arn.empty();
+    const char* text = by_map_run ? kByMapRun
+                       : by_machine ? (by_status ? kByMachineAndStatus : kByMachine)
+                                    : (by_status ? kByStatus : kAll);
     const int size = internal::page_size(page);
     Use q(sql(text));
     q->bind(1, cursor.start_date);
     q->bind(2, cursor.seq);
     q->bind(3, size + 1);
-    if (by_machine) q->bind(4, filter.state_machine_arn);
-    if (by_status) q->bind(5, std::string(to_string(*filter.status)));
+    if (by_machine && !by_map_run) q->bind(4, filter.state_machine_arn);
+    if (by_status) {
+      q->bind(5, std::string(to_string(*filter.status)));
+    } else if (by_map_run) {
+      q->bind(5);
+    }
+    if (by_map_run) q->bind(6, filter.map_run_arn);
     Page<ExecutionSummary> out;
     internal::ExecutionCursor last;
     while (q->executeStep()) {
@@ -879,7 +961,9 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
   if (found == rows.end()) {
     std::optional<ExecutionHead> h = head(t.execution_arn);
     if (!h) return not_found_execution(t.execution_arn);
+    const ExecutionStatus original = h->status;
     found = rows.emplace(t.execution_arn, PendingRow{std::move(*h)}).first;
+    found->second.original = original;
   }
   PendingRow& row = found->second;
   ExecutionHead& h = row.head;
@@ -1013,6 +1097,7 @@ void SqliteStore::flush_row(const PendingRow& row) {
   q->bind(12, row.lease_released ? 1 : 0);
   q->bind(13, row.lease_expiry);
   q->exec();
+  if (row.original != h.status) count_child(h.seq, to_string(row.original), to_string(h.status));
 }
 
 StatusOr<std::vector<std::int64_t>> SqliteStore::commit_batch(const Transition* batch, std::size_t size,
@@ -1509,6 +1594,172 @@ StatusOr<std::vector<ExecutionRecord>> SqliteStore::claim_executions(const std::
       if (auto r = load_execution(arn)) out.push_back(std::move(*r));
     }
     head_cache_.clear();  // the remembered heads hold the old leases
+    return out;
+  });
+}
+
+// ---- Map runs ---------------------------------------------------------------
+
+constexpr const char* kSelectMapRun =
+    "SELECT arn, execution_arn, state_name, state_machine_arn, state_machine_version, definition, status, "
+    "max_concurrency, tolerated_failure_percentage, tolerated_failure_count, start_date, stop_date, total, "
+    "launched, running, succeeded, failed, timed_out, aborted, redrive_count, redrive_date, seq FROM map_runs ";
+
+MapRunRecord map_run_from(const SQLite::Statement& s) {
+  MapRunRecord r;
+  r.arn = s.getColumn(0).getString();
+  r.execution_arn = s.getColumn(1).getString();
+  r.state_name = s.getColumn(2).getString();
+  r.state_machine_arn = s.getColumn(3).getString();
+  r.state_machine_version = s.getColumn(4).getInt64();
+  r.definition = s.getColumn(5).getString();
+  r.status = parse_map_run_status(s.getColumn(6).getString()).value_or(MapRunStatus::kFailed);
+  r.max_concurrency = s.getColumn(7).getInt64();
+  if (!s.isColumnNull(8)) r.tolerated_failure_percentage = s.getColumn(8).getDouble();
+  r.tolerated_failure_count = optional_int(s, 9);
+  r.start_date = s.getColumn(10).getInt64();
+  r.stop_date = optional_int(s, 11);
+  r.total = s.getColumn(12).getInt64();
+  r.launched = s.getColumn(13).getInt64();
+  r.running = s.getColumn(14).getInt64();
+  r.succeeded = s.getColumn(15).getInt64();
+  r.failed = s.getColumn(16).getInt64();
+  r.timed_out = s.getColumn(17).getInt64();
+  r.aborted = s.getColumn(18).getInt64();
+  r.redrive_count = s.getColumn(19).getInt64();
+  r.redrive_date = optional_int(s, 20);
+  return r;
+}
+
+std::optional<MapRunRecord> SqliteStore::load_map_run(const std::string& arn) {
+  static const std::string text = std::string(kSelectMapRun) + "WHERE arn = ?";
+  Use q(sql(text.c_str()));
+  q->bind(1, arn);
+  if (!q->executeStep()) return std::nullopt;
+  return map_run_from(*q);
+}
+
+void SqliteStore::count_child(std::int64_t seq, std::string_view from, std::string_view to) {
+  // One statement whatever the statuses; nothing for an execution of no map run.
+  Use q(
+      sql("UPDATE map_runs SET "
+          "running = running + (?2 = 'RUNNING') - (?1 = 'RUNNING'), "
+          "succeeded = succeeded + (?2 = 'SUCCEEDED') - (?1 = 'SUCCEEDED'), "
+          "failed = failed + (?2 = 'FAILED') - (?1 = 'FAILED'), "
+          "timed_out = timed_out + (?2 = 'TIMED_OUT') - (?1 = 'TIMED_OUT'), "
+          "aborted = aborted + (?2 = 'ABORTED') - (?1 = 'ABORTED') "
+          "WHERE arn = (SELECT map_run_arn FROM executions WHERE seq = ?3)"));
+  q->bind(1, std::string(from));
+  q->bind(2, std::string(to));
+  q->bind(3, seq);
+  q->exec();
+}
+
+StatusOr<MapRunRecord> SqliteStore::create_map_run(const MapRunRecord& run) {
+  return write([&]() -> StatusOr<MapRunRecord> {
+    if (auto existing = load_map_run(run.arn)) return std::move(*existing);
+    if (!head(run.execution_arn)) return not_found_execution(run.execution_arn);
+    Use q(
+        sql("INSERT INTO map_runs (arn, execution_arn, state_name, state_machine_arn, state_machine_version, "
+            "definition, status, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, "
+            "start_date, stop_date, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    q->bind(1, run.arn);
+    q->bind(2, run.execution_arn);
+    q->bind(3, run.state_name);
+    q->bind(4, run.state_machine_arn);
+    q->bind(5, run.state_machine_version);
+    q->bind(6, run.definition);
+    q->bind(7, std::string(to_string(run.status)));
+    q->bind(8, run.max_concurrency);
+    if (run.tolerated_failure_percentage) {
+      q->bind(9, *run.tolerated_failure_percentage);
+    } else {
+      q->bind(9);
+    }
+    bind_optional(*q, 10, run.tolerated_failure_count);
+    q->bind(11, run.start_date);
+    bind_optional(*q, 12, run.stop_date);
+    q->bind(13, run.total);
+    q->exec();
+    return *load_map_run(run.arn);
+  });
+}
+
+StatusOr<MapRunRecord> SqliteStore::describe_map_run(const std::string& arn) {
+  return read([&]() -> StatusOr<MapRunRecord> {
+    auto r = load_map_run(arn);
+    if (!r) return Status(Code::kNotFound, "map run '" + arn + "' does not exist");
+    return std::move(*r);
+  });
+}
+
+StatusOr<Page<MapRunRecord>> SqliteStore::list_map_runs(const std::string& execution_arn, const PageRequest& page) {
+  static const std::string text =
+      std::string(kSelectMapRun) + "WHERE execution_arn = ? AND seq > ? ORDER BY seq LIMIT ?";
+  return read([&]() -> StatusOr<Page<MapRunRecord>> {
+    std::int64_t after = 0;
+    if (!page.next_token.empty()) {
+      auto cursor = internal::decode_cursor(page.next_token);
+      if (!cursor) return Status(Code::kInvalidArgument, "invalid next token");
+      after = cursor->seq;
+    }
+    const int size = internal::page_size(page);
+    Use q(sql(text.c_str()));
+    q->bind(1, execution_arn);
+    q->bind(2, after);
+    q->bind(3, size + 1);
+    Page<MapRunRecord> out;
+    std::int64_t last = 0;
+    while (q->executeStep()) {
+      if (static_cast<int>(out.items.size()) == size) {
+        out.next_token = internal::encode_cursor({0, last});
+        break;
+      }
+      out.items.push_back(map_run_from(*q));
+      last = q->getColumn(21).getInt64();
+    }
+    return out;
+  });
+}
+
+StatusOr<MapRunRecord> SqliteStore::update_map_run(const std::string& arn, const MapRunUpdate& update) {
+  return write([&]() -> StatusOr<MapRunRecord> {
+    if (!load_map_run(arn)) return Status(Code::kNotFound, "map run '" + arn + "' does not exist");
+    Use q(
+        sql("UPDATE map_runs SET status = coalesce(?2, status), "
+            "stop_date = CASE WHEN ?3 THEN NULL ELSE coalesce(?4, stop_date) END, "
+            "total = coalesce(?5, total), "
+            "redrive_count = redrive_count + (?6 IS NOT NULL), redrive_date = coalesce(?6, redrive_date) "
+            "WHERE arn = ?1"));
+    q->bind(1, arn);
+    if (update.status) {
+      q->bind(2, std::string(to_string(*update.status)));
+    } else {
+      q->bind(2);
+    }
+    q->bind(3, update.clear_stop_date ? 1 : 0);
+    bind_optional(*q, 4, update.stop_date);
+    bind_optional(*q, 5, update.total);
+    bind_optional(*q, 6, update.redrive_date);
+    q->exec();
+    return *load_map_run(arn);
+  });
+}
+
+StatusOr<std::vector<ExecutionRecord>> SqliteStore::list_map_run_children(const std::string& map_run_arn,
+                                                                          std::int64_t from_index, int limit) {
+  return read([&]() -> StatusOr<std::vector<ExecutionRecord>> {
+    if (!load_map_run(map_run_arn)) return Status(Code::kNotFound, "map run '" + map_run_arn + "' does not exist");
+    Use q(
+        sql("SELECT arn, name, state_machine_arn, state_machine_version, status, input, output, error, "
+            "cause, start_date, stop_date, redrive_count, redrive_date, '', version, last_event_id, "
+            "lease_owner, lease_expiry, map_run_arn, item_index FROM executions INDEXED BY executions_by_map_run "
+            "WHERE map_run_arn = ? AND item_index >= ? ORDER BY item_index LIMIT ?"));
+    q->bind(1, map_run_arn);
+    q->bind(2, from_index);
+    q->bind(3, limit);
+    std::vector<ExecutionRecord> out;
+    while (q->executeStep()) out.push_back(execution_from(*q));
     return out;
   });
 }

@@ -174,6 +174,32 @@ class Store {
   virtual StatusOr<std::vector<ExecutionSummary>> list_claimable_executions(UnixNanos now,
                                                                             int limit) = 0;
 
+  // ---- Map runs (Distributed Map) -------------------------------------------
+
+  // Records a map run (its counts start at 0, whatever `run` says). A map
+  // run of that ARN already there is returned as it is (a worker resuming
+  // the parent starts it again). NotFound if the parent execution is absent.
+  virtual StatusOr<MapRunRecord> create_map_run(const MapRunRecord& run) = 0;
+  // Creates map run children (NewExecution::map_run_arn set), each as
+  // create_execution would, all in one transaction (all or none), each
+  // leased to `lease_owner` until `lease_expiry` when an owner is given:
+  // a driver launching thousands of children pays one commit per batch.
+  // Returns their records, in order.
+  virtual StatusOr<std::vector<ExecutionRecord>> create_map_run_children(const std::vector<NewExecution>& children,
+                                                                         const std::string& lease_owner,
+                                                                         UnixNanos lease_expiry) = 0;
+  // NotFound if absent.
+  virtual StatusOr<MapRunRecord> describe_map_run(const std::string& arn) = 0;
+  // The map runs of one execution, oldest first.
+  virtual StatusOr<Page<MapRunRecord>> list_map_runs(const std::string& execution_arn, const PageRequest& page) = 0;
+  // Applies the update and returns the map run as it now is. NotFound if absent.
+  virtual StatusOr<MapRunRecord> update_map_run(const std::string& arn, const MapRunUpdate& update) = 0;
+  // The map run's children with item_index >= from_index, by item index, at
+  // most `limit`; their `state` is left empty (what a result needs is the
+  // outcome). NotFound if the map run is absent.
+  virtual StatusOr<std::vector<ExecutionRecord>> list_map_run_children(const std::string& map_run_arn,
+                                                                       std::int64_t from_index, int limit) = 0;
+
   // ---- Function invocations (accounting) ----
   // Appends invocation records, all or none.
   virtual Status record_invocations(const std::vector<InvocationRecord>& records) = 0;
@@ -289,6 +315,23 @@ class StoreWrapper : public Store {
                                                                     int limit) override {
     return target_->list_claimable_executions(now, limit);
   }
+  StatusOr<MapRunRecord> create_map_run(const MapRunRecord& run) override { return target_->create_map_run(run); }
+  StatusOr<std::vector<ExecutionRecord>> create_map_run_children(const std::vector<NewExecution>& children,
+                                                                 const std::string& lease_owner,
+                                                                 UnixNanos lease_expiry) override {
+    return target_->create_map_run_children(children, lease_owner, lease_expiry);
+  }
+  StatusOr<MapRunRecord> describe_map_run(const std::string& arn) override { return target_->describe_map_run(arn); }
+  StatusOr<Page<MapRunRecord>> list_map_runs(const std::string& execution_arn, const PageRequest& page) override {
+    return target_->list_map_runs(execution_arn, page);
+  }
+  StatusOr<MapRunRecord> update_map_run(const std::string& arn, const MapRunUpdate& update) override {
+    return target_->update_map_run(arn, update);
+  }
+  StatusOr<std::vector<ExecutionRecord>> list_map_run_children(const std::string& map_run_arn,
+                                                               std::int64_t from_index, int limit) override {
+    return target_->list_map_run_children(map_run_arn, from_index, limit);
+  }
   Status record_invocations(const std::vector<InvocationRecord>& records) override {
     return target_->record_invocations(records);
   }
@@ -322,7 +365,7 @@ struct SqliteOptions {
 };
 
 // The newest schema this build reads and writes.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 // PRAGMA application_id of a Stepwise database ("STPW").
 inline constexpr std::int32_t kApplicationId = 0x53545057;
 

@@ -411,15 +411,15 @@ TEST_CASE_TEMPLATE("store: list executions newest first, filtered, in stable pag
     if (i % 3 == 0) succeeded.push_back(name);
     if (i % 2 == 1 && i % 3 != 0) other_running.push_back(name);
   }
-  CHECK(collect({kMachineArn, std::nullopt}, 4) == hello);
-  CHECK(collect({"", ExecutionStatus::kSucceeded}, 4) == succeeded);
-  CHECK(collect({kOtherMachineArn, ExecutionStatus::kRunning}, 3) == other_running);
-  CHECK(collect({"", ExecutionStatus::kAborted}, 3).empty());
+  CHECK(collect({kMachineArn, "", std::nullopt}, 4) == hello);
+  CHECK(collect({"", "", ExecutionStatus::kSucceeded}, 4) == succeeded);
+  CHECK(collect({kOtherMachineArn, "", ExecutionStatus::kRunning}, 3) == other_running);
+  CHECK(collect({"", "", ExecutionStatus::kAborted}, 3).empty());
 
   SUBCASE("summaries carry the fields ListExecutions shows") {
     PageRequest one;
     one.max_results = 1;
-    Page<ExecutionSummary> p = must(store.list_executions({"", ExecutionStatus::kSucceeded}, one));
+    Page<ExecutionSummary> p = must(store.list_executions({"", "", ExecutionStatus::kSucceeded}, one));
     REQUIRE(p.items.size() == 1);
     CHECK(p.items[0].name == "e27");
     CHECK(p.items[0].arn == execution_arn("e27", "Other"));
@@ -634,7 +634,7 @@ TEST_CASE_TEMPLATE("store: redrive a failed execution", B, MemoryBackend, Sqlite
   CHECK_FALSE(r.cause.has_value());
   CHECK_FALSE(r.stop_date.has_value());
   CHECK(r.state == "resumed");
-  CHECK(must(store.list_executions({"", ExecutionStatus::kRunning}, {})).items.size() == 1);
+  CHECK(must(store.list_executions({"", "", ExecutionStatus::kRunning}, {})).items.size() == 1);
 
   Transition succeed = step(w.arn, 3);
   succeed.outcome = ExecutionOutcome{ExecutionStatus::kSucceeded, R"({"ok":true})", {}, {}, kT0};
@@ -870,8 +870,8 @@ TEST_CASE_TEMPLATE("store: in a batch, an outcome and a redrive hold for the tra
     CHECK(timers[0].key == "after");
     CHECK(must(store.get_task_token("old")).status == TokenStatus::kClosed);
     CHECK(must(store.get_task_token("new")).status == TokenStatus::kOpen);
-    CHECK(must(store.list_executions({"", ExecutionStatus::kRunning}, {})).items.size() == 1);
-    CHECK(must(store.list_executions({"", ExecutionStatus::kFailed}, {})).items.empty());
+    CHECK(must(store.list_executions({"", "", ExecutionStatus::kRunning}, {})).items.size() == 1);
+    CHECK(must(store.list_executions({"", "", ExecutionStatus::kFailed}, {})).items.empty());
     CHECK(must(store.list_claimable_executions(kT0, 10)).size() == 1);
   }
   SUBCASE("failed, redriven, then succeeded") {
@@ -889,7 +889,7 @@ TEST_CASE_TEMPLATE("store: in a batch, an outcome and a redrive hold for the tra
     CHECK(must(store.list_timers(w.arn)).empty());
     CHECK(must(store.get_task_token("new")).status == TokenStatus::kClosed);
     CHECK(ids_of(all_history(store, w.arn)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
-    CHECK(must(store.list_executions({"", ExecutionStatus::kSucceeded}, {})).items.size() == 1);
+    CHECK(must(store.list_executions({"", "", ExecutionStatus::kSucceeded}, {})).items.size() == 1);
     CHECK(must(store.list_claimable_executions(kT0 + 60 * kSecond, 10)).empty());
   }
 }
@@ -1545,7 +1545,7 @@ TEST_CASE("sqlite store: a version 1 database is migrated, its history kept") {
   CHECK(history[1].previous_id == 1);
   CHECK(history[1].timestamp == 11);
   CHECK(history[1].details == R"({"s":"a \"quoted\" \\ text"})");
-  CHECK(must(store->list_executions({"arn:m", ExecutionStatus::kRunning}, {})).items.size() == 1);
+  CHECK(must(store->list_executions({"arn:m", "", ExecutionStatus::kRunning}, {})).items.size() == 1);
   Transition t = step(arn, 3);
   t.events = {event(4), event(5)};
   CHECK(must(store->commit_transition(t)) == 4);

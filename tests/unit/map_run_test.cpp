@@ -1,0 +1,630 @@
+// Distributed Map runs: under a Worker, a DISTRIBUTED Map's items run as
+// child executions recorded in the store, each with its own history; the
+// map run is a store entity (DescribeMapRun, ListMapRuns) whose counts the
+// store keeps; tolerance, MaxConcurrency, a restart mid-run and StopExecution
+// behave as AWS's do. Time is virtual (ManualClock).
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "engine/event_codec.h"
+#include "engine/service.h"
+#include "engine/snapshot.h"
+#include "engine/worker.h"
+#include "engine_test_util.h"
+#include "storage/sqlite_schema.h"
+
+using namespace stepwise;
+using stepwise::testing::CountingRandom;
+using stepwise::testing::parse_or_fail;
+
+namespace {
+
+constexpr const char* kMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:Fan";
+
+// Each item: a task (counted per item), then a Choice that fails items marked "fail".
+std::string fan_definition(const std::string& map_fields) {
+  return R"({"StartAt":"Each","States":{
+    "Each":{"Type":"Map","ItemsPath":"$.items",)" +
+         map_fields + R"J(
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+        "StartAt":"Work","States":{
+          "Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Work","Next":"Check"},
+          "Check":{"Type":"Choice","Choices":[{"And":[{"Variable":"$.fail","IsPresent":true},
+                     {"Variable":"$.fail","BooleanEquals":true}],"Next":"Boom"}],
+                   "Default":"Ok"},
+          "Boom":{"Type":"Fail","Error":"Item.Failed","Cause":"bad item"},
+          "Ok":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.n, $.n)"},"End":true}}},
+      "End":true}}})J";
+}
+
+struct Calls {
+  std::map<long long, int> per_item;  // by n
+};
+
+void register_work(Engine& engine, Calls& calls) {
+  engine.functions().add("Work", [&calls](const json::value& ev, const InvocationContext&) -> json::value {
+    ++calls.per_item[ev.at("n").to_number<long long>()];
+    return ev;
+  });
+}
+
+EngineOptions options_at(std::shared_ptr<ManualClock> clock) {
+  EngineOptions o;
+  o.clock = std::move(clock);
+  o.virtual_time = true;
+  o.random = std::make_shared<CountingRandom>();
+  return o;
+}
+
+template <class T>
+T must(storage::StatusOr<T> v) {
+  if (!v.ok()) FAIL(v.status().to_string());
+  return std::move(v.value());
+}
+
+std::string items_input(int n, std::vector<int> failing = {}) {
+  json::array items;
+  for (int i = 1; i <= n; ++i) {
+    json::object o{{"n", i}};
+    if (std::find(failing.begin(), failing.end(), i) != failing.end()) o["fail"] = true;
+    items.push_back(std::move(o));
+  }
+  return to_json(json::value(json::object{{"items", std::move(items)}}));
+}
+
+// Records the machine (once) and a new execution, as start-execution does.
+std::string start(storage::Store& store, Engine& engine, const std::string& definition, const std::string& name,
+                  const std::string& input) {
+  if (!store.describe_state_machine(kMachineArn).ok()) {
+    storage::NewStateMachine m;
+    m.arn = kMachineArn;
+    m.name = "Fan";
+    m.role_arn = "arn:aws:iam::123456789012:role/R";
+    m.definition = definition;
+    must(store.create_state_machine(m));
+  }
+  RunOptions ro;
+  ro.state_machine_name = "Fan";
+  ro.execution_name = name;
+  auto prepared = engine.prepare(parse_or_fail(definition), *parse_json(input), ro);
+  storage::NewExecution e;
+  e.arn = prepared.snapshot.state.arn;
+  e.name = name;
+  e.state_machine_arn = kMachineArn;
+  e.state_machine_version = 1;
+  e.input = input;
+  e.start_date = prepared.snapshot.state.start_time;
+  e.state = to_json(snapshot_to_json(prepared.snapshot));
+  for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
+  return must(store.create_execution(e)).execution.arn;
+}
+
+std::vector<std::string> history_types(storage::Store& store, const std::string& arn) {
+  std::vector<std::string> out;
+  storage::HistoryRequest req;
+  req.page.max_results = 1000;
+  for (;;) {
+    auto page = must(store.get_history(arn, req));
+    for (const auto& e : page.items) out.push_back(e.type);
+    if (page.next_token.empty()) break;
+    req.page.next_token = page.next_token;
+  }
+  return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+void drain(Worker& w, int rounds = 10000) {
+  for (int i = 0; i < rounds; ++i) {
+    (void)w.run_once(0);
+    if (w.active() == 0 && !w.paused() && i > 0) return;
+  }
+}
+
+std::vector<storage::ExecutionSummary> children(storage::Store& store, const std::string& map_run_arn) {
+  storage::ExecutionFilter f;
+  f.map_run_arn = map_run_arn;
+  return must(store.list_executions(f, storage::PageRequest{1000, ""})).items;
+}
+
+// The same definition and input run in memory (no store): the old in-process path.
+ExecutionResult run_in_memory(const std::string& definition, const std::string& input) {
+  Engine engine(options_at(std::make_shared<ManualClock>()));
+  Calls calls;
+  register_work(engine, calls);
+  RunOptions ro;
+  ro.state_machine_name = "Fan";
+  return engine.run(parse_or_fail(definition), *parse_json(input), ro);
+}
+
+struct Scratch {
+  std::filesystem::path dir;
+  Scratch() {
+    dir = std::filesystem::temp_directory_path() /
+          ("stepwise-maprun-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+std::shared_ptr<storage::Store> open_store(bool sqlite, const Scratch& scratch) {
+  if (sqlite) return must(storage::open_sqlite((scratch.dir / "map.db").string()));
+  return must(storage::open_memory());
+}
+
+}  // namespace
+
+TEST_CASE("map run: a DISTRIBUTED Map's items run as child executions with their own history") {
+  for (bool sqlite : {false, true}) {
+    CAPTURE(sqlite);
+    Scratch scratch;
+    auto store = open_store(sqlite, scratch);
+    auto clock = std::make_shared<ManualClock>();
+    Engine engine(options_at(clock));
+    Calls calls;
+    register_work(engine, calls);
+    const std::string def = fan_definition(R"("Label":"Fan","MaxConcurrency":2,)");
+    const std::string input = items_input(5);
+    const std::string arn = start(*store, engine, def, "one", input);
+    Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+    drain(worker);
+
+    auto parent = must(store->describe_execution(arn));
+    REQUIRE(parent.status == storage::ExecutionStatus::kSucceeded);
+    // The same result as the in-process run.
+    auto direct = run_in_memory(def, input);
+    CHECK(*parent.output == to_json(direct.output));
+    CHECK(*parent.output == R"([{"doubled":2},{"doubled":4},{"doubled":6},{"doubled":8},{"doubled":10}])");
+    const auto types = history_types(*store, arn);
+    CHECK(has(types, "MapRunStarted"));
+    CHECK(has(types, "MapRunSucceeded"));
+    CHECK(!has(types, "TaskStateEntered"));  // the items' states are in the children's histories
+
+    auto runs = must(store->list_map_runs(arn, {}));
+    REQUIRE(runs.items.size() == 1);
+    const auto& run = runs.items[0];
+    CHECK(run.arn.rfind("arn:aws:states:us-east-1:123456789012:mapRun:Fan/Fan:", 0) == 0);
+    CHECK(run.status == storage::MapRunStatus::kSucceeded);
+    CHECK(run.total == 5);
+    CHECK(run.launched == 5);
+    CHECK(run.succeeded == 5);
+    CHECK(run.running == 0);
+    CHECK(run.failed == 0);
+    CHECK(run.stop_date.has_value());
+    CHECK(run.max_concurrency == 2);
+    CHECK(run.state_machine_arn == std::string(kMachineArn) + "/Fan");
+
+    auto kids = children(*store, run.arn);
+    REQUIRE(kids.size() == 5);
+    for (const auto& k : kids) {
+      CHECK(k.arn.rfind("arn:aws:states:us-east-1:123456789012:execution:Fan/Fan:", 0) == 0);
+      CHECK(k.status == storage::ExecutionStatus::kSucceeded);
+      auto rec = must(store->describe_execution(k.arn));
+      CHECK(rec.map_run_arn == run.arn);
+      CHECK(rec.item_index >= 0);
+      const auto kt = history_types(*store, k.arn);
+      REQUIRE(kt.size() >= 3);
+      CHECK(kt.front() == "ExecutionStarted");
+      CHECK(has(kt, "LambdaFunctionSucceeded"));
+      CHECK(kt.back() == "ExecutionSucceeded");
+    }
+    for (int i = 1; i <= 5; ++i) CHECK(calls.per_item[i] == 1);
+  }
+}
+
+TEST_CASE("map run: DescribeMapRun, ListMapRuns, ListExecutions by mapRunArn and DescribeExecution's mapRunArn") {
+  auto store = must(storage::open_memory());
+  std::shared_ptr<storage::Store> shared = std::move(store);
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  Calls calls;
+  register_work(engine, calls);
+  const std::string def = fan_definition(R"("ToleratedFailureCount":1,)");
+  const std::string arn = start(*shared, engine, def, "svc", items_input(3, {2}));
+  Worker worker(engine, shared, WorkerOptions{.owner = "w1"});
+  drain(worker);
+  REQUIRE(must(shared->describe_execution(arn)).status == storage::ExecutionStatus::kSucceeded);
+
+  ServiceOptions so;
+  so.clock = clock;
+  Service service(shared, so);
+  auto listed = service.list_map_runs({{"executionArn", arn}});
+  REQUIRE(listed.ok());
+  const auto& runs = listed.response().at("mapRuns").as_array();
+  REQUIRE(runs.size() == 1);
+  const std::string run_arn(runs[0].at("mapRunArn").as_string());
+  CHECK(runs[0].at("executionArn").as_string() == arn);
+  CHECK(runs[0].at("stateMachineArn").as_string() == std::string(kMachineArn) + "/Each");
+  CHECK(runs[0].as_object().contains("startDate"));
+  CHECK(runs[0].as_object().contains("stopDate"));
+
+  auto described = service.describe_map_run({{"mapRunArn", run_arn}});
+  REQUIRE(described.ok());
+  const auto& d = described.response();
+  CHECK(d.at("status").as_string() == "SUCCEEDED");
+  CHECK(d.at("executionArn").as_string() == arn);
+  CHECK(d.at("maxConcurrency").to_number<int>() == 0);
+  CHECK(d.at("toleratedFailureCount").to_number<int>() == 1);
+  const auto& ec = d.at("executionCounts").as_object();
+  CHECK(ec.at("total").to_number<int>() == 3);
+  CHECK(ec.at("succeeded").to_number<int>() == 2);
+  CHECK(ec.at("failed").to_number<int>() == 1);
+  CHECK(ec.at("running").to_number<int>() == 0);
+  CHECK(ec.at("pending").to_number<int>() == 0);
+  for (const char* k : {"timedOut", "aborted", "resultsWritten", "failuresNotRedrivable", "pendingRedrive"})
+    CHECK(ec.contains(k));
+  CHECK(d.at("itemCounts").as_object().at("total").to_number<int>() == 3);
+
+  auto kids = service.list_executions({{"mapRunArn", run_arn}});
+  REQUIRE(kids.ok());
+  const auto& ks = kids.response().at("executions").as_array();
+  REQUIRE(ks.size() == 3);
+  auto failed = service.list_executions({{"mapRunArn", run_arn}, {"statusFilter", "FAILED"}});
+  REQUIRE(failed.ok());
+  REQUIRE(failed.response().at("executions").as_array().size() == 1);
+  const std::string failed_arn(failed.response().at("executions").as_array()[0].at("executionArn").as_string());
+  auto child = service.describe_execution({{"executionArn", failed_arn}});
+  REQUIRE(child.ok());
+  CHECK(child.response().at("mapRunArn").as_string() == run_arn);
+  CHECK(child.response().at("status").as_string() == "FAILED");
+  CHECK(child.response().at("error").as_string() == "Item.Failed");
+  auto history = service.get_execution_history({{"executionArn", failed_arn}});
+  REQUIRE(history.ok());
+  CHECK(history.response().at("events").as_array().back().at("type").as_string() == "ExecutionFailed");
+
+  auto missing = service.describe_map_run({{"mapRunArn", run_arn + "x"}});
+  REQUIRE(!missing.ok());
+  CHECK(missing.error().code == "ResourceNotFound");
+  auto missing_list = service.list_executions({{"mapRunArn", run_arn + "x"}});
+  REQUIRE(!missing_list.ok());
+  CHECK(missing_list.error().code == "ResourceNotFound");
+}
+
+TEST_CASE("map run: tolerated failures give the errors in the result; over the threshold the Map fails") {
+  for (bool sqlite : {false, true}) {
+    CAPTURE(sqlite);
+    Scratch scratch;
+    auto store = open_store(sqlite, scratch);
+    auto clock = std::make_shared<ManualClock>();
+    Engine engine(options_at(clock));
+    Calls calls;
+    register_work(engine, calls);
+    const std::string def = fan_definition(R"("ToleratedFailureCount":1,)");
+    // Within: one failure of four.
+    const std::string in1 = items_input(4, {3});
+    const std::string ok_arn = start(*store, engine, def, "within", in1);
+    // Over: two failures.
+    const std::string in2 = items_input(4, {1, 3});
+    const std::string over_arn = start(*store, engine, def, "over", in2);
+    Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+    drain(worker);
+
+    auto ok = must(store->describe_execution(ok_arn));
+    REQUIRE(ok.status == storage::ExecutionStatus::kSucceeded);
+    CHECK(*ok.output == to_json(run_in_memory(def, in1).output));
+    CHECK(ok.output->find(R"({"Error":"Item.Failed","Cause":"bad item"})") != std::string::npos);
+    auto ok_run = must(store->list_map_runs(ok_arn, {})).items.at(0);
+    CHECK(ok_run.status == storage::MapRunStatus::kSucceeded);
+    CHECK(ok_run.failed == 1);
+    CHECK(ok_run.succeeded == 3);
+
+    auto over = must(store->describe_execution(over_arn));
+    REQUIRE(over.status == storage::ExecutionStatus::kFailed);
+    auto direct = run_in_memory(def, in2);
+    CHECK(*over.error == "States.ExceedToleratedFailureThreshold");
+    CHECK(*over.error == direct.error);
+    CHECK(*over.cause == direct.cause);
+    auto over_run = must(store->list_map_runs(over_arn, {})).items.at(0);
+    CHECK(over_run.status == storage::MapRunStatus::kFailed);
+    CHECK(over_run.failed == 2);
+    const auto types = history_types(*store, over_arn);
+    CHECK(has(types, "MapRunFailed"));
+    CHECK(has(types, "MapStateFailed"));
+  }
+}
+
+TEST_CASE("map run: without a tolerance the first failure fails the Map with the child's error") {
+  auto store = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  Calls calls;
+  register_work(engine, calls);
+  const std::string def = fan_definition("");
+  const std::string input = items_input(3, {2});
+  const std::string arn = start(*store, engine, def, "strict", input);
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kFailed);
+  auto direct = run_in_memory(def, input);
+  CHECK(*rec.error == "Item.Failed");
+  CHECK(*rec.error == direct.error);
+  CHECK(*rec.cause == direct.cause);
+}
+
+TEST_CASE("map run: MaxConcurrency bounds the children running at once") {
+  auto store = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  Calls calls;
+  register_work(engine, calls);
+  // Each item waits a minute: children overlap unless held back.
+  const std::string def = R"({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
+      "MaxConcurrency":3,"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"Nap","States":{
+        "Nap":{"Type":"Wait","Seconds":60,"End":true}}},"End":true}}})";
+  const std::string arn = start(*store, engine, def, "bounded", items_input(10));
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  std::int64_t peak = 0;
+  std::string run_arn;
+  for (int i = 0; i < 10000; ++i) {
+    (void)worker.run_once(0);
+    if (run_arn.empty()) {
+      auto runs = must(store->list_map_runs(arn, {}));
+      if (!runs.items.empty()) run_arn = runs.items[0].arn;
+    }
+    if (!run_arn.empty()) {
+      auto run = must(store->describe_map_run(run_arn));
+      peak = std::max(peak, run.running);
+      CHECK(run.running <= 3);
+    }
+    if (worker.active() == 0 && i > 0) break;
+  }
+  CHECK(peak == 3);
+  CHECK(must(store->describe_execution(arn)).status == storage::ExecutionStatus::kSucceeded);
+  CHECK(must(store->describe_map_run(run_arn)).succeeded == 10);
+}
+
+TEST_CASE("map run: a worker killed mid-run is replaced; finished children are not run again") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  const std::string def = fan_definition(R"("MaxConcurrency":1,)");
+  const std::string input = items_input(6);
+  std::string arn, run_arn;
+  Calls calls;  // across both workers
+  {
+    Engine engine(options_at(clock));
+    register_work(engine, calls);
+    arn = start(*store, engine, def, "killed", input);
+    Worker worker(engine, store, WorkerOptions{.owner = "host-a:1:a"});
+    for (int i = 0; i < 10000; ++i) {
+      (void)worker.run_once(0);
+      auto runs = must(store->list_map_runs(arn, {}));
+      if (!runs.items.empty() && runs.items[0].succeeded >= 3) {
+        run_arn = runs.items[0].arn;
+        break;
+      }
+    }
+    REQUIRE(!run_arn.empty());
+    // Killed here: no shutdown, leases left to expire.
+  }
+  auto mid = must(store->describe_map_run(run_arn));
+  CHECK(mid.status == storage::MapRunStatus::kRunning);
+  CHECK(mid.succeeded >= 3);
+  CHECK(mid.succeeded < 6);
+  clock->advance(60 * kNanosPerSecond);
+  Engine engine(options_at(clock));
+  register_work(engine, calls);
+  Worker worker(engine, store, WorkerOptions{.owner = "host-b:2:b"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+  CHECK(*rec.output == to_json(run_in_memory(def, input).output));
+  // One map run, six children, each item's work done once (a child in flight
+  // at the kill would be the only one to run twice; with MaxConcurrency 1 and
+  // the kill right after a child ended, none was).
+  CHECK(must(store->list_map_runs(arn, {})).items.size() == 1);
+  CHECK(children(*store, run_arn).size() == 6);
+  for (int i = 1; i <= 6; ++i) {
+    CAPTURE(i);
+    CHECK(calls.per_item[i] >= 1);
+    if (i <= mid.succeeded) CHECK(calls.per_item[i] == 1);
+  }
+  const auto run = must(store->describe_map_run(run_arn));
+  CHECK(run.succeeded == 6);
+  CHECK(run.launched == 6);
+}
+
+TEST_CASE("map run: StopExecution of the parent aborts the map run and its running children") {
+  auto store = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  const std::string def = R"({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"Nap","States":{
+        "Nap":{"Type":"Wait","Seconds":3600,"End":true}}},"End":true}}})";
+  const std::string arn = start(*store, engine, def, "stopped", items_input(4));
+  EngineOptions real = options_at(clock);
+  real.virtual_time = false;  // the Waits stay pending
+  Engine live(real);
+  Worker worker(live, store, WorkerOptions{.owner = "w1", .hibernate_after = 0});
+  std::string run_arn;
+  for (int i = 0; i < 200 && run_arn.empty(); ++i) {
+    (void)worker.run_once(0);
+    auto runs = must(store->list_map_runs(arn, {}));
+    if (!runs.items.empty() && runs.items[0].running == 4) run_arn = runs.items[0].arn;
+  }
+  REQUIRE(!run_arn.empty());
+  ServiceOptions so;
+  so.clock = clock;
+  Service service(store, so);
+  auto stopped = service.stop_execution({{"executionArn", arn}});
+  REQUIRE(stopped.ok());
+  for (int i = 0; i < 20; ++i) (void)worker.run_once(0);
+  CHECK(must(store->describe_execution(arn)).status == storage::ExecutionStatus::kAborted);
+  auto run = must(store->describe_map_run(run_arn));
+  CHECK(run.status == storage::MapRunStatus::kAborted);
+  CHECK(run.aborted == 4);
+  CHECK(run.running == 0);
+  for (const auto& k : children(*store, run_arn)) {
+    CHECK(k.status == storage::ExecutionStatus::kAborted);
+    CHECK(history_types(*store, k.arn).back() == "ExecutionAborted");
+  }
+}
+
+TEST_CASE("map run: a schema 5 database is migrated to 6, its executions kept") {
+  Scratch scratch;
+  const std::string path = (scratch.dir / "v5.db").string();
+  const std::string arn = "arn:aws:states:us-east-1:123456789012:execution:M:old";
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA journal_mode = WAL");
+    for (int i = 0; i < 5; ++i) db.exec(storage::internal::kMigrations[i].sql);
+    db.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
+    db.exec("PRAGMA application_id = " + std::to_string(storage::kApplicationId));
+    db.exec("PRAGMA user_version = 5");
+    db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
+               INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+    SQLite::Statement x(db,
+                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                        "input, start_date, state, version, last_event_id) "
+                        "VALUES (7, ?, 'old', 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 1, 0)");
+    x.bind(1, arn);
+    x.exec();
+  }
+  {
+    auto store = must(storage::open_sqlite(path));
+    auto rec = must(store->describe_execution(arn));
+    CHECK(rec.map_run_arn.empty());
+    CHECK(rec.item_index == -1);
+    storage::MapRunRecord run;
+    run.arn = "arn:aws:states:us-east-1:123456789012:mapRun:M/Each:1";
+    run.execution_arn = arn;
+    run.state_name = "Each";
+    run.state_machine_arn = "arn:m/Each";
+    run.definition = "{}";
+    run.total = 1;
+    auto created = must(store->create_map_run(run));
+    CHECK(created.status == storage::MapRunStatus::kRunning);
+    storage::NewExecution child;
+    child.arn = "arn:aws:states:us-east-1:123456789012:execution:M/Each:c1";
+    child.name = "c1";
+    child.state_machine_arn = "arn:m/Each";
+    child.state_machine_version = 1;
+    child.state = "st";
+    child.map_run_arn = run.arn;
+    child.item_index = 0;
+    must(store->create_execution(child));
+    auto after = must(store->describe_map_run(run.arn));
+    CHECK(after.launched == 1);
+    CHECK(after.running == 1);
+    storage::Transition t;
+    t.execution_arn = child.arn;
+    t.expected_version = 1;
+    storage::ExecutionOutcome o;
+    o.status = storage::ExecutionStatus::kSucceeded;
+    o.output = "1";
+    o.stop_date = 9;
+    t.outcome = o;
+    must(store->commit_transition(t));
+    after = must(store->describe_map_run(run.arn));
+    CHECK(after.running == 0);
+    CHECK(after.succeeded == 1);
+    auto kids = must(store->list_map_run_children(run.arn, 0, 10));
+    REQUIRE(kids.size() == 1);
+    CHECK(*kids[0].output == "1");
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == storage::kSchemaVersion);
+  CHECK(storage::kSchemaVersion == 6);
+  CHECK(db.execAndGet("SELECT count(*) FROM map_runs").getInt() == 1);
+}
+
+TEST_CASE("map run: RedriveExecution of the parent reruns only the children that did not succeed") {
+  auto store = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  // Items marked "flaky" fail their first call, then succeed.
+  std::map<long long, int> calls;
+  engine.functions().add("Flaky", [&calls](const json::value& ev, const InvocationContext&) -> json::value {
+    const long long n = ev.at("n").to_number<long long>();
+    if (++calls[n] == 1 && ev.as_object().contains("flaky")) throw TaskError("Item.Flaky", "first call");
+    return json::object{{"n", n}};
+  });
+  const std::string def = R"({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
+      "MaxConcurrency":1,"ToleratedFailureCount":0,
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"Work","States":{
+        "Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Flaky","End":true}}},
+      "End":true}}})";
+  const std::string input = R"({"items":[{"n":1},{"n":2,"flaky":true},{"n":3},{"n":4}]})";
+  const std::string arn = start(*store, engine, def, "redriven", input);
+  {
+    Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+    drain(worker);
+  }
+  auto failed = must(store->describe_execution(arn));
+  REQUIRE(failed.status == storage::ExecutionStatus::kFailed);
+  CHECK(*failed.error == "States.ExceedToleratedFailureThreshold");
+  auto run = must(store->list_map_runs(arn, {})).items.at(0);
+  CHECK(run.status == storage::MapRunStatus::kFailed);
+  CHECK(run.failed == 1);
+  CHECK(run.succeeded == 1);
+  CHECK(run.launched == 2);  // MaxConcurrency 1: the failure stopped the run before items 3 and 4
+
+  ServiceOptions so;
+  so.clock = clock;
+  Service service(store, so);
+  auto redriven = service.redrive_execution({{"executionArn", arn}});
+  REQUIRE(redriven.ok());
+  Worker worker(engine, store, WorkerOptions{.owner = "w2"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+  CHECK(*rec.output == R"([{"n":1},{"n":2},{"n":3},{"n":4}])");
+  const auto types = history_types(*store, arn);
+  CHECK(has(types, "MapRunRedriven"));
+  CHECK(must(store->list_map_runs(arn, {})).items.size() == 1);  // the same map run, redriven
+  auto after = must(store->describe_map_run(run.arn));
+  CHECK(after.status == storage::MapRunStatus::kSucceeded);
+  CHECK(after.redrive_count == 1);
+  CHECK(after.succeeded == 4);
+  CHECK(after.failed == 0);
+  CHECK(calls[1] == 1);  // succeeded the first time: not run again
+  CHECK(calls[2] == 2);  // failed, then redriven
+  CHECK(calls[3] == 1);
+  CHECK(calls[4] == 1);
+  // The failed child was redriven (its own redriveCount), not replaced.
+  auto kids = children(*store, run.arn);
+  CHECK(kids.size() == 4);
+  int redriven_children = 0;
+  for (const auto& k : kids) redriven_children += k.redrive_count == 1;
+  CHECK(redriven_children == 1);
+}
+
+TEST_CASE("map run: a child input over the payload limit fails that child; the Map fails with it") {
+  auto store = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto clock = std::make_shared<ManualClock>();
+  EngineOptions eo = options_at(clock);
+  eo.payload_limit = 64;
+  Engine engine(eo);
+  // ItemSelector makes the second item's input (ninety-odd bytes) larger than the limit.
+  const std::string def = R"J({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
+      "ItemSelector":{"v.$":"$$.Map.Item.Value","pad.$":"States.ArrayRange(1, $$.Map.Item.Value, 1)"},
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"P","States":{
+        "P":{"Type":"Pass","End":true}}},"End":true}}})J";
+  const std::string arn = start(*store, engine, def, "big", R"({"items":[1,30]})");
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kFailed);
+  CHECK(*rec.error == "States.DataLimitExceeded");
+  auto runs = must(store->list_map_runs(arn, {})).items;
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].failed == 1);
+  CHECK(runs[0].status == storage::MapRunStatus::kFailed);
+  for (const auto& k : children(*store, runs[0].arn)) {
+    const auto kt = history_types(*store, k.arn);
+    CHECK(kt.front() == "ExecutionStarted");
+    CHECK(kt.back() == (k.status == storage::ExecutionStatus::kSucceeded ? "ExecutionSucceeded" : "ExecutionFailed"));
+  }
+}
