@@ -2025,7 +2025,9 @@ struct Interp {
   Result<json::value> item_input(std::uint32_t fid, const State& s, std::uint32_t i) {
     const auto& spec = s.as<states::MapSpec>();
     Frame& f = frame(fid);
-    if (!spec.item_selector && !spec.item_selector_query) return json::value(f.items[i]);
+    // With an ItemBatcher the items are batches whose items already went
+    // through ItemSelector (batch_map_items).
+    if ((!spec.item_selector && !spec.item_selector_query) || spec.item_batcher) return json::value(f.items[i]);
     focus(fid);
     json::value ctx = context(f, s, &f.items[i], i);
     return spec.item_selector ? spec.item_selector->evaluate(Scope{f.effective, ctx, E.random.get(), &vars_})
@@ -2058,6 +2060,10 @@ struct Interp {
     if (tp) payload["toleratedFailurePercentage"] = *tp;
     if (tc) payload["toleratedFailureCount"] = *tc;
     payload["inputs"] = std::move(inputs);
+    if (spec.result_writer) {
+      payload["childRecords"] = true;  // the worker answers with each child's record
+      payload["mapInput"] = f.effective;  // what the ResultWriter's Parameters read, once the map run ends
+    }
     f.items = {};
     f.results = {};
     f.phase = FramePhase::Task;
@@ -2097,11 +2103,27 @@ struct Interp {
     f.token = 0;
     // A failed map run keeps its request (and the item count) for a redrive.
     if (!o.ok) return state_failed(fid, s, std::move(o.failure), "MapStateFailed");
-    f.effective = nullptr;
-    f.total = 0;
     emit(&f, "MapRunSucceeded");
-    emit(&f, "MapStateSucceeded");
-    return finish_with_result(fid, s, std::move(o.output));
+    // With a ResultWriter the worker answered {"results", "children"}: the
+    // children's records, which the result files show.
+    json::array results, children;
+    if (json::object* both = o.output.if_object()) {
+      if (json::value* r = both->if_contains("results"); r && r->is_array()) results = std::move(r->get_array());
+      if (json::value* c = both->if_contains("children"); c && c->is_array()) children = std::move(c->get_array());
+    } else if (o.output.is_array()) {
+      results = std::move(o.output.get_array());
+    }
+    if (json::object* payload = f.effective.if_object(); payload && payload->contains("mapInput")) {
+      json::value input = std::move((*payload)["mapInput"]);
+      f.effective = std::move(input);
+    }
+    auto written = write_map_results(fid, s, std::move(results), children.empty() ? nullptr : &children);
+    Frame& g = frame(fid);
+    g.effective = nullptr;
+    g.total = 0;
+    if (!written) return state_failed(fid, s, std::move(written.failure()), "MapStateFailed");
+    emit(&g, "MapStateSucceeded");
+    return finish_with_result(fid, s, std::move(*written));
   }
 
   // Starts iterations while MaxConcurrency allows. Returns false (the Map
@@ -2247,7 +2269,11 @@ struct Interp {
   // without a ResultWriter; shaped by WriterConfig; or written to files, the
   // result then being {"MapRunArn", "ResultWriterDetails"}. Frames do not
   // record which tolerated iteration failed, so every one counts as SUCCEEDED here.
-  Result<json::value> write_map_results(std::uint32_t fid, const State& s, json::array results) {
+  // `children`: the records of the map run's child executions, by item (the
+  // worker's, see Worker::drive_map_run); null when the iterations ran in
+  // this execution, whose records are derived here.
+  Result<json::value> write_map_results(std::uint32_t fid, const State& s, json::array results,
+                                        const json::array* children = nullptr) {
     const auto& spec = s.as<states::MapSpec>();
     if (!spec.result_writer || !distributed(s)) return json::value(std::move(results));
     const auto& writer = *spec.result_writer;
@@ -2257,6 +2283,29 @@ struct Interp {
     const std::int64_t now_ns = now();
     auto outcome_of = [&](std::size_t i) {
       mapio::ChildOutcome o;
+      if (children && i < children->size() && (*children)[i].is_object()) {
+        const json::object& c = (*children)[i].get_object();
+        auto text = [&](const char* k) {
+          const json::value* v = c.if_contains(k);
+          return v && v->is_string() ? std::string(v->get_string()) : std::string();
+        };
+        auto integer = [&](const char* k) {
+          const json::value* v = c.if_contains(k);
+          return v && v->is_int64() ? v->get_int64() : std::int64_t{0};
+        };
+        o.execution_arn = text("arn");
+        o.name = text("name");
+        o.state_machine_arn = text("stateMachineArn");
+        o.status = text("status");
+        if (const json::value* v = c.if_contains("input")) o.input = *v;
+        if (const json::value* v = c.if_contains("output")) o.output = *v;
+        if (c.contains("error")) o.error = text("error");
+        if (c.contains("cause")) o.cause = text("cause");
+        o.start_ns = integer("start");
+        o.stop_ns = integer("stop");
+        o.redrive_count = static_cast<int>(integer("redriveCount"));
+        return o;
+      }
       SeededRandom r(fnv1a(run_arn) ^ static_cast<std::uint64_t>(i));
       o.name = uuid4(r);
       o.execution_arn = "arn:aws:states:" + E.opts.region + ":" + E.opts.account + ":execution:" +

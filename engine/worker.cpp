@@ -61,6 +61,9 @@ struct Worker::MapDrive {
   std::string child_machine_name;  // MACHINE/LABEL
   std::string child_arn_prefix;    // arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:
   std::int64_t redrive = 0;        // the parent's redrive count when this is a redrive of the map run
+  // The Map has a ResultWriter: its outcome also carries each child's record
+  // (ARN, status, dates...), which the result files show.
+  bool child_records = false;
   // The children's inputs read from the parent's stored state, when its live
   // state was not reported (a resumed parent that has not stepped yet).
   std::optional<json::array> stored_inputs;
@@ -947,6 +950,27 @@ bool over_tolerance(std::int64_t failures, std::int64_t total, const std::option
   return over_count && over_pct;
 }
 
+// A child as the interpreter's write_map_results reads it (mapio::ChildOutcome's fields).
+json::value child_record(const storage::ExecutionRecord& c) {
+  json::object o;
+  o["arn"] = c.arn;
+  o["name"] = c.name;
+  o["stateMachineArn"] = c.state_machine_arn;
+  o["status"] = std::string(storage::to_string(c.status));
+  auto input = parse_json(c.input);
+  o["input"] = input ? std::move(*input) : json::value();
+  if (c.status == storage::ExecutionStatus::kSucceeded && c.output) {
+    auto v = parse_json(*c.output);
+    o["output"] = v ? std::move(*v) : json::value();
+  }
+  if (c.error) o["error"] = *c.error;
+  if (c.cause) o["cause"] = *c.cause;
+  o["start"] = c.start_date;
+  o["stop"] = c.stop_date.value_or(0);
+  o["redriveCount"] = c.redrive_count;
+  return o;
+}
+
 json::value error_output(const storage::ExecutionRecord& r) {
   json::object err;
   err["Error"] = r.error ? json::value(*r.error) : json::value();
@@ -998,6 +1022,7 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
     d->tolerated_count = v->to_number<std::int64_t>();
   const std::string label = text("label");
   if (const json::value* v = p->if_contains("redrive"); v && v->is_int64()) d->redrive = v->get_int64();
+  if (const json::value* v = p->if_contains("childRecords"); v && v->is_bool()) d->child_records = v->get_bool();
   d->done = std::move(done);
 
   // The map run's identity and definition, from the parent's stored machine.
@@ -1296,6 +1321,7 @@ bool Worker::drive(MapDrive& d) {
   if (ended < run->total) return true;  // children still running
   // Every child has ended within the tolerance: the Map's result, by item.
   json::array results;
+  json::array records;  // with child_records: what ResultWriter writes of each child
   results.reserve(static_cast<std::size_t>(run->total));
   for (std::int64_t from = 0;;) {
     auto page = store_->list_map_run_children(d.arn, from, kChildPage);
@@ -1308,6 +1334,7 @@ bool Worker::drive(MapDrive& d) {
       } else {
         results.push_back(error_output(c));
       }
+      if (d.child_records) records.push_back(child_record(c));
       from = c.item_index + 1;
     }
   }
@@ -1316,6 +1343,10 @@ bool Worker::drive(MapDrive& d) {
     u.status = storage::MapRunStatus::kSucceeded;
     u.stop_date = now;
     (void)store_->update_map_run(d.arn, u);
+  }
+  if (d.child_records) {
+    d.done(TaskOutcome::success(json::object{{"results", std::move(results)}, {"children", std::move(records)}}));
+    return false;
   }
   d.done(TaskOutcome::success(std::move(results)));
   return false;

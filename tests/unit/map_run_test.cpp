@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <map>
 #include <random>
 
@@ -627,4 +629,66 @@ TEST_CASE("map run: a child input over the payload limit fails that child; the M
     CHECK(kt.front() == "ExecutionStarted");
     CHECK(kt.back() == (k.status == storage::ExecutionStatus::kSucceeded ? "ExecutionSucceeded" : "ExecutionFailed"));
   }
+}
+
+TEST_CASE("map run: under a worker, ResultWriter writes the records of the children that really ran") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  EngineOptions eo = options_at(clock);
+  eo.data_dir = (scratch.dir / "data").string();
+  Engine engine(eo);
+  Calls calls;
+  register_work(engine, calls);
+  // One failing item is tolerated; the results go to files under out/runs/.
+  const std::string def = fan_definition(
+      R"("ToleratedFailureCount":1,"ResultWriter":{"Resource":"arn:aws:states:::s3:putObject",
+         "Parameters":{"Bucket":"out","Prefix.$":"$.prefix"}},)");
+  std::string input = items_input(4, {3});
+  input.insert(input.size() - 1, R"(,"prefix":"runs")");
+  const std::string arn = start(*store, engine, def, "written", input);
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  drain(worker);
+
+  auto parent = must(store->describe_execution(arn));
+  REQUIRE(parent.status == storage::ExecutionStatus::kSucceeded);
+  auto out = parse_json(*parent.output);
+  REQUIRE(out);
+  auto runs = must(store->list_map_runs(arn, {}));
+  REQUIRE(runs.items.size() == 1);
+  const std::string run_arn = runs.items[0].arn;
+  CHECK(out->at("MapRunArn") == json::value(run_arn));
+  const std::string manifest_key = std::string(out->at("ResultWriterDetails").at("Key").as_string());
+  CHECK(out->at("ResultWriterDetails").at("Bucket") == "out");
+  CHECK(manifest_key.rfind("runs/", 0) == 0);
+
+  // The SUCCEEDED file names the children that really ran, as the store has them.
+  auto kids = children(*store, run_arn);
+  REQUIRE(kids.size() == 4);
+  std::set<std::string> kid_arns;
+  for (const auto& k : kids) kid_arns.insert(k.arn);
+  const auto dir = (std::filesystem::path(eo.data_dir) / "out" / manifest_key).parent_path();
+  std::size_t succeeded = 0, failed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string file = entry.path().filename().string();
+    if (file == "manifest.json") continue;
+    std::ifstream in(entry.path());
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto records = parse_json(text);
+    REQUIRE(records);
+    REQUIRE(records->is_array());
+    for (const auto& r : records->as_array()) {
+      CHECK(kid_arns.count(std::string(r.at("ExecutionArn").as_string())) == 1);
+      if (file.rfind("SUCCEEDED_", 0) == 0) {
+        ++succeeded;
+        CHECK(r.at("Status") == "SUCCEEDED");
+      } else if (file.rfind("FAILED_", 0) == 0) {
+        ++failed;
+        CHECK(r.at("Status") == "FAILED");
+        CHECK(r.at("Error") == "Item.Failed");
+      }
+    }
+  }
+  CHECK(succeeded == 3);
+  CHECK(failed == 1);
 }
