@@ -13,7 +13,7 @@ struct Migration {
   const char* sql;  // statements separated by ';'
 };
 
-inline constexpr std::array<Migration, 5> kMigrations{{
+inline constexpr std::array<Migration, 6> kMigrations{{
     {1, R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -182,6 +182,19 @@ CREATE TABLE activities (
   name          TEXT NOT NULL UNIQUE,
   creation_date INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql"},
+    // Events written encoded (Transition::encoded_events) keep their details
+    // in the chunk as the JSON object itself, not as a JSON string of its
+    // text: written once, never escaped a second time. A binary that reads
+    // only strings must not open such a database, hence the version. Older
+    // chunks stay as they are. The events view gives the details text
+    // either way (json_extract of a string is its text, of an object its JSON).
+    {6, R"sql(
+DROP VIEW events;
+CREATE VIEW events (execution_seq, id, previous_id, timestamp, type, details) AS
+  SELECT h.execution_seq, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
+         json_extract(e.value, '$[2]'), json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]')
+  FROM history h, json_each(h.events) e;
 )sql"},
 }};
 
