@@ -657,13 +657,13 @@ void bench_reads(const fs::path& dir, const std::string& db_option, long long co
   };
   const std::vector<Listing> listings = {
       {"no filter", {}},
-      {"machine (50%)", {machine_arn(0), std::nullopt}},
-      {"machine (1%)", {machine_arn(4), std::nullopt}},
-      {"status SUCCEEDED", {"", ExecutionStatus::kSucceeded}},
-      {"status ABORTED", {"", ExecutionStatus::kAborted}},
-      {"machine (9%) + FAILED", {machine_arn(3), ExecutionStatus::kFailed}},
-      {"machine (1%) + ABORTED", {machine_arn(4), ExecutionStatus::kAborted}},
-      {"machine (50%) + RUNNING", {machine_arn(0), ExecutionStatus::kRunning}},
+      {"machine (50%)", {machine_arn(0), "", std::nullopt}},
+      {"machine (1%)", {machine_arn(4), "", std::nullopt}},
+      {"status SUCCEEDED", {"", "", ExecutionStatus::kSucceeded}},
+      {"status ABORTED", {"", "", ExecutionStatus::kAborted}},
+      {"machine (9%) + FAILED", {machine_arn(3), "", ExecutionStatus::kFailed}},
+      {"machine (1%) + ABORTED", {machine_arn(4), "", ExecutionStatus::kAborted}},
+      {"machine (50%) + RUNNING", {machine_arn(0), "", ExecutionStatus::kRunning}},
   };
   constexpr int kDeepPages = 5;
   for (const Listing& l : listings) {

@@ -163,11 +163,17 @@ void Engine::Impl::checkpoint(Execution& ex, std::uint32_t current) {
   if (!ex.hooked) return;
   ++ex.checkpoints;
   const auto& frames = ex.st.frames;
-  RunQueue q;
+  // The memory of the previous checkpoint, taken out (a hook that runs the
+  // engine again gets its own) and given back at the end.
+  RunQueue q = std::move(checkpoint_queue);
+  q.ready.clear();
+  q.ready_first = 0;
+  q.pending.clear();
   // Ready frames in the order the loop advances them: the frame being
   // advanced (it continues at once), then the queue. A frame may be queued
   // twice; a queued frame may have stopped being ready since.
-  std::vector<bool> seen(frames.size(), false);
+  std::vector<bool> seen = std::move(checkpoint_seen);
+  seen.assign(frames.size(), false);
   auto add = [&](std::uint32_t id) {
     if (id >= frames.size() || seen[id] || !frames[id].in_use || frames[id].phase != FramePhase::Ready) return;
     seen[id] = true;
@@ -205,6 +211,8 @@ void Engine::Impl::checkpoint(Execution& ex, std::uint32_t current) {
     }
   }
   ex.options.on_transition(Checkpoint{ex.st, q});
+  checkpoint_queue = std::move(q);
+  checkpoint_seen = std::move(seen);
 }
 
 void Engine::Impl::schedule(Execution& ex, std::uint32_t fid) {

@@ -96,6 +96,9 @@ struct RunOptions {
   bool record_history = false;
   // Receives each event as it happens (e.g. --trace).
   EventSink on_event;
+  // Also receives each event as it happens, as text (see EventWriter); not
+  // owned: it must outlive the execution's run in the engine.
+  EventWriter* event_writer = nullptr;
   // Receives the execution's state after each transition (see TransitionSink).
   // Unset: no snapshot is taken and the run costs nothing extra.
   TransitionSink on_transition;

@@ -190,6 +190,10 @@ class Engine::Impl {
   bool in_loop = false;  // inside run_until (executions may be in use on the stack)
   std::deque<Wakeup> local_inbox;
   bool in_wakeup = false;  // processing a delivery (checkpoint() orders the queue by it)
+  // checkpoint()'s working memory, kept from one transition to the next so
+  // that a recorded run does not allocate and free it per transition.
+  RunQueue checkpoint_queue;
+  std::vector<bool> checkpoint_seen;
   std::size_t in_flight = 0;  // tasks invoked and not yet completed
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers;
   std::uint64_t timer_seq = 0;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "engine/clock.h"
 #include "states/json.h"
@@ -38,5 +39,19 @@ std::string format_event_time(Nanos t);
 // sink's own). Called on the engine's thread. A callable taking
 // `const HistoryEvent&` fits too.
 using EventSink = std::function<void(HistoryEvent&&)>;
+
+// Receives events as text, with no HistoryEvent built: for a store that
+// keeps them as text (the worker writes them straight into
+// storage::EncodedEvents). For each event, begin_event is called, the
+// event's details (the JSON text of an object, "{}" when it has none) are
+// appended to the string it returns, then end_event is called. Called on the
+// engine's thread.
+class EventWriter {
+ public:
+  virtual ~EventWriter() = default;
+  virtual std::string& begin_event(std::int64_t id, std::int64_t previous_event_id, Nanos timestamp,
+                                   std::string_view type) = 0;
+  virtual void end_event() = 0;
+};
 
 }  // namespace stepwise

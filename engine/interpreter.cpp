@@ -213,7 +213,9 @@ struct Interp {
   Frame& frame(std::uint32_t id) { return ex.st.frames[id]; }
   const State& state_of(const Frame& f) const { return def().machine(f.machine).states[f.state]; }
   Nanos now() const { return E.clock->now(); }
-  bool recording() const { return ex.options.record_history || static_cast<bool>(ex.options.on_event); }
+  bool recording() const {
+    return ex.options.record_history || static_cast<bool>(ex.options.on_event) || ex.options.event_writer != nullptr;
+  }
 
   // ---- History ----------------------------------------------------------
 
@@ -225,29 +227,48 @@ struct Interp {
     if (f && f->quiet) return 0;
     std::int64_t id = ex.st.next_event_id++;
     if (recording()) {
-      HistoryEvent e;
-      e.id = id;
-      e.previous_event_id = f ? f->last_event : id - 1;
-      e.timestamp = now();
-      e.type = type;
-      if constexpr (std::is_invocable_v<Details, json::object&>) {
-        json::object d;
-        details(d);
-        if (!d.empty()) e.details = to_json(d);
-      } else {
+      const std::int64_t previous = f ? f->last_event : id - 1;
+      const Nanos timestamp = now();
+      // Straight into the writer's text (the worker's buffer of encoded
+      // events): no HistoryEvent, no copy of the details.
+      if (ex.options.event_writer != nullptr) {
+        write_details(ex.options.event_writer->begin_event(id, previous, timestamp, type), details);
+        ex.options.event_writer->end_event();
+      }
+      if (ex.options.record_history || ex.options.on_event) {
+        HistoryEvent e;
+        e.id = id;
+        e.previous_event_id = previous;
+        e.timestamp = timestamp;
+        e.type = type;
         e.details.clear();
         e.details.reserve(256);  // most details fit: one allocation, not several as it grows
-        details(e.details);
-      }
-      if (ex.options.record_history) {
-        if (ex.options.on_event) ex.options.on_event(HistoryEvent(e));
-        ex.history.push_back(std::move(e));
-      } else if (ex.options.on_event) {
-        ex.options.on_event(std::move(e));
+        write_details(e.details, details);
+        if (ex.options.record_history) {
+          if (ex.options.on_event) ex.options.on_event(HistoryEvent(e));
+          ex.history.push_back(std::move(e));
+        } else {
+          ex.options.on_event(std::move(e));
+        }
       }
     }
     if (f) f->last_event = id;
     return id;
+  }
+  // Appends the details text to `out` ("{}" for an empty object).
+  template <class Details>
+  static void write_details(std::string& out, Details& details) {
+    if constexpr (std::is_invocable_v<Details, json::object&>) {
+      json::object d;
+      details(d);
+      if (d.empty()) {
+        out += "{}";
+      } else {
+        append_json(out, d);
+      }
+    } else {
+      details(out);
+    }
   }
   std::int64_t emit(Frame* f, const char* type) {
     return emit(f, type, [](json::object&) {});

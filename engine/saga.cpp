@@ -43,7 +43,7 @@ struct Saga {
   // Appends an event that belongs to no state (previousEventId: the last event).
   void emit(const char* type, const char* member, json::object details) {
     const std::int64_t id = ex.st.next_event_id++;
-    if (!ex.options.record_history && !ex.options.on_event) return;
+    if (!ex.options.record_history && !ex.options.on_event && ex.options.event_writer == nullptr) return;
     HistoryEvent e;
     e.id = id;
     e.previous_event_id = id - 1;
@@ -52,6 +52,11 @@ struct Saga {
     json::object d;
     d[member] = std::move(details);
     e.details = to_json(d);
+    if (ex.options.event_writer != nullptr) {
+      ex.options.event_writer->begin_event(e.id, e.previous_event_id, e.timestamp, e.type) += e.details;
+      ex.options.event_writer->end_event();
+    }
+    if (!ex.options.record_history && !ex.options.on_event) return;
     if (ex.options.record_history) {
       if (ex.options.on_event) ex.options.on_event(HistoryEvent(e));
       ex.history.push_back(std::move(e));

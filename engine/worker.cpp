@@ -1,6 +1,7 @@
 #include "engine/worker.h"
 
 #include <signal.h>
+#include <time.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -24,15 +25,29 @@ namespace stepwise {
 using storage::Code;
 using storage::Status;
 
-// What the worker knows of one execution it runs.
-struct Worker::Tracked {
+// What the worker knows of one execution it runs. It is also where the
+// engine writes the execution's events (EventWriter): straight into the
+// text the store writes, with no record per event.
+struct Worker::Tracked final : EventWriter {
+  explicit Tracked(std::size_t& buffered) : buffered_events(buffered) {}
+
+  std::string& begin_event(std::int64_t id, std::int64_t previous_event_id, Nanos timestamp,
+                           std::string_view type) override {
+    return events.begin(id, previous_event_id, timestamp, type);
+  }
+  void end_event() override {
+    events.end();
+    ++buffered_events;
+  }
+
   std::string arn;
   std::int64_t version = 0;  // the stored version: the next commit's expected_version
   DoneCallback on_done;
 
   // Buffered since the last commit.
   bool dirty = false;
-  std::vector<storage::EventRecord> events;
+  storage::EncodedEvents events;
+  std::size_t& buffered_events;  // the worker's count of events not yet in a batch
   const ExecutionState* live = nullptr;  // the engine's state, valid while it runs
   RunQueue queue;
   std::optional<std::string> final_state;  // the terminal snapshot, taken at once
@@ -71,6 +86,12 @@ struct Worker::MapDrive {
 };
 
 namespace {
+
+std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -197,6 +218,8 @@ class Worker::Committer {
     result_.reset();
     return out;
   }
+  // The committer thread's CPU time, as of its last commit.
+  std::int64_t cpu_ns() const { return cpu_ns_.load(std::memory_order_relaxed); }
 
  private:
   void loop() {
@@ -207,6 +230,7 @@ class Worker::Committer {
       const auto* job = job_;
       lock.unlock();
       auto r = store_.commit_transitions(*job);
+      cpu_ns_.store(thread_cpu_ns(), std::memory_order_relaxed);
       lock.lock();
       job_ = nullptr;
       result_.emplace(std::move(r));
@@ -220,6 +244,7 @@ class Worker::Committer {
   const std::vector<storage::Transition>* job_ = nullptr;
   std::optional<storage::StatusOr<std::vector<std::int64_t>>> result_;
   bool stopping_ = false;
+  std::atomic<std::int64_t> cpu_ns_{0};
   std::thread thread_;  // last: starts once the rest is ready
 };
 
@@ -335,16 +360,13 @@ Status Worker::run_claimed(const storage::ExecutionRecord& record, DoneCallback 
   }
   opts.invoker = std::make_shared<TaskBridge>(opts.invoker ? opts.invoker : engine_.invoker(), *this);
 
-  auto owned = std::make_unique<Tracked>();
+  auto owned = std::make_unique<Tracked>(buffered_events_);
   Tracked* t = owned.get();
   t->arn = arn;
   t->version = record.version;
   t->on_done = std::move(on_done);
-  opts.on_event = [this, t](HistoryEvent&& e) {
-    if (options_.on_event) options_.on_event(HistoryEvent(e));
-    t->events.push_back(to_event_record(std::move(e)));
-    ++buffered_events_;
-  };
+  opts.event_writer = t;
+  if (options_.on_event) opts.on_event = options_.on_event;
   opts.on_transition = [this, t](const Checkpoint& c) { note_transition(*t, c); };
   auto resumed = engine_.resume(*def, *snapshot, std::move(opts), [this, t](ExecutionResult r) {
     t->result = std::move(r);
@@ -547,9 +569,30 @@ storage::Transition Worker::transition_of(Tracked& t) {
       }
     }
   }
-  tr.events = std::move(t.events);
-  t.events.clear();
+  // The text moves into the batch; the next events go into memory a
+  // committed batch gave back, if any.
+  tr.encoded_events = std::move(t.events);
+  t.events = take_spare_events();
   return tr;
+}
+
+storage::EncodedEvents Worker::take_spare_events() {
+  if (spare_events_.empty()) return {};
+  storage::EncodedEvents spare = std::move(spare_events_.back());
+  spare_events_.pop_back();
+  return spare;
+}
+
+void Worker::recycle_events(std::vector<storage::Transition>& transitions) {
+  // A few buffers are enough for a steady stream of batches: their memory,
+  // already grown to a batch's size, is reused rather than allocated, faulted
+  // in and freed again for every batch.
+  constexpr std::size_t kSpares = 64;
+  for (storage::Transition& tr : transitions) {
+    if (spare_events_.size() >= kSpares) return;
+    tr.encoded_events.clear();
+    spare_events_.push_back(std::move(tr.encoded_events));
+  }
 }
 
 void Worker::committed(Tracked& t, const storage::Transition& tr, std::int64_t version,
@@ -558,7 +601,7 @@ void Worker::committed(Tracked& t, const storage::Transition& tr, std::int64_t v
   if (!tr.timers_to_set.empty()) t.wake_stored = tr.timers_to_set.front().due;
   if (!tr.timers_to_clear.empty()) t.wake_stored = 0;
   ++stats_.transitions;
-  stats_.events += static_cast<std::int64_t>(tr.events.size());
+  stats_.events += static_cast<std::int64_t>(tr.events.size() + tr.encoded_events.size());
   if (tr.outcome) {  // not t.final_state: the end may have come after this batch was built
     ended.push_back(&t);
   } else if (tr.park_until) {
@@ -574,6 +617,7 @@ Status Worker::flush() {
   executions.swap(dirty_);
   buffered_events_ = 0;
   in_batch_.executions = std::move(executions);
+  recycle_events(in_batch_.transitions);
   in_batch_.transitions.clear();
   in_batch_.transitions.reserve(in_batch_.executions.size());
   for (Tracked* t : in_batch_.executions) {
@@ -595,6 +639,7 @@ Status Worker::collect() {
   const std::int64_t t0 = steady_ns();
   auto all = committer_->wait();
   stats_.commit_wait_ns += steady_ns() - t0;
+  stats_.committer_cpu_ns = committer_->cpu_ns();
   in_flight_ = false;
   return take_outcome(in_batch_, std::move(all));
 }

@@ -114,6 +114,7 @@ struct WorkerStats {
   std::int64_t store_errors = 0;
   std::int64_t hibernated = 0;   // times an execution was parked until its timer
   std::int64_t commit_wait_ns = 0;  // real time the worker's thread waited for commits
+  std::int64_t committer_cpu_ns = 0;  // CPU time of the committer thread so far (commit_in_background)
 };
 
 class Worker {
@@ -211,6 +212,10 @@ class Worker {
   storage::Status collect();
   storage::Status take_outcome(Batch& batch, storage::StatusOr<std::vector<std::int64_t>> all);
   storage::Transition transition_of(Tracked& t);  // takes t's buffered events
+  // An empty buffer of events, with the memory of a committed batch's if one is spare.
+  storage::EncodedEvents take_spare_events();
+  // Keeps (some of) the committed transitions' event buffers for reuse.
+  void recycle_events(std::vector<storage::Transition>& transitions);
   void committed(Tracked& t, const storage::Transition& tr, std::int64_t version, std::vector<Tracked*>& ended);
   void note_transition(Tracked& t, const Checkpoint& c);
   void maybe_flush_in_hook();
@@ -234,6 +239,7 @@ class Worker {
   std::unordered_map<std::string, std::unique_ptr<Tracked>> tracked_;
   std::vector<std::unique_ptr<Tracked>> retired_;  // freed between rounds (hooks may still hold them)
   std::vector<Tracked*> dirty_;
+  std::vector<storage::EncodedEvents> spare_events_;  // see recycle_events
   std::size_t buffered_events_ = 0;
   std::int64_t first_dirty_ns_ = 0;  // steady time of the oldest unflushed transition
   std::unordered_map<std::string, DoneCallback> adopted_;  // to adopt again after a pause

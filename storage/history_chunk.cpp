@@ -111,6 +111,14 @@ void ChunkWriter::add(const EventRecord& e) {
   ++events_;
 }
 
+void ChunkWriter::add_encoded(std::string_view element) {
+  char* p = reserve(element.size() + 1);
+  if (events_ > 0) *p++ = ',';
+  std::memcpy(p, element.data(), element.size());
+  size_ += element.size() + (events_ > 0 ? 1 : 0);
+  ++events_;
+}
+
 std::string_view ChunkWriter::finish() {
   char* p = reserve(2);
   p[0] = ']';
@@ -146,7 +154,8 @@ class ChunkReader {
     do {
       EventRecord e{0, 0, 0, {}, {}};
       if (!take('[') || !integer(e.id) || !take(',') || !integer(e.previous_id) || !take(',') ||
-          !integer(e.timestamp) || !take(',') || !string(e.type) || !take(',') || !string(e.details) || !take(']')) {
+          !integer(e.timestamp) || !take(',') || !string(e.type) || !take(',') || !details(e.details) ||
+          !take(']')) {
         return false;
       }
       out.push_back(std::move(e));
@@ -290,6 +299,42 @@ class ChunkReader {
     p_ = close + 1;
     out.resize(static_cast<std::size_t>(w - out.data()));
     return true;
+  }
+
+  // The details: a JSON string holding their text, or the object itself,
+  // taken as it is written.
+  bool details(std::string& out) {
+    skip_space();
+    if (p_ < end_ && *p_ == '{') return object_text(out);
+    return string(out);
+  }
+
+  // The text of the JSON object at p_, from its '{' to its matching '}'.
+  // Only brackets and strings are followed: the store wrote it from a JSON
+  // object (EncodedEvents), so the rest needs no checking here.
+  bool object_text(std::string& out) {
+    const char* const start = p_;
+    int depth = 0;
+    while (p_ < end_) {
+      const char c = *p_++;
+      if (c == '"') {
+        while (p_ < end_ && *p_ != '"') {
+          if (*p_ == '\\' && end_ - p_ < 2) return false;
+          p_ += *p_ == '\\' ? 2 : 1;
+        }
+        if (p_ >= end_) return false;
+        ++p_;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (--depth == 0) {
+          if (c != '}') return false;
+          out.assign(start, p_);
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   const char* p_;

@@ -1,8 +1,11 @@
 // How the SQLite backend keeps history: in chunks. One row of the `history`
 // table holds consecutive events of one execution, those one commit appended,
-// as a JSON array of [id, previous_id, timestamp, type, details] arrays
-// (type and details as JSON strings, so the details text comes back byte for
-// byte). A row per event would cost a B-tree insert per event; a chunk shares
+// as a JSON array of [id, previous_id, timestamp, type, details] arrays.
+// type is a JSON string; details is either a JSON string holding the details
+// text (events given as EventRecord, whose details may be any text) or, since
+// schema version 6, the details object itself (events given encoded,
+// EncodedEvents: written once, never escaped again). Either way the details
+// text comes back byte for byte. A row per event would cost a B-tree insert per event; a chunk shares
 // one among up to kMaxChunkEvents events. The `events` view unpacks the
 // chunks for plain SQL (docs/history-format.md). Not part of the storage API.
 #pragma once
@@ -29,8 +32,12 @@ class ChunkWriter {
  public:
   // Starts an empty chunk.
   void begin();
-  // Appends one event: [id,previous_id,timestamp,"type","details"].
+  // Appends one event: [id,previous_id,timestamp,"type","details"] (the
+  // details text as a JSON string: it may be any text).
   void add(const EventRecord& e);
+  // Appends one event already encoded: EncodedEvents::element(), whose
+  // details are the JSON object itself.
+  void add_encoded(std::string_view element);
   // Closes the chunk; the text stays valid until the next begin(). A NUL
   // follows it (the text itself holds none: escaping turns NUL into \u0000).
   std::string_view finish();

@@ -41,6 +41,12 @@ std::optional<std::int64_t> decode_event_cursor(std::string_view token);
 
 // The checks of a Transition that need no stored data.
 Status validate_transition_shape(const Transition& t);
+// The ids of a transition's first and last events (events, then
+// encoded_events); none when it appends none.
+std::optional<std::int64_t> first_event_id(const Transition& t);
+std::optional<std::int64_t> last_event_id(const Transition& t);
+// How many events a transition appends.
+std::size_t event_count(const Transition& t);
 // The checks of a Transition against the execution's stored fields.
 Status check_transition_against(const Transition& t, ExecutionStatus status, std::int64_t version,
                                 std::int64_t last_event_id, const std::string& lease_owner);

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "storage/history_chunk.h"
 #include "storage/internal.h"
 #include "storage/store.h"
 
@@ -407,9 +408,16 @@ Status MemoryStore::check_transition(const Transition& t, Pending& pending) {
     return s;
   }
   if (Status s = check_tokens(t, *x, pending); !s.ok()) return s;
+  if (!t.encoded_events.empty()) {
+    // Kept as records here: the events must decode, as SQLite would read them back.
+    std::vector<EventRecord> decoded;
+    if (!internal::decode_chunk("[" + t.encoded_events.text() + "]", decoded)) {
+      return {Code::kInvalidArgument, "the encoded events of execution '" + t.execution_arn + "' are malformed"};
+    }
+  }
   // What the next transitions of the batch will see.
   head.version += 1;
-  if (!t.events.empty()) head.last_event_id = t.events.back().id;
+  if (const auto last = internal::last_event_id(t)) head.last_event_id = *last;
   if (t.redrive_date) head.status = ExecutionStatus::kRunning;
   if (t.outcome || t.park_until) head.lease_owner.clear();
   if (t.outcome) head.status = t.outcome->status;
@@ -432,7 +440,8 @@ std::int64_t MemoryStore::apply_transition(const Transition& t) {
   }
   if (t.state) r.state = *t.state;
   x->events.insert(x->events.end(), t.events.begin(), t.events.end());
-  if (!t.events.empty()) r.last_event_id = t.events.back().id;
+  if (!t.encoded_events.empty()) (void)internal::decode_chunk("[" + t.encoded_events.text() + "]", x->events);
+  if (const auto last = internal::last_event_id(t)) r.last_event_id = *last;
   for (const std::string& key : t.timers_to_clear) clear_timer(*x, key);
   for (const TimerRecord& timer : t.timers_to_set) set_timer(*x, timer.key, timer.due);
   for (const TaskTokenRecord& token : t.tokens_to_add) {

@@ -74,6 +74,54 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 
 }  // namespace
 
+std::string& EncodedEvents::begin(std::int64_t id, std::int64_t previous_id, UnixNanos timestamp,
+                                 std::string_view type) {
+  // The most three int64s take in decimal, with the punctuation around them.
+  constexpr std::size_t kHead = 3 * 20 + 8;
+  const std::size_t at = text_.size();
+  text_.resize(at + kHead);
+  char* const start = text_.data() + at;
+  char* p = start;
+  if (!entries_.empty()) *p++ = ',';
+  *p++ = '[';
+  p = std::to_chars(p, p + 20, id).ptr;
+  *p++ = ',';
+  p = std::to_chars(p, p + 20, previous_id).ptr;
+  *p++ = ',';
+  p = std::to_chars(p, p + 20, timestamp).ptr;
+  *p++ = ',';
+  *p++ = '"';
+  text_.resize(at + static_cast<std::size_t>(p - start));
+  // Event types are plain names, appended as they are; anything else is
+  // escaped all the same.
+  const bool plain = std::all_of(type.begin(), type.end(), [](char c) {
+    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+  });
+  if (plain) {
+    text_ += type;
+  } else {
+    for (const char c : type) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        const auto u = static_cast<unsigned char>(c);
+        text_ += "\\u00";
+        text_ += kHex[u >> 4];
+        text_ += kHex[u & 0xf];
+      } else {
+        text_ += c;
+      }
+    }
+  }
+  text_ += "\",";
+  entries_.push_back(Entry{id, 0});
+  return text_;
+}
+
+void EncodedEvents::end() {
+  text_ += ']';
+  entries_.back().end = text_.size();
+}
+
 std::string_view to_string(MachineType type) {
   return name_of(kMachineTypes, type);
 }
@@ -188,13 +236,40 @@ Status validate_transition_shape(const Transition& t) {
   if (t.outcome && t.park_until) {
     return {Code::kInvalidArgument, "a transition cannot both park and end an execution"};
   }
-  for (std::size_t i = 1; i < t.events.size(); ++i) {
-    if (t.events[i].id <= t.events[i - 1].id) {
-      return {Code::kInvalidArgument, "event ids must increase: " + std::to_string(t.events[i].id) +
-                                          " follows " + std::to_string(t.events[i - 1].id)};
+  std::int64_t previous = 0;
+  bool any = false;
+  auto next_id = [&](std::int64_t id) -> Status {
+    if (any && id <= previous) {
+      return {Code::kInvalidArgument,
+              "event ids must increase: " + std::to_string(id) + " follows " + std::to_string(previous)};
     }
+    any = true;
+    previous = id;
+    return {};
+  };
+  for (const EventRecord& e : t.events) {
+    if (Status s = next_id(e.id); !s.ok()) return s;
+  }
+  for (std::size_t i = 0; i < t.encoded_events.size(); ++i) {
+    if (Status s = next_id(t.encoded_events.id(i)); !s.ok()) return s;
   }
   return {};
+}
+
+std::optional<std::int64_t> first_event_id(const Transition& t) {
+  if (!t.events.empty()) return t.events.front().id;
+  if (!t.encoded_events.empty()) return t.encoded_events.id(0);
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> last_event_id(const Transition& t) {
+  if (!t.encoded_events.empty()) return t.encoded_events.id(t.encoded_events.size() - 1);
+  if (!t.events.empty()) return t.events.back().id;
+  return std::nullopt;
+}
+
+std::size_t event_count(const Transition& t) {
+  return t.events.size() + t.encoded_events.size();
 }
 
 Status check_transition_against(const Transition& t, ExecutionStatus status, std::int64_t version,
@@ -216,8 +291,8 @@ Status check_transition_against(const Transition& t, ExecutionStatus status, std
     return {Code::kConflict, "execution '" + t.execution_arn + "' is " +
                                  std::string(to_string(status)) + ", not RUNNING"};
   }
-  if (!t.events.empty() && t.events.front().id <= last_event_id) {
-    return {Code::kInvalidArgument, "event id " + std::to_string(t.events.front().id) +
+  if (const auto first = first_event_id(t); first && *first <= last_event_id) {
+    return {Code::kInvalidArgument, "event id " + std::to_string(*first) +
                                         " is not after the last recorded id " +
                                         std::to_string(last_event_id)};
   }

@@ -107,6 +107,47 @@ struct EventRecord {
   std::string details = "{}";
 };
 
+// History events already encoded, as a writer that produces many of them
+// (the worker) hands them to the store: no EventRecord per event, and the
+// details kept as the JSON object they are, not escaped into a string. The
+// text is the events' elements, `[id,previous_id,timestamp,"type",DETAILS]`,
+// separated by commas: what a SQLite history chunk holds between its
+// brackets (storage/history_chunk.h), so the store copies it as is.
+// DETAILS must be the JSON text of an object (e.g. {} or
+// {"stateEnteredEventDetails":{"name":"A","input":"{}"}}) holding no NUL
+// byte; the store keeps it and gives it back byte for byte.
+class EncodedEvents {
+ public:
+  // Starts an event and returns the text its details are to be appended to
+  // (a JSON object, nothing else); end() closes the event.
+  std::string& begin(std::int64_t id, std::int64_t previous_id, UnixNanos timestamp, std::string_view type);
+  void end();
+
+  bool empty() const { return entries_.empty(); }
+  std::size_t size() const { return entries_.size(); }
+  std::int64_t id(std::size_t i) const { return entries_[i].id; }
+  // The i-th event's element: [id,previous_id,timestamp,"type",DETAILS].
+  std::string_view element(std::size_t i) const {
+    const std::size_t begin = i == 0 ? 0 : entries_[i - 1].end + 1;  // after the comma
+    return std::string_view(text_).substr(begin, entries_[i].end - begin);
+  }
+  // Every element, comma-separated.
+  const std::string& text() const { return text_; }
+  // Empties it, keeping the memory for the next events.
+  void clear() {
+    text_.clear();
+    entries_.clear();
+  }
+
+ private:
+  struct Entry {
+    std::int64_t id;
+    std::size_t end;  // where its element ends in text_
+  };
+  std::string text_;
+  std::vector<Entry> entries_;
+};
+
 // A durable timer: due at `due`, identified within its execution by `key`
 // (opaque to the store; the engine names what the timer wakes).
 struct TimerRecord {
@@ -326,9 +367,11 @@ struct Transition {
   // execution that only waits for a distant timer this way: it then costs no
   // lease renewals and no memory. REQUIRES: no outcome in the same transition.
   std::optional<UnixNanos> park_until;
-  // Appended to the history. REQUIRES: ids strictly increasing, each greater
-  // than the execution's last_event_id.
+  // Appended to the history: `events`, then `encoded_events`. REQUIRES: ids
+  // strictly increasing across both, each greater than the execution's
+  // last_event_id.
   std::vector<EventRecord> events;
+  EncodedEvents encoded_events;
   // Timers are cleared first, then set (setting an existing key moves it).
   // Clearing a key that is not set does nothing. execution_arn is ignored
   // in timers_to_set.

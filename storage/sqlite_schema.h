@@ -13,7 +13,7 @@ struct Migration {
   const char* sql;  // statements separated by ';'
 };
 
-inline constexpr std::array<Migration, 6> kMigrations{{
+inline constexpr std::array<Migration, 7> kMigrations{{
     {1, R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -219,6 +219,19 @@ CREATE TABLE map_runs (
   redrive_date                 INTEGER
 );
 CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, seq);
+)sql"},
+    // Events written encoded (Transition::encoded_events) keep their details
+    // in the chunk as the JSON object itself, not as a JSON string of its
+    // text: written once, never escaped a second time. A binary that reads
+    // only strings must not open such a database, hence the version. Older
+    // chunks stay as they are. The events view gives the details text
+    // either way (json_extract of a string is its text, of an object its JSON).
+    {7, R"sql(
+DROP VIEW events;
+CREATE VIEW events (execution_seq, id, previous_id, timestamp, type, details) AS
+  SELECT h.execution_seq, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
+         json_extract(e.value, '$[2]'), json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]')
+  FROM history h, json_each(h.events) e;
 )sql"},
 }};
 

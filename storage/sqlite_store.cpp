@@ -278,7 +278,12 @@ class SqliteStore final : public Store {
   std::optional<ExecutionRecord> load_execution(const std::string& arn);
   std::optional<StateMachineRecord> load_state_machine(const std::string& arn);
   // Appends the events to the execution's history, in chunks.
-  void append_history(std::int64_t seq, std::span<const EventRecord* const> events);
+  // Events to append: one EventRecord, or all of a transition's encoded events.
+  struct HistoryPiece {
+    const EventRecord* record = nullptr;
+    const EncodedEvents* encoded = nullptr;
+  };
+  void append_history(std::int64_t seq, std::span<const HistoryPiece> pieces);
   void set_timer(std::int64_t seq, const std::string& key, UnixNanos due);
   Status add_tokens(std::int64_t seq, const std::vector<TaskTokenRecord>& tokens);
   Status close_tokens(std::int64_t seq, const std::vector<std::string>& tokens);
@@ -299,7 +304,7 @@ class SqliteStore final : public Store {
     ExecutionHead head;
     ExecutionStatus original = ExecutionStatus::kRunning;  // the status before the batch
     const std::string* state = nullptr;      // the newest state given, if any
-    std::vector<const EventRecord*> events;  // appended by the batch, in order
+    std::vector<HistoryPiece> events;  // appended by the batch, in order
     // The newest change of status: an outcome ended the execution, or a
     // redrive made it RUNNING again (kNone: the status column stays).
     enum class StatusChange { kNone, kEnded, kRedriven } change = StatusChange::kNone;
@@ -693,28 +698,44 @@ void SqliteStore::remember_head(std::string_view arn, const ExecutionHead& h) {
   head_cache_.emplace(std::string(arn), h);
 }
 
-void SqliteStore::append_history(std::int64_t seq, std::span<const EventRecord* const> events) {
-  if (events.empty()) return;
+void SqliteStore::append_history(std::int64_t seq, std::span<const HistoryPiece> pieces) {
+  if (pieces.empty()) return;
   Use q(sql("INSERT INTO history (execution_seq, first_id, last_id, events) VALUES (?, ?, ?, ?)"));
-  std::size_t first = 0;
-  while (first < events.size()) {
-    chunk_.begin();
-    std::size_t end = first;
-    while (end < events.size() && chunk_.events() < internal::kMaxChunkEvents &&
-           chunk_.text_size() < internal::kChunkTextLimit) {
-      chunk_.add(*events[end++]);
-    }
+  std::int64_t first_id = 0;
+  std::int64_t last_id = 0;
+  auto write_chunk = [&] {
     const std::string_view text = chunk_.finish();
     q->bind(1, seq);
-    q->bind(2, events[first]->id);
-    q->bind(3, events[end - 1]->id);
-    // NUL-terminated (escaping leaves no NUL inside), as SQLiteCpp's
-    // bindNoCopy(const char*) wants.
+    q->bind(2, first_id);
+    q->bind(3, last_id);
+    // NUL-terminated (neither escaping nor a JSON object leaves a NUL
+    // inside), as SQLiteCpp's bindNoCopy(const char*) wants.
     q->bindNoCopy(4, text.data());
     q->exec();
     q->reset();
-    first = end;
+  };
+  // Each event goes into the open chunk; a full chunk is written at once.
+  auto add = [&](std::int64_t id, auto&& append) {
+    if (chunk_.events() == 0) first_id = id;
+    append();
+    last_id = id;
+    if (chunk_.events() >= internal::kMaxChunkEvents || chunk_.text_size() >= internal::kChunkTextLimit) {
+      write_chunk();
+      chunk_.begin();
+    }
+  };
+  chunk_.begin();
+  for (const HistoryPiece& piece : pieces) {
+    if (piece.record != nullptr) {
+      add(piece.record->id, [&] { chunk_.add(*piece.record); });
+      continue;
+    }
+    const EncodedEvents& encoded = *piece.encoded;
+    for (std::size_t i = 0; i < encoded.size(); ++i) {
+      add(encoded.id(i), [&] { chunk_.add_encoded(encoded.element(i)); });
+    }
   }
+  if (chunk_.events() > 0) write_chunk();
 }
 
 void SqliteStore::set_timer(std::int64_t seq, const std::string& key, UnixNanos due) {
@@ -819,9 +840,9 @@ StatusOr<CreatedExecution> SqliteStore::create_in_transaction(const NewExecution
       q->exec();
       count_child(seq, "", "RUNNING");
     }
-    std::vector<const EventRecord*> events;
+    std::vector<HistoryPiece> events;
     events.reserve(e.events.size());
-    for (const EventRecord& event : e.events) events.push_back(&event);
+    for (const EventRecord& event : e.events) events.push_back(HistoryPiece{&event, nullptr});
     append_history(seq, events);
     for (const TimerRecord& t : e.timers) set_timer(seq, t.key, t.due);
     CreatedExecution out;
@@ -972,7 +993,8 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
   }
   // Written with the row, when the batch ends: the batch's events of one
   // execution share chunks.
-  for (const EventRecord& e : t.events) row.events.push_back(&e);
+  for (const EventRecord& e : t.events) row.events.push_back(HistoryPiece{&e, nullptr});
+  if (!t.encoded_events.empty()) row.events.push_back(HistoryPiece{nullptr, &t.encoded_events});
   if (!t.timers_to_clear.empty()) {
     Use q(sql("DELETE FROM timers WHERE execution_seq = ? AND key = ?"));
     for (const std::string& key : t.timers_to_clear) {
@@ -1001,7 +1023,7 @@ Status SqliteStore::apply_transition(const Transition& t, PendingRows& rows) {
   }
 
   h.version += 1;
-  if (!t.events.empty()) h.last_event_id = t.events.back().id;
+  if (const auto last = internal::last_event_id(t)) h.last_event_id = *last;
   if (t.state) row.state = &*t.state;
   if (t.redrive_date) {
     h.status = ExecutionStatus::kRunning;

@@ -365,7 +365,7 @@ struct SqliteOptions {
 };
 
 // The newest schema this build reads and writes.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 // PRAGMA application_id of a Stepwise database ("STPW").
 inline constexpr std::int32_t kApplicationId = 0x53545057;
 

@@ -1025,6 +1025,82 @@ TEST_CASE_TEMPLATE("store: event types and details come back byte for byte", B, 
   }
 }
 
+TEST_CASE_TEMPLATE("store: encoded events come back byte for byte, after the records of their transition", B,
+                   MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  // Details objects whose strings hold brackets, quotes, escapes and UTF-8,
+  // some wide enough that the SQLite backend cuts chunks by size.
+  const std::vector<std::string> details = {
+      "{}",
+      R"({"stateEnteredEventDetails":{"name":"A","input":"{\"a\":\"b\\\\c\"}","inputDetails":{"truncated":false}}})",
+      R"({"x":"} ] { [ \" \\","y":[1,{"z":[[],{}]}],"n":null,"t":true,"f":-1.5e3})",
+      "{\"caf\xc3\xa9\":\"\\u0000\\n\\t\xf0\x9f\x98\x80\"}",
+      "{\"wide\":\"" + std::string(30000, 'w') + "\"}",
+  };
+  std::vector<EventRecord> expected;
+  Transition t = step(w.arn, 1);
+  t.events.push_back(event(2));
+  expected.push_back(t.events.back());
+  std::int64_t id = 3;
+  for (int i = 0; i < 600; ++i, ++id) {
+    const std::string& d = details[static_cast<std::size_t>(i) % details.size()];
+    const std::string type = i % 2 ? "PassStateExited" : "PassStateEntered";
+    t.encoded_events.begin(id, id - 1, kT0 + id, type) += d;
+    t.encoded_events.end();
+    expected.push_back({id, id - 1, kT0 + id, type, d});
+  }
+  must(store.commit_transition(t));
+  // A later batch: encoded events only, one with an odd type.
+  Transition next = step(w.arn, 2);
+  next.encoded_events.begin(id, id - 1, kT0, "Odd \"type\"\n") += "{\"a\":1}";
+  next.encoded_events.end();
+  expected.push_back({id, id - 1, kT0, "Odd \"type\"\n", "{\"a\":1}"});
+  must(store.commit_transitions({next}));
+
+  CHECK(must(store.describe_execution(w.arn)).last_event_id == id);
+  std::vector<EventRecord> history = all_history(store, w.arn);
+  REQUIRE(history.size() == expected.size() + 1);  // and ExecutionStarted
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    INFO("event " << expected[i].id);
+    CHECK(history[i + 1].id == expected[i].id);
+    CHECK(history[i + 1].previous_id == expected[i].previous_id);
+    CHECK(history[i + 1].timestamp == expected[i].timestamp);
+    CHECK(history[i + 1].type == expected[i].type);
+    CHECK(history[i + 1].details == expected[i].details);
+  }
+  // Pages cut inside chunks, both ways.
+  HistoryRequest from;
+  from.page.max_results = 3;
+  from.page.next_token = "300";
+  CHECK(ids_of(must(store.get_history(w.arn, from)).items) == std::vector<std::int64_t>{301, 302, 303});
+  from.reverse_order = true;
+  CHECK(ids_of(must(store.get_history(w.arn, from)).items) == std::vector<std::int64_t>{299, 298, 297});
+}
+
+TEST_CASE_TEMPLATE("store: encoded event ids must increase after the records and the stored history", B,
+                   MemoryBackend, SqliteBackend) {
+  WithExecution<B> w;
+  Store& store = w.store;
+  auto encoded = [](Transition& t, std::int64_t id) {
+    t.encoded_events.begin(id, id - 1, kT0, "PassStateEntered") += "{}";
+    t.encoded_events.end();
+  };
+  Transition behind = step(w.arn, 1);
+  behind.events.push_back(event(5));
+  encoded(behind, 5);
+  CHECK(store.commit_transition(behind).code() == Code::kInvalidArgument);
+  Transition repeated = step(w.arn, 1);
+  encoded(repeated, 3);
+  encoded(repeated, 2);
+  CHECK(store.commit_transition(repeated).code() == Code::kInvalidArgument);
+  Transition stale = step(w.arn, 1);
+  encoded(stale, 1);  // ExecutionStarted is event 1
+  CHECK(store.commit_transition(stale).code() == Code::kInvalidArgument);
+  CHECK(all_history(store, w.arn).size() == 1);
+  CHECK(must(store.describe_execution(w.arn)).version == 1);
+}
+
 // ---- Timers -------------------------------------------------------------------
 
 TEST_CASE_TEMPLATE("store: due timers, earliest first, across executions", B, MemoryBackend,
@@ -1514,6 +1590,28 @@ TEST_CASE("sqlite store: the events view shows the history one row per event, fo
   CHECK(db.execAndGet("SELECT timestamp FROM events WHERE id = 150").getInt64() == kT0 + 150);
 }
 
+TEST_CASE("sqlite store: the events view shows encoded events' details as text too") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  const std::string arn = execution_arn("run");
+  const std::string details = R"({"taskFailedEventDetails":{"error":"E\"1","cause":"line\nbreak"}})";
+  {
+    std::shared_ptr<Store> store = must(open_sqlite(path));
+    must(store->create_state_machine(hello_machine()));
+    must(store->create_execution(new_execution("run")));
+    Transition t = step(arn, 1);
+    t.encoded_events.begin(2, 1, kT0 + 2, "TaskFailed") += details;
+    t.encoded_events.end();
+    must(store->commit_transition(t));
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM events").getInt() == 2);
+  CHECK(db.execAndGet("SELECT type FROM events WHERE id = 2").getString() == "TaskFailed");
+  CHECK(db.execAndGet("SELECT details FROM events WHERE id = 2").getString() == details);
+  CHECK(db.execAndGet("SELECT json_extract(details, '$.taskFailedEventDetails.error') FROM events WHERE id = 2")
+            .getString() == "E\"1");
+}
+
 TEST_CASE("sqlite store: a version 1 database is migrated, its history kept") {
   TempDir dir;
   const std::string path = dir.file("v1.db").string();
@@ -1654,6 +1752,19 @@ TEST_CASE("sqlite store: history chunks encode any text and decode what SQLite's
   read.clear();
   CHECK(decode_chunk("[]", read));
   CHECK(read.empty());
+
+  // Details written as the object itself (encoded events), taken as written.
+  read.clear();
+  const std::string object = R"({ "a" : "}\"{\\" , "b" : [1, {"c": "]"}], "d": {} })";
+  REQUIRE(decode_chunk("[[1,0,2,\"T\"," + object + "],[2,1,3,\"U\",\"{}\"]]", read));
+  REQUIRE(read.size() == 2);
+  CHECK(read[0].details == object);
+  CHECK(read[1].details == "{}");
+  for (const char* bad : {"[[1,0,0,\"a\",{]]", "[[1,0,0,\"a\",{\"b\":\"}]]", "[[1,0,0,\"a\",{\"b\":[}]]"}) {
+    INFO(bad);
+    read.clear();
+    CHECK_FALSE(decode_chunk(bad, read));
+  }
   for (const char* bad : {"", "[", "[[1,0,0,\"a\",\"b\"]", "[[1,0,0,\"a\"]]", "[[1,0,0,\"a\",\"b\"]]x",
                           "[[1,0,0,\"a\",\"b\\q\"]]", "[[1,0,0,\"a\",\"b]]", "[[x,0,0,\"a\",\"b\"]]",
                           "[[1,0,0,\"a\",\"\\u12\"]]", "{}"}) {

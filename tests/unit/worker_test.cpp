@@ -10,6 +10,7 @@
 #include "engine/event_codec.h"
 #include "engine/snapshot.h"
 #include "engine/worker.h"
+#include "cli_process.h"
 #include "engine_test_util.h"
 #include "storage/fault_injection.h"
 
@@ -132,43 +133,57 @@ void drain(Worker& w, int rounds = 10000) {
 }  // namespace
 
 TEST_CASE("worker: runs a recorded execution to its end and records all of it") {
-  auto clock = std::make_shared<ManualClock>();
-  Engine engine(options_at(clock));
-  Calls calls;
-  register_work(engine, calls);
-  std::shared_ptr<storage::Store> store = must(storage::open_memory());
-  const std::string arn = start(*store, engine, kMixed, "one", R"({"items":[1,2,3]})");
-  CHECK(types(history(*store, arn)) == std::vector<std::string>{"ExecutionStarted"});
+  // Recorded in both backends (SQLite reads back what the worker encoded).
+  testing::ScratchDir dir("stepwise-worker");
+  for (const bool sqlite : {false, true}) {
+    INFO((sqlite ? "sqlite" : "memory"));
+    auto clock = std::make_shared<ManualClock>();
+    Engine engine(options_at(clock));
+    Calls calls;
+    register_work(engine, calls);
+    std::shared_ptr<storage::Store> store =
+        sqlite ? must(storage::open_sqlite(dir.path + "/w.db")) : must(storage::open_memory());
+    const std::string arn = start(*store, engine, kMixed, "one", R"({"items":[1,2,3]})");
+    CHECK(types(history(*store, arn)) == std::vector<std::string>{"ExecutionStarted"});
 
-  WorkerOptions wo;
-  wo.owner = "w1";
-  Worker worker(engine, store, wo);
-  drain(worker);
-  auto rec = must(store->describe_execution(arn));
-  REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
-  CHECK(rec.lease_owner.empty());
-  CHECK(must(store->list_timers(arn)).empty());
-  const auto events = history(*store, arn);
-  check_ids(events);
-  CHECK(events.back().type == "ExecutionSucceeded");
-  CHECK(rec.last_event_id == events.back().id);
+    WorkerOptions wo;
+    wo.owner = "w1";
+    Worker worker(engine, store, wo);
+    drain(worker);
+    auto rec = must(store->describe_execution(arn));
+    REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+    CHECK(rec.lease_owner.empty());
+    CHECK(must(store->list_timers(arn)).empty());
+    const auto events = history(*store, arn);
+    check_ids(events);
+    CHECK(events.back().type == "ExecutionSucceeded");
+    CHECK(rec.last_event_id == events.back().id);
 
-  // The same as the engine alone writes.
-  Engine alone(options_at(std::make_shared<ManualClock>()));
-  Calls calls2;
-  register_work(alone, calls2);
-  RunOptions ro;
-  ro.record_history = true;
-  ro.state_machine_name = "Mixed";
-  ro.execution_name = "one";
-  auto direct = alone.run(parse_or_fail(kMixed), *parse_json(R"({"items":[1,2,3]})"), ro);
-  std::vector<std::string> direct_types;
-  for (const auto& e : direct.history) direct_types.push_back(e.type);
-  CHECK(types(events) == direct_types);
-  CHECK(*rec.output == to_json(direct.output));
-  CHECK(calls.keys == calls2.keys);
-  CHECK(worker.stats().ended == 1);
-  CHECK(worker.stats().events == static_cast<std::int64_t>(events.size()) - 1);
+    // The same as the engine alone writes.
+    Engine alone(options_at(std::make_shared<ManualClock>()));
+    Calls calls2;
+    register_work(alone, calls2);
+    RunOptions ro;
+    ro.record_history = true;
+    ro.state_machine_name = "Mixed";
+    ro.execution_name = "one";
+    auto direct = alone.run(parse_or_fail(kMixed), *parse_json(R"({"items":[1,2,3]})"), ro);
+    std::vector<std::string> direct_types;
+    for (const auto& e : direct.history) direct_types.push_back(e.type);
+    CHECK(types(events) == direct_types);
+    // Event for event, the same details text and the same previous ids.
+    REQUIRE(events.size() == direct.history.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      INFO("event " << events[i].id << " " << events[i].type);
+      CHECK(events[i].id == direct.history[i].id);
+      CHECK(events[i].previous_id == direct.history[i].previous_event_id);
+      CHECK(events[i].details == direct.history[i].details);
+    }
+    CHECK(*rec.output == to_json(direct.output));
+    CHECK(calls.keys == calls2.keys);
+    CHECK(worker.stats().ended == 1);
+    CHECK(worker.stats().events == static_cast<std::int64_t>(events.size()) - 1);
+  }
 }
 
 TEST_CASE("worker: a Wait parks with a stored wake-up timer; restarted, it fires at its due time") {
