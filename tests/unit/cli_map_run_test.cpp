@@ -35,8 +35,9 @@ TEST_CASE("cli map runs: the fan_out example runs 3,000 children, shown by list-
   stepwise::testing::ScratchDir dir("stepwise-cli-maprun");
   auto run = [&](const std::vector<std::string>& args) { return stepwise::testing::run_cli_in(dir, args); };
 
-  auto r = run({"run", kExample + "/fan_out.asl.json", "--input-file", kExample + "/fan_out.input.json", "--name",
-                "run1"});
+  // The records are read from data/sales/records.jsonl by the Map's ItemReader.
+  auto r = run({"run", kExample + "/fan_out.asl.json", "--input-file", kExample + "/fan_out.input.json", "--data-dir",
+                kExample + "/data", "--name", "run1"});
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out == kExpected);
@@ -92,7 +93,7 @@ TEST_CASE("cli map runs: the fan_out example runs 3,000 children, shown by list-
 
   // In memory: the same result, no child executions.
   auto memory = run({"run", kExample + "/fan_out.asl.json", "--input-file", kExample + "/fan_out.input.json",
-                     "--no-store"});
+                     "--data-dir", kExample + "/data", "--no-store"});
   INFO(memory.err);
   CHECK(memory.code == 0);
   CHECK(memory.out == kExpected);
