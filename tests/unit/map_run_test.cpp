@@ -19,11 +19,15 @@
 #include "engine/snapshot.h"
 #include "engine/worker.h"
 #include "engine_test_util.h"
+#include "stored_execution.h"
 #include "storage/sqlite_schema.h"
 
 using namespace stepwise;
 using stepwise::testing::CountingRandom;
 using stepwise::testing::parse_or_fail;
+using stepwise::testing::must;
+using stepwise::testing::record_started;
+using stepwise::testing::stored_history;
 
 namespace {
 
@@ -64,11 +68,6 @@ EngineOptions options_at(std::shared_ptr<ManualClock> clock) {
   return o;
 }
 
-template <class T>
-T must(storage::StatusOr<T> v) {
-  if (!v.ok()) FAIL(v.status().to_string());
-  return std::move(v.value());
-}
 
 std::string items_input(int n, std::vector<int> failing = {}) {
   json::array items;
@@ -83,40 +82,12 @@ std::string items_input(int n, std::vector<int> failing = {}) {
 // Records the machine (once) and a new execution, as start-execution does.
 std::string start(storage::Store& store, Engine& engine, const std::string& definition, const std::string& name,
                   const std::string& input) {
-  if (!store.describe_state_machine(kMachineArn).ok()) {
-    storage::NewStateMachine m;
-    m.arn = kMachineArn;
-    m.name = "Fan";
-    m.role_arn = "arn:aws:iam::123456789012:role/R";
-    m.definition = definition;
-    must(store.create_state_machine(m));
-  }
-  RunOptions ro;
-  ro.state_machine_name = "Fan";
-  ro.execution_name = name;
-  auto prepared = engine.prepare(parse_or_fail(definition), *parse_json(input), ro);
-  storage::NewExecution e;
-  e.arn = prepared.snapshot.state.arn;
-  e.name = name;
-  e.state_machine_arn = kMachineArn;
-  e.state_machine_version = 1;
-  e.input = input;
-  e.start_date = prepared.snapshot.state.start_time;
-  e.state = to_json(snapshot_to_json(prepared.snapshot));
-  for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
-  return must(store.create_execution(e)).execution.arn;
+  return record_started(store, engine, "Fan", definition, name, input);
 }
 
 std::vector<std::string> history_types(storage::Store& store, const std::string& arn) {
   std::vector<std::string> out;
-  storage::HistoryRequest req;
-  req.page.max_results = 1000;
-  for (;;) {
-    auto page = must(store.get_history(arn, req));
-    for (const auto& e : page.items) out.push_back(e.type);
-    if (page.next_token.empty()) break;
-    req.page.next_token = page.next_token;
-  }
+  for (const auto& e : stored_history(store, arn)) out.push_back(e.type);
   return out;
 }
 

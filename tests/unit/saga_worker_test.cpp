@@ -9,10 +9,14 @@
 #include "engine/snapshot.h"
 #include "engine/worker.h"
 #include "engine_test_util.h"
+#include "stored_execution.h"
 
 using namespace stepwise;
 using stepwise::testing::CountingRandom;
 using stepwise::testing::parse_or_fail;
+using stepwise::testing::must;
+using stepwise::testing::record_started;
+using stepwise::testing::stored_history;
 
 namespace {
 
@@ -48,50 +52,11 @@ void register_functions(Engine& engine, Calls& calls) {
   });
 }
 
-template <class T>
-T must(storage::StatusOr<T> v) {
-  if (!v.ok()) FAIL(v.status().to_string());
-  return std::move(v.value());
-}
 
 std::string record_execution(storage::Store& store, Engine& engine, const std::string& name) {
-  const std::string machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:Trip";
-  if (!store.describe_state_machine(machine_arn).ok()) {
-    storage::NewStateMachine m;
-    m.arn = machine_arn;
-    m.name = "Trip";
-    m.role_arn = "arn:aws:iam::123456789012:role/R";
-    m.definition = kSaga;
-    must(store.create_state_machine(m));
-  }
-  RunOptions ro;
-  ro.state_machine_name = "Trip";
-  ro.execution_name = name;
-  auto prepared = engine.prepare(parse_or_fail(kSaga), json::object(), ro);
-  storage::NewExecution e;
-  e.arn = prepared.snapshot.state.arn;
-  e.name = name;
-  e.state_machine_arn = machine_arn;
-  e.state_machine_version = 1;
-  e.input = "{}";
-  e.start_date = prepared.snapshot.state.start_time;
-  e.state = to_json(snapshot_to_json(prepared.snapshot));
-  for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
-  return must(store.create_execution(e)).execution.arn;
+  return record_started(store, engine, "Trip", kSaga, name, "{}");
 }
 
-std::vector<storage::EventRecord> full_history(storage::Store& store, const std::string& arn) {
-  std::vector<storage::EventRecord> all;
-  storage::HistoryRequest req;
-  req.page.max_results = 1000;
-  for (;;) {
-    auto page = must(store.get_history(arn, req));
-    all.insert(all.end(), page.items.begin(), page.items.end());
-    if (page.next_token.empty()) break;
-    req.page.next_token = page.next_token;
-  }
-  return all;
-}
 
 // Forwards `budget` commits, then refuses every write: the process died there.
 class DiesAfterCommits final : public storage::StoreWrapper {
@@ -161,7 +126,7 @@ TEST_CASE("saga worker: killed between any two commits, the roll-back resumes an
     auto rec = must(store->describe_execution(arn));
     CHECK(rec.status == storage::ExecutionStatus::kFailed);
     CHECK(rec.error.value_or("") == "PaymentDeclined");
-    const auto events = full_history(*store, arn);
+    const auto events = stored_history(*store, arn);
     std::vector<std::string> released;
     int started = 0, ended = 0;
     for (std::size_t i = 0; i < events.size(); ++i) {
