@@ -1645,10 +1645,15 @@ struct Interp {
     req.timeout_seconds = f.task_timeout_seconds;
     if (f.heartbeat_seconds > 0) req.heartbeat_seconds = f.heartbeat_seconds;
 
+    send_request(fid, f.token, req);
+  }
+
+  // Hands `req` to the invoker; its completion and heartbeats come back
+  // through the mailbox as wake-ups of frame `fid` carrying `token`.
+  void send_request(std::uint32_t fid, std::uint64_t token, TaskRequest& req) {
     ++E.in_flight;
     std::shared_ptr<Mailbox> mailbox = E.mailbox;
     const std::uint64_t key = ex.key;
-    const std::uint64_t token = f.token;
     ex.invoker->invoke(
         req,
         [mailbox, key, fid, token](TaskOutcome o) {
@@ -1659,7 +1664,7 @@ struct Interp {
         });
     // The request is the invoker's only during invoke() (a completion is never
     // processed inside it): the frame keeps the payload, without a copy, so a
-    // snapshot of the task in flight can invoke it again.
+    // snapshot of the request in flight can send it again.
     frame(fid).effective = std::move(req.payload);
   }
 
@@ -1672,17 +1677,7 @@ struct Interp {
     req.resource = std::string(kMapRunResource);
     req.payload = std::move(f.effective);
     req.idempotency_key = ex.st.arn + "/" + s.name + "/" + std::to_string(f.entered_event);
-    ++E.in_flight;
-    std::shared_ptr<Mailbox> mailbox = E.mailbox;
-    const std::uint64_t key = ex.key;
-    const std::uint64_t token = f.token;
-    ex.invoker->invoke(
-        req,
-        [mailbox, key, fid, token](TaskOutcome o) {
-          mailbox->deliver(Wakeup{key, fid, token, Wakeup::Kind::TaskDone, std::move(o)});
-        },
-        [] {});
-    frame(fid).effective = std::move(req.payload);
+    send_request(fid, f.token, req);  // a map run sends no heartbeats
   }
 
   // ActivityStarted, with the worker's name when known.

@@ -29,9 +29,11 @@ class CountingRandom final : public states::RandomSource {
   std::uint64_t state_ = 42;
 };
 
-inline EngineOptions virtual_time_options() {
+// Virtual time on `clock` (a test that moves or reads it keeps it), a
+// deterministic random source.
+inline EngineOptions virtual_time_options(std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>()) {
   EngineOptions o;
-  o.clock = std::make_shared<ManualClock>();
+  o.clock = std::move(clock);
   o.virtual_time = true;
   o.random = std::make_shared<CountingRandom>();
   return o;

@@ -77,13 +77,7 @@ class DiesAfterCommits final : public storage::StoreWrapper {
   int budget_;
 };
 
-EngineOptions options_at(std::shared_ptr<ManualClock> clock) {
-  EngineOptions o;
-  o.clock = std::move(clock);
-  o.virtual_time = true;
-  o.random = std::make_shared<CountingRandom>();
-  return o;
-}
+EngineOptions options_at(std::shared_ptr<ManualClock> clock) { return stepwise::testing::virtual_time_options(std::move(clock)); }
 
 }  // namespace
 

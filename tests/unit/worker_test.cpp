@@ -54,13 +54,7 @@ void register_work(Engine& engine, Calls& calls) {
   });
 }
 
-EngineOptions options_at(std::shared_ptr<ManualClock> clock) {
-  EngineOptions o;
-  o.clock = std::move(clock);
-  o.virtual_time = true;
-  o.random = std::make_shared<CountingRandom>();
-  return o;
-}
+EngineOptions options_at(std::shared_ptr<ManualClock> clock) { return stepwise::testing::virtual_time_options(std::move(clock)); }
 
 
 
