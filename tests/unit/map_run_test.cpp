@@ -657,3 +657,169 @@ TEST_CASE("map run: under a worker, ResultWriter writes the records of the child
   CHECK(succeeded == 3);
   CHECK(failed == 1);
 }
+
+namespace {
+
+// A Map reading `key` of bucket "in" (JSONL), batches of 4 items, each batch
+// a child whose Sum task adds up its items' n.
+std::string streamed_definition(const std::string& map_fields) {
+  return R"({"StartAt":"Each","States":{"Each":{"Type":"Map",)" + map_fields + R"J(
+      "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
+                    "Parameters":{"Bucket":"in","Key.$":"$.key"}},
+      "ItemBatcher":{"MaxItemsPerBatch":4,"BatchInput":{"from.$":"$.key"}},
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+        "StartAt":"Sum","States":{
+          "Sum":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Sum","End":true}}},
+      "End":true}}})J";
+}
+
+void write_items(const std::filesystem::path& file, int n) {
+  std::filesystem::create_directories(file.parent_path());
+  std::ofstream out(file);
+  for (int i = 0; i < n; ++i) out << "{\"n\":" << i << "}\n";
+}
+
+void register_sum(Engine& engine, std::map<long long, int>& calls) {
+  engine.functions().add("Sum", [&calls](const json::value& ev, const InvocationContext&) -> json::value {
+    long long sum = 0;
+    for (const auto& item : ev.at("Items").as_array()) sum += item.at("n").to_number<long long>();
+    ++calls[ev.at("Items").as_array().front().at("n").to_number<long long>()];  // by the batch's first item
+    return json::value(sum);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("map run: the worker reads the items from the file as it launches children; a restart skips those launched") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  EngineOptions eo = options_at(clock);
+  eo.data_dir = (scratch.dir / "data").string();
+  write_items(scratch.dir / "data" / "in" / "items.jsonl", 30);  // 8 batches: 7 of 4, then 2
+  const std::string def = streamed_definition(R"("MaxConcurrency":2,)");
+  std::map<long long, int> calls;  // across both workers
+  std::string arn, run_arn;
+  {
+    Engine engine(eo);
+    register_sum(engine, calls);
+    arn = record_started(*store, engine, "Fan", def, "streamed", R"({"key":"items.jsonl"})");
+    Worker worker(engine, store, WorkerOptions{.owner = "host-a:1:a"});
+    for (int i = 0; i < 10000 && run_arn.empty(); ++i) {
+      (void)worker.run_once(0);
+      auto runs = must(store->list_map_runs(arn, {}));
+      if (!runs.items.empty() && runs.items[0].succeeded >= 3) run_arn = runs.items[0].arn;
+    }
+    REQUIRE(!run_arn.empty());
+    // The parent's request names the file, not the items: its stored state
+    // stays small however many items there are.
+    const auto parent = must(store->describe_execution(arn));
+    CHECK(parent.state.find("\"inputs\"") == std::string::npos);
+    CHECK(parent.state.find("items.jsonl") != std::string::npos);
+    CHECK(parent.state.find("\"n\":17") == std::string::npos);
+    // Killed here: no shutdown, leases left to expire.
+  }
+  const auto mid = must(store->describe_map_run(run_arn));
+  CHECK(mid.total == 8);
+  CHECK(mid.launched < 8);
+  clock->advance(60 * kNanosPerSecond);
+  Engine engine(eo);
+  register_sum(engine, calls);
+  Worker worker(engine, store, WorkerOptions{.owner = "host-b:2:b"});
+  drain(worker);
+
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+  // Each batch's sum, in batch order: 0+1+2+3, 4+..+7, ..., 24+..+27, 28+29.
+  CHECK(*rec.output == "[6,22,38,54,70,86,102,57]");
+  auto history = stored_history(*store, arn);
+  for (const auto& e : history) {
+    if (e.type == "MapStateStarted") CHECK(e.details.find("\"length\":8") != std::string::npos);
+  }
+  // Every child's input is its batch, BatchInput included; none launched twice.
+  const auto kids = children(*store, run_arn);
+  REQUIRE(kids.size() == 8);
+  for (const auto& k : kids) {
+    const auto child = must(store->describe_execution(k.arn));
+    const auto input = parse_json(child.input);
+    REQUIRE(input);
+    const long long first = input->at("Items").as_array().front().at("n").to_number<long long>();
+    CHECK(first == child.item_index * 4);
+    CHECK(input->at("BatchInput").at("from") == "items.jsonl");
+  }
+  for (int b = 0; b < 8; ++b) {
+    CAPTURE(b);
+    CHECK(calls[b * 4] >= 1);
+    if (b < mid.succeeded) CHECK(calls[b * 4] == 1);
+  }
+  const auto run = must(store->describe_map_run(run_arn));
+  CHECK(run.succeeded == 8);
+  CHECK(run.launched == 8);
+}
+
+TEST_CASE("map run: an item file cut short while the map run reads it fails the Map with States.ItemReaderFailed") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  EngineOptions eo = options_at(clock);
+  eo.data_dir = (scratch.dir / "data").string();
+  const auto file = scratch.dir / "data" / "in" / "items.jsonl";
+  write_items(file, 30);
+  std::map<long long, int> calls;
+  std::string arn, run_arn;
+  {
+    Engine engine(eo);
+    register_sum(engine, calls);
+    arn = record_started(*store, engine, "Fan", streamed_definition(R"("MaxConcurrency":1,)"), "cut",
+                         R"({"key":"items.jsonl"})");
+    Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+    for (int i = 0; i < 10000 && run_arn.empty(); ++i) {
+      (void)worker.run_once(0);
+      auto runs = must(store->list_map_runs(arn, {}));
+      if (!runs.items.empty() && runs.items[0].succeeded >= 3) run_arn = runs.items[0].arn;
+    }
+    REQUIRE(!run_arn.empty());
+    // Killed here; the file is cut to two batches of the eight counted, and
+    // the next worker reads it again from where the map run stands.
+  }
+  write_items(file, 6);
+  clock->advance(60 * kNanosPerSecond);
+  Engine engine(eo);
+  register_sum(engine, calls);
+  Worker worker(engine, store, WorkerOptions{.owner = "w2"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kFailed);
+  CHECK(rec.error == std::optional<std::string>("States.ItemReaderFailed"));
+  CHECK(must(store->describe_map_run(run_arn)).status == storage::MapRunStatus::kFailed);
+}
+
+TEST_CASE("map run: under a worker, WriterConfig without a Resource shapes the result from the children's records") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  Calls calls;
+  register_work(engine, calls);
+  const std::string def = fan_definition(
+      R"("ToleratedFailureCount":1,"ResultWriter":{"WriterConfig":{"Transformation":"NONE","OutputType":"JSON"}},)");
+  const std::string arn = start(*store, engine, def, "shaped", items_input(3, {2}));
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  drain(worker);
+  auto parent = must(store->describe_execution(arn));
+  REQUIRE(parent.status == storage::ExecutionStatus::kSucceeded);
+  auto out = parse_json(*parent.output);
+  REQUIRE(out);
+  REQUIRE(out->is_array());
+  REQUIRE(out->as_array().size() == 3);
+  const auto kids = children(*store, must(store->list_map_runs(arn, {})).items[0].arn);
+  std::set<std::string> kid_arns;
+  for (const auto& k : kids) kid_arns.insert(k.arn);
+  const auto& records = out->as_array();
+  for (const auto& r : records) CHECK(kid_arns.count(std::string(r.at("ExecutionArn").as_string())) == 1);
+  CHECK(records[0].at("Status") == "SUCCEEDED");
+  CHECK(records[0].at("Output") == "{\"doubled\":2}");
+  CHECK(records[1].at("Status") == "FAILED");
+  CHECK(records[1].at("Error") == "Item.Failed");
+  CHECK(records[2].at("Status") == "SUCCEEDED");
+}
