@@ -13,6 +13,7 @@
 
 #include "engine/engine_impl.h"
 #include "engine/map_io.h"
+#include "engine/map_select.h"
 #include "states/query.h"
 #include "states/timestamp.h"
 
@@ -1869,6 +1870,7 @@ struct Interp {
   // A worker's map run's items: what it reads them from, and how many.
   struct CountedStream {
     mapio::ItemStream stream;
+    std::shared_ptr<const ItemSelectorScope> selector;  // with an ItemSelector
     std::uint32_t count = 0;
   };
 
@@ -2090,6 +2092,7 @@ struct Interp {
     json::object payload;
     if (stream) {
       payload["items"] = mapio::item_stream_to_json(stream->stream);
+      if (stream->selector) payload["itemSelector"] = selector_scope_to_json(*stream->selector);
     } else {
       json::array inputs;
       inputs.reserve(frame(fid).total);
@@ -2259,25 +2262,61 @@ struct Interp {
     return stream;
   }
 
-  // A distributed Map run by a worker's map run, with an ItemReader and no
-  // ItemSelector: the map run reads the items (or batches) itself, a few at
-  // a time (Worker::drive), from the evaluated fields in its request; here
-  // they are only read once to count them and to fail at once on a bad file.
-  // (An ItemSelector is evaluated in this execution's scope, so the items
-  // are then read here, all of them, and sent in the request.)
+  // A distributed Map run by a worker's map run, with an ItemReader: the map
+  // run reads the items (or batches) itself, a few at a time (Worker::drive),
+  // from the evaluated fields in its request, and shapes them with the
+  // ItemSelector and the scope sent with them (engine/map_select.h); here
+  // they are only read once, to count them and to fail at once on a bad
+  // file or item.
   bool streams_items(const State& s) const {
+    return s.as<states::MapSpec>().item_reader && distributed(s) && ex.invoker->runs_map_runs();
+  }
+
+  // What an ItemSelector reads, for a map run that shapes its items itself
+  // (engine/map_select.h); null without an ItemSelector.
+  std::shared_ptr<const ItemSelectorScope> selector_scope(std::uint32_t fid, const State& s, const json::value& eff) {
     const auto& spec = s.as<states::MapSpec>();
-    return spec.item_reader && distributed(s) && ex.invoker->runs_map_runs() && !spec.item_selector &&
-           !spec.item_selector_query;
+    if (!spec.item_selector && !spec.item_selector_query) return nullptr;
+    auto scope = std::make_shared<ItemSelectorScope>();
+    const Frame& f = frame(fid);
+    scope->input = eff;
+    scope->context = context(f, s);
+    // The variables the Map state sees, innermost scope first (the
+    // no-shadowing rule means no name is in two of them).
+    for (std::uint32_t id = fid;;) {
+      const Frame& g = ex.st.frames[id];
+      for (const auto& kv : g.variables)
+        if (!scope->variables.contains(kv.key())) scope->variables.emplace(kv.key(), kv.value());
+      if (g.parent < 0) break;
+      id = static_cast<std::uint32_t>(g.parent);
+      if (distributed(state_of(ex.st.frames[id]))) break;
+    }
+    scope->now_millis = f.entered_time / 1000000;
+    scope->seed = fnv1a(map_run_arn(f, s));
+    return scope;
+  }
+
+  // The items (or batches) of a map run that reads them itself, shaped by
+  // the ItemSelector before they are batched.
+  Result<std::unique_ptr<mapio::ItemSource>> open_streamed_items(const State& s, const mapio::ItemStream& stream,
+                                                                 std::shared_ptr<const ItemSelectorScope> scope) {
+    const auto& spec = s.as<states::MapSpec>();
+    std::function<std::unique_ptr<mapio::ItemSource>(std::unique_ptr<mapio::ItemSource>)> shape;
+    if (scope) {
+      shape = [&spec, scope](std::unique_ptr<mapio::ItemSource> items) {
+        return selected_items(std::move(items), spec, scope);
+      };
+    }
+    return mapio::open_item_stream(*spec.item_reader, stream, E.opts.data_dir, E.opts.payload_limit, shape);
   }
 
   Result<CountedStream> count_streamed_items(std::uint32_t fid, const State& s, const json::value& eff) {
     auto stream = item_stream(fid, s, eff, true);
     if (!stream) return stream.failure();
-    auto source = mapio::open_item_stream(*s.as<states::MapSpec>().item_reader, *stream, E.opts.data_dir,
-                                          E.opts.payload_limit);
-    if (!source) return source.failure();
     CountedStream counted;
+    counted.selector = selector_scope(fid, s, eff);
+    auto source = open_streamed_items(s, *stream, counted.selector);
+    if (!source) return source.failure();
     while (true) {
       auto item = (*source)->next();
       if (!item) return item.failure();

@@ -795,16 +795,18 @@ std::optional<ItemStream> item_stream_from_json(const json::value& v) {
   return stream;
 }
 
-Result<std::unique_ptr<ItemSource>> open_item_stream(const states::ItemReaderSpec& spec, const ItemStream& stream,
-                                                     const fs::path& data_dir, std::size_t payload_limit) {
+Result<std::unique_ptr<ItemSource>> open_item_stream(
+    const states::ItemReaderSpec& spec, const ItemStream& stream, const fs::path& data_dir, std::size_t payload_limit,
+    const std::function<std::unique_ptr<ItemSource>(std::unique_ptr<ItemSource>)>& shape) {
   ItemReadOptions options;
   options.data_dir = data_dir;
   options.max_items = stream.max_items;
   options.payload_limit = payload_limit;
   auto source = open_item_source(spec, stream.arguments, options);
   if (!source) return source.failure();
-  if (!stream.batch) return std::move(*source);
-  return std::unique_ptr<ItemSource>(std::make_unique<ItemBatcher>(std::move(*source), *stream.batch, payload_limit));
+  std::unique_ptr<ItemSource> items = shape ? shape(std::move(*source)) : std::move(*source);
+  if (!stream.batch) return items;
+  return std::unique_ptr<ItemSource>(std::make_unique<ItemBatcher>(std::move(items), *stream.batch, payload_limit));
 }
 
 }  // namespace stepwise::mapio

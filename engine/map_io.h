@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -165,9 +166,13 @@ json::value item_stream_to_json(const ItemStream& stream);
 std::optional<ItemStream> item_stream_from_json(const json::value& v);
 
 // Opens the items (or batches, with stream.batch) of `stream` from the start.
-// Items over `payload_limit` fail as in open_item_source.
-Result<std::unique_ptr<ItemSource>> open_item_stream(const states::ItemReaderSpec& spec, const ItemStream& stream,
-                                                     const std::filesystem::path& data_dir, std::size_t payload_limit);
+// Items over `payload_limit` fail as in open_item_source. `shape`, when
+// given, wraps the items as read before they are batched (ItemSelector,
+// engine/map_select.h).
+Result<std::unique_ptr<ItemSource>> open_item_stream(
+    const states::ItemReaderSpec& spec, const ItemStream& stream, const std::filesystem::path& data_dir,
+    std::size_t payload_limit,
+    const std::function<std::unique_ptr<ItemSource>(std::unique_ptr<ItemSource>)>& shape = {});
 
 // ---- Results (ResultWriter) ----------------------------------------------------
 

@@ -18,6 +18,7 @@
 
 #include "engine/event_codec.h"
 #include "engine/map_io.h"
+#include "engine/map_select.h"
 #include "engine/redrive.h"
 #include "engine/snapshot.h"
 
@@ -86,6 +87,7 @@ struct Worker::MapDrive {
   // The map run reads its children's inputs (items or batches) itself, in
   // order, as it launches them (mapio::ItemStream in the request)...
   std::optional<mapio::ItemStream> stream;
+  std::shared_ptr<const ItemSelectorScope> selector;  // with an ItemSelector: what it reads
   std::unique_ptr<mapio::ItemSource> source;  // open at item `source_next`
   std::int64_t source_next = 0;
   // ...or they are in the parent's request, which its frame keeps; read from
@@ -1085,6 +1087,14 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
       return;
     }
   }
+  if (const json::value* v = p->if_contains("itemSelector")) {
+    auto scope = selector_scope_from_json(*v);
+    if (!scope) {
+      done(TaskOutcome::fail("States.Runtime", "malformed map run request"));
+      return;
+    }
+    d->selector = std::make_shared<const ItemSelectorScope>(std::move(*scope));
+  }
   d->done = std::move(done);
 
   // The map run's identity and definition, from the parent's stored machine.
@@ -1334,8 +1344,14 @@ bool Worker::drive(MapDrive& d) {
       // (Re)open the items at the next child's: after a restart, the
       // children already launched are skipped.
       d.source.reset();
+      std::function<std::unique_ptr<mapio::ItemSource>(std::unique_ptr<mapio::ItemSource>)> shape;
+      if (d.selector) {
+        shape = [&d](std::unique_ptr<mapio::ItemSource> items) {
+          return selected_items(std::move(items), *d.spec, d.selector);
+        };
+      }
       auto opened = mapio::open_item_stream(*d.spec->item_reader, *d.stream, engine_.options().data_dir,
-                                            engine_.options().payload_limit);
+                                            engine_.options().payload_limit, shape);
       if (opened) {
         auto skipped = (*opened)->skip(static_cast<std::uint64_t>(index));
         if (!skipped) opened = skipped.failure();

@@ -823,3 +823,58 @@ TEST_CASE("map run: under a worker, WriterConfig without a Resource shapes the r
   CHECK(records[1].at("Error") == "Item.Failed");
   CHECK(records[2].at("Status") == "SUCCEEDED");
 }
+
+TEST_CASE("map run: an ItemSelector shapes the items the map run reads, with the parent's input, context and variables") {
+  Scratch scratch;
+  const auto data = scratch.dir / "data";
+  write_items(data / "in" / "items.jsonl", 10);
+  // JSONPath and JSONata: the same children's inputs as the in-process run,
+  // which evaluates the ItemSelector in the parent itself.
+  const std::string jsonpath = R"({"StartAt":"Init","States":{
+    "Init":{"Type":"Pass","Assign":{"tag":"t1"},"Next":"Each"},
+    "Each":{"Type":"Map","MaxConcurrency":3,
+      "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
+                    "Parameters":{"Bucket":"in","Key.$":"$.key"}},
+      "ItemSelector":{"i.$":"$$.Map.Item.Index","n.$":"$$.Map.Item.Value.n","key.$":"$.key","tag.$":"$tag",
+                      "machine.$":"$$.StateMachine.Name"},
+      "ItemBatcher":{"MaxItemsPerBatch":3},
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+        "StartAt":"Echo","States":{"Echo":{"Type":"Pass","End":true}}},
+      "End":true}}})";
+  const std::string jsonata = R"({"QueryLanguage":"JSONata","StartAt":"Init","States":{
+    "Init":{"Type":"Pass","Assign":{"tag":"t2"},"Next":"Each"},
+    "Each":{"Type":"Map",
+      "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
+                    "Arguments":{"Bucket":"in","Key":"{% $states.input.key %}"}},
+      "ItemSelector":"{% {'i': $states.context.Map.Item.Index, 'n': $states.context.Map.Item.Value.n * 10, 'tag': $tag} %}",
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+        "StartAt":"Echo","States":{"Echo":{"Type":"Pass","End":true}}},
+      "End":true}}})";
+  for (const std::string& def : {jsonpath, jsonata}) {
+    CAPTURE(def.substr(0, 40));
+    std::shared_ptr<storage::Store> store = must(storage::open_memory());
+    auto clock = std::make_shared<ManualClock>();
+    EngineOptions eo = options_at(clock);
+    eo.data_dir = data.string();
+    Engine engine(eo);
+    const std::string arn = record_started(*store, engine, "Fan", def, "selected", R"({"key":"items.jsonl"})");
+    Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+    drain(worker);
+    auto rec = must(store->describe_execution(arn));
+    REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+    // The in-process run reads the same file and shapes the items in the parent.
+    Engine memory_engine(eo);
+    RunOptions ro;
+    ro.state_machine_name = "Fan";
+    const auto expected = memory_engine.run(parse_or_fail(def), *parse_json(R"({"key":"items.jsonl"})"), ro);
+    REQUIRE(expected.status == ExecutionStatus::Succeeded);
+    CHECK(*rec.output == to_json(expected.output));
+    CHECK(rec.output->find("\"tag\":\"t") != std::string::npos);
+    CHECK(rec.output->find(def == jsonpath ? R"({"i":9,"n":9,"key":"items.jsonl","tag":"t1","machine":"Fan"})"
+                                           : R"({"i":9,"n":90,"tag":"t2"})") != std::string::npos);
+    // The request carries the selector's scope, not the items.
+    const auto runs = must(store->list_map_runs(arn, {}));
+    REQUIRE(runs.items.size() == 1);
+    CHECK(children(*store, runs.items[0].arn).size() == (def == jsonpath ? 4u : 10u));
+  }
+}
