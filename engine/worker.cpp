@@ -407,8 +407,11 @@ void Worker::note_transition(Tracked& t, const Checkpoint& c) {
     t.queue = c.queue;
   } else {
     // The engine reports the end and forgets the state next: take it now.
+    // A redrive continues a FAILED, TIMED_OUT or ABORTED execution from its
+    // final snapshot; nothing ever reads a SUCCEEDED one's, so none is kept
+    // (a map run's million children would store 0.8 KB each for nothing).
     t.live = nullptr;
-    t.final_state = to_json(c.to_json());
+    t.final_state = c.state.status == ExecutionStatus::Succeeded ? std::string() : to_json(c.to_json());
     storage::ExecutionOutcome o;
     o.status = to_store_status(c.state.status);
     if (c.state.status == ExecutionStatus::Succeeded) o.output = to_json(c.state.output);

@@ -325,7 +325,9 @@ StatusOr<Page<ExecutionSummary>> MemoryStore::list_executions(const ExecutionFil
         x.record.state_machine_arn != filter.state_machine_arn) {
       continue;
     }
-    if (!filter.map_run_arn.empty() && x.record.map_run_arn != filter.map_run_arn) continue;
+    // A map run's children are listed only by their map run (as the SQLite
+    // store's indexes do).
+    if (x.record.map_run_arn != filter.map_run_arn) continue;
     if (filter.status && x.record.status != *filter.status) continue;
     if (out.items.size() == size) {
       out.next_token = internal::encode_cursor({last.first, last.second});

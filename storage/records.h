@@ -268,7 +268,7 @@ struct CreatedExecution {
 // Empty/absent fields do not filter.
 struct ExecutionFilter {
   std::string state_machine_arn;
-  std::string map_run_arn;  // the children of this map run
+  std::string map_run_arn;  // the children of this map run; empty: executions that are no map run's child
   std::optional<ExecutionStatus> status;
 };
 

@@ -878,19 +878,19 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
   // previous page: a seek in the index, however deep the page.
   static constexpr const char* kAll = SUMMARY_COLUMNS
       "INDEXED BY executions_by_start "
-      "WHERE (start_date, seq) < (?1, ?2) "
+      "WHERE map_run_arn IS NULL AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachine = SUMMARY_COLUMNS
       "INDEXED BY executions_by_machine "
-      "WHERE state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
+      "WHERE map_run_arn IS NULL AND state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByStatus = SUMMARY_COLUMNS
       "INDEXED BY executions_by_status "
-      "WHERE status = ?5 AND (start_date, seq) < (?1, ?2) "
+      "WHERE map_run_arn IS NULL AND status = ?5 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachineAndStatus = SUMMARY_COLUMNS
       "INDEXED BY executions_by_machine_status "
-      "WHERE state_machine_arn = ?4 AND status = ?5 "
+      "WHERE map_run_arn IS NULL AND state_machine_arn = ?4 AND status = ?5 "
       "AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMapRun = SUMMARY_COLUMNS

@@ -878,3 +878,98 @@ TEST_CASE("map run: an ItemSelector shapes the items the map run reads, with the
     CHECK(children(*store, runs.items[0].arn).size() == (def == jsonpath ? 4u : 10u));
   }
 }
+
+TEST_CASE("map run: children are listed by their map run only; a schema 7 database's indexes are migrated to 8") {
+  Scratch scratch;
+  const std::string path = (scratch.dir / "v7.db").string();
+  const std::string parent = "arn:aws:states:us-east-1:123456789012:execution:M:p";
+  const std::string child = "arn:aws:states:us-east-1:123456789012:execution:M/Each:c1";
+  const std::string run_arn = "arn:aws:states:us-east-1:123456789012:mapRun:M/Each:1";
+  {
+    // A version 7 database: a parent and a map run child, both RUNNING.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA journal_mode = WAL");
+    for (int i = 0; i < 7; ++i) db.exec(storage::internal::kMigrations[i].sql);
+    db.exec("UPDATE meta SET value = '7' WHERE key = 'schema_version'");
+    db.exec("PRAGMA application_id = " + std::to_string(storage::kApplicationId));
+    db.exec("PRAGMA user_version = 7");
+    db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
+               INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+    SQLite::Statement p(db,
+                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                        "input, start_date, state, version, last_event_id) "
+                        "VALUES (1, ?, 'p', 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 1, 0)");
+    p.bind(1, parent);
+    p.exec();
+    SQLite::Statement c(db,
+                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                        "input, start_date, state, version, last_event_id, map_run_arn, item_index) "
+                        "VALUES (2, ?, 'c1', 'arn:m/Each', 1, 'RUNNING', '{}', 6, 'st', 1, 0, ?, 0)");
+    c.bind(1, child);
+    c.bind(2, run_arn);
+    c.exec();
+  }
+  auto arns = [](const storage::Page<storage::ExecutionSummary>& page) {
+    std::vector<std::string> out;
+    for (const auto& e : page.items) out.push_back(e.arn);
+    return out;
+  };
+  const std::vector<std::string> just_parent{parent}, just_child{child};
+  auto sqlite = must(storage::open_sqlite(path));
+  // The memory store lists the same way.
+  auto memory = must(storage::open_memory());
+  {
+    storage::NewStateMachine m;
+    m.arn = "arn:m";
+    m.name = "M";
+    m.role_arn = "arn:role";
+    m.definition = "{}";
+    must(memory->create_state_machine(m));
+    for (const auto& [arn, run] : {std::pair{parent, std::string()}, std::pair{child, run_arn}}) {
+      storage::NewExecution e;
+      e.arn = arn;
+      e.name = arn.substr(arn.rfind(':') + 1);
+      e.state_machine_arn = run.empty() ? "arn:m" : "arn:m/Each";
+      e.state_machine_version = 1;
+      e.state = "st";
+      e.map_run_arn = run;
+      e.item_index = run.empty() ? -1 : 0;
+      if (!run.empty()) {  // the parent first, then its map run
+      storage::MapRunRecord r;
+      r.arn = run_arn;
+      r.execution_arn = parent;
+      r.state_name = "Each";
+      r.state_machine_arn = "arn:m/Each";
+      r.definition = "{}";
+      r.total = 1;
+      must(memory->create_map_run(r));
+      }
+      must(memory->create_execution(e));
+    }
+  }
+  for (storage::Store* store : {static_cast<storage::Store*>(sqlite.get()), static_cast<storage::Store*>(memory.get())}) {
+    storage::ExecutionFilter all;
+    CHECK(arns(must(store->list_executions(all, {}))) == just_parent);
+    storage::ExecutionFilter running;
+    running.status = storage::ExecutionStatus::kRunning;
+    CHECK(arns(must(store->list_executions(running, {}))) == just_parent);
+    storage::ExecutionFilter by_machine;
+    by_machine.state_machine_arn = "arn:m/Each";
+    CHECK(must(store->list_executions(by_machine, {})).items.empty());
+    storage::ExecutionFilter by_run;
+    by_run.map_run_arn = run_arn;
+    CHECK(arns(must(store->list_executions(by_run, {}))) == just_child);
+    by_run.status = storage::ExecutionStatus::kRunning;
+    CHECK(arns(must(store->list_executions(by_run, {}))) == just_child);
+  }
+  sqlite.reset();
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == storage::kSchemaVersion);
+  CHECK(storage::kSchemaVersion >= 8);
+  // The list-executions indexes hold the parent only.
+  CHECK(db.execAndGet("SELECT count(*) FROM executions INDEXED BY executions_by_start WHERE map_run_arn IS NULL "
+                      "AND start_date > 0")
+            .getInt() == 1);
+  CHECK(std::string(db.execAndGet("SELECT sql FROM sqlite_master WHERE name = 'executions_by_status'").getString())
+            .find("WHERE map_run_arn IS NULL") != std::string::npos);
+}
