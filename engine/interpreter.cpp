@@ -2114,6 +2114,8 @@ struct Interp {
       payload["resultWriter"] = std::move(*args);
     }
     Frame& f = frame(fid);
+    // A Compensate block reads the Map's effective input when it runs (saga_record).
+    if (s.compensate) payload["mapInput"] = f.effective;
     payload["mapRunArn"] = map_run_arn(f, s);
     payload["stateName"] = s.name;
     payload["label"] = spec.label ? *spec.label : s.name;
@@ -2162,9 +2164,16 @@ struct Interp {
     // A failed map run keeps its request (and the item count) for a redrive.
     if (!o.ok) return state_failed(fid, s, std::move(o.failure), "MapStateFailed");
     emit(&f, "MapRunSucceeded");
-    f.effective = nullptr;
-    f.total = 0;
-    emit(&f, "MapStateSucceeded");
+    if (s.compensate) {
+      json::value input;
+      if (json::object* payload = f.effective.if_object(); payload && payload->contains("mapInput"))
+        input = std::move((*payload)["mapInput"]);
+      E.saga_record(ex, fid, std::move(input), o.output);
+    }
+    Frame& g = frame(fid);
+    g.effective = nullptr;
+    g.total = 0;
+    emit(&g, "MapStateSucceeded");
     return finish_with_result(fid, s, std::move(o.output));
   }
 
