@@ -1867,11 +1867,19 @@ struct Interp {
     return std::optional<double>(*n);
   }
 
+  // The items in one child's input: a batch's "Items", else one.
+  static std::uint64_t batch_size(const json::value& input, bool batched) {
+    if (!batched) return 1;
+    const json::value* items = input.is_object() ? input.get_object().if_contains("Items") : nullptr;
+    return items && items->is_array() ? items->get_array().size() : 1;
+  }
+
   // A worker's map run's items: what it reads them from, and how many.
   struct CountedStream {
     mapio::ItemStream stream;
     std::shared_ptr<const ItemSelectorScope> selector;  // with an ItemSelector
-    std::uint32_t count = 0;
+    std::uint32_t count = 0;   // items, or batches with an ItemBatcher
+    std::uint64_t items = 0;   // items (in the batches)
   };
 
   bool run_map(std::uint32_t fid, const State& s) {
@@ -2090,6 +2098,15 @@ struct Interp {
       return fail_here(fid, s, std::move(failure));
     };
     json::object payload;
+    if (spec.item_batcher) {  // the children process batches: how many items in all (DescribeMapRun's itemCounts)
+      std::uint64_t items = 0;
+      if (stream) {
+        items = stream->items;
+      } else {
+        for (const auto& batch : frame(fid).items) items += batch_size(batch, true);
+      }
+      payload["itemTotal"] = items;
+    }
     if (stream) {
       payload["items"] = mapio::item_stream_to_json(stream->stream);
       if (stream->selector) payload["itemSelector"] = selector_scope_to_json(*stream->selector);
@@ -2331,6 +2348,7 @@ struct Interp {
       if (!item) return item.failure();
       if (!*item) break;
       ++counted.count;
+      counted.items += batch_size(**item, stream->batch.has_value());
     }
     counted.stream = std::move(*stream);
     return counted;

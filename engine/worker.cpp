@@ -1142,6 +1142,8 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
   run.tolerated_failure_percentage = d->tolerated_percentage;
   run.tolerated_failure_count = d->tolerated_count;
   run.start_date = eo.clock->now();
+  if (const json::value* items = p->if_contains("itemTotal"); items && items->is_number())
+    run.item_total = items->to_number<std::int64_t>();
   if (const json::value* total = p->if_contains("total"); total && total->is_number()) {
     run.total = total->to_number<std::int64_t>();
   } else if (const json::value* inputs = p->if_contains("inputs"); inputs && inputs->is_array()) {
@@ -1379,6 +1381,7 @@ bool Worker::drive(MapDrive& d) {
       ro.execution_name = name;
       ro.execution_arn = d.child_arn_prefix + name;
       json::value input;
+      std::int64_t item_count = 1;
       if (d.stream) {
         // The file was read whole when the Map started; it changing since
         // fails the map run (States.ItemReaderFailed).
@@ -1400,6 +1403,10 @@ bool Worker::drive(MapDrive& d) {
         ++d.source_next;
       } else if (index < static_cast<std::int64_t>(inputs->size())) {
         input = (*inputs)[index];
+      }
+      if (d.spec->item_batcher) {  // a batch: {"BatchInput"?, "Items": [...]}
+        const json::value* items = input.is_object() ? input.get_object().if_contains("Items") : nullptr;
+        item_count = items && items->is_array() ? static_cast<std::int64_t>(items->get_array().size()) : 1;
       }
       std::string input_text = to_json(input);
       PreparedExecution prepared = preparer.prepare(*def, std::move(input), std::move(ro));
@@ -1432,6 +1439,7 @@ bool Worker::drive(MapDrive& d) {
       }
       e.map_run_arn = d.arn;
       e.item_index = index;
+      e.item_count = item_count;
       batch.push_back(std::move(e));
       ++index;
       ++running;

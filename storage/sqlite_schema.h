@@ -255,6 +255,15 @@ CREATE INDEX executions_by_status ON executions (status, start_date, seq,
 CREATE INDEX executions_by_machine_status ON executions (state_machine_arn, status, start_date, seq,
   arn, name, state_machine_version, stop_date, redrive_count)
   WHERE map_run_arn IS NULL;
+
+-- With an ItemBatcher a child processes a batch: ListExecutions by map run
+-- shows each child's itemCount, DescribeMapRun counts items.
+ALTER TABLE executions ADD COLUMN item_count INTEGER;  -- a map run's child: its batch's items (NULL: one)
+ALTER TABLE map_runs ADD COLUMN item_total INTEGER;     -- a batched map run: its items (NULL: one per child)
+DROP INDEX executions_by_map_run_start;
+CREATE INDEX executions_by_map_run_start ON executions (map_run_arn, start_date, seq,
+  arn, name, state_machine_arn, state_machine_version, status, stop_date, redrive_count, item_count)
+  WHERE map_run_arn IS NOT NULL;
 )sql"},
 }};
 

@@ -755,6 +755,32 @@ TEST_CASE("map run: the worker reads the items from the file as it launches chil
   const auto run = must(store->describe_map_run(run_arn));
   CHECK(run.succeeded == 8);
   CHECK(run.launched == 8);
+
+  // DescribeMapRun counts the items (30) apart from the child executions
+  // (8 batches); ListExecutions by map run gives each child's itemCount.
+  ServiceOptions so;
+  so.clock = clock;
+  Service service(store, so);
+  auto described = service.describe_map_run({{"mapRunArn", run_arn}});
+  REQUIRE(described.ok());
+  const auto& items = described.response().at("itemCounts").as_object();
+  const auto& executions = described.response().at("executionCounts").as_object();
+  CHECK(items.at("total").to_number<int>() == 30);
+  CHECK(items.at("succeeded").to_number<int>() == 30);
+  CHECK(items.at("pending").to_number<int>() == 0);
+  CHECK(items.at("resultsWritten").to_number<int>() == 30);
+  CHECK(executions.at("total").to_number<int>() == 8);
+  CHECK(executions.at("succeeded").to_number<int>() == 8);
+  auto listed = service.list_executions({{"mapRunArn", run_arn}, {"maxResults", 100}});
+  REQUIRE(listed.ok());
+  std::map<std::string, int> item_count_by_arn;
+  for (const auto& e : listed.response().at("executions").as_array())
+    item_count_by_arn[std::string(e.at("executionArn").as_string())] = e.at("itemCount").to_number<int>();
+  REQUIRE(item_count_by_arn.size() == 8);
+  for (const auto& k : kids) {
+    const auto child = must(store->describe_execution(k.arn));
+    CHECK(item_count_by_arn[k.arn] == (child.item_index == 7 ? 2 : 4));
+  }
 }
 
 TEST_CASE("map run: an item file cut short while the map run reads it fails the Map with States.ItemReaderFailed") {
@@ -876,6 +902,17 @@ TEST_CASE("map run: an ItemSelector shapes the items the map run reads, with the
     const auto runs = must(store->list_map_runs(arn, {}));
     REQUIRE(runs.items.size() == 1);
     CHECK(children(*store, runs.items[0].arn).size() == (def == jsonpath ? 4u : 10u));
+    // Items are counted apart from batches only with an ItemBatcher.
+    const auto run = must(store->describe_map_run(runs.items[0].arn));
+    CHECK(run.item_total == (def == jsonpath ? std::optional<std::int64_t>(10) : std::nullopt));
+    if (def == jsonpath) {
+      REQUIRE(run.items);
+      CHECK(run.items->succeeded == 10);
+      CHECK(run.items->launched == 10);
+      CHECK(run.succeeded == 4);
+    } else {
+      CHECK(!run.items);
+    }
   }
 }
 
