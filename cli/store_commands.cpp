@@ -353,6 +353,39 @@ void add_describe_map_run(CLI::App& app, Commands& commands) {
   };
 }
 
+void add_update_map_run(CLI::App& app, Commands& commands) {
+  struct Args {
+    StoreArgs store;
+    std::string map_run;
+    std::int64_t max_concurrency = 0, tolerated_count = 0;
+    double tolerated_percentage = 0;
+    CLI::Option* max_concurrency_opt = nullptr;
+    CLI::Option* tolerated_count_opt = nullptr;
+    CLI::Option* tolerated_percentage_opt = nullptr;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "update-map-run", "Change a running Distributed Map run's MaxConcurrency or tolerated failures.");
+  cmd->add_option("--map-run-arn", a->map_run, "The map run's ARN (from list-map-runs or the MapRunStarted event)")
+      ->required();
+  a->max_concurrency_opt =
+      cmd->add_option("--max-concurrency", a->max_concurrency, "Child executions running at once (0: no limit)");
+  a->tolerated_percentage_opt = cmd->add_option("--tolerated-failure-percentage", a->tolerated_percentage,
+                                                "Failed items tolerated, in percent of all items (0-100)");
+  a->tolerated_count_opt =
+      cmd->add_option("--tolerated-failure-count", a->tolerated_count, "Failed items tolerated");
+  add_store_options(cmd, a->store);
+  commands["update-map-run"] = [a] {
+    auto service = open_service(a->store, false);
+    if (!service) return kExitUsage;
+    json::object request{{"mapRunArn", a->map_run}};
+    if (a->max_concurrency_opt->count()) request["maxConcurrency"] = a->max_concurrency;
+    if (a->tolerated_percentage_opt->count()) request["toleratedFailurePercentage"] = a->tolerated_percentage;
+    if (a->tolerated_count_opt->count()) request["toleratedFailureCount"] = a->tolerated_count;
+    return print_result(a->store, "UpdateMapRun", service->update_map_run(request));
+  };
+}
+
 void add_list_map_runs(CLI::App& app, Commands& commands) {
   struct Args {
     StoreArgs store;
@@ -401,6 +434,7 @@ void add_store_commands(CLI::App& app, std::map<std::string, Command>& commands)
   add_redrive_execution(app, commands);
   add_describe_map_run(app, commands);
   add_list_map_runs(app, commands);
+  add_update_map_run(app, commands);
   add_task_commands(app, commands);
   commands["timeline"] = add_timeline(app);
 }

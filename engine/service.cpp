@@ -379,7 +379,7 @@ const std::vector<std::string_view>& Service::operations() {
       "GetActivityTask",     "GetExecutionHistory", "ListActivities",   "ListExecutions",
       "ListMapRuns",         "ListStateMachines",  "RedriveExecution",  "SendTaskFailure",
       "SendTaskHeartbeat",   "SendTaskSuccess",    "StartExecution",    "StopExecution",
-      "UpdateStateMachine"};
+      "UpdateMapRun",        "UpdateStateMachine"};
   return kNames;
 }
 
@@ -406,6 +406,7 @@ ServiceResult Service::call(std::string_view operation, const json::object& requ
       {"DeleteActivity", &Service::delete_activity},
       {"GetActivityTask", &Service::get_activity_task},
       {"DescribeMapRun", &Service::describe_map_run},
+      {"UpdateMapRun", &Service::update_map_run},
       {"ListMapRuns", &Service::list_map_runs},
   };
   auto it = kMethods.find(operation);
@@ -1045,6 +1046,52 @@ ServiceResult Service::describe_map_run(const json::object& request) {
   out["redriveCount"] = run->redrive_count;
   if (run->redrive_date) out["redriveDate"] = wire_date(*run->redrive_date);
   return out;
+}
+
+ServiceResult Service::update_map_run(const json::object& request) {
+  Reader in(request);
+  const std::string arn = in.required("mapRunArn");
+  if (in.error()) return *in.error();
+  in.check_length("mapRunArn", arn, 2000);
+  storage::MapRunUpdate u;
+  auto at_least_zero = [&](const char* key, auto value) {
+    if (value < 0)
+      in.set(validation("Value '" + json::serialize(json::value(value)) + "' at '" + key +
+                        "' failed to satisfy constraint: Member must have value greater than or equal to 0"));
+  };
+  if (auto n = in.integer("maxConcurrency")) {
+    at_least_zero("maxConcurrency", *n);
+    u.max_concurrency = *n;
+  }
+  if (auto n = in.integer("toleratedFailureCount")) {
+    at_least_zero("toleratedFailureCount", *n);
+    u.tolerated_failure_count = *n;
+  }
+  if (const json::value* v = request.if_contains("toleratedFailurePercentage"); v && !v->is_null()) {
+    if (!v->is_number()) {
+      in.set(validation("Value at 'toleratedFailurePercentage' failed to satisfy constraint: Member must be a number"));
+    } else {
+      const double pct = v->to_number<double>();
+      at_least_zero("toleratedFailurePercentage", pct);
+      if (pct > 100)
+        in.set(validation("Value '" + json::serialize(*v) +
+                          "' at 'toleratedFailurePercentage' failed to satisfy constraint: Member must have value "
+                          "less than or equal to 100"));
+      u.tolerated_failure_percentage = pct;
+    }
+  }
+  if (in.error()) return *in.error();
+  auto run = store_->describe_map_run(arn);
+  if (!run) {
+    return run.code() == Code::kNotFound ? ServiceError{"ResourceNotFound", "Resource not found: '" + arn + "'"}
+                                         : store_failure(run.status());
+  }
+  if (run->status != storage::MapRunStatus::kRunning)
+    return ServiceError{"ValidationException", "Map Run '" + arn + "' is " + std::string(storage::to_string(run->status)) +
+                                                   ": only a running Map Run can be updated"};
+  auto updated = store_->update_map_run(arn, u);
+  if (!updated) return store_failure(updated.status());
+  return json::object();
 }
 
 ServiceResult Service::list_map_runs(const json::object& request) {

@@ -148,6 +148,10 @@ class Service {
   // ResourceNotFound.
   ServiceResult describe_map_run(const json::object& request);
   ServiceResult list_map_runs(const json::object& request);
+  // UpdateMapRun: a RUNNING map run's maxConcurrency (0: unlimited),
+  // toleratedFailurePercentage (0-100) and toleratedFailureCount; its driver
+  // applies them from its next round. Answers {}.
+  ServiceResult update_map_run(const json::object& request);
 
   // Callbacks and activity tasks. A token is answered once: SendTaskSuccess
   // (output: JSON text) or SendTaskFailure (error, cause) records the result

@@ -1288,7 +1288,7 @@ bool Worker::drive(MapDrive& d) {
     // set, else the failed child's own (as an inline Map's iteration).
     TaskOutcome out = TaskOutcome::fail("States.ExceedToleratedFailureThreshold",
                                         "The specified tolerated failure threshold was exceeded");
-    if (!d.tolerated_percentage && !d.tolerated_count) {
+    if (!run->tolerated_failure_percentage && !run->tolerated_failure_count) {
       storage::ExecutionFilter filter;
       filter.map_run_arn = d.arn;
       for (auto st : {storage::ExecutionStatus::kFailed, storage::ExecutionStatus::kTimedOut,
@@ -1317,7 +1317,7 @@ bool Worker::drive(MapDrive& d) {
     return false;
   }
   if (run->status == storage::MapRunStatus::kRunning &&
-      over_tolerance(failures, run->total, d.tolerated_percentage, d.tolerated_count)) {
+      over_tolerance(failures, run->total, run->tolerated_failure_percentage, run->tolerated_failure_count)) {
     // Abort the children still running, then fail the Map.
     storage::ExecutionFilter filter;
     filter.map_run_arn = d.arn;
@@ -1335,7 +1335,7 @@ bool Worker::drive(MapDrive& d) {
     // Launch children while MaxConcurrency allows.
     std::int64_t running = run->running;
     std::int64_t index = run->launched;
-    const std::int64_t limit = d.max_concurrency > 0 ? d.max_concurrency : kUnsetConcurrency;
+    const std::int64_t limit = run->max_concurrency > 0 ? run->max_concurrency : kUnsetConcurrency;
     if (running >= limit) return true;
     Engine preparer(engine_.options());  // prepare() arms timeouts in its engine: a throwaway one
     auto def = map_run_definition(d.arn);

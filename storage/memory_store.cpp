@@ -932,6 +932,9 @@ StatusOr<MapRunRecord> MemoryStore::update_map_run(const std::string& arn, const
     r.redrive_count += 1;
     r.redrive_date = update.redrive_date;
   }
+  if (update.max_concurrency) r.max_concurrency = *update.max_concurrency;
+  if (update.tolerated_failure_percentage) r.tolerated_failure_percentage = update.tolerated_failure_percentage;
+  if (update.tolerated_failure_count) r.tolerated_failure_count = update.tolerated_failure_count;
   return r;
 }
 

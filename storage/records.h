@@ -323,6 +323,11 @@ struct MapRunUpdate {
   bool clear_stop_date = false;        // a redrive: RUNNING again
   std::optional<std::int64_t> total;
   std::optional<UnixNanos> redrive_date;  // a redrive: redrive_count + 1
+  // UpdateMapRun: the run's MaxConcurrency (0: unlimited) and tolerances,
+  // which its driver reads every round.
+  std::optional<std::int64_t> max_concurrency;
+  std::optional<double> tolerated_failure_percentage;
+  std::optional<std::int64_t> tolerated_failure_count;
 };
 
 struct HistoryRequest {

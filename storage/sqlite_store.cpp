@@ -1785,7 +1785,10 @@ StatusOr<MapRunRecord> SqliteStore::update_map_run(const std::string& arn, const
         sql("UPDATE map_runs SET status = coalesce(?2, status), "
             "stop_date = CASE WHEN ?3 THEN NULL ELSE coalesce(?4, stop_date) END, "
             "total = coalesce(?5, total), "
-            "redrive_count = redrive_count + (?6 IS NOT NULL), redrive_date = coalesce(?6, redrive_date) "
+            "redrive_count = redrive_count + (?6 IS NOT NULL), redrive_date = coalesce(?6, redrive_date), "
+            "max_concurrency = coalesce(?7, max_concurrency), "
+            "tolerated_failure_percentage = coalesce(?8, tolerated_failure_percentage), "
+            "tolerated_failure_count = coalesce(?9, tolerated_failure_count) "
             "WHERE arn = ?1"));
     q->bind(1, arn);
     if (update.status) {
@@ -1797,6 +1800,13 @@ StatusOr<MapRunRecord> SqliteStore::update_map_run(const std::string& arn, const
     bind_optional(*q, 4, update.stop_date);
     bind_optional(*q, 5, update.total);
     bind_optional(*q, 6, update.redrive_date);
+    bind_optional(*q, 7, update.max_concurrency);
+    if (update.tolerated_failure_percentage) {
+      q->bind(8, *update.tolerated_failure_percentage);
+    } else {
+      q->bind(8);
+    }
+    bind_optional(*q, 9, update.tolerated_failure_count);
     q->exec();
     return *load_map_run(arn);
   });

@@ -91,6 +91,17 @@ TEST_CASE("cli map runs: the fan_out example runs 3,000 children, shown by list-
   CHECK(missing.code == 1);
   CHECK(missing.err.find("ResourceNotFound") != std::string::npos);
 
+  // update-map-run: the run has ended (refused); a bad value; an unknown run.
+  auto ended = run({"update-map-run", "--map-run-arn", map_run, "--max-concurrency", "5"});
+  CHECK(ended.code == 1);
+  CHECK(ended.err.find("ValidationException") != std::string::npos);
+  auto negative = run({"update-map-run", "--map-run-arn", map_run, "--tolerated-failure-count", "-1"});
+  CHECK(negative.code == 1);
+  CHECK(negative.err.find("'toleratedFailureCount' failed to satisfy constraint") != std::string::npos);
+  auto unknown = run({"update-map-run", "--map-run-arn", map_run + "x", "--max-concurrency", "5"});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.err.find("ResourceNotFound") != std::string::npos);
+
   // In memory: the same result, no child executions.
   auto memory = run({"run", kExample + "/fan_out.asl.json", "--input-file", kExample + "/fan_out.input.json",
                      "--data-dir", kExample + "/data", "--no-store"});

@@ -1010,3 +1010,66 @@ TEST_CASE("map run: children are listed by their map run only; a schema 7 databa
   CHECK(std::string(db.execAndGet("SELECT sql FROM sqlite_master WHERE name = 'executions_by_status'").getString())
             .find("WHERE map_run_arn IS NULL") != std::string::npos);
 }
+
+TEST_CASE("map run: UpdateMapRun changes a running map run's MaxConcurrency and tolerance; bad values are refused") {
+  auto store = std::shared_ptr<storage::Store>(must(storage::open_memory()));
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  // Each item waits a minute, then fails when marked so.
+  const std::string def = R"({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
+      "MaxConcurrency":1,"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"Nap","States":{
+        "Nap":{"Type":"Wait","Seconds":60,"Next":"Check"},
+        "Check":{"Type":"Choice","Choices":[{"Variable":"$.fail","IsPresent":true,"Next":"Boom"}],"Default":"Ok"},
+        "Boom":{"Type":"Fail","Error":"Item.Failed"},
+        "Ok":{"Type":"Succeed"}}},"End":true}}})";
+  const std::string arn = start(*store, engine, def, "updated", items_input(8, {8}));
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  ServiceOptions so;
+  so.clock = clock;
+  Service service(store, so);
+  std::string run_arn;
+  for (int i = 0; i < 100 && run_arn.empty(); ++i) {
+    (void)worker.run_once(0);
+    auto runs = must(store->list_map_runs(arn, {}));
+    if (!runs.items.empty()) run_arn = runs.items[0].arn;
+  }
+  REQUIRE(!run_arn.empty());
+  for (int i = 0; i < 5; ++i) (void)worker.run_once(0);
+  CHECK(must(store->describe_map_run(run_arn)).running == 1);
+
+  auto error_of = [&](json::object request) {
+    request["mapRunArn"] = run_arn;
+    auto r = service.update_map_run(request);
+    return r.ok() ? std::string() : r.error().code + ": " + r.error().message;
+  };
+  CHECK(error_of({{"maxConcurrency", -1}}).rfind("ValidationException: 1 validation error detected: Value '-1' at "
+                                                 "'maxConcurrency'",
+                                                 0) == 0);
+  CHECK(error_of({{"toleratedFailurePercentage", 100.5}}).find("less than or equal to 100") != std::string::npos);
+  CHECK(error_of({{"toleratedFailureCount", -2}}).find("'toleratedFailureCount'") != std::string::npos);
+  auto unknown = service.update_map_run({{"mapRunArn", run_arn + "x"}, {"maxConcurrency", 2}});
+  REQUIRE(!unknown.ok());
+  CHECK(unknown.error().code == "ResourceNotFound");
+
+  // Four at once from the next round, and the last item's failure tolerated.
+  REQUIRE(error_of({{"maxConcurrency", 4}, {"toleratedFailureCount", 1}}).empty());
+  const auto updated = must(store->describe_map_run(run_arn));
+  CHECK(updated.max_concurrency == 4);
+  CHECK(updated.tolerated_failure_count == std::optional<std::int64_t>(1));
+  // (Virtual time: the worker's rounds move the clock to the next Wait's end.)
+  std::int64_t peak = 0;
+  for (int i = 0; i < 1000; ++i) {
+    (void)worker.run_once(0);
+    peak = std::max(peak, must(store->describe_map_run(run_arn)).running);
+    if (worker.active() == 0) break;
+  }
+  CHECK(peak == 4);
+  auto rec = must(store->describe_execution(arn));
+  CHECK(rec.status == storage::ExecutionStatus::kSucceeded);  // without the update: FAILED (Item.Failed)
+  auto described = service.describe_map_run({{"mapRunArn", run_arn}});
+  REQUIRE(described.ok());
+  CHECK(described.response().at("maxConcurrency").to_number<int>() == 4);
+  CHECK(described.response().at("toleratedFailureCount").to_number<int>() == 1);
+  // A map run that has ended is not updated.
+  CHECK(error_of({{"maxConcurrency", 2}}).rfind("ValidationException", 0) == 0);
+}
