@@ -14,6 +14,7 @@
 #include "engine/engine_impl.h"
 #include "engine/map_io.h"
 #include "engine/map_select.h"
+#include "engine/seeded_random.h"
 #include "states/query.h"
 #include "states/timestamp.h"
 
@@ -42,26 +43,6 @@ std::string uuid4(states::RandomSource& r) {
   return buf;
 }
 
-// A random source fixed by a seed (splitmix64), for identifiers that must not
-// draw from the execution's random source (history must not change results).
-class SeededRandom final : public states::RandomSource {
- public:
-  explicit SeededRandom(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next_u64() override {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-
- private:
-  std::uint64_t state_;
-};
-
-std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 0xCBF29CE484222325ULL) {
-  for (unsigned char c : text) h = (h ^ c) * 0x100000001B3ULL;
-  return h;
-}
 
 // ASL "Error names": States.ALL matches every error but States.Runtime;
 // States.TaskFailed matches every error except States.Timeout.

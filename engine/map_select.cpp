@@ -2,26 +2,12 @@
 
 #include <utility>
 
+#include "engine/seeded_random.h"
 #include "states/payload.h"
 #include "states/query.h"
 
 namespace stepwise {
 namespace {
-
-// splitmix64: item i of a map run draws the same numbers wherever it is shaped.
-class ItemRandom final : public states::RandomSource {
- public:
-  explicit ItemRandom(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next_u64() override {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-
- private:
-  std::uint64_t state_;
-};
 
 class ObjectVariables final : public states::VariableLookup {
  public:
@@ -61,12 +47,6 @@ class SelectedItems final : public mapio::ItemSource {
   std::int64_t index_ = 0;
 };
 
-std::uint64_t mix(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 }  // namespace
 
 json::value selector_scope_to_json(const ItemSelectorScope& scope) {
@@ -104,7 +84,8 @@ Result<json::value> select_item(const states::MapSpec& spec, const ItemSelectorS
   if (json::object* c = context.if_object()) {
     (*c)["Map"] = json::object{{"Item", json::object{{"Index", index}, {"Value", std::move(item)}}}};
   }
-  ItemRandom random(scope.seed ^ mix(static_cast<std::uint64_t>(index) + 1));
+  // Item i of a map run draws the same numbers wherever it is shaped.
+  SeededRandom random(scope.seed ^ mix64(static_cast<std::uint64_t>(index) + 1));
   ObjectVariables vars(scope.variables);
   if (spec.item_selector) return spec.item_selector->evaluate(states::Scope{scope.input, context, &random, &vars});
   states::QueryInputs q;

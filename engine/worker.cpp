@@ -19,6 +19,7 @@
 #include "engine/event_codec.h"
 #include "engine/map_io.h"
 #include "engine/map_select.h"
+#include "engine/seeded_random.h"
 #include "engine/redrive.h"
 #include "engine/snapshot.h"
 
@@ -976,22 +977,10 @@ const json::object* find_processor(const json::object& machine, const std::strin
   return nullptr;
 }
 
-std::uint64_t fnv1a64(std::string_view text) {
-  std::uint64_t h = 0xCBF29CE484222325ULL;
-  for (unsigned char c : text) h = (h ^ c) * 0x100000001B3ULL;
-  return h;
-}
-
-std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 // The child's name: a UUID fixed by the map run and the item index, so that
 // a restarted driver names (and finds) the same child.
 std::string child_name(const std::string& map_run_arn, std::int64_t index) {
-  const std::uint64_t seed = fnv1a64(map_run_arn) ^ mix64(static_cast<std::uint64_t>(index) + 1);
+  const std::uint64_t seed = fnv1a(map_run_arn) ^ mix64(static_cast<std::uint64_t>(index) + 1);
   std::uint64_t a = mix64(seed), b = mix64(seed + 0x9E3779B97F4A7C15ULL);
   a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
   b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;

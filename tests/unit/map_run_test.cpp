@@ -130,6 +130,20 @@ std::shared_ptr<storage::Store> open_store(bool sqlite, const Scratch& scratch) 
   return must(storage::open_memory());
 }
 
+// A database as Stepwise wrote it at schema `version`, with state machine
+// 'arn:m' (version 1) recorded.
+SQLite::Database old_database(const std::string& path, int version) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db.exec("PRAGMA journal_mode = WAL");
+  for (int i = 0; i < version; ++i) db.exec(storage::internal::kMigrations[i].sql);
+  db.exec("UPDATE meta SET value = '" + std::to_string(version) + "' WHERE key = 'schema_version'");
+  db.exec("PRAGMA application_id = " + std::to_string(storage::kApplicationId));
+  db.exec("PRAGMA user_version = " + std::to_string(version));
+  db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
+             INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+  return db;
+}
+
 }  // namespace
 
 TEST_CASE("map run: a DISTRIBUTED Map's items run as child executions with their own history") {
@@ -444,14 +458,7 @@ TEST_CASE("map run: a schema 5 database is migrated to 6, its executions kept") 
   const std::string path = (scratch.dir / "v5.db").string();
   const std::string arn = "arn:aws:states:us-east-1:123456789012:execution:M:old";
   {
-    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db.exec("PRAGMA journal_mode = WAL");
-    for (int i = 0; i < 5; ++i) db.exec(storage::internal::kMigrations[i].sql);
-    db.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
-    db.exec("PRAGMA application_id = " + std::to_string(storage::kApplicationId));
-    db.exec("PRAGMA user_version = 5");
-    db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
-               INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+    SQLite::Database db = old_database(path, 5);
     SQLite::Statement x(db,
                         "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
                         "input, start_date, state, version, last_event_id) "
@@ -924,14 +931,7 @@ TEST_CASE("map run: children are listed by their map run only; a schema 7 databa
   const std::string run_arn = "arn:aws:states:us-east-1:123456789012:mapRun:M/Each:1";
   {
     // A version 7 database: a parent and a map run child, both RUNNING.
-    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db.exec("PRAGMA journal_mode = WAL");
-    for (int i = 0; i < 7; ++i) db.exec(storage::internal::kMigrations[i].sql);
-    db.exec("UPDATE meta SET value = '7' WHERE key = 'schema_version'");
-    db.exec("PRAGMA application_id = " + std::to_string(storage::kApplicationId));
-    db.exec("PRAGMA user_version = 7");
-    db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
-               INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+    SQLite::Database db = old_database(path, 7);
     SQLite::Statement p(db,
                         "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
                         "input, start_date, state, version, last_event_id) "
