@@ -714,25 +714,31 @@ void SqliteStore::append_history(std::int64_t seq, std::span<const HistoryPiece>
     q->exec();
     q->reset();
   };
-  // Each event goes into the open chunk; a full chunk is written at once.
-  auto add = [&](std::int64_t id, auto&& append) {
-    if (chunk_.events() == 0) first_id = id;
-    append();
-    last_id = id;
-    if (chunk_.events() >= internal::kMaxChunkEvents || chunk_.text_size() >= internal::kChunkTextLimit) {
+  // Each event goes into the open chunk, unless it would take the chunk past
+  // its limits (`size`: about the event's text): then the chunk is written
+  // first and the event starts the next one.
+  auto add = [&](std::int64_t id, std::size_t size, auto&& append) {
+    if (chunk_.events() > 0 && (chunk_.events() >= internal::kMaxChunkEvents ||
+                                chunk_.text_size() + size + 1 > internal::kChunkTextLimit)) {
       write_chunk();
       chunk_.begin();
     }
+    if (chunk_.events() == 0) first_id = id;
+    append();
+    last_id = id;
   };
   chunk_.begin();
   for (const HistoryPiece& piece : pieces) {
     if (piece.record != nullptr) {
-      add(piece.record->id, [&] { chunk_.add(*piece.record); });
+      const EventRecord& r = *piece.record;
+      // Escaping may lengthen the details a little: close enough for a limit.
+      add(r.id, r.type.size() + r.details.size() + 64, [&] { chunk_.add(r); });
       continue;
     }
     const EncodedEvents& encoded = *piece.encoded;
     for (std::size_t i = 0; i < encoded.size(); ++i) {
-      add(encoded.id(i), [&] { chunk_.add_encoded(encoded.element(i)); });
+      const std::string_view element = encoded.element(i);
+      add(encoded.id(i), element.size(), [&] { chunk_.add_encoded(element); });
     }
   }
   if (chunk_.events() > 0) write_chunk();
