@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "storage/fault_injection.h"
+#include <chrono>
 #include "storage/history_chunk.h"
 #include "storage/sqlite_schema.h"
 
@@ -1697,6 +1698,35 @@ TEST_CASE("sqlite store: what one connection remembers gives way to another conn
   must(two->commit_transition(t));
   CHECK(one->commit_transitions({step(arn, 6)}).code() == Code::kConflict);
   CHECK(one->acquire_lease(arn, "worker-1", kT0 + 120 * kSecond, kT0).code() == Code::kConflict);
+}
+
+TEST_CASE("sqlite store: the WAL is copied into the database file while the store stays open") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  const std::string arn = execution_arn("run");
+  SqliteOptions options;
+  options.sync = SyncMode::kNormal;  // no fsync per commit: this test is about the checkpoints
+  std::shared_ptr<Store> store = must(open_sqlite(path, options));
+  must(store->create_state_machine(hello_machine()));
+  must(store->create_execution(new_execution("run")));
+  const auto db_size = [&] { return std::filesystem::file_size(path); };
+  const auto before = db_size();
+  // About 40 MB of history: past the WAL's checkpoint threshold (1,000 32 KiB pages).
+  const std::string details = "{\"pad\":\"" + std::string(1000, 'p') + "\"}";
+  std::int64_t id = 2;
+  for (std::int64_t v = 1; v <= 130; ++v) {
+    Transition t = step(arn, v);
+    for (int i = 0; i < 300; ++i, ++id) {
+      t.encoded_events.begin(id, id - 1, kT0 + id, "PassStateEntered") += details;
+      t.encoded_events.end();
+    }
+    must(store->commit_transition(t));
+  }
+  // A background checkpoint copies the pages; no commit waited for it.
+  for (int i = 0; i < 500 && db_size() < before + 20 * 1024 * 1024; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(db_size() >= before + 20 * 1024 * 1024);
+  CHECK(must(store->describe_execution(arn)).last_event_id == id - 1);
 }
 
 TEST_CASE("sqlite store: history chunks stay within their text limit, so that two fill a page") {
