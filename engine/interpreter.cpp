@@ -280,30 +280,35 @@ struct Interp {
   // `kept` (optional) receives the payload's text as written (v serialized
   // and escaped); `written` (optional) is that text already, written instead
   // of v.
-  static void payload_details(std::string& out, const char* member, const char* key, const json::value& v,
+  static void payload_details(std::string& out, std::string_view member, std::string_view key, const json::value& v,
                               const std::string* name = nullptr, std::string* kept = nullptr,
                               const std::string* written = nullptr) {
-    out += "{\"";
-    out += member;
-    out += "\":{";
+    // Pieces of known length (no strlen per piece), appended into room
+    // reserved at once for all but the payload.
+    constexpr std::string_view kDetailsTail = "Details\":{\"truncated\":false}}}";
+    out.reserve(out.size() + member.size() + 2 * key.size() + kDetailsTail.size() + (name ? name->size() + 12 : 0) +
+                (written ? written->size() : 0) + 16);
+    out.append("{\"", 2);
+    out.append(member);
+    out.append("\":{", 3);
     if (name) {
-      out += "\"name\":";
+      out.append("\"name\":", 7);
       append_json_string(out, *name);
-      out += ',';
+      out.push_back(',');
     }
-    out += '"';
-    out += key;
-    out += "\":";
+    out.push_back('"');
+    out.append(key);
+    out.append("\":", 2);
     if (written) {
-      out += *written;
+      out.append(*written);
     } else {
       const std::size_t at = out.size();
       append_json_as_string(out, v);
       if (kept) kept->assign(out, at, out.size() - at);
     }
-    out += ",\"";
-    out += key;
-    out += "Details\":{\"truncated\":false}}}";
+    out.append(",\"", 2);
+    out.append(key);
+    out.append(kDetailsTail);
   }
   // {"<member>":{"name":"<Map state>","index":<i>}}
   static void iteration_details(std::string& out, const char* member, const std::string& name, std::uint32_t index) {
