@@ -280,56 +280,62 @@ int parked(long n) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
-// A Distributed Map over `n` items read from a JSONL file: each item a child
-// execution of a 3-state processor, recorded in SQLite (WAL, synchronous=FULL),
-// run by one worker. Prints items/s, the worker process's peak resident
-// memory and the database bytes per item.
-int map_run(long n, long concurrency) {
+// A Distributed Map over `n` items read from a JSONL file by its ItemReader
+// (in batches of `batch` items when `batch` > 0): each item (or batch) a child
+// execution of a 3-state processor, recorded in SQLite (WAL,
+// synchronous=FULL), run by one worker; the results written to files by a
+// ResultWriter. Prints items/s, the worker process's peak resident memory and
+// the database bytes per item.
+int map_run(long n, long concurrency, long batch) {
   const std::string path = fresh_db_path();
-  const std::string jsonl = std::filesystem::path(path).parent_path() / "items.jsonl";
+  const std::filesystem::path data_dir = std::filesystem::path(path).parent_path() / "data";
   {
-    std::ofstream out(jsonl);
+    std::filesystem::create_directories(data_dir / "in");
+    std::ofstream out(data_dir / "in" / "items.jsonl");
     for (long i = 0; i < n; ++i) out << "{\"id\":" << i << ",\"v\":" << (i % 97) << "}\n";
   }
   auto t0 = WallClock::now();
   pid_t pid = fork();
   if (pid == 0) {
     std::shared_ptr<storage::Store> store = std::move(storage::open_sqlite(path)).value();
-    const std::string def = R"({"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items",
-      "MaxConcurrency":)" + std::to_string(concurrency) + R"J(,
-      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{
-        "A":{"Type":"Pass","Parameters":{"id.$":"$.id","w.$":"States.MathAdd($.v, 1)"},"Next":"B"},
+    // Batched, a child adds up its batch's values; else it shapes its item.
+    const std::string processor =
+        batch > 0 ? R"J("A":{"Type":"Pass","Parameters":{"n.$":"States.ArrayLength($.Items)","first.$":"$.Items[0].id"},"Next":"B"},
         "B":{"Type":"Pass","ResultPath":"$.seen","Result":true,"Next":"C"},
-        "C":{"Type":"Pass","OutputPath":"$.w","End":true}}},"End":true}}})J";
+        "C":{"Type":"Pass","OutputPath":"$.n","End":true})J"
+                  : R"J("A":{"Type":"Pass","Parameters":{"id.$":"$.id","w.$":"States.MathAdd($.v, 1)"},"Next":"B"},
+        "B":{"Type":"Pass","ResultPath":"$.seen","Result":true,"Next":"C"},
+        "C":{"Type":"Pass","OutputPath":"$.w","End":true})J";
+    const std::string batcher =
+        batch > 0 ? R"("ItemBatcher":{"MaxItemsPerBatch":)" + std::to_string(batch) + "}," : std::string();
+    const std::string def = R"({"StartAt":"Each","States":{"Each":{"Type":"Map",
+      "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
+                    "Parameters":{"Bucket":"in","Key":"items.jsonl"}},)" + batcher + R"J(
+      "ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"out","Prefix":"runs"}},
+      "MaxConcurrency":)J" + std::to_string(concurrency) + R"J(,
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{
+        )J" + processor + R"J(}},"End":true}}})J";
     storage::NewStateMachine m;
     m.arn = "arn:aws:states:us-east-1:123456789012:stateMachine:MapRunBench";
     m.name = "MapRunBench";
     m.role_arn = "arn:aws:iam::123456789012:role/R";
     m.definition = def;
     if (!store->create_state_machine(m).ok()) _exit(1);
-    // The items, from the JSONL file (the whole file is the Map's input).
-    json::array items;
-    items.reserve(static_cast<std::size_t>(n));
-    {
-      std::ifstream in(jsonl);
-      std::string line;
-      while (std::getline(in, line)) items.push_back(*parse_json(line));
-    }
     EngineOptions eo;
-    eo.payload_limit = std::size_t{1} << 40;  // the items are the state input
+    eo.data_dir = data_dir.string();
     Engine engine(eo);
     RunOptions ro;
     ro.state_machine_name = "MapRunBench";
     ro.execution_name = "bench";
-    json::value input = json::object{{"items", std::move(items)}};
-    std::string input_text = to_json(input);
-    auto prepared = engine.prepare(states::parse_definition_text(def).definition, std::move(input), ro);
+    auto parsed = states::parse_definition_text(def);
+    if (!parsed.definition) _exit(1);
+    auto prepared = engine.prepare(parsed.definition, json::object(), ro);
     storage::NewExecution e;
     e.arn = prepared.snapshot.state.arn;
     e.name = "bench";
     e.state_machine_arn = m.arn;
     e.state_machine_version = 1;
-    e.input = std::move(input_text);
+    e.input = "{}";
     e.start_date = prepared.snapshot.state.start_time;
     e.state = to_json(snapshot_to_json(prepared.snapshot));
     for (const auto& ev : prepared.events) e.events.push_back(to_event_record(ev));
@@ -344,9 +350,12 @@ int map_run(long n, long concurrency) {
       auto rec = store->describe_execution(arn);
       if (rec.ok() && rec->status != storage::ExecutionStatus::kRunning) {
         const double s = ms_since(t_run) / 1000.0;
-        std::printf("map-run: %ld items, MaxConcurrency %ld: parent %s in %.1f s, %.0f items/s (%lld commits)\n", n,
-                    concurrency, std::string(storage::to_string(rec->status)).c_str(), s, static_cast<double>(n) / s,
-                    static_cast<long long>(worker.stats().commits));
+        std::printf("map-run: %ld items, batches of %ld, MaxConcurrency %ld: parent %s in %.1f s, %.0f items/s "
+                    "(%lld commits)\n",
+                    n, batch, concurrency, std::string(storage::to_string(rec->status)).c_str(), s,
+                    static_cast<double>(n) / s, static_cast<long long>(worker.stats().commits));
+        if (rec->status != storage::ExecutionStatus::kSucceeded)
+          std::printf("map-run: %s: %s\n", rec->error.value_or("").c_str(), rec->cause.value_or("").c_str());
         break;
       }
     }
@@ -388,9 +397,15 @@ int main(int argc, char** argv) {
     else if (a == "--parked" && i + 1 < argc) return parked(std::atol(argv[++i]));
     else if (a == "--map-run" && i + 1 < argc) {
       const long n = std::atol(argv[++i]);
-      long concurrency = 1000;
-      if (i + 2 < argc && std::string(argv[i + 1]) == "--max-concurrency") concurrency = std::atol(argv[i += 2]);
-      return map_run(n, concurrency);
+      long concurrency = 1000, batch = 0;
+      while (i + 2 < argc && (std::string(argv[i + 1]) == "--max-concurrency" || std::string(argv[i + 1]) == "--batch")) {
+        if (std::string(argv[i + 1]) == "--batch") {
+          batch = std::atol(argv[i += 2]);
+        } else {
+          concurrency = std::atol(argv[i += 2]);
+        }
+      }
+      return map_run(n, concurrency, batch);
     }
     else if (a == "--invocations") {
       int n = 2000;
@@ -398,7 +413,7 @@ int main(int argc, char** argv) {
       return bench::invocation_benchmarks(n, dir);
     }
     else {
-      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N] [--map-run N [--max-concurrency C]] [--invocations [N]]\n";
+      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N] [--map-run N [--max-concurrency C] [--batch B]] [--invocations [N]]\n";
       return 2;
     }
   }

@@ -13,6 +13,7 @@
 
 #include "engine/engine_impl.h"
 #include "engine/map_io.h"
+#include "engine/map_select.h"
 #include "states/query.h"
 #include "states/timestamp.h"
 
@@ -1895,6 +1896,21 @@ struct Interp {
     return std::optional<double>(*n);
   }
 
+  // The items in one child's input: a batch's "Items", else one.
+  static std::uint64_t batch_size(const json::value& input, bool batched) {
+    if (!batched) return 1;
+    const json::value* items = input.is_object() ? input.get_object().if_contains("Items") : nullptr;
+    return items && items->is_array() ? items->get_array().size() : 1;
+  }
+
+  // A worker's map run's items: what it reads them from, and how many.
+  struct CountedStream {
+    mapio::ItemStream stream;
+    std::shared_ptr<const ItemSelectorScope> selector;  // with an ItemSelector
+    std::uint32_t count = 0;   // items, or batches with an ItemBatcher
+    std::uint64_t items = 0;   // items (in the batches)
+  };
+
   bool run_map(std::uint32_t fid, const State& s) {
     Frame& f = frame(fid);
     if (f.rerun && distributed(s) && ex.invoker->runs_map_runs() && f.effective.is_object() &&
@@ -1936,7 +1952,12 @@ struct Interp {
     auto eff = apply_path(s.input_path, json::value(f.input), ctx);
     if (!eff) return fail_here(fid, s, eff.failure());
     json::value items_v;
-    if (spec.item_reader) {  // a distributed Map reading its items from a file (engine/map_io.h)
+    std::optional<CountedStream> stream;
+    if (streams_items(s)) {  // the worker's map run reads the items (engine/map_io.h)
+      auto counted = count_streamed_items(fid, s, *eff);
+      if (!counted) return fail_here(fid, s, counted.failure());
+      stream = std::move(*counted);
+    } else if (spec.item_reader) {  // a distributed Map reading its items from a file (engine/map_io.h)
       auto v = read_map_items(fid, s, *eff);
       if (!v) return fail_here(fid, s, v.failure());
       items_v = std::move(*v);
@@ -1947,21 +1968,24 @@ struct Interp {
     } else {
       items_v = *eff;
     }
-    if (!items_v.is_array()) {
+    if (stream) {
+      items_v = json::array();
+    } else if (!items_v.is_array()) {
       return fail_here(fid, s,
                        runtime_failure("Item path " + (spec.items_path ? spec.items_path->text() : std::string("$")) +
                                        " does not reference an array: " + to_json(items_v)));
     }
-    if (spec.item_batcher) {  // each iteration's input is a batch of items (engine/map_io.h)
+    if (spec.item_batcher && !stream) {  // each iteration's input is a batch of items (engine/map_io.h)
       auto b = batch_map_items(fid, s, std::move(items_v.get_array()), *eff);
       if (!b) return fail_here(fid, s, b.failure());
       items_v = std::move(*b);
     }
+    const std::size_t length = stream ? stream->count : items_v.get_array().size();
     // AWS reads MaxConcurrencyPath before MapStateStarted, the tolerances after.
     auto mc = int_field(spec.max_concurrency, "MaxConcurrencyPath", *eff, ctx);
     if (!mc) return fail_here(fid, s, mc.failure());
     emit(&f, "MapStateStarted", [&](json::object& d) {
-      d["mapStateStartedEventDetails"] = json::object{{"length", items_v.get_array().size()}};
+      d["mapStateStartedEventDetails"] = json::object{{"length", length}};
     });
     auto tp = float_field(spec.tolerated_failure_percentage, "ToleratedFailurePercentagePath", *eff, ctx);
     if (!tp) return fail_here(fid, s, tp.failure());
@@ -1971,7 +1995,7 @@ struct Interp {
     if (!tc) return fail_here(fid, s, tc.failure());
     if (*tc && **tc < 0) return fail_here(fid, s, runtime_failure("ToleratedFailureCount cannot be negative."));
     if (*mc && **mc < 0) return fail_here(fid, s, runtime_failure("MaxConcurrency cannot be negative."));
-    return start_map(fid, s, std::move(items_v.get_array()), std::move(*eff), *mc, *tp, *tc);
+    return start_map(fid, s, std::move(items_v.get_array()), std::move(*eff), *mc, *tp, *tc, std::move(stream));
   }
 
   // A JSONata Map: Items (or the input), then the numbers as expressions.
@@ -1981,7 +2005,13 @@ struct Interp {
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
     states::QueryInputs q = query_inputs(&f.input, ctx);
     json::value items_v;
-    if (spec.item_reader) {  // a distributed Map reading its items from a file (engine/map_io.h)
+    std::optional<CountedStream> stream;
+    if (streams_items(s)) {  // the worker's map run reads the items (engine/map_io.h)
+      auto counted = count_streamed_items(fid, s, f.input);
+      if (!counted) return fail_here(fid, s, counted.failure());
+      stream = std::move(*counted);
+      items_v = json::array();
+    } else if (spec.item_reader) {  // a distributed Map reading its items from a file (engine/map_io.h)
       auto v = read_map_items(fid, s, f.input);
       if (!v) return fail_here(fid, s, v.failure());
       items_v = std::move(*v);
@@ -2002,18 +2032,19 @@ struct Interp {
     } else {
       return fail_here(fid, s, states::query_failure("Map state input must be an array but was: " + to_json(f.input)));
     }
-    if (spec.item_batcher) {  // each iteration's input is a batch of items (engine/map_io.h)
+    if (spec.item_batcher && !stream) {  // each iteration's input is a batch of items (engine/map_io.h)
       auto b = batch_map_items(fid, s, std::move(items_v.get_array()), f.input);
       if (!b) return fail_here(fid, s, b.failure());
       items_v = std::move(*b);
     }
+    const std::size_t length = stream ? stream->count : items_v.get_array().size();
     std::optional<std::int64_t> mc;
     if (spec.max_concurrency.literal) mc = static_cast<std::int64_t>(*spec.max_concurrency.literal);
     auto mce = query_integer(spec.max_concurrency.expression, "MaxConcurrency", q);
     if (!mce) return fail_here(fid, s, mce.failure());
     if (*mce) mc = *mce;
     emit(&f, "MapStateStarted", [&](json::object& d) {
-      d["mapStateStartedEventDetails"] = json::object{{"length", items_v.get_array().size()}};
+      d["mapStateStartedEventDetails"] = json::object{{"length", length}};
     });
     std::optional<double> tp = spec.tolerated_failure_percentage.literal;
     auto tpe = query_float(spec.tolerated_failure_percentage.expression, "ToleratedFailurePercentage", q);
@@ -2028,16 +2059,18 @@ struct Interp {
     if (*tce) tc = *tce;
     if (tc && *tc < 0) return fail_here(fid, s, runtime_failure("ToleratedFailureCount cannot be negative."));
     if (mc && *mc < 0) return fail_here(fid, s, runtime_failure("MaxConcurrency cannot be negative."));
-    return start_map(fid, s, std::move(items_v.get_array()), json::value(f.input), mc, tp, tc);
+    return start_map(fid, s, std::move(items_v.get_array()), json::value(f.input), mc, tp, tc, std::move(stream));
   }
 
-  // Starts a Map's iterations over `items`; `effective` is what ItemSelector reads.
+  // Starts a Map's iterations over `items`, or over the `stream` a worker's
+  // map run reads; `effective` is what ItemSelector reads.
   bool start_map(std::uint32_t fid, const State& s, json::array items, json::value effective,
-                 std::optional<std::int64_t> mc, std::optional<double> tp, std::optional<std::int64_t> tc) {
+                 std::optional<std::int64_t> mc, std::optional<double> tp, std::optional<std::int64_t> tc,
+                 std::optional<CountedStream> stream = std::nullopt) {
     Frame& f = frame(fid);
     f.items = std::move(items);
     f.effective = std::move(effective);
-    f.total = static_cast<std::uint32_t>(f.items.size());
+    f.total = stream ? stream->count : static_cast<std::uint32_t>(f.items.size());
     f.launched = f.succeeded = f.failed = f.running = 0;
     f.max_concurrency = mc ? static_cast<std::uint32_t>(*mc) : 0;
     f.tolerated_percentage = tp;
@@ -2061,7 +2094,7 @@ struct Interp {
       frame(fid).effective = {};
       return finish_with_result(fid, s, std::move(*written));
     }
-    if (distributed(s) && ex.invoker->runs_map_runs()) return start_map_run(fid, s, mc, tp, tc);
+    if (distributed(s) && ex.invoker->runs_map_runs()) return start_map_run(fid, s, mc, tp, tc, std::move(stream));
     f.phase = FramePhase::Children;
     return launch_iterations(fid, s);
   }
@@ -2081,34 +2114,61 @@ struct Interp {
 
   // A Distributed Map whose invoker runs map runs: its items become child
   // executions (engine/worker.h); the frame waits for the map run as for a
-  // task, whose outcome is the Map's result or failure.
+  // task, whose outcome is the Map's result or failure. The request carries
+  // the children's inputs, or (`stream`) what the map run reads them from;
+  // and the ResultWriter's Parameters/Arguments, evaluated now, since the
+  // map run writes the result files.
   bool start_map_run(std::uint32_t fid, const State& s, std::optional<std::int64_t> mc, std::optional<double> tp,
-                     std::optional<std::int64_t> tc) {
+                     std::optional<std::int64_t> tc, std::optional<CountedStream> stream) {
     const auto& spec = s.as<states::MapSpec>();
-    json::array inputs;
-    inputs.reserve(frame(fid).total);
-    for (std::uint32_t i = 0; i < frame(fid).total; ++i) {
-      auto v = item_input(fid, s, i);
-      if (!v) {
-        discard_progress(fid);
-        frame(fid).phase = FramePhase::Ready;
-        return fail_here(fid, s, v.failure());
+    auto give_up = [&](Failure failure) {
+      discard_progress(fid);
+      frame(fid).phase = FramePhase::Ready;
+      return fail_here(fid, s, std::move(failure));
+    };
+    json::object payload;
+    if (spec.item_batcher) {  // the children process batches: how many items in all (DescribeMapRun's itemCounts)
+      std::uint64_t items = 0;
+      if (stream) {
+        items = stream->items;
+      } else {
+        for (const auto& batch : frame(fid).items) items += batch_size(batch, true);
       }
-      inputs.push_back(std::move(*v));
+      payload["itemTotal"] = items;
+    }
+    if (stream) {
+      payload["items"] = mapio::item_stream_to_json(stream->stream);
+      if (stream->selector) payload["itemSelector"] = selector_scope_to_json(*stream->selector);
+    } else {
+      json::array inputs;
+      inputs.reserve(frame(fid).total);
+      for (std::uint32_t i = 0; i < frame(fid).total; ++i) {
+        auto v = item_input(fid, s, i);
+        if (!v) return give_up(std::move(v.failure()));
+        inputs.push_back(std::move(*v));
+      }
+      payload["inputs"] = std::move(inputs);
+    }
+    if (spec.result_writer && spec.result_writer->writes_files()) {
+      const auto& writer = *spec.result_writer;
+      focus(fid);
+      const Frame& f = frame(fid);
+      auto args = io_template(writer.parameters, writer.arguments, writer.parameters ? "Parameters" : "Arguments",
+                              f.effective, context(f, s));
+      if (!args) return give_up(std::move(args.failure()));
+      if (auto target = mapio::result_writer_target(writer, *args); !target) return give_up(std::move(target.failure()));
+      payload["resultWriter"] = std::move(*args);
     }
     Frame& f = frame(fid);
-    json::object payload;
+    // A Compensate block reads the Map's effective input when it runs (saga_record).
+    if (s.compensate) payload["mapInput"] = f.effective;
     payload["mapRunArn"] = map_run_arn(f, s);
     payload["stateName"] = s.name;
     payload["label"] = spec.label ? *spec.label : s.name;
+    payload["total"] = f.total;
     payload["maxConcurrency"] = mc ? *mc : 0;
     if (tp) payload["toleratedFailurePercentage"] = *tp;
     if (tc) payload["toleratedFailureCount"] = *tc;
-    payload["inputs"] = std::move(inputs);
-    if (spec.result_writer) {
-      payload["childRecords"] = true;  // the worker answers with each child's record
-      payload["mapInput"] = f.effective;  // what the ResultWriter's Parameters read, once the map run ends
-    }
     f.items = {};
     f.results = {};
     f.phase = FramePhase::Task;
@@ -2141,7 +2201,8 @@ struct Interp {
     return false;
   }
 
-  // The map run ended: its outcome is the Map's result (or failure).
+  // The map run ended: its outcome is the Map's result (or failure); the
+  // map run shaped it by WriterConfig or wrote it to files (ResultWriter).
   bool map_run_done(std::uint32_t fid, const State& s, TaskOutcome& o) {
     Frame& f = frame(fid);
     f.phase = FramePhase::Ready;
@@ -2149,26 +2210,17 @@ struct Interp {
     // A failed map run keeps its request (and the item count) for a redrive.
     if (!o.ok) return state_failed(fid, s, std::move(o.failure), "MapStateFailed");
     emit(&f, "MapRunSucceeded");
-    // With a ResultWriter the worker answered {"results", "children"}: the
-    // children's records, which the result files show.
-    json::array results, children;
-    if (json::object* both = o.output.if_object()) {
-      if (json::value* r = both->if_contains("results"); r && r->is_array()) results = std::move(r->get_array());
-      if (json::value* c = both->if_contains("children"); c && c->is_array()) children = std::move(c->get_array());
-    } else if (o.output.is_array()) {
-      results = std::move(o.output.get_array());
+    if (s.compensate) {
+      json::value input;
+      if (json::object* payload = f.effective.if_object(); payload && payload->contains("mapInput"))
+        input = std::move((*payload)["mapInput"]);
+      E.saga_record(ex, fid, std::move(input), o.output);
     }
-    if (json::object* payload = f.effective.if_object(); payload && payload->contains("mapInput")) {
-      json::value input = std::move((*payload)["mapInput"]);
-      f.effective = std::move(input);
-    }
-    auto written = write_map_results(fid, s, std::move(results), children.empty() ? nullptr : &children);
     Frame& g = frame(fid);
     g.effective = nullptr;
     g.total = 0;
-    if (!written) return state_failed(fid, s, std::move(written.failure()), "MapStateFailed");
     emit(&g, "MapStateSucceeded");
-    return finish_with_result(fid, s, std::move(*written));
+    return finish_with_result(fid, s, std::move(o.output));
   }
 
   // Starts iterations while MaxConcurrency allows. Returns false (the Map
@@ -2243,9 +2295,10 @@ struct Interp {
     return int_field(src, path_field, eff, ctx);
   }
 
-  // The items of a Map with an ItemReader, read from the data directory.
-  Result<json::value> read_map_items(std::uint32_t fid, const State& s, const json::value& eff) {
-    const auto& reader = *s.as<states::MapSpec>().item_reader;
+  // The ItemReader's (and, with `batched`, the ItemBatcher's) fields evaluated.
+  Result<mapio::ItemStream> item_stream(std::uint32_t fid, const State& s, const json::value& eff, bool batched) {
+    const auto& spec = s.as<states::MapSpec>();
+    const auto& reader = *spec.item_reader;
     focus(fid);
     const json::value ctx = context(frame(fid), s);
     const char* field = reader.parameters ? "Parameters" : "Arguments";
@@ -2253,11 +2306,89 @@ struct Interp {
     if (!args) return args.failure();
     auto max_items = io_number(reader.max_items, "MaxItemsPath", "MaxItems", eff, ctx);
     if (!max_items) return max_items.failure();
-    mapio::ItemReadOptions options;
-    options.data_dir = E.opts.data_dir;
-    options.max_items = *max_items;
-    options.payload_limit = E.opts.payload_limit;
-    auto source = mapio::open_item_source(reader, *args, options);
+    mapio::ItemStream stream;
+    stream.arguments = std::move(*args);
+    stream.max_items = *max_items;
+    if (batched && spec.item_batcher) {
+      auto batch = batch_options(fid, s, eff);
+      if (!batch) return batch.failure();
+      stream.batch = std::move(*batch);
+    }
+    return stream;
+  }
+
+  // A distributed Map run by a worker's map run, with an ItemReader: the map
+  // run reads the items (or batches) itself, a few at a time (Worker::drive),
+  // from the evaluated fields in its request, and shapes them with the
+  // ItemSelector and the scope sent with them (engine/map_select.h); here
+  // they are only read once, to count them and to fail at once on a bad
+  // file or item.
+  bool streams_items(const State& s) const {
+    return s.as<states::MapSpec>().item_reader && distributed(s) && ex.invoker->runs_map_runs();
+  }
+
+  // What an ItemSelector reads, for a map run that shapes its items itself
+  // (engine/map_select.h); null without an ItemSelector.
+  std::shared_ptr<const ItemSelectorScope> selector_scope(std::uint32_t fid, const State& s, const json::value& eff) {
+    const auto& spec = s.as<states::MapSpec>();
+    if (!spec.item_selector && !spec.item_selector_query) return nullptr;
+    auto scope = std::make_shared<ItemSelectorScope>();
+    const Frame& f = frame(fid);
+    scope->input = eff;
+    scope->context = context(f, s);
+    // The variables the Map state sees, innermost scope first (the
+    // no-shadowing rule means no name is in two of them).
+    for (std::uint32_t id = fid;;) {
+      const Frame& g = ex.st.frames[id];
+      for (const auto& kv : g.variables)
+        if (!scope->variables.contains(kv.key())) scope->variables.emplace(kv.key(), kv.value());
+      if (g.parent < 0) break;
+      id = static_cast<std::uint32_t>(g.parent);
+      if (distributed(state_of(ex.st.frames[id]))) break;
+    }
+    scope->now_millis = f.entered_time / 1000000;
+    scope->seed = fnv1a(map_run_arn(f, s));
+    return scope;
+  }
+
+  // The items (or batches) of a map run that reads them itself, shaped by
+  // the ItemSelector before they are batched.
+  Result<std::unique_ptr<mapio::ItemSource>> open_streamed_items(const State& s, const mapio::ItemStream& stream,
+                                                                 std::shared_ptr<const ItemSelectorScope> scope) {
+    const auto& spec = s.as<states::MapSpec>();
+    std::function<std::unique_ptr<mapio::ItemSource>(std::unique_ptr<mapio::ItemSource>)> shape;
+    if (scope) {
+      shape = [&spec, scope](std::unique_ptr<mapio::ItemSource> items) {
+        return selected_items(std::move(items), spec, scope);
+      };
+    }
+    return mapio::open_item_stream(*spec.item_reader, stream, E.opts.data_dir, E.opts.payload_limit, shape);
+  }
+
+  Result<CountedStream> count_streamed_items(std::uint32_t fid, const State& s, const json::value& eff) {
+    auto stream = item_stream(fid, s, eff, true);
+    if (!stream) return stream.failure();
+    CountedStream counted;
+    counted.selector = selector_scope(fid, s, eff);
+    auto source = open_streamed_items(s, *stream, counted.selector);
+    if (!source) return source.failure();
+    while (true) {
+      auto item = (*source)->next();
+      if (!item) return item.failure();
+      if (!*item) break;
+      ++counted.count;
+      counted.items += batch_size(**item, stream->batch.has_value());
+    }
+    counted.stream = std::move(*stream);
+    return counted;
+  }
+
+  // The items of a Map with an ItemReader, read from the data directory.
+  Result<json::value> read_map_items(std::uint32_t fid, const State& s, const json::value& eff) {
+    auto stream = item_stream(fid, s, eff, false);
+    if (!stream) return stream.failure();
+    auto source = mapio::open_item_stream(*s.as<states::MapSpec>().item_reader, *stream, E.opts.data_dir,
+                                          E.opts.payload_limit);
     if (!source) return source.failure();
     json::array items;
     while (true) {
@@ -2269,21 +2400,10 @@ struct Interp {
     return json::value(std::move(items));
   }
 
-  // Batches of a Map with an ItemBatcher: ItemSelector shapes each item, then
-  // items are grouped into {"BatchInput", "Items"} inputs.
-  Result<json::value> batch_map_items(std::uint32_t fid, const State& s, json::array items, const json::value& eff) {
-    const auto& spec = s.as<states::MapSpec>();
-    const auto& batcher = *spec.item_batcher;
+  // The ItemBatcher's fields evaluated and checked.
+  Result<mapio::BatchOptions> batch_options(std::uint32_t fid, const State& s, const json::value& eff) {
+    const auto& batcher = *s.as<states::MapSpec>().item_batcher;
     focus(fid);
-    if (spec.item_selector || spec.item_selector_query) {
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        const json::value ictx = context(frame(fid), s, &items[i], static_cast<std::int64_t>(i));
-        auto v = spec.item_selector ? spec.item_selector->evaluate(Scope{eff, ictx, E.random.get(), &vars_})
-                                    : spec.item_selector_query->evaluate(query_inputs(&eff, ictx), "ItemSelector");
-        if (!v) return v.failure();
-        items[i] = std::move(*v);
-      }
-    }
     const json::value ctx = context(frame(fid), s);
     mapio::BatchOptions options;
     auto max_items = io_number(batcher.max_items_per_batch, "MaxItemsPerBatchPath", "MaxItemsPerBatch", eff, ctx);
@@ -2299,7 +2419,26 @@ struct Interp {
       options.batch_input = std::move(*input);
     }
     if (auto bad = mapio::check_batch_options(options)) return *bad;
-    mapio::ItemBatcher batches(mapio::array_item_source(std::move(items)), std::move(options), E.opts.payload_limit);
+    return options;
+  }
+
+  // Batches of a Map with an ItemBatcher: ItemSelector shapes each item, then
+  // items are grouped into {"BatchInput", "Items"} inputs.
+  Result<json::value> batch_map_items(std::uint32_t fid, const State& s, json::array items, const json::value& eff) {
+    const auto& spec = s.as<states::MapSpec>();
+    focus(fid);
+    if (spec.item_selector || spec.item_selector_query) {
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const json::value ictx = context(frame(fid), s, &items[i], static_cast<std::int64_t>(i));
+        auto v = spec.item_selector ? spec.item_selector->evaluate(Scope{eff, ictx, E.random.get(), &vars_})
+                                    : spec.item_selector_query->evaluate(query_inputs(&eff, ictx), "ItemSelector");
+        if (!v) return v.failure();
+        items[i] = std::move(*v);
+      }
+    }
+    auto options = batch_options(fid, s, eff);
+    if (!options) return options.failure();
+    mapio::ItemBatcher batches(mapio::array_item_source(std::move(items)), std::move(*options), E.opts.payload_limit);
     json::array out;
     while (true) {
       auto batch = batches.next();
@@ -2314,11 +2453,9 @@ struct Interp {
   // without a ResultWriter; shaped by WriterConfig; or written to files, the
   // result then being {"MapRunArn", "ResultWriterDetails"}. Frames do not
   // record which tolerated iteration failed, so every one counts as SUCCEEDED here.
-  // `children`: the records of the map run's child executions, by item (the
-  // worker's, see Worker::drive_map_run); null when the iterations ran in
-  // this execution, whose records are derived here.
-  Result<json::value> write_map_results(std::uint32_t fid, const State& s, json::array results,
-                                        const json::array* children = nullptr) {
+  // The iterations ran in this execution (a worker's map run writes its own,
+  // Worker::drive): their records are derived here.
+  Result<json::value> write_map_results(std::uint32_t fid, const State& s, json::array results) {
     const auto& spec = s.as<states::MapSpec>();
     if (!spec.result_writer || !distributed(s)) return json::value(std::move(results));
     const auto& writer = *spec.result_writer;
@@ -2328,29 +2465,6 @@ struct Interp {
     const std::int64_t now_ns = now();
     auto outcome_of = [&](std::size_t i) {
       mapio::ChildOutcome o;
-      if (children && i < children->size() && (*children)[i].is_object()) {
-        const json::object& c = (*children)[i].get_object();
-        auto text = [&](const char* k) {
-          const json::value* v = c.if_contains(k);
-          return v && v->is_string() ? std::string(v->get_string()) : std::string();
-        };
-        auto integer = [&](const char* k) {
-          const json::value* v = c.if_contains(k);
-          return v && v->is_int64() ? v->get_int64() : std::int64_t{0};
-        };
-        o.execution_arn = text("arn");
-        o.name = text("name");
-        o.state_machine_arn = text("stateMachineArn");
-        o.status = text("status");
-        if (const json::value* v = c.if_contains("input")) o.input = *v;
-        if (const json::value* v = c.if_contains("output")) o.output = *v;
-        if (c.contains("error")) o.error = text("error");
-        if (c.contains("cause")) o.cause = text("cause");
-        o.start_ns = integer("start");
-        o.stop_ns = integer("stop");
-        o.redrive_count = static_cast<int>(integer("redriveCount"));
-        return o;
-      }
       SeededRandom r(fnv1a(run_arn) ^ static_cast<std::uint64_t>(i));
       o.name = uuid4(r);
       o.execution_arn = "arn:aws:states:" + E.opts.region + ":" + E.opts.account + ":execution:" +

@@ -759,4 +759,54 @@ Result<std::optional<json::value>> ItemBatcher::next() {
   return std::optional<json::value>(json::value(std::move(batch)));
 }
 
+json::value item_stream_to_json(const ItemStream& stream) {
+  json::object o;
+  o["arguments"] = stream.arguments;
+  if (stream.max_items) o["maxItems"] = *stream.max_items;
+  if (stream.batch) {
+    json::object b;
+    if (stream.batch->max_items_per_batch) b["maxItemsPerBatch"] = *stream.batch->max_items_per_batch;
+    if (stream.batch->max_input_bytes_per_batch) b["maxInputBytesPerBatch"] = *stream.batch->max_input_bytes_per_batch;
+    if (stream.batch->batch_input) b["batchInput"] = *stream.batch->batch_input;
+    o["batch"] = std::move(b);
+  }
+  return o;
+}
+
+std::optional<ItemStream> item_stream_from_json(const json::value& v) {
+  const json::object* o = v.if_object();
+  if (!o || !o->contains("arguments")) return std::nullopt;
+  auto integer = [](const json::object& from, const char* key) -> std::optional<std::int64_t> {
+    const json::value* n = from.if_contains(key);
+    if (n && n->is_int64()) return n->get_int64();
+    if (n && n->is_uint64()) return static_cast<std::int64_t>(n->get_uint64());
+    return std::nullopt;
+  };
+  ItemStream stream;
+  stream.arguments = o->at("arguments");
+  stream.max_items = integer(*o, "maxItems");
+  if (const json::value* b = o->if_contains("batch"); b && b->is_object()) {
+    BatchOptions batch;
+    batch.max_items_per_batch = integer(b->get_object(), "maxItemsPerBatch");
+    batch.max_input_bytes_per_batch = integer(b->get_object(), "maxInputBytesPerBatch");
+    if (const json::value* in = b->get_object().if_contains("batchInput")) batch.batch_input = *in;
+    stream.batch = std::move(batch);
+  }
+  return stream;
+}
+
+Result<std::unique_ptr<ItemSource>> open_item_stream(
+    const states::ItemReaderSpec& spec, const ItemStream& stream, const fs::path& data_dir, std::size_t payload_limit,
+    const std::function<std::unique_ptr<ItemSource>(std::unique_ptr<ItemSource>)>& shape) {
+  ItemReadOptions options;
+  options.data_dir = data_dir;
+  options.max_items = stream.max_items;
+  options.payload_limit = payload_limit;
+  auto source = open_item_source(spec, stream.arguments, options);
+  if (!source) return source.failure();
+  std::unique_ptr<ItemSource> items = shape ? shape(std::move(*source)) : std::move(*source);
+  if (!stream.batch) return items;
+  return std::unique_ptr<ItemSource>(std::make_unique<ItemBatcher>(std::move(items), *stream.batch, payload_limit));
+}
+
 }  // namespace stepwise::mapio

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -143,6 +144,35 @@ class ItemBatcher : public ItemSource {
   std::uint64_t index_ = 0;             // items read so far (for messages)
   bool done_ = false;
 };
+
+// ---- A map run's items, read again where the map run is driven --------------
+
+// What it takes to read a Map's items (or batches) again in another place or
+// process, in the same order: the ItemReader's Parameters/Arguments and
+// MaxItems and the ItemBatcher's fields, all already evaluated. A worker's
+// map run reads its items through this, a few at a time as it launches
+// children, instead of receiving them all in its request (so a map run of a
+// million items never holds them in memory).
+struct ItemStream {
+  json::value arguments;                // ItemReader Parameters/Arguments, evaluated
+  std::optional<std::int64_t> max_items;  // MaxItems / MaxItemsPath
+  std::optional<BatchOptions> batch;    // the ItemBatcher, evaluated; nullopt: one item per child
+};
+
+// As JSON, to travel in a map run request and its stored snapshot:
+//   {"arguments": ..., "maxItems"?: n, "batch"?: {"maxItemsPerBatch"?, "maxInputBytesPerBatch"?, "batchInput"?}}
+json::value item_stream_to_json(const ItemStream& stream);
+// The inverse; nullopt when `v` is not such an object.
+std::optional<ItemStream> item_stream_from_json(const json::value& v);
+
+// Opens the items (or batches, with stream.batch) of `stream` from the start.
+// Items over `payload_limit` fail as in open_item_source. `shape`, when
+// given, wraps the items as read before they are batched (ItemSelector,
+// engine/map_select.h).
+Result<std::unique_ptr<ItemSource>> open_item_stream(
+    const states::ItemReaderSpec& spec, const ItemStream& stream, const std::filesystem::path& data_dir,
+    std::size_t payload_limit,
+    const std::function<std::unique_ptr<ItemSource>(std::unique_ptr<ItemSource>)>& shape = {});
 
 // ---- Results (ResultWriter) ----------------------------------------------------
 

@@ -309,6 +309,7 @@ json::object execution_list_item(const storage::ExecutionSummary& e) {
   if (e.stop_date) o["stopDate"] = wire_date(*e.stop_date);
   o["stateMachineVersionArn"] = version_arn(e.state_machine_arn, e.state_machine_version);
   if (e.redrive_count > 0) o["redriveCount"] = e.redrive_count;
+  if (e.item_count) o["itemCount"] = *e.item_count;  // listed by map run, as AWS returns it
   return o;
 }
 
@@ -991,17 +992,26 @@ void Service::abort_map_runs(const std::string& execution_arn, std::int64_t stop
 
 namespace {
 
-json::object map_run_counts(const storage::MapRunRecord& r) {
+// DescribeMapRun's executionCounts, or (with `items`) its itemCounts.
+json::object map_run_counts(const storage::MapRunRecord& r, const storage::MapRunRecord::ItemCounts* items = nullptr) {
+  storage::MapRunRecord::ItemCounts n;
+  std::int64_t total = r.total;
+  if (items) {
+    n = *items;
+    total = r.item_total.value_or(r.total);
+  } else {
+    n = {r.launched, r.running, r.succeeded, r.failed, r.timed_out, r.aborted};
+  }
   json::object c;
-  const std::int64_t pending = std::max<std::int64_t>(0, r.total - r.launched);
-  c["pending"] = pending;
-  c["running"] = r.running;
-  c["succeeded"] = r.succeeded;
-  c["failed"] = r.failed;
-  c["timedOut"] = r.timed_out;
-  c["aborted"] = r.aborted;
-  c["total"] = r.total;
-  c["resultsWritten"] = r.status == storage::MapRunStatus::kSucceeded ? r.succeeded + r.failed + r.timed_out + r.aborted : 0;
+  c["pending"] = std::max<std::int64_t>(0, total - n.launched);
+  c["running"] = n.running;
+  c["succeeded"] = n.succeeded;
+  c["failed"] = n.failed;
+  c["timedOut"] = n.timed_out;
+  c["aborted"] = n.aborted;
+  c["total"] = total;
+  c["resultsWritten"] =
+      r.status == storage::MapRunStatus::kSucceeded ? n.succeeded + n.failed + n.timed_out + n.aborted : 0;
   c["failuresNotRedrivable"] = 0;
   c["pendingRedrive"] = 0;
   return c;
@@ -1029,9 +1039,9 @@ ServiceResult Service::describe_map_run(const json::object& request) {
   out["maxConcurrency"] = run->max_concurrency;
   out["toleratedFailurePercentage"] = run->tolerated_failure_percentage.value_or(0.0);
   out["toleratedFailureCount"] = run->tolerated_failure_count.value_or(0);
-  json::object counts = map_run_counts(*run);
-  out["itemCounts"] = counts;  // one item per child (no ItemBatcher)
-  out["executionCounts"] = std::move(counts);
+  // Without an ItemBatcher each child processes one item.
+  out["itemCounts"] = run->items ? map_run_counts(*run, &*run->items) : map_run_counts(*run);
+  out["executionCounts"] = map_run_counts(*run);
   out["redriveCount"] = run->redrive_count;
   if (run->redrive_date) out["redriveDate"] = wire_date(*run->redrive_date);
   return out;

@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "engine/event_codec.h"
+#include "engine/map_io.h"
+#include "engine/map_select.h"
 #include "engine/redrive.h"
 #include "engine/snapshot.h"
 
@@ -76,11 +78,21 @@ struct Worker::MapDrive {
   std::string child_machine_name;  // MACHINE/LABEL
   std::string child_arn_prefix;    // arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:
   std::int64_t redrive = 0;        // the parent's redrive count when this is a redrive of the map run
-  // The Map has a ResultWriter: its outcome also carries each child's record
-  // (ARN, status, dates...), which the result files show.
-  bool child_records = false;
-  // The children's inputs read from the parent's stored state, when its live
-  // state was not reported (a resumed parent that has not stepped yet).
+  // The parent's definition and its Map state (ItemReader, ResultWriter).
+  std::shared_ptr<const states::Definition> parent_definition;
+  const states::MapSpec* spec = nullptr;
+  // The ResultWriter's Parameters/Arguments, evaluated by the parent: the
+  // map run writes the result files when it ends.
+  std::optional<json::value> writer_arguments;
+  // The map run reads its children's inputs (items or batches) itself, in
+  // order, as it launches them (mapio::ItemStream in the request)...
+  std::optional<mapio::ItemStream> stream;
+  std::shared_ptr<const ItemSelectorScope> selector;  // with an ItemSelector: what it reads
+  std::unique_ptr<mapio::ItemSource> source;  // open at item `source_next`
+  std::int64_t source_next = 0;
+  // ...or they are in the parent's request, which its frame keeps; read from
+  // the parent's stored state when its live state was not reported (a
+  // resumed parent that has not stepped yet).
   std::optional<json::array> stored_inputs;
   TaskCompletion done;
 };
@@ -400,8 +412,11 @@ void Worker::note_transition(Tracked& t, const Checkpoint& c) {
     t.queue = c.queue;
   } else {
     // The engine reports the end and forgets the state next: take it now.
+    // A redrive continues a FAILED, TIMED_OUT or ABORTED execution from its
+    // final snapshot; nothing ever reads a SUCCEEDED one's, so none is kept
+    // (a map run's million children would store 0.8 KB each for nothing).
     t.live = nullptr;
-    t.final_state = to_json(c.to_json());
+    t.final_state = c.state.status == ExecutionStatus::Succeeded ? std::string() : to_json(c.to_json());
     storage::ExecutionOutcome o;
     o.status = to_store_status(c.state.status);
     if (c.state.status == ExecutionStatus::Succeeded) o.output = to_json(c.state.output);
@@ -1006,24 +1021,24 @@ bool over_tolerance(std::int64_t failures, std::int64_t total, const std::option
   return over_count && over_pct;
 }
 
-// A child as the interpreter's write_map_results reads it (mapio::ChildOutcome's fields).
-json::value child_record(const storage::ExecutionRecord& c) {
-  json::object o;
-  o["arn"] = c.arn;
-  o["name"] = c.name;
-  o["stateMachineArn"] = c.state_machine_arn;
-  o["status"] = std::string(storage::to_string(c.status));
+// A child's outcome as ResultWriter and WriterConfig show it.
+mapio::ChildOutcome child_outcome(const storage::ExecutionRecord& c) {
+  mapio::ChildOutcome o;
+  o.execution_arn = c.arn;
+  o.name = c.name;
+  o.state_machine_arn = c.state_machine_arn;
+  o.status = std::string(storage::to_string(c.status));
   auto input = parse_json(c.input);
-  o["input"] = input ? std::move(*input) : json::value();
+  o.input = input ? std::move(*input) : json::value();
   if (c.status == storage::ExecutionStatus::kSucceeded && c.output) {
     auto v = parse_json(*c.output);
-    o["output"] = v ? std::move(*v) : json::value();
+    o.output = v ? std::move(*v) : json::value();
   }
-  if (c.error) o["error"] = *c.error;
-  if (c.cause) o["cause"] = *c.cause;
-  o["start"] = c.start_date;
-  o["stop"] = c.stop_date.value_or(0);
-  o["redriveCount"] = c.redrive_count;
+  o.error = c.error;
+  o.cause = c.cause;
+  o.start_ns = c.start_date;
+  o.stop_ns = c.stop_date.value_or(0);
+  o.redrive_count = static_cast<int>(c.redrive_count);
   return o;
 }
 
@@ -1078,7 +1093,22 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
     d->tolerated_count = v->to_number<std::int64_t>();
   const std::string label = text("label");
   if (const json::value* v = p->if_contains("redrive"); v && v->is_int64()) d->redrive = v->get_int64();
-  if (const json::value* v = p->if_contains("childRecords"); v && v->is_bool()) d->child_records = v->get_bool();
+  if (const json::value* v = p->if_contains("resultWriter")) d->writer_arguments = *v;
+  if (const json::value* v = p->if_contains("items")) {
+    d->stream = mapio::item_stream_from_json(*v);
+    if (!d->stream) {
+      done(TaskOutcome::fail("States.Runtime", "malformed map run request"));
+      return;
+    }
+  }
+  if (const json::value* v = p->if_contains("itemSelector")) {
+    auto scope = selector_scope_from_json(*v);
+    if (!scope) {
+      done(TaskOutcome::fail("States.Runtime", "malformed map run request"));
+      return;
+    }
+    d->selector = std::make_shared<const ItemSelectorScope>(std::move(*scope));
+  }
   d->done = std::move(done);
 
   // The map run's identity and definition, from the parent's stored machine.
@@ -1089,7 +1119,15 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
   auto parent_def = parse_json(version->definition);
   const json::object* processor =
       parent_def && parent_def->is_object() ? find_processor(parent_def->get_object(), d->state_name) : nullptr;
-  if (!processor) {
+  auto parsed = definition(parent->state_machine_arn, parent->state_machine_version);
+  if (parsed) {
+    d->parent_definition = *parsed;
+    for (const auto& machine : d->parent_definition->machines) {
+      const states::State* state = machine->find(d->state_name);
+      if (state && state->type == states::StateType::Map) d->spec = &state->as<states::MapSpec>();
+    }
+  }
+  if (!processor || !d->spec || (d->stream && !d->spec->item_reader)) {
     d->done(TaskOutcome::fail("States.Runtime", "the Map state '" + d->state_name + "' has no ItemProcessor"));
     return;
   }
@@ -1115,8 +1153,13 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
   run.tolerated_failure_percentage = d->tolerated_percentage;
   run.tolerated_failure_count = d->tolerated_count;
   run.start_date = eo.clock->now();
-  const json::value* inputs = p->if_contains("inputs");
-  run.total = inputs && inputs->is_array() ? static_cast<std::int64_t>(inputs->get_array().size()) : 0;
+  if (const json::value* items = p->if_contains("itemTotal"); items && items->is_number())
+    run.item_total = items->to_number<std::int64_t>();
+  if (const json::value* total = p->if_contains("total"); total && total->is_number()) {
+    run.total = total->to_number<std::int64_t>();
+  } else if (const json::value* inputs = p->if_contains("inputs"); inputs && inputs->is_array()) {
+    run.total = static_cast<std::int64_t>(inputs->get_array().size());
+  }
   auto created = store_->create_map_run(run);
   if (!created.ok()) {
     spdlog::warn("worker: map run {}: {}", d->arn, created.status().to_string());
@@ -1311,8 +1354,35 @@ bool Worker::drive(MapDrive& d) {
       d.done(TaskOutcome::fail("States.Runtime", def.failure().cause));
       return false;
     }
-    const json::array* inputs = request_inputs();
-    if (!inputs) return true;  // the parent's state is not reported yet: next round
+    const json::array* inputs = d.stream ? nullptr : request_inputs();
+    if (!d.stream && !inputs) return true;  // the parent's state is not reported yet: next round
+    if (d.stream && (!d.source || d.source_next != index)) {
+      // (Re)open the items at the next child's: after a restart, the
+      // children already launched are skipped.
+      d.source.reset();
+      std::function<std::unique_ptr<mapio::ItemSource>(std::unique_ptr<mapio::ItemSource>)> shape;
+      if (d.selector) {
+        shape = [&d](std::unique_ptr<mapio::ItemSource> items) {
+          return selected_items(std::move(items), *d.spec, d.selector);
+        };
+      }
+      auto opened = mapio::open_item_stream(*d.spec->item_reader, *d.stream, engine_.options().data_dir,
+                                            engine_.options().payload_limit, shape);
+      if (opened) {
+        auto skipped = (*opened)->skip(static_cast<std::uint64_t>(index));
+        if (!skipped) opened = skipped.failure();
+      }
+      if (!opened) {
+        storage::MapRunUpdate u;
+        u.status = storage::MapRunStatus::kFailed;
+        u.stop_date = now;
+        (void)store_->update_map_run(d.arn, u);
+        d.done(TaskOutcome::fail(opened.failure().error, opened.failure().cause));
+        return false;
+      }
+      d.source = std::move(*opened);
+      d.source_next = index;
+    }
     std::vector<storage::NewExecution> batch;
     std::map<std::string, storage::Transition> endings;  // children that end at once
     while (index < run->total && running < limit && static_cast<int>(batch.size()) < kLaunchesPerRound) {
@@ -1321,7 +1391,34 @@ bool Worker::drive(MapDrive& d) {
       ro.state_machine_name = d.child_machine_name;
       ro.execution_name = name;
       ro.execution_arn = d.child_arn_prefix + name;
-      json::value input = index < static_cast<std::int64_t>(inputs->size()) ? (*inputs)[index] : json::value();
+      json::value input;
+      std::int64_t item_count = 1;
+      if (d.stream) {
+        // The file was read whole when the Map started; it changing since
+        // fails the map run (States.ItemReaderFailed).
+        auto item = d.source->next();
+        if (!item || !*item) {
+          Failure why = item ? Failure{mapio::kItemReaderFailed,
+                                       "the item source ended at item " + std::to_string(index) + " of " +
+                                           std::to_string(run->total) + " (changed since the Map started?)",
+                                       false}
+                             : item.failure();
+          storage::MapRunUpdate u;
+          u.status = storage::MapRunStatus::kFailed;
+          u.stop_date = now;
+          (void)store_->update_map_run(d.arn, u);
+          d.done(TaskOutcome::fail(why.error, why.cause));
+          return false;
+        }
+        input = std::move(**item);
+        ++d.source_next;
+      } else if (index < static_cast<std::int64_t>(inputs->size())) {
+        input = (*inputs)[index];
+      }
+      if (d.spec->item_batcher) {  // a batch: {"BatchInput"?, "Items": [...]}
+        const json::value* items = input.is_object() ? input.get_object().if_contains("Items") : nullptr;
+        item_count = items && items->is_array() ? static_cast<std::int64_t>(items->get_array().size()) : 1;
+      }
       std::string input_text = to_json(input);
       PreparedExecution prepared = preparer.prepare(*def, std::move(input), std::move(ro));
       const ExecutionState& st = prepared.snapshot.state;
@@ -1353,6 +1450,7 @@ bool Worker::drive(MapDrive& d) {
       }
       e.map_run_arn = d.arn;
       e.item_index = index;
+      e.item_count = item_count;
       batch.push_back(std::move(e));
       ++index;
       ++running;
@@ -1363,7 +1461,8 @@ bool Worker::drive(MapDrive& d) {
     auto created = store_->create_map_run_children(batch, options_.owner, t + options_.lease_duration);
     if (!created.ok()) {
       spdlog::warn("worker: map run {}: {}", d.arn, created.status().to_string());
-      return true;  // next round
+      d.source.reset();  // these items are read again next round
+      return true;
     }
     for (const auto& rec : *created) {
       if (auto ending = endings.find(rec.arn); ending != endings.end()) {
@@ -1375,37 +1474,57 @@ bool Worker::drive(MapDrive& d) {
     return true;
   }
   if (ended < run->total) return true;  // children still running
-  // Every child has ended within the tolerance: the Map's result, by item.
+  // Every child has ended within the tolerance: the Map's result, by item,
+  // as the Map's ResultWriter wants it: the outputs; shaped by WriterConfig;
+  // or written to files, a page of children at a time.
+  auto result = map_run_result(d);
+  if (result && !*result) return true;  // the store is busy: next round
+  if (run->status == storage::MapRunStatus::kRunning) {
+    storage::MapRunUpdate u;
+    u.status = result ? storage::MapRunStatus::kSucceeded : storage::MapRunStatus::kFailed;
+    u.stop_date = now;
+    (void)store_->update_map_run(d.arn, u);
+  }
+  d.done(result ? TaskOutcome::success(std::move(**result))
+                : TaskOutcome::fail(result.failure().error, result.failure().cause));
+  return false;
+}
+
+Result<std::optional<json::value>> Worker::map_run_result(MapDrive& d) {
+  const states::ResultWriterSpec* writer = d.spec->result_writer ? &*d.spec->result_writer : nullptr;
+  std::unique_ptr<mapio::ResultWriterSink> sink;
+  if (writer && writer->writes_files()) {
+    auto target = mapio::result_writer_target(*writer, d.writer_arguments.value_or(json::value()));
+    if (!target) return target.failure();
+    auto opened = mapio::ResultWriterSink::open(engine_.options().data_dir, std::move(*target), d.arn);
+    if (!opened) return opened.failure();
+    sink = std::move(*opened);
+  }
   json::array results;
-  json::array records;  // with child_records: what ResultWriter writes of each child
-  results.reserve(static_cast<std::size_t>(run->total));
   for (std::int64_t from = 0;;) {
     auto page = store_->list_map_run_children(d.arn, from, kChildPage);
-    if (!page.ok()) return true;  // next round
+    if (!page.ok()) return std::optional<json::value>();  // next round
     if (page->empty()) break;
     for (const auto& c : *page) {
-      if (c.status == storage::ExecutionStatus::kSucceeded && c.output) {
+      if (sink) {
+        if (auto failed = sink->add(child_outcome(c))) return *failed;
+      } else if (writer) {
+        mapio::append_result(results, child_outcome(c), writer->effective_transformation());
+      } else if (c.status == storage::ExecutionStatus::kSucceeded && c.output) {
         auto v = parse_json(*c.output);
         results.push_back(v ? std::move(*v) : json::value());
       } else {
         results.push_back(error_output(c));
       }
-      if (d.child_records) records.push_back(child_record(c));
       from = c.item_index + 1;
     }
   }
-  if (run->status == storage::MapRunStatus::kRunning) {
-    storage::MapRunUpdate u;
-    u.status = storage::MapRunStatus::kSucceeded;
-    u.stop_date = now;
-    (void)store_->update_map_run(d.arn, u);
+  if (sink) {
+    auto written = sink->finish();
+    if (!written) return written.failure();
+    return std::optional<json::value>(std::move(*written));
   }
-  if (d.child_records) {
-    d.done(TaskOutcome::success(json::object{{"results", std::move(results)}, {"children", std::move(records)}}));
-    return false;
-  }
-  d.done(TaskOutcome::success(std::move(results)));
-  return false;
+  return std::optional<json::value>(json::value(std::move(results)));
 }
 
 }  // namespace stepwise

@@ -202,6 +202,10 @@ class Worker {
   void drive_map_runs();
   // One map run's round; false when it is over (or no longer this worker's).
   bool drive(MapDrive& d);
+  // The Map's result once every child has ended: their outputs by item,
+  // shaped by WriterConfig, or written to files by the ResultWriter (whose
+  // result is then the manifest's location). nullopt: the store was busy.
+  Result<std::optional<json::value>> map_run_result(MapDrive& d);
   // A redriven parent: the map run's failed, timed-out and aborted children run again.
   void redrive_map_run(MapDrive& d);
   // The ItemProcessor definition of a map run (cached).

@@ -289,6 +289,7 @@ StatusOr<CreatedExecution> MemoryStore::create_locked(const NewExecution& e) {
   r.last_event_id = e.events.empty() ? 0 : e.events.back().id;
   r.map_run_arn = e.map_run_arn;
   r.item_index = e.item_index;
+  r.item_count = e.map_run_arn.empty() ? 1 : e.item_count;
   x.events = e.events;
   for (const TimerRecord& t : e.timers) set_timer(x, t.key, t.due);
   by_start_[{e.start_date, x.seq}] = e.arn;
@@ -325,7 +326,9 @@ StatusOr<Page<ExecutionSummary>> MemoryStore::list_executions(const ExecutionFil
         x.record.state_machine_arn != filter.state_machine_arn) {
       continue;
     }
-    if (!filter.map_run_arn.empty() && x.record.map_run_arn != filter.map_run_arn) continue;
+    // A map run's children are listed only by their map run (as the SQLite
+    // store's indexes do).
+    if (x.record.map_run_arn != filter.map_run_arn) continue;
     if (filter.status && x.record.status != *filter.status) continue;
     if (out.items.size() == size) {
       out.next_token = internal::encode_cursor({last.first, last.second});
@@ -873,7 +876,25 @@ StatusOr<MapRunRecord> MemoryStore::describe_map_run(const std::string& arn) {
   std::lock_guard lock(mu_);
   auto it = map_runs_.find(arn);
   if (it == map_runs_.end()) return Status(Code::kNotFound, "map run '" + arn + "' does not exist");
-  return it->second;
+  MapRunRecord r = it->second;
+  if (r.item_total) {
+    MapRunRecord::ItemCounts items;
+    if (auto kids = children_.find(arn); kids != children_.end()) {
+      for (const auto& [index, child_arn] : kids->second) {
+        const ExecutionRecord& c = execution(child_arn)->record;
+        items.launched += c.item_count;
+        switch (c.status) {
+          case ExecutionStatus::kRunning: items.running += c.item_count; break;
+          case ExecutionStatus::kSucceeded: items.succeeded += c.item_count; break;
+          case ExecutionStatus::kFailed: items.failed += c.item_count; break;
+          case ExecutionStatus::kTimedOut: items.timed_out += c.item_count; break;
+          case ExecutionStatus::kAborted: items.aborted += c.item_count; break;
+        }
+      }
+    }
+    r.items = items;
+  }
+  return r;
 }
 
 StatusOr<Page<MapRunRecord>> MemoryStore::list_map_runs(const std::string& execution_arn, const PageRequest& page) {

@@ -212,6 +212,7 @@ struct NewExecution {
   // map run, in the same transaction. Empty: an ordinary execution.
   std::string map_run_arn;
   std::int64_t item_index = -1;
+  std::int64_t item_count = 1;  // a map run's child: the items it processes (its batch's, with an ItemBatcher)
 };
 
 // What ListExecutions shows.
@@ -224,6 +225,8 @@ struct ExecutionSummary {
   UnixNanos start_date = 0;
   std::optional<UnixNanos> stop_date;
   std::int64_t redrive_count = 0;
+  // Listed by map run: the items the child processes (ListExecutions' itemCount).
+  std::optional<std::int64_t> item_count;
 };
 
 // Everything the store keeps about one execution (but its history, timers and
@@ -251,10 +254,13 @@ struct ExecutionRecord {
   UnixNanos lease_expiry = 0;      // meaningful only with an owner
   std::string map_run_arn;         // a map run's child: its map run (empty: none)
   std::int64_t item_index = -1;    // a map run's child: its item (or batch) index
+  std::int64_t item_count = 1;     // a map run's child: the items it processes
 
   ExecutionSummary summary() const {
-    return {arn,    name,       state_machine_arn, state_machine_version,
-            status, start_date, stop_date,         redrive_count};
+    ExecutionSummary s{arn, name, state_machine_arn, state_machine_version, status, start_date, stop_date,
+                       redrive_count, std::nullopt};
+    if (!map_run_arn.empty()) s.item_count = item_count;
+    return s;
   }
 };
 
@@ -268,7 +274,7 @@ struct CreatedExecution {
 // Empty/absent fields do not filter.
 struct ExecutionFilter {
   std::string state_machine_arn;
-  std::string map_run_arn;  // the children of this map run
+  std::string map_run_arn;  // the children of this map run; empty: executions that are no map run's child
   std::optional<ExecutionStatus> status;
 };
 
@@ -299,6 +305,15 @@ struct MapRunRecord {
   std::int64_t running = 0, succeeded = 0, failed = 0, timed_out = 0, aborted = 0;
   std::int64_t redrive_count = 0;
   std::optional<UnixNanos> redrive_date;
+  // With an ItemBatcher a child processes a batch: the number of items
+  // (nullopt: one item per child, so the item counts are the children's).
+  std::optional<std::int64_t> item_total;
+  // With item_total, describe_map_run also counts the items of the children
+  // by status (DescribeMapRun's itemCounts).
+  struct ItemCounts {
+    std::int64_t launched = 0, running = 0, succeeded = 0, failed = 0, timed_out = 0, aborted = 0;
+  };
+  std::optional<ItemCounts> items;
 };
 
 // What update_map_run changes; absent fields stay.

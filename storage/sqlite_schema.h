@@ -13,7 +13,7 @@ struct Migration {
   const char* sql;  // statements separated by ';'
 };
 
-inline constexpr std::array<Migration, 7> kMigrations{{
+inline constexpr std::array<Migration, 8> kMigrations{{
     {1, R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -232,6 +232,38 @@ CREATE VIEW events (execution_seq, id, previous_id, timestamp, type, details) AS
   SELECT h.execution_seq, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
          json_extract(e.value, '$[2]'), json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]')
   FROM history h, json_each(h.events) e;
+)sql"},
+    // A map run's children are listed by their map run (ListExecutions with
+    // mapRunArn, executions_by_map_run_start), not with the executions of
+    // state machines: the four list-executions indexes leave them out, so a
+    // million-item map run adds no entries to them, and its children do not
+    // bury the state machines' executions in unfiltered listings.
+    {8, R"sql(
+DROP INDEX executions_by_start;
+DROP INDEX executions_by_machine;
+DROP INDEX executions_by_machine_status;
+DROP INDEX executions_by_status;
+CREATE INDEX executions_by_start ON executions (start_date, seq,
+  arn, name, state_machine_arn, state_machine_version, status, stop_date, redrive_count)
+  WHERE map_run_arn IS NULL;
+CREATE INDEX executions_by_machine ON executions (state_machine_arn, start_date, seq,
+  arn, name, state_machine_version, status, stop_date, redrive_count)
+  WHERE map_run_arn IS NULL;
+CREATE INDEX executions_by_status ON executions (status, start_date, seq,
+  arn, name, state_machine_arn, state_machine_version, stop_date, redrive_count)
+  WHERE map_run_arn IS NULL;
+CREATE INDEX executions_by_machine_status ON executions (state_machine_arn, status, start_date, seq,
+  arn, name, state_machine_version, stop_date, redrive_count)
+  WHERE map_run_arn IS NULL;
+
+-- With an ItemBatcher a child processes a batch: ListExecutions by map run
+-- shows each child's itemCount, DescribeMapRun counts items.
+ALTER TABLE executions ADD COLUMN item_count INTEGER;  -- a map run's child: its batch's items (NULL: one)
+ALTER TABLE map_runs ADD COLUMN item_total INTEGER;     -- a batched map run: its items (NULL: one per child)
+DROP INDEX executions_by_map_run_start;
+CREATE INDEX executions_by_map_run_start ON executions (map_run_arn, start_date, seq,
+  arn, name, state_machine_arn, state_machine_version, status, stop_date, redrive_count, item_count)
+  WHERE map_run_arn IS NOT NULL;
 )sql"},
 }};
 

@@ -716,7 +716,7 @@ Status SqliteStore::delete_state_machine(const std::string& arn) {
 constexpr const char* kSelectExecution =
     "SELECT arn, name, state_machine_arn, state_machine_version, status, input, output, error, "
     "cause, start_date, stop_date, redrive_count, redrive_date, state, version, last_event_id, "
-    "lease_owner, lease_expiry, map_run_arn, item_index FROM executions WHERE arn = ?";
+    "lease_owner, lease_expiry, map_run_arn, item_index, item_count FROM executions WHERE arn = ?";
 
 #define SUMMARY_COLUMNS                                                                         \
   "SELECT arn, name, state_machine_arn, state_machine_version, status, start_date, stop_date, " \
@@ -761,6 +761,7 @@ ExecutionRecord execution_from(const SQLite::Statement& s) {
   r.lease_expiry = s.getColumn(17).getInt64();
   r.map_run_arn = optional_text(s, 18).value_or("");
   r.item_index = optional_int(s, 19).value_or(-1);
+  r.item_count = optional_int(s, 20).value_or(1);
   return r;
 }
 
@@ -926,8 +927,8 @@ StatusOr<CreatedExecution> SqliteStore::create_in_transaction(const NewExecution
     {
       Use q(
           sql("INSERT INTO executions (arn, name, state_machine_arn, state_machine_version, "
-              "status, input, start_date, state, version, last_event_id, map_run_arn, item_index) "
-              "VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, 1, ?, ?, ?)"));
+              "status, input, start_date, state, version, last_event_id, map_run_arn, item_index, item_count) "
+              "VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, 1, ?, ?, ?, ?)"));
       q->bind(1, e.arn);
       q->bind(2, e.name);
       q->bind(3, e.state_machine_arn);
@@ -939,9 +940,15 @@ StatusOr<CreatedExecution> SqliteStore::create_in_transaction(const NewExecution
       if (e.map_run_arn.empty()) {
         q->bind(9);
         q->bind(10);
+        q->bind(11);
       } else {
         q->bind(9, e.map_run_arn);
         q->bind(10, e.item_index);
+        if (e.item_count != 1) {
+          q->bind(11, e.item_count);
+        } else {
+          q->bind(11);  // one item: the usual case, kept as NULL
+        }
       }
       q->exec();
     }
@@ -970,6 +977,7 @@ StatusOr<CreatedExecution> SqliteStore::create_in_transaction(const NewExecution
     r.last_event_id = last_event_id;
     r.map_run_arn = e.map_run_arn;
     r.item_index = e.item_index;
+    r.item_count = e.item_count;
     return out;
   }
 }
@@ -990,22 +998,24 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
   // previous page: a seek in the index, however deep the page.
   static constexpr const char* kAll = SUMMARY_COLUMNS
       "INDEXED BY executions_by_start "
-      "WHERE (start_date, seq) < (?1, ?2) "
+      "WHERE map_run_arn IS NULL AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachine = SUMMARY_COLUMNS
       "INDEXED BY executions_by_machine "
-      "WHERE state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
+      "WHERE map_run_arn IS NULL AND state_machine_arn = ?4 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByStatus = SUMMARY_COLUMNS
       "INDEXED BY executions_by_status "
-      "WHERE status = ?5 AND (start_date, seq) < (?1, ?2) "
+      "WHERE map_run_arn IS NULL AND status = ?5 AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
   static constexpr const char* kByMachineAndStatus = SUMMARY_COLUMNS
       "INDEXED BY executions_by_machine_status "
-      "WHERE state_machine_arn = ?4 AND status = ?5 "
+      "WHERE map_run_arn IS NULL AND state_machine_arn = ?4 AND status = ?5 "
       "AND (start_date, seq) < (?1, ?2) "
       "ORDER BY start_date DESC, seq DESC LIMIT ?3";
-  static constexpr const char* kByMapRun = SUMMARY_COLUMNS
+  static constexpr const char* kByMapRun =
+      "SELECT arn, name, state_machine_arn, state_machine_version, status, start_date, stop_date, "
+      "redrive_count, seq, item_count FROM executions "
       "INDEXED BY executions_by_map_run_start "
       "WHERE map_run_arn = ?6 AND (?5 IS NULL OR status = ?5) AND (start_date, seq) < (?1, ?2) "
       "ORDER BY map_run_arn DESC, start_date DESC, seq DESC LIMIT ?3";
@@ -1042,6 +1052,7 @@ StatusOr<Page<ExecutionSummary>> SqliteStore::list_executions(const ExecutionFil
         break;
       }
       out.items.push_back(summary_from(*q));
+      if (by_map_run) out.items.back().item_count = optional_int(*q, 9).value_or(1);
       last = {out.items.back().start_date, q->getColumn(8).getInt64()};
     }
     return out;
@@ -1737,7 +1748,8 @@ StatusOr<std::vector<ExecutionRecord>> SqliteStore::claim_executions(const std::
 constexpr const char* kSelectMapRun =
     "SELECT arn, execution_arn, state_name, state_machine_arn, state_machine_version, definition, status, "
     "max_concurrency, tolerated_failure_percentage, tolerated_failure_count, start_date, stop_date, total, "
-    "launched, running, succeeded, failed, timed_out, aborted, redrive_count, redrive_date, seq FROM map_runs ";
+    "launched, running, succeeded, failed, timed_out, aborted, redrive_count, redrive_date, seq, item_total "
+    "FROM map_runs ";
 
 MapRunRecord map_run_from(const SQLite::Statement& s) {
   MapRunRecord r;
@@ -1762,6 +1774,7 @@ MapRunRecord map_run_from(const SQLite::Statement& s) {
   r.aborted = s.getColumn(18).getInt64();
   r.redrive_count = s.getColumn(19).getInt64();
   r.redrive_date = optional_int(s, 20);
+  r.item_total = optional_int(s, 22);
   return r;
 }
 
@@ -1796,7 +1809,7 @@ StatusOr<MapRunRecord> SqliteStore::create_map_run(const MapRunRecord& run) {
     Use q(
         sql("INSERT INTO map_runs (arn, execution_arn, state_name, state_machine_arn, state_machine_version, "
             "definition, status, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, "
-            "start_date, stop_date, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+            "start_date, stop_date, total, item_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     q->bind(1, run.arn);
     q->bind(2, run.execution_arn);
     q->bind(3, run.state_name);
@@ -1814,6 +1827,7 @@ StatusOr<MapRunRecord> SqliteStore::create_map_run(const MapRunRecord& run) {
     q->bind(11, run.start_date);
     bind_optional(*q, 12, run.stop_date);
     q->bind(13, run.total);
+    bind_optional(*q, 14, run.item_total);
     q->exec();
     return *load_map_run(run.arn);
   });
@@ -1823,6 +1837,26 @@ StatusOr<MapRunRecord> SqliteStore::describe_map_run(const std::string& arn) {
   return read([&]() -> StatusOr<MapRunRecord> {
     auto r = load_map_run(arn);
     if (!r) return Status(Code::kNotFound, "map run '" + arn + "' does not exist");
+    if (r->item_total) {
+      // A batched run's children by status, with their items: one pass over
+      // the map run's children (a batched run has few).
+      Use q(sql("SELECT status, count(*), sum(coalesce(item_count, 1)) FROM executions "
+                "INDEXED BY executions_by_map_run WHERE map_run_arn = ? GROUP BY status"));
+      q->bind(1, arn);
+      MapRunRecord::ItemCounts items;
+      while (q->executeStep()) {
+        const std::int64_t n = q->getColumn(2).getInt64();
+        items.launched += n;
+        switch (status_column(*q, 0)) {
+          case ExecutionStatus::kRunning: items.running += n; break;
+          case ExecutionStatus::kSucceeded: items.succeeded += n; break;
+          case ExecutionStatus::kFailed: items.failed += n; break;
+          case ExecutionStatus::kTimedOut: items.timed_out += n; break;
+          case ExecutionStatus::kAborted: items.aborted += n; break;
+        }
+      }
+      r->items = items;
+    }
     return std::move(*r);
   });
 }
@@ -1887,7 +1921,7 @@ StatusOr<std::vector<ExecutionRecord>> SqliteStore::list_map_run_children(const 
     Use q(
         sql("SELECT arn, name, state_machine_arn, state_machine_version, status, input, output, error, "
             "cause, start_date, stop_date, redrive_count, redrive_date, '', version, last_event_id, "
-            "lease_owner, lease_expiry, map_run_arn, item_index FROM executions INDEXED BY executions_by_map_run "
+            "lease_owner, lease_expiry, map_run_arn, item_index, item_count FROM executions INDEXED BY executions_by_map_run "
             "WHERE map_run_arn = ? AND item_index >= ? ORDER BY item_index LIMIT ?"));
     q->bind(1, map_run_arn);
     q->bind(2, from_index);

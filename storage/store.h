@@ -67,6 +67,8 @@ class Store {
   virtual StatusOr<ExecutionRecord> describe_execution(const std::string& arn) = 0;
   // Newest first: by start_date, then by creation order. The order is
   // stable: executions created after the first page do not shift later pages.
+  // A map run's children are listed only with filter.map_run_arn (as AWS's
+  // ListExecutions lists them by mapRunArn); without it, none is.
   virtual StatusOr<Page<ExecutionSummary>> list_executions(const ExecutionFilter& filter,
                                                            const PageRequest& page) = 0;
 
@@ -365,7 +367,7 @@ struct SqliteOptions {
 };
 
 // The newest schema this build reads and writes.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 // PRAGMA application_id of a Stepwise database ("STPW").
 inline constexpr std::int32_t kApplicationId = 0x53545057;
 

@@ -657,3 +657,356 @@ TEST_CASE("map run: under a worker, ResultWriter writes the records of the child
   CHECK(succeeded == 3);
   CHECK(failed == 1);
 }
+
+namespace {
+
+// A Map reading `key` of bucket "in" (JSONL), batches of 4 items, each batch
+// a child whose Sum task adds up its items' n.
+std::string streamed_definition(const std::string& map_fields) {
+  return R"({"StartAt":"Each","States":{"Each":{"Type":"Map",)" + map_fields + R"J(
+      "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
+                    "Parameters":{"Bucket":"in","Key.$":"$.key"}},
+      "ItemBatcher":{"MaxItemsPerBatch":4,"BatchInput":{"from.$":"$.key"}},
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+        "StartAt":"Sum","States":{
+          "Sum":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Sum","End":true}}},
+      "End":true}}})J";
+}
+
+void write_items(const std::filesystem::path& file, int n) {
+  std::filesystem::create_directories(file.parent_path());
+  std::ofstream out(file);
+  for (int i = 0; i < n; ++i) out << "{\"n\":" << i << "}\n";
+}
+
+void register_sum(Engine& engine, std::map<long long, int>& calls) {
+  engine.functions().add("Sum", [&calls](const json::value& ev, const InvocationContext&) -> json::value {
+    long long sum = 0;
+    for (const auto& item : ev.at("Items").as_array()) sum += item.at("n").to_number<long long>();
+    ++calls[ev.at("Items").as_array().front().at("n").to_number<long long>()];  // by the batch's first item
+    return json::value(sum);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("map run: the worker reads the items from the file as it launches children; a restart skips those launched") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  EngineOptions eo = options_at(clock);
+  eo.data_dir = (scratch.dir / "data").string();
+  write_items(scratch.dir / "data" / "in" / "items.jsonl", 30);  // 8 batches: 7 of 4, then 2
+  const std::string def = streamed_definition(R"("MaxConcurrency":2,)");
+  std::map<long long, int> calls;  // across both workers
+  std::string arn, run_arn;
+  {
+    Engine engine(eo);
+    register_sum(engine, calls);
+    arn = record_started(*store, engine, "Fan", def, "streamed", R"({"key":"items.jsonl"})");
+    Worker worker(engine, store, WorkerOptions{.owner = "host-a:1:a"});
+    for (int i = 0; i < 10000 && run_arn.empty(); ++i) {
+      (void)worker.run_once(0);
+      auto runs = must(store->list_map_runs(arn, {}));
+      if (!runs.items.empty() && runs.items[0].succeeded >= 3) run_arn = runs.items[0].arn;
+    }
+    REQUIRE(!run_arn.empty());
+    // The parent's request names the file, not the items: its stored state
+    // stays small however many items there are.
+    const auto parent = must(store->describe_execution(arn));
+    CHECK(parent.state.find("\"inputs\"") == std::string::npos);
+    CHECK(parent.state.find("items.jsonl") != std::string::npos);
+    CHECK(parent.state.find("\"n\":17") == std::string::npos);
+    // Killed here: no shutdown, leases left to expire.
+  }
+  const auto mid = must(store->describe_map_run(run_arn));
+  CHECK(mid.total == 8);
+  CHECK(mid.launched < 8);
+  clock->advance(60 * kNanosPerSecond);
+  Engine engine(eo);
+  register_sum(engine, calls);
+  Worker worker(engine, store, WorkerOptions{.owner = "host-b:2:b"});
+  drain(worker);
+
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+  // Each batch's sum, in batch order: 0+1+2+3, 4+..+7, ..., 24+..+27, 28+29.
+  CHECK(*rec.output == "[6,22,38,54,70,86,102,57]");
+  auto history = stored_history(*store, arn);
+  for (const auto& e : history) {
+    if (e.type == "MapStateStarted") CHECK(e.details.find("\"length\":8") != std::string::npos);
+  }
+  // Every child's input is its batch, BatchInput included; none launched twice.
+  const auto kids = children(*store, run_arn);
+  REQUIRE(kids.size() == 8);
+  for (const auto& k : kids) {
+    const auto child = must(store->describe_execution(k.arn));
+    const auto input = parse_json(child.input);
+    REQUIRE(input);
+    const long long first = input->at("Items").as_array().front().at("n").to_number<long long>();
+    CHECK(first == child.item_index * 4);
+    CHECK(input->at("BatchInput").at("from") == "items.jsonl");
+  }
+  for (int b = 0; b < 8; ++b) {
+    CAPTURE(b);
+    CHECK(calls[b * 4] >= 1);
+    if (b < mid.succeeded) CHECK(calls[b * 4] == 1);
+  }
+  const auto run = must(store->describe_map_run(run_arn));
+  CHECK(run.succeeded == 8);
+  CHECK(run.launched == 8);
+
+  // DescribeMapRun counts the items (30) apart from the child executions
+  // (8 batches); ListExecutions by map run gives each child's itemCount.
+  ServiceOptions so;
+  so.clock = clock;
+  Service service(store, so);
+  auto described = service.describe_map_run({{"mapRunArn", run_arn}});
+  REQUIRE(described.ok());
+  const auto& items = described.response().at("itemCounts").as_object();
+  const auto& executions = described.response().at("executionCounts").as_object();
+  CHECK(items.at("total").to_number<int>() == 30);
+  CHECK(items.at("succeeded").to_number<int>() == 30);
+  CHECK(items.at("pending").to_number<int>() == 0);
+  CHECK(items.at("resultsWritten").to_number<int>() == 30);
+  CHECK(executions.at("total").to_number<int>() == 8);
+  CHECK(executions.at("succeeded").to_number<int>() == 8);
+  auto listed = service.list_executions({{"mapRunArn", run_arn}, {"maxResults", 100}});
+  REQUIRE(listed.ok());
+  std::map<std::string, int> item_count_by_arn;
+  for (const auto& e : listed.response().at("executions").as_array())
+    item_count_by_arn[std::string(e.at("executionArn").as_string())] = e.at("itemCount").to_number<int>();
+  REQUIRE(item_count_by_arn.size() == 8);
+  for (const auto& k : kids) {
+    const auto child = must(store->describe_execution(k.arn));
+    CHECK(item_count_by_arn[k.arn] == (child.item_index == 7 ? 2 : 4));
+  }
+}
+
+TEST_CASE("map run: an item file cut short while the map run reads it fails the Map with States.ItemReaderFailed") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  EngineOptions eo = options_at(clock);
+  eo.data_dir = (scratch.dir / "data").string();
+  const auto file = scratch.dir / "data" / "in" / "items.jsonl";
+  write_items(file, 30);
+  std::map<long long, int> calls;
+  std::string arn, run_arn;
+  {
+    Engine engine(eo);
+    register_sum(engine, calls);
+    arn = record_started(*store, engine, "Fan", streamed_definition(R"("MaxConcurrency":1,)"), "cut",
+                         R"({"key":"items.jsonl"})");
+    Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+    for (int i = 0; i < 10000 && run_arn.empty(); ++i) {
+      (void)worker.run_once(0);
+      auto runs = must(store->list_map_runs(arn, {}));
+      if (!runs.items.empty() && runs.items[0].succeeded >= 3) run_arn = runs.items[0].arn;
+    }
+    REQUIRE(!run_arn.empty());
+    // Killed here; the file is cut to two batches of the eight counted, and
+    // the next worker reads it again from where the map run stands.
+  }
+  write_items(file, 6);
+  clock->advance(60 * kNanosPerSecond);
+  Engine engine(eo);
+  register_sum(engine, calls);
+  Worker worker(engine, store, WorkerOptions{.owner = "w2"});
+  drain(worker);
+  auto rec = must(store->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kFailed);
+  CHECK(rec.error == std::optional<std::string>("States.ItemReaderFailed"));
+  CHECK(must(store->describe_map_run(run_arn)).status == storage::MapRunStatus::kFailed);
+}
+
+TEST_CASE("map run: under a worker, WriterConfig without a Resource shapes the result from the children's records") {
+  Scratch scratch;
+  auto store = open_store(true, scratch);
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  Calls calls;
+  register_work(engine, calls);
+  const std::string def = fan_definition(
+      R"("ToleratedFailureCount":1,"ResultWriter":{"WriterConfig":{"Transformation":"NONE","OutputType":"JSON"}},)");
+  const std::string arn = start(*store, engine, def, "shaped", items_input(3, {2}));
+  Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+  drain(worker);
+  auto parent = must(store->describe_execution(arn));
+  REQUIRE(parent.status == storage::ExecutionStatus::kSucceeded);
+  auto out = parse_json(*parent.output);
+  REQUIRE(out);
+  REQUIRE(out->is_array());
+  REQUIRE(out->as_array().size() == 3);
+  const auto kids = children(*store, must(store->list_map_runs(arn, {})).items[0].arn);
+  std::set<std::string> kid_arns;
+  for (const auto& k : kids) kid_arns.insert(k.arn);
+  const auto& records = out->as_array();
+  for (const auto& r : records) CHECK(kid_arns.count(std::string(r.at("ExecutionArn").as_string())) == 1);
+  CHECK(records[0].at("Status") == "SUCCEEDED");
+  CHECK(records[0].at("Output") == "{\"doubled\":2}");
+  CHECK(records[1].at("Status") == "FAILED");
+  CHECK(records[1].at("Error") == "Item.Failed");
+  CHECK(records[2].at("Status") == "SUCCEEDED");
+}
+
+TEST_CASE("map run: an ItemSelector shapes the items the map run reads, with the parent's input, context and variables") {
+  Scratch scratch;
+  const auto data = scratch.dir / "data";
+  write_items(data / "in" / "items.jsonl", 10);
+  // JSONPath and JSONata: the same children's inputs as the in-process run,
+  // which evaluates the ItemSelector in the parent itself.
+  const std::string jsonpath = R"({"StartAt":"Init","States":{
+    "Init":{"Type":"Pass","Assign":{"tag":"t1"},"Next":"Each"},
+    "Each":{"Type":"Map","MaxConcurrency":3,
+      "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
+                    "Parameters":{"Bucket":"in","Key.$":"$.key"}},
+      "ItemSelector":{"i.$":"$$.Map.Item.Index","n.$":"$$.Map.Item.Value.n","key.$":"$.key","tag.$":"$tag",
+                      "machine.$":"$$.StateMachine.Name"},
+      "ItemBatcher":{"MaxItemsPerBatch":3},
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+        "StartAt":"Echo","States":{"Echo":{"Type":"Pass","End":true}}},
+      "End":true}}})";
+  const std::string jsonata = R"({"QueryLanguage":"JSONata","StartAt":"Init","States":{
+    "Init":{"Type":"Pass","Assign":{"tag":"t2"},"Next":"Each"},
+    "Each":{"Type":"Map",
+      "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL"},
+                    "Arguments":{"Bucket":"in","Key":"{% $states.input.key %}"}},
+      "ItemSelector":"{% {'i': $states.context.Map.Item.Index, 'n': $states.context.Map.Item.Value.n * 10, 'tag': $tag} %}",
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+        "StartAt":"Echo","States":{"Echo":{"Type":"Pass","End":true}}},
+      "End":true}}})";
+  for (const std::string& def : {jsonpath, jsonata}) {
+    CAPTURE(def.substr(0, 40));
+    std::shared_ptr<storage::Store> store = must(storage::open_memory());
+    auto clock = std::make_shared<ManualClock>();
+    EngineOptions eo = options_at(clock);
+    eo.data_dir = data.string();
+    Engine engine(eo);
+    const std::string arn = record_started(*store, engine, "Fan", def, "selected", R"({"key":"items.jsonl"})");
+    Worker worker(engine, store, WorkerOptions{.owner = "w1"});
+    drain(worker);
+    auto rec = must(store->describe_execution(arn));
+    REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
+    // The in-process run reads the same file and shapes the items in the parent.
+    Engine memory_engine(eo);
+    RunOptions ro;
+    ro.state_machine_name = "Fan";
+    const auto expected = memory_engine.run(parse_or_fail(def), *parse_json(R"({"key":"items.jsonl"})"), ro);
+    REQUIRE(expected.status == ExecutionStatus::Succeeded);
+    CHECK(*rec.output == to_json(expected.output));
+    CHECK(rec.output->find("\"tag\":\"t") != std::string::npos);
+    CHECK(rec.output->find(def == jsonpath ? R"({"i":9,"n":9,"key":"items.jsonl","tag":"t1","machine":"Fan"})"
+                                           : R"({"i":9,"n":90,"tag":"t2"})") != std::string::npos);
+    // The request carries the selector's scope, not the items.
+    const auto runs = must(store->list_map_runs(arn, {}));
+    REQUIRE(runs.items.size() == 1);
+    CHECK(children(*store, runs.items[0].arn).size() == (def == jsonpath ? 4u : 10u));
+    // Items are counted apart from batches only with an ItemBatcher.
+    const auto run = must(store->describe_map_run(runs.items[0].arn));
+    CHECK(run.item_total == (def == jsonpath ? std::optional<std::int64_t>(10) : std::nullopt));
+    if (def == jsonpath) {
+      REQUIRE(run.items);
+      CHECK(run.items->succeeded == 10);
+      CHECK(run.items->launched == 10);
+      CHECK(run.succeeded == 4);
+    } else {
+      CHECK(!run.items);
+    }
+  }
+}
+
+TEST_CASE("map run: children are listed by their map run only; a schema 7 database's indexes are migrated to 8") {
+  Scratch scratch;
+  const std::string path = (scratch.dir / "v7.db").string();
+  const std::string parent = "arn:aws:states:us-east-1:123456789012:execution:M:p";
+  const std::string child = "arn:aws:states:us-east-1:123456789012:execution:M/Each:c1";
+  const std::string run_arn = "arn:aws:states:us-east-1:123456789012:mapRun:M/Each:1";
+  {
+    // A version 7 database: a parent and a map run child, both RUNNING.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA journal_mode = WAL");
+    for (int i = 0; i < 7; ++i) db.exec(storage::internal::kMigrations[i].sql);
+    db.exec("UPDATE meta SET value = '7' WHERE key = 'schema_version'");
+    db.exec("PRAGMA application_id = " + std::to_string(storage::kApplicationId));
+    db.exec("PRAGMA user_version = 7");
+    db.exec(R"(INSERT INTO state_machines VALUES ('arn:m', 'M', 'STANDARD', 'arn:role', 1, 1, 0);
+               INSERT INTO state_machine_versions VALUES ('arn:m', 1, '{}', 1);)");
+    SQLite::Statement p(db,
+                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                        "input, start_date, state, version, last_event_id) "
+                        "VALUES (1, ?, 'p', 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 1, 0)");
+    p.bind(1, parent);
+    p.exec();
+    SQLite::Statement c(db,
+                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                        "input, start_date, state, version, last_event_id, map_run_arn, item_index) "
+                        "VALUES (2, ?, 'c1', 'arn:m/Each', 1, 'RUNNING', '{}', 6, 'st', 1, 0, ?, 0)");
+    c.bind(1, child);
+    c.bind(2, run_arn);
+    c.exec();
+  }
+  auto arns = [](const storage::Page<storage::ExecutionSummary>& page) {
+    std::vector<std::string> out;
+    for (const auto& e : page.items) out.push_back(e.arn);
+    return out;
+  };
+  const std::vector<std::string> just_parent{parent}, just_child{child};
+  auto sqlite = must(storage::open_sqlite(path));
+  // The memory store lists the same way.
+  auto memory = must(storage::open_memory());
+  {
+    storage::NewStateMachine m;
+    m.arn = "arn:m";
+    m.name = "M";
+    m.role_arn = "arn:role";
+    m.definition = "{}";
+    must(memory->create_state_machine(m));
+    for (const auto& [arn, run] : {std::pair{parent, std::string()}, std::pair{child, run_arn}}) {
+      storage::NewExecution e;
+      e.arn = arn;
+      e.name = arn.substr(arn.rfind(':') + 1);
+      e.state_machine_arn = run.empty() ? "arn:m" : "arn:m/Each";
+      e.state_machine_version = 1;
+      e.state = "st";
+      e.map_run_arn = run;
+      e.item_index = run.empty() ? -1 : 0;
+      if (!run.empty()) {  // the parent first, then its map run
+      storage::MapRunRecord r;
+      r.arn = run_arn;
+      r.execution_arn = parent;
+      r.state_name = "Each";
+      r.state_machine_arn = "arn:m/Each";
+      r.definition = "{}";
+      r.total = 1;
+      must(memory->create_map_run(r));
+      }
+      must(memory->create_execution(e));
+    }
+  }
+  for (storage::Store* store : {static_cast<storage::Store*>(sqlite.get()), static_cast<storage::Store*>(memory.get())}) {
+    storage::ExecutionFilter all;
+    CHECK(arns(must(store->list_executions(all, {}))) == just_parent);
+    storage::ExecutionFilter running;
+    running.status = storage::ExecutionStatus::kRunning;
+    CHECK(arns(must(store->list_executions(running, {}))) == just_parent);
+    storage::ExecutionFilter by_machine;
+    by_machine.state_machine_arn = "arn:m/Each";
+    CHECK(must(store->list_executions(by_machine, {})).items.empty());
+    storage::ExecutionFilter by_run;
+    by_run.map_run_arn = run_arn;
+    CHECK(arns(must(store->list_executions(by_run, {}))) == just_child);
+    by_run.status = storage::ExecutionStatus::kRunning;
+    CHECK(arns(must(store->list_executions(by_run, {}))) == just_child);
+  }
+  sqlite.reset();
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == storage::kSchemaVersion);
+  CHECK(storage::kSchemaVersion >= 8);
+  // The list-executions indexes hold the parent only.
+  CHECK(db.execAndGet("SELECT count(*) FROM executions INDEXED BY executions_by_start WHERE map_run_arn IS NULL "
+                      "AND start_date > 0")
+            .getInt() == 1);
+  CHECK(std::string(db.execAndGet("SELECT sql FROM sqlite_master WHERE name = 'executions_by_status'").getString())
+            .find("WHERE map_run_arn IS NULL") != std::string::npos);
+}

@@ -145,3 +145,43 @@ TEST_CASE("saga worker: killed between any two commits, the roll-back resumes an
   for (const auto& [key, n] : calls.count) release_keys += key.find("/compensate/") != std::string::npos;
   CHECK(release_keys == 3 * 4);  // Car, Hotel attempts 0 and 1, Flight; three executions
 }
+
+TEST_CASE("saga worker: a distributed Map run as a map run is compensated with its input and result") {
+  auto store = must(storage::open_memory());
+  std::shared_ptr<storage::Store> shared = std::move(store);
+  auto clock = std::make_shared<ManualClock>();
+  Engine engine(options_at(clock));
+  std::vector<json::value> undone;
+  engine.functions().add("Double", [](const json::value& ev, const InvocationContext&) -> json::value {
+    return json::value(ev.at("n").to_number<long long>() * 2);
+  });
+  engine.functions().add("Undo", [&undone](const json::value& ev, const InvocationContext&) -> json::value {
+    undone.push_back(ev);
+    return json::object();
+  });
+  engine.functions().add("Pay", [](const json::value&, const InvocationContext&) -> json::value {
+    throw TaskError("PaymentDeclined", "card refused");
+  });
+  const std::string def = R"({"StartAt":"Each","States":{
+    "Each":{"Type":"Map","InputPath":"$.order","ItemsPath":"$.items","ResultPath":"$.doubled",
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"D",
+        "States":{"D":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Double","End":true}}},
+      "Compensate":{"Resource":"arn:aws:lambda:us-east-1:123456789012:function:Undo",
+                    "Parameters":{"order.$":"$.Input.id","results.$":"$.Result"}},
+      "Next":"Pay"},
+    "Pay":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Pay","End":true}}})";
+  const std::string arn =
+      record_started(*shared, engine, "Orders", def, "o1", R"({"order":{"id":"o-1","items":[{"n":1},{"n":2},{"n":3}]}})");
+  Worker worker(engine, shared, WorkerOptions{.owner = "w1"});
+  for (int i = 0; i < 1000; ++i) {
+    (void)worker.run_once(0);
+    if (i > 0 && worker.active() == 0) break;
+  }
+  auto rec = must(shared->describe_execution(arn));
+  REQUIRE(rec.status == storage::ExecutionStatus::kFailed);
+  CHECK(rec.error == std::optional<std::string>("PaymentDeclined"));
+  // The map run did run as child executions, and the Map was rolled back.
+  CHECK(must(shared->list_map_runs(arn, {})).items.size() == 1);
+  REQUIRE(undone.size() == 1);
+  CHECK(undone[0] == *parse_json(R"({"order":"o-1","results":[2,4,6]})"));
+}
