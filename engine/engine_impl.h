@@ -194,6 +194,16 @@ class Engine::Impl {
   // that a recorded run does not allocate and free it per transition.
   RunQueue checkpoint_queue;
   std::vector<bool> checkpoint_seen;
+  // The last ...StateExited event's output as its details hold it (escaped),
+  // for the ...StateEntered event that follows it in the same frame, whose
+  // input is the same value: copied instead of serialized again. Valid only
+  // for the event right after it (`event`) of that execution and frame.
+  struct ExitedPayload {
+    std::uint64_t exec = 0;  // Execution::key; 0: none
+    std::uint32_t frame = kNoFrame;
+    std::int64_t event = 0;  // the StateExited event's id
+    std::string text;
+  } exited_payload;
   std::size_t in_flight = 0;  // tasks invoked and not yet completed
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers;
   std::uint64_t timer_seq = 0;

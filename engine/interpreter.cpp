@@ -259,23 +259,38 @@ struct Interp {
   // {"<member>":{"name":"<state>","input":"<JSON text>","inputDetails":{"truncated":false}}}
   // (or output; "name" only when the event is about a state): the details
   // text of the events that carry a payload.
-  static void payload_details(std::string& out, const char* member, const char* key, const json::value& v,
-                              const std::string* name = nullptr) {
-    out += "{\"";
-    out += member;
-    out += "\":{";
+  // `kept` (optional) receives the payload's text as written (v serialized
+  // and escaped); `written` (optional) is that text already, written instead
+  // of v.
+  static void payload_details(std::string& out, std::string_view member, std::string_view key, const json::value& v,
+                              const std::string* name = nullptr, std::string* kept = nullptr,
+                              const std::string* written = nullptr) {
+    // Pieces of known length (no strlen per piece), appended into room
+    // reserved at once for all but the payload.
+    constexpr std::string_view kDetailsTail = "Details\":{\"truncated\":false}}}";
+    out.reserve(out.size() + member.size() + 2 * key.size() + kDetailsTail.size() + (name ? name->size() + 12 : 0) +
+                (written ? written->size() : 0) + 16);
+    out.append("{\"", 2);
+    out.append(member);
+    out.append("\":{", 3);
     if (name) {
-      out += "\"name\":";
+      out.append("\"name\":", 7);
       append_json_string(out, *name);
-      out += ',';
+      out.push_back(',');
     }
-    out += '"';
-    out += key;
-    out += "\":";
-    append_json_as_string(out, v);
-    out += ",\"";
-    out += key;
-    out += "Details\":{\"truncated\":false}}}";
+    out.push_back('"');
+    out.append(key);
+    out.append("\":", 2);
+    if (written) {
+      out.append(*written);
+    } else {
+      const std::size_t at = out.size();
+      append_json_as_string(out, v);
+      if (kept) kept->assign(out, at, out.size() - at);
+    }
+    out.append(",\"", 2);
+    out.append(key);
+    out.append(kDetailsTail);
   }
   // {"<member>":{"name":"<Map state>","index":<i>}}
   static void iteration_details(std::string& out, const char* member, const std::string& name, std::uint32_t index) {
@@ -978,10 +993,19 @@ struct Interp {
       return false;
     }
     if (raw_backup.frame == fid) drop_raw_input();
-    emit(&f, exited_name(s.type), [&](std::string& d) {
-      payload_details(d, "stateExitedEventDetails", "output", output, &s.name);
+    // The frame's next state enters with this output as its input: its
+    // StateEntered event reuses the text (see enter()).
+    auto& kept = E.exited_payload;
+    const std::int64_t exited = emit(&f, exited_name(s.type), [&](std::string& d) {
+      payload_details(d, "stateExitedEventDetails", "output", output, &s.name,
+                      next == states::kNoState ? nullptr : &kept.text);
       append_assigned(d);
     });
+    if (next != states::kNoState && exited != 0 && recording()) {
+      kept.exec = ex.key;
+      kept.frame = fid;
+      kept.event = exited;
+    }
     drop_staged();
     if (next == states::kNoState) {
       frame_succeeded(fid, std::move(output));
@@ -1002,9 +1026,14 @@ struct Interp {
     f.attempts.assign(s.retry.size(), 0);
     f.task_token.reset();
     ++ex.st.states_entered;
+    // Right after the frame left its previous state (no event in between),
+    // its input is that state's output, already written once.
+    auto& kept = E.exited_payload;
+    const bool reuse = kept.exec == ex.key && kept.frame == f.id && kept.event + 1 == ex.st.next_event_id;
     f.entered_event = emit(&f, entered_name(s.type), [&](std::string& d) {
-      payload_details(d, "stateEnteredEventDetails", "input", f.input, &s.name);
+      payload_details(d, "stateEnteredEventDetails", "input", f.input, &s.name, nullptr, reuse ? &kept.text : nullptr);
     });
+    kept.exec = 0;
   }
 
   // Runs the current state of a ready frame. Returns true when the frame moved

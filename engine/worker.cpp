@@ -220,6 +220,7 @@ class Worker::Committer {
       std::lock_guard lock(mu_);
       job_ = transitions;
       result_.reset();
+      finished_.store(false, std::memory_order_relaxed);
     }
     cv_.notify_all();
   }
@@ -231,6 +232,8 @@ class Worker::Committer {
     result_.reset();
     return out;
   }
+  // The submitted batch is committed (or refused): wait() returns at once.
+  bool done() const { return finished_.load(std::memory_order_acquire); }
   // The committer thread's CPU time, as of its last commit.
   std::int64_t cpu_ns() const { return cpu_ns_.load(std::memory_order_relaxed); }
 
@@ -247,6 +250,7 @@ class Worker::Committer {
       lock.lock();
       job_ = nullptr;
       result_.emplace(std::move(r));
+      finished_.store(true, std::memory_order_release);
       cv_.notify_all();
     }
   }
@@ -258,6 +262,7 @@ class Worker::Committer {
   std::optional<storage::StatusOr<std::vector<std::int64_t>>> result_;
   bool stopping_ = false;
   std::atomic<std::int64_t> cpu_ns_{0};
+  std::atomic<bool> finished_{false};
   std::thread thread_;  // last: starts once the rest is ready
 };
 
@@ -427,6 +432,12 @@ void Worker::note_transition(Tracked& t, const Checkpoint& c) {
 void Worker::maybe_flush_in_hook() {
   if (!hook_error_.ok()) return;
   if (buffered_events_ < options_.max_batch_events && steady_ns() - first_dirty_ns_ < options_.max_batch_delay) return;
+  // While the batch in flight still commits, the engine runs on and the
+  // next batch grows (up to max_batch_growth times the threshold) rather
+  // than wait for it: the committer then commits more per transaction.
+  if (in_flight_ && !committer_->done() &&
+      buffered_events_ < std::max<std::size_t>(options_.max_batch_growth, 1) * options_.max_batch_events)
+    return;
   Status s = flush();
   if (!s.ok()) hook_error_ = s;
 }

@@ -18,7 +18,10 @@
 // With commit_in_background, a batch commits on a committer thread while the
 // engine runs on and buffers the next one (at most one batch in flight: the
 // next flush waits for it), so the engine's work and the store's (SQLite,
-// fsync) overlap. Nothing is reported as ended (adopt's callback) before its
+// fsync) overlap. A buffer that reaches max_batch_events (or max_batch_delay)
+// while the batch in flight still commits keeps growing, up to
+// max_batch_growth times max_batch_events, instead of stopping the engine to
+// wait: a slower store gets larger transactions. Nothing is reported as ended (adopt's callback) before its
 // end is committed. A transition that was not committed is simply run again after
 // a crash: nothing outside the worker saw it but task invocations, and those
 // are at-least-once anyway.
@@ -99,6 +102,11 @@ struct WorkerOptions {
   // Group commit thresholds (real time).
   std::size_t max_batch_events = 8192;
   Nanos max_batch_delay = 50 * kNanosPerMilli;
+  // While a batch commits (commit_in_background), the next one may grow to
+  // this many times max_batch_events before the engine waits for it. 1: it
+  // never grows, batches are cut where the thresholds say whatever the
+  // store's speed (e.g. a test that counts the store's writes).
+  std::size_t max_batch_growth = 4;
   // Commit each batch on a committer thread while the engine runs on (see
   // above); false: commit on the worker's thread, before going on.
   bool commit_in_background = true;

@@ -20,11 +20,15 @@
 
 namespace stepwise::storage::internal {
 
-// A commit starts a new chunk after this many events, or once the chunk's
-// text reaches kChunkTextLimit bytes: a reader decodes whole chunks, so
-// they stay small enough to read a page of history quickly.
+// A chunk holds at most this many events, and no more than kChunkTextLimit
+// bytes of text unless a single event is longer: a reader decodes whole
+// chunks, so they stay small enough to read a page of history quickly.
+// The limit also packs the rows into the database's 32 KiB pages: two chunks
+// fill a page. A larger row spills into an overflow page and leaves most of
+// its leaf page empty (a 50 KiB chunk took two pages, 64 KiB, in the WAL and
+// in the database).
 inline constexpr std::size_t kMaxChunkEvents = 256;
-inline constexpr std::size_t kChunkTextLimit = 64 * 1024;
+inline constexpr std::size_t kChunkTextLimit = 16 * 1024 - 64;
 
 // Builds the text of one chunk. Reusable: begin() starts the next chunk in
 // the same buffer, so a busy writer does not allocate.

@@ -76,12 +76,13 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 
 std::string& EncodedEvents::begin(std::int64_t id, std::int64_t previous_id, UnixNanos timestamp,
                                  std::string_view type) {
-  // The most three int64s take in decimal, with the punctuation around them.
-  constexpr std::size_t kHead = 3 * 20 + 8;
-  const std::size_t at = text_.size();
-  text_.resize(at + kHead);
-  char* const start = text_.data() + at;
-  char* p = start;
+  // The head is built on the stack and appended at once: one copy, no
+  // zero-filling of room that resize() would give. Three int64s take at
+  // most 20 characters each in decimal; punctuation and a plain type name
+  // (they all are) fit in the rest.
+  constexpr std::size_t kPunctuation = 8;
+  char head[3 * 20 + kPunctuation + 64];
+  char* p = head;
   if (!entries_.empty()) *p++ = ',';
   *p++ = '[';
   p = std::to_chars(p, p + 20, id).ptr;
@@ -91,12 +92,20 @@ std::string& EncodedEvents::begin(std::int64_t id, std::int64_t previous_id, Uni
   p = std::to_chars(p, p + 20, timestamp).ptr;
   *p++ = ',';
   *p++ = '"';
-  text_.resize(at + static_cast<std::size_t>(p - start));
   // Event types are plain names, appended as they are; anything else is
   // escaped all the same.
   const bool plain = std::all_of(type.begin(), type.end(), [](char c) {
     return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
   });
+  if (plain && type.size() <= 64 - 2) {
+    p = std::copy(type.begin(), type.end(), p);
+    *p++ = '"';
+    *p++ = ',';
+    text_.append(head, static_cast<std::size_t>(p - head));
+    entries_.push_back(Entry{id, 0});
+    return text_;
+  }
+  text_.append(head, static_cast<std::size_t>(p - head));
   if (plain) {
     text_ += type;
   } else {

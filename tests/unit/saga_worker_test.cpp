@@ -99,6 +99,7 @@ TEST_CASE("saga worker: killed between any two commits, the roll-back resumes an
     WorkerOptions wo;
     wo.owner = "w" + std::to_string(incarnations);
     wo.max_batch_events = 1 + rng() % 3;
+    wo.max_batch_growth = 1;  // small batches: a kill lands between commits
     auto dying = std::make_shared<DiesAfterCommits>(store, static_cast<int>(1 + rng() % 4));
     Worker worker(engine, dying, wo);
     for (int round = 0; round < 20 && !worker.paused(); ++round) (void)worker.run_once(0);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "storage/fault_injection.h"
+#include <chrono>
 #include "storage/history_chunk.h"
 #include "storage/sqlite_schema.h"
 
@@ -1697,6 +1698,65 @@ TEST_CASE("sqlite store: what one connection remembers gives way to another conn
   must(two->commit_transition(t));
   CHECK(one->commit_transitions({step(arn, 6)}).code() == Code::kConflict);
   CHECK(one->acquire_lease(arn, "worker-1", kT0 + 120 * kSecond, kT0).code() == Code::kConflict);
+}
+
+TEST_CASE("sqlite store: the WAL is copied into the database file while the store stays open") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  const std::string arn = execution_arn("run");
+  SqliteOptions options;
+  options.sync = SyncMode::kNormal;  // no fsync per commit: this test is about the checkpoints
+  std::shared_ptr<Store> store = must(open_sqlite(path, options));
+  must(store->create_state_machine(hello_machine()));
+  must(store->create_execution(new_execution("run")));
+  const auto db_size = [&] { return std::filesystem::file_size(path); };
+  const auto before = db_size();
+  // About 40 MB of history: past the WAL's checkpoint threshold (1,000 32 KiB pages).
+  const std::string details = "{\"pad\":\"" + std::string(1000, 'p') + "\"}";
+  std::int64_t id = 2;
+  for (std::int64_t v = 1; v <= 130; ++v) {
+    Transition t = step(arn, v);
+    for (int i = 0; i < 300; ++i, ++id) {
+      t.encoded_events.begin(id, id - 1, kT0 + id, "PassStateEntered") += details;
+      t.encoded_events.end();
+    }
+    must(store->commit_transition(t));
+  }
+  // A background checkpoint copies the pages; no commit waited for it.
+  for (int i = 0; i < 500 && db_size() < before + 20 * 1024 * 1024; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(db_size() >= before + 20 * 1024 * 1024);
+  CHECK(must(store->describe_execution(arn)).last_event_id == id - 1);
+}
+
+TEST_CASE("sqlite store: history chunks stay within their text limit, so that two fill a page") {
+  TempDir dir;
+  const std::string path = dir.file("stepwise.db").string();
+  const std::string arn = execution_arn("run");
+  const std::string details =
+      R"({"stateEnteredEventDetails":{"name":"P","input":"{\"acc\":{\"n\":1}}","inputDetails":{"truncated":false}}})";
+  const std::string wide = "{\"wide\":\"" + std::string(40000, 'w') + "\"}";
+  {
+    std::shared_ptr<Store> store = must(open_sqlite(path));
+    must(store->create_state_machine(hello_machine()));
+    must(store->create_execution(new_execution("run")));
+    Transition t = step(arn, 1);
+    // 2,000 small events, one wider than a chunk in the middle of them.
+    for (std::int64_t id = 2; id <= 2001; ++id) {
+      t.encoded_events.begin(id, id - 1, kT0 + id, "PassStateEntered") += id == 1000 ? wide : details;
+      t.encoded_events.end();
+    }
+    must(store->commit_transition(t));
+    CHECK(must(store->describe_execution(arn)).last_event_id == 2001);
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  const std::int64_t limit = static_cast<std::int64_t>(stepwise::storage::internal::kChunkTextLimit);
+  // Every chunk but the wide event's own stays within the limit, and is not much shorter.
+  CHECK(db.execAndGet("SELECT count(*) FROM history WHERE length(events) > " + std::to_string(limit)).getInt() == 1);
+  CHECK(db.execAndGet("SELECT count(*) FROM history WHERE first_id = 1000 AND last_id = 1000").getInt() == 1);
+  CHECK(db.execAndGet("SELECT min(length(events)) FROM history WHERE first_id > 1 AND last_id < 999").getInt64() > limit - 200);
+  // Two chunks and their cells' overhead (row header, keys: under 48 bytes) fit a 32 KiB leaf page.
+  CHECK(2 * (limit + 48) <= 32 * 1024 - 8);
 }
 
 TEST_CASE("sqlite store: history chunks encode any text and decode what SQLite's JSON writes") {

@@ -6,6 +6,9 @@
 #include <map>
 #include <random>
 #include <set>
+#include <mutex>
+#include <thread>
+#include <chrono>
 
 #include "engine/event_codec.h"
 #include "engine/snapshot.h"
@@ -223,6 +226,7 @@ TEST_CASE("worker: killed between any two commits, restarted each time: nothing 
     WorkerOptions wo;
     wo.owner = "w" + std::to_string(incarnations);
     wo.max_batch_events = 1 + rng() % 4;  // small batches: a kill lands between commits
+    wo.max_batch_growth = 1;
     auto dying = std::make_shared<DiesAfter>(store, static_cast<int>(1 + rng() % 6));
     Worker worker(engine, dying, wo);
     for (int round = 0; round < 20 && !worker.paused(); ++round) (void)worker.run_once(0);
@@ -268,6 +272,7 @@ TEST_CASE("worker: a failed write, for every write in turn, is recovered by reop
     const std::string arn = start(*base, engine, kMixed, "ref", R"({"items":[1,2]})");
     WorkerOptions wo;
     wo.max_batch_events = 2;
+    wo.max_batch_growth = 1;  // the same writes in every run, whatever the timing
     Worker worker(engine, counting, wo);
     drain(worker);
     auto rec = must(base->describe_execution(arn));
@@ -292,6 +297,7 @@ TEST_CASE("worker: a failed write, for every write in turn, is recovered by reop
         arn = start(*base, engine, kMixed, "ref", R"({"items":[1,2]})");
         WorkerOptions wo;
         wo.max_batch_events = 2;
+        wo.max_batch_growth = 1;
         Worker worker(engine, faulty, wo);
         for (int i = 0; i < 10000 && !faulty->fired() && worker.active() + (i == 0) > 0; ++i) (void)worker.run_once(0);
         CHECK(faulty->fired());
@@ -403,9 +409,11 @@ TEST_CASE("worker: transitions are committed in groups; a clean shutdown release
   CHECK(must(store->describe_execution(a)).status == storage::ExecutionStatus::kSucceeded);
   CHECK(must(store->describe_execution(b)).status == storage::ExecutionStatus::kSucceeded);
   CHECK(worker.stats().events == 2 * 1001);
-  // One commit per execution per group, far fewer than the 1000+ transitions.
+  // One commit per execution per group, far fewer than the 1000+ transitions;
+  // a group holds 100 events, or up to 400 (and a transition's) when it grew
+  // while the one before it was committing.
   CHECK(worker.stats().commits < 60);
-  CHECK(worker.stats().commits >= 20);
+  CHECK(worker.stats().commits >= 2002 / 402 + 1);
 
   // Shutdown: a parked execution stays RUNNING, its lease free for the next worker.
   const std::string c = start(*store, engine, R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":9,"End":true}}})",
@@ -419,6 +427,63 @@ TEST_CASE("worker: transitions are committed in groups; a clean shutdown release
   CHECK(rec.status == storage::ExecutionStatus::kRunning);
   CHECK(rec.lease_owner.empty());
   CHECK(engine2.active() == 0);
+}
+
+namespace {
+// Holds its first commit for a moment (a slow disk) and records how many
+// events each commit carried.
+class SlowFirstCommit final : public storage::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  storage::StatusOr<std::vector<std::int64_t>> commit_transitions(
+      const std::vector<storage::Transition>& batch) override {
+    std::size_t events = 0;
+    for (const auto& t : batch) events += t.events.size() + t.encoded_events.size();
+    {
+      std::lock_guard lock(mu_);
+      sizes_.push_back(events);
+      if (sizes_.size() == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return StoreWrapper::commit_transitions(batch);
+  }
+  std::vector<std::size_t> sizes() {
+    std::lock_guard lock(mu_);
+    return sizes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::size_t> sizes_;
+};
+}  // namespace
+
+TEST_CASE("worker: while a batch commits, the next one grows (up to max_batch_growth) instead of the engine waiting") {
+  auto clock = std::make_shared<ManualClock>();
+  std::shared_ptr<storage::Store> base = must(storage::open_memory());
+  Engine engine(options_at(clock));
+  std::string chain = R"({"StartAt":"S0","States":{)";
+  for (int i = 0; i < 500; ++i) {
+    chain += "\"S" + std::to_string(i) + "\":{\"Type\":\"Pass\",";
+    chain += i + 1 < 500 ? "\"Next\":\"S" + std::to_string(i + 1) + "\"}," : std::string("\"End\":true}");
+  }
+  chain += "}}";
+  const std::string arn = start(*base, engine, chain, "a", "{}");
+  auto slow = std::make_shared<SlowFirstCommit>(base);
+  WorkerOptions wo;
+  wo.max_batch_events = 100;
+  wo.max_batch_delay = 3600 * kNanosPerSecond;  // only the count cuts batches here
+  Worker worker(engine, slow, wo);
+  drain(worker);
+  CHECK(must(base->describe_execution(arn)).status == storage::ExecutionStatus::kSucceeded);
+  const std::vector<std::size_t> sizes = slow->sizes();
+  REQUIRE(sizes.size() >= 2);
+  CHECK(sizes[0] <= 101);  // a transition writes up to two events past the threshold
+  // While the first commit was held, the engine ran on: the next batch grew
+  // to the limit, max_batch_growth (4) times the threshold, and only then waited.
+  CHECK(sizes[1] >= 400);
+  CHECK(sizes[1] <= 401);
+  for (std::size_t n : sizes) CHECK(n <= 401);
+  check_ids(history(*base, arn));
 }
 
 TEST_CASE("worker: executions in long Waits are parked out of memory and any worker wakes them on time") {
