@@ -144,6 +144,18 @@ SQLite::Database old_database(const std::string& path, int version) {
   return db;
 }
 
+// A RUNNING execution of 'arn:m' as an old schema holds it.
+void insert_running(SQLite::Database& db, int seq, const std::string& arn, const std::string& name) {
+  SQLite::Statement x(db,
+                      "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
+                      "input, start_date, state, version, last_event_id) "
+                      "VALUES (?, ?, ?, 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 1, 0)");
+  x.bind(1, seq);
+  x.bind(2, arn);
+  x.bind(3, name);
+  x.exec();
+}
+
 }  // namespace
 
 TEST_CASE("map run: a DISTRIBUTED Map's items run as child executions with their own history") {
@@ -459,12 +471,7 @@ TEST_CASE("map run: a schema 5 database is migrated to 6, its executions kept") 
   const std::string arn = "arn:aws:states:us-east-1:123456789012:execution:M:old";
   {
     SQLite::Database db = old_database(path, 5);
-    SQLite::Statement x(db,
-                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
-                        "input, start_date, state, version, last_event_id) "
-                        "VALUES (7, ?, 'old', 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 1, 0)");
-    x.bind(1, arn);
-    x.exec();
+    insert_running(db, 7, arn, "old");
   }
   {
     auto store = must(storage::open_sqlite(path));
@@ -932,12 +939,7 @@ TEST_CASE("map run: children are listed by their map run only; a schema 7 databa
   {
     // A version 7 database: a parent and a map run child, both RUNNING.
     SQLite::Database db = old_database(path, 7);
-    SQLite::Statement p(db,
-                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
-                        "input, start_date, state, version, last_event_id) "
-                        "VALUES (1, ?, 'p', 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 1, 0)");
-    p.bind(1, parent);
-    p.exec();
+    insert_running(db, 1, parent, "p");
     SQLite::Statement c(db,
                         "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
                         "input, start_date, state, version, last_event_id, map_run_arn, item_index) "

@@ -28,6 +28,16 @@ using stepwise::testing::stored_history;
 
 namespace {
 
+// S0 -> S1 -> ... -> S(n-1): n Pass states.
+std::string pass_chain(int n) {
+  std::string chain = R"({"StartAt":"S0","States":{)";
+  for (int i = 0; i < n; ++i) {
+    chain += "\"S" + std::to_string(i) + "\":{\"Type\":\"Pass\",";
+    chain += i + 1 < n ? "\"Next\":\"S" + std::to_string(i + 1) + "\"}," : std::string("\"End\":true}");
+  }
+  return chain + "}}";
+}
+
 // Tasks with a retry, a Wait, a Parallel and a Map: a bit of everything.
 constexpr const char* kMixed = R"({"StartAt":"Flaky","States":{
   "Flaky":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Work",
@@ -393,12 +403,7 @@ TEST_CASE("worker: transitions are committed in groups; a clean shutdown release
   auto clock = std::make_shared<ManualClock>();
   std::shared_ptr<storage::Store> store = must(storage::open_memory());
   Engine engine(options_at(clock));
-  std::string chain = R"({"StartAt":"S0","States":{)";
-  for (int i = 0; i < 500; ++i) {
-    chain += "\"S" + std::to_string(i) + "\":{\"Type\":\"Pass\",";
-    chain += i + 1 < 500 ? "\"Next\":\"S" + std::to_string(i + 1) + "\"}," : std::string("\"End\":true}");
-  }
-  chain += "}}";
+  const std::string chain = pass_chain(500);
   const std::string a = start(*store, engine, chain, "a", "{}");
   const std::string b = start(*store, engine, chain, "b", "{}");
   WorkerOptions wo;
@@ -461,12 +466,7 @@ TEST_CASE("worker: while a batch commits, the next one grows (up to max_batch_gr
   auto clock = std::make_shared<ManualClock>();
   std::shared_ptr<storage::Store> base = must(storage::open_memory());
   Engine engine(options_at(clock));
-  std::string chain = R"({"StartAt":"S0","States":{)";
-  for (int i = 0; i < 500; ++i) {
-    chain += "\"S" + std::to_string(i) + "\":{\"Type\":\"Pass\",";
-    chain += i + 1 < 500 ? "\"Next\":\"S" + std::to_string(i + 1) + "\"}," : std::string("\"End\":true}");
-  }
-  chain += "}}";
+  const std::string chain = pass_chain(500);
   const std::string arn = start(*base, engine, chain, "a", "{}");
   auto slow = std::make_shared<SlowFirstCommit>(base);
   WorkerOptions wo;
