@@ -73,9 +73,6 @@ struct Worker::MapDrive {
   std::string arn;
   std::string parent_arn;
   std::string state_name;
-  std::int64_t max_concurrency = 0;
-  std::optional<double> tolerated_percentage;
-  std::optional<std::int64_t> tolerated_count;
   std::string child_machine_name;  // MACHINE/LABEL
   std::string child_arn_prefix;    // arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:
   std::int64_t redrive = 0;        // the parent's redrive count when this is a redrive of the map run
@@ -1075,11 +1072,16 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
   d->arn = text("mapRunArn");
   d->parent_arn = r.execution_id;
   d->state_name = text("stateName");
-  if (const json::value* v = p->if_contains("maxConcurrency"); v && v->is_int64()) d->max_concurrency = v->get_int64();
+  // MaxConcurrency and the tolerances go to the map run row, which the
+  // driver reads every round (UpdateMapRun changes them there).
+  std::int64_t max_concurrency = 0;
+  std::optional<double> tolerated_percentage;
+  std::optional<std::int64_t> tolerated_count;
+  if (const json::value* v = p->if_contains("maxConcurrency"); v && v->is_int64()) max_concurrency = v->get_int64();
   if (const json::value* v = p->if_contains("toleratedFailurePercentage"); v && v->is_number())
-    d->tolerated_percentage = v->to_number<double>();
+    tolerated_percentage = v->to_number<double>();
   if (const json::value* v = p->if_contains("toleratedFailureCount"); v && v->is_number())
-    d->tolerated_count = v->to_number<std::int64_t>();
+    tolerated_count = v->to_number<std::int64_t>();
   const std::string label = text("label");
   if (const json::value* v = p->if_contains("redrive"); v && v->is_int64()) d->redrive = v->get_int64();
   if (const json::value* v = p->if_contains("resultWriter")) d->writer_arguments = *v;
@@ -1138,9 +1140,9 @@ void Worker::start_map_run(const TaskRequest& r, TaskCompletion done) {
   run.state_machine_arn = machine_arn + "/" + label;
   run.state_machine_version = parent->state_machine_version;
   run.definition = to_json(json::value(std::move(child_def)));
-  run.max_concurrency = d->max_concurrency;
-  run.tolerated_failure_percentage = d->tolerated_percentage;
-  run.tolerated_failure_count = d->tolerated_count;
+  run.max_concurrency = max_concurrency;
+  run.tolerated_failure_percentage = tolerated_percentage;
+  run.tolerated_failure_count = tolerated_count;
   run.start_date = eo.clock->now();
   if (const json::value* items = p->if_contains("itemTotal"); items && items->is_number())
     run.item_total = items->to_number<std::int64_t>();
