@@ -202,6 +202,7 @@ class Engine::Impl {
     std::uint64_t exec = 0;  // Execution::key; 0: none
     std::uint32_t frame = kNoFrame;
     std::int64_t event = 0;  // the StateExited event's id
+    Nanos time = 0;          // and its timestamp
     std::string text;
   } exited_payload;
   std::size_t in_flight = 0;  // tasks invoked and not yet completed

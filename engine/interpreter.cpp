@@ -204,13 +204,14 @@ struct Interp {
   // Appends an event. `details` fills its details: either a json::object
   // (the less frequent events), or, for the events every state writes, the
   // details text itself (a std::string&, written directly: no object built).
+  // `at`: the event's timestamp, when the caller has taken it (0: now).
   template <class Details>
-  std::int64_t emit(Frame* f, const char* type, Details&& details) {
+  std::int64_t emit(Frame* f, const char* type, Details&& details, Nanos at = 0) {
     if (f && f->quiet) return 0;
     std::int64_t id = ex.st.next_event_id++;
     if (recording()) {
       const std::int64_t previous = f ? f->last_event : id - 1;
-      const Nanos timestamp = now();
+      const Nanos timestamp = at != 0 ? at : now();
       // Straight into the writer's text (the worker's buffer of encoded
       // events): no HistoryEvent, no copy of the details.
       if (ex.options.event_writer != nullptr) {
@@ -455,10 +456,16 @@ struct Interp {
   // that if the state then fails the frame shows the input it was entered
   // with: a redrive runs the state again with it. Valid while that state
   // runs within this step.
+  // It is kept in one of two ways. Copied (or moved, when the state
+  // replaces its input whole) into `input`; or, when all the state changes
+  // is what its ResultPath puts in place, as what undoes that assignment
+  // (`path` and `undo`): the value it replaced is moved out, nothing copied.
   struct RawBackup {
     std::uint32_t frame = kNoFrame;
     std::int64_t entered_event = 0;
     json::value input;
+    const states::JsonPath* path = nullptr;
+    states::JsonPath::AssignUndo undo;
   } raw_backup;
 
   void keep_raw_input(const Frame& f) {
@@ -466,19 +473,64 @@ struct Interp {
     raw_backup.frame = f.id;
     raw_backup.entered_event = f.entered_event;
     raw_backup.input = f.input;
+    raw_backup.path = nullptr;
+  }
+
+  // f.input = v, keeping the raw input (moved, not copied) when kept.
+  void replace_input(Frame& f, json::value&& v) {
+    if (keep_for_redrive()) {
+      raw_backup.frame = f.id;
+      raw_backup.entered_event = f.entered_event;
+      raw_backup.input = std::move(f.input);
+      raw_backup.path = nullptr;
+    }
+    f.input = std::move(v);
+  }
+
+  // ResultPath, then OutputPath, on the frame's input in place. The raw
+  // input is kept for a redrive (raw_backup), as an undo of the ResultPath
+  // when that is the only change, else as a copy. On failure the input is
+  // as it was (ResultPath) or is put back by restore_raw_input (OutputPath).
+  std::optional<Failure> place_result(Frame& f, const State& s, json::value&& result, const json::value& ctx) {
+    const ResultPathSpec& rp = s.result_path;
+    if (!keep_for_redrive() || rp.kind == ResultPathSpec::Kind::Discard) {
+      if (auto bad = apply_result_path_in_place(rp, f.input, std::move(result))) return bad;
+    } else if (!whole(s.output_path)) {
+      keep_raw_input(f);
+      if (auto bad = apply_result_path_in_place(rp, f.input, std::move(result))) return bad;
+    } else if (rp.kind == ResultPathSpec::Kind::Replace || rp.path->is_root()) {
+      replace_input(f, std::move(result));
+    } else {
+      raw_backup.undo.old = nullptr;
+      if (!rp.path->assign(f.input, std::move(result), raw_backup.undo)) return reference_path_conflict(rp, f.input);
+      raw_backup.frame = f.id;
+      raw_backup.entered_event = f.entered_event;
+      raw_backup.input = nullptr;
+      raw_backup.path = &*rp.path;
+      return std::nullopt;  // OutputPath is whole
+    }
+    return apply_path_in_place(s.output_path, f.input, ctx);
   }
 
   // The state of frame `fid` failed: put its raw input back if it was kept.
   void restore_raw_input(std::uint32_t fid) {
     if (raw_backup.frame != fid) return;
     Frame& f = frame(fid);
-    if (f.in_use && f.entered && f.entered_event == raw_backup.entered_event) f.input = std::move(raw_backup.input);
+    if (f.in_use && f.entered && f.entered_event == raw_backup.entered_event) {
+      if (raw_backup.path) {
+        raw_backup.path->undo_assign(f.input, std::move(raw_backup.undo));
+      } else {
+        f.input = std::move(raw_backup.input);
+      }
+    }
     drop_raw_input();
   }
 
   void drop_raw_input() {
     raw_backup.frame = kNoFrame;
     raw_backup.input = nullptr;
+    raw_backup.path = nullptr;
+    raw_backup.undo.old = nullptr;
   }
 
   // A Distributed Map run's ARN, as AWS forms it
@@ -743,6 +795,14 @@ struct Interp {
 
   // ResultPath, updating `input` in place (no copies or moves of the state's
   // data). On failure `input` is unchanged, so a Catch still sees the raw input.
+  // AWS reports a ResultPath that cannot be applied (e.g. "$.x" on a string
+  // input) as States.ReferencePathConflict, not the documented
+  // States.ResultPathMatchFailure.
+  static Failure reference_path_conflict(const ResultPathSpec& rp, const json::value& input) {
+    return Failure{"States.ReferencePathConflict",
+                   "Unable to apply ReferencePath " + rp.path->text() + " to input " + to_json(input), false};
+  }
+
   std::optional<Failure> apply_result_path_in_place(const ResultPathSpec& rp, json::value& input,
                                                     json::value&& result) const {
     switch (rp.kind) {
@@ -753,13 +813,7 @@ struct Interp {
           input = std::move(result);
           return std::nullopt;
         }
-        // AWS reports a ResultPath that cannot be applied (e.g. "$.x" on a
-        // string input) as States.ReferencePathConflict, not the documented
-        // States.ResultPathMatchFailure.
-        if (!rp.path->assign(input, std::move(result), nullptr)) {
-          return Failure{"States.ReferencePathConflict",
-                         "Unable to apply ReferencePath " + rp.path->text() + " to input " + to_json(input), false};
-        }
+        if (!rp.path->assign(input, std::move(result), nullptr)) return reference_path_conflict(rp, input);
         return std::nullopt;
       }
     }
@@ -996,15 +1050,20 @@ struct Interp {
     // The frame's next state enters with this output as its input: its
     // StateEntered event reuses the text (see enter()).
     auto& kept = E.exited_payload;
-    const std::int64_t exited = emit(&f, exited_name(s.type), [&](std::string& d) {
-      payload_details(d, "stateExitedEventDetails", "output", output, &s.name,
-                      next == states::kNoState ? nullptr : &kept.text);
-      append_assigned(d);
-    });
+    const Nanos at = now();
+    const std::int64_t exited = emit(
+        &f, exited_name(s.type),
+        [&](std::string& d) {
+          payload_details(d, "stateExitedEventDetails", "output", output, &s.name,
+                          next == states::kNoState ? nullptr : &kept.text);
+          append_assigned(d);
+        },
+        at);
     if (next != states::kNoState && exited != 0 && recording()) {
       kept.exec = ex.key;
       kept.frame = fid;
       kept.event = exited;
+      kept.time = at;
     }
     drop_staged();
     if (next == states::kNoState) {
@@ -1019,20 +1078,25 @@ struct Interp {
   // ---- Entering a state ---------------------------------------------------
 
   void enter(Frame& f, const State& s) {
+    // Right after the frame left its previous state (no event in between),
+    // it enters this one at that instant, and its input is that state's
+    // output, already written once.
+    auto& kept = E.exited_payload;
+    const bool reuse = kept.exec == ex.key && kept.frame == f.id && kept.event + 1 == ex.st.next_event_id;
     f.entered = true;
-    f.entered_time = now();
+    f.entered_time = reuse ? kept.time : now();
     f.retry_count = 0;
     f.call_index = 0;
     f.attempts.assign(s.retry.size(), 0);
     f.task_token.reset();
     ++ex.st.states_entered;
-    // Right after the frame left its previous state (no event in between),
-    // its input is that state's output, already written once.
-    auto& kept = E.exited_payload;
-    const bool reuse = kept.exec == ex.key && kept.frame == f.id && kept.event + 1 == ex.st.next_event_id;
-    f.entered_event = emit(&f, entered_name(s.type), [&](std::string& d) {
-      payload_details(d, "stateEnteredEventDetails", "input", f.input, &s.name, nullptr, reuse ? &kept.text : nullptr);
-    });
+    f.entered_event = emit(
+        &f, entered_name(s.type),
+        [&](std::string& d) {
+          payload_details(d, "stateEnteredEventDetails", "input", f.input, &s.name, nullptr,
+                          reuse ? &kept.text : nullptr);
+        },
+        f.entered_time);
     kept.exec = 0;
   }
 
@@ -1107,11 +1171,9 @@ struct Interp {
     if (output) {
       auto out = output->evaluate(q, "Output");
       if (!out) return fail_here(fid, s, std::move(out.failure()));
-      keep_raw_input(f);
-      f.input = std::move(*out);
+      replace_input(f, std::move(*out));
     } else if (result) {
-      keep_raw_input(f);
-      f.input = std::move(*result);
+      replace_input(f, std::move(*result));
     }
     return leave(fid, s, next);
   }
@@ -1154,11 +1216,6 @@ struct Interp {
     Frame& f = frame(fid);
     const auto& spec = s.as<states::PassSpec>();
     json::value ctx = uses_context(f) ? context(f, s) : json::value();
-    // Unless its output is its input (or a part of it), the state rewrites
-    // the frame's input below.
-    const bool rewrites = spec.result || s.parameters || !whole(s.input_path) ||
-                          (s.result_path.kind == ResultPathSpec::Kind::Path && !s.result_path.path->is_root());
-    if (rewrites) keep_raw_input(f);
     json::value result;
     if (spec.result) {
       // Result replaces the effective input; InputPath still has to match.
@@ -1179,7 +1236,14 @@ struct Interp {
       } else if (*eff == &holder) {
         result = std::move(holder);
       } else if (s.result_path.kind == ResultPathSpec::Kind::Replace) {
-        result = std::move(f.input);  // the raw input is not needed any more
+        // The result is the raw input, which it replaces: the input stays
+        // as it is (Assign reads it there), only OutputPath applies.
+        if (s.assign) {
+          if (auto bad = stage_assign(*s.assign, Scope{f.input, ctx, E.random.get(), &vars_}, {}))
+            return fail_here(fid, s, std::move(*bad));
+        }
+        if (auto bad = apply_path_in_place(s.output_path, f.input, ctx)) return fail_here(fid, s, std::move(*bad));
+        return leave(fid, s, s.end ? states::kNoState : s.next);
       } else {
         result = f.input;
       }
@@ -1189,11 +1253,7 @@ struct Interp {
       if (auto bad = stage_assign(*s.assign, Scope{result, ctx, E.random.get(), &vars_}, {}))
         return fail_here(fid, s, std::move(*bad));
     }
-    // A Pass state cannot catch, so nothing reads its input after a failure:
-    // ResultPath and OutputPath can work on the frame's input in place.
-    if (auto failure = apply_result_path_in_place(s.result_path, f.input, std::move(result)))
-      return fail_here(fid, s, std::move(*failure));
-    if (auto failure = apply_path_in_place(s.output_path, f.input, ctx)) return fail_here(fid, s, std::move(*failure));
+    if (auto bad = place_result(f, s, std::move(result), ctx)) return fail_here(fid, s, std::move(*bad));
     return leave(fid, s, s.end ? states::kNoState : s.next);
   }
 
@@ -1770,10 +1830,7 @@ struct Interp {
     // In place: on failure the raw input is intact for a Catch. Past
     // ResultPath, only the execution can fail (OutputPath, the size limit):
     // the kept raw input is what a redrive runs the state with.
-    if (s.result_path.kind != ResultPathSpec::Kind::Discard) keep_raw_input(f);
-    if (auto bad = apply_result_path_in_place(s.result_path, f.input, std::move(result)))
-      return fail_here(fid, s, std::move(*bad));
-    if (auto bad = apply_path_in_place(s.output_path, f.input, ctx)) return fail_here(fid, s, std::move(*bad));
+    if (auto bad = place_result(f, s, std::move(result), ctx)) return fail_here(fid, s, std::move(*bad));
     return leave(fid, s, s.end ? states::kNoState : s.next);
   }
 

@@ -1024,6 +1024,14 @@ std::optional<json::value> JsonPath::select(const json::value& root, std::string
 }
 
 bool JsonPath::assign(json::value& root, json::value v, std::string* error) const {
+  return assign_impl(root, std::move(v), nullptr, error);
+}
+
+bool JsonPath::assign(json::value& root, json::value v, AssignUndo& undo, std::string* error) const {
+  return assign_impl(root, std::move(v), &undo, error);
+}
+
+bool JsonPath::assign_impl(json::value& root, json::value v, AssignUndo* undo, std::string* error) const {
   const Impl& p = *impl_;
   auto conflict = [&]() {
     if (error) *error = "Unable to apply ReferencePath " + p.text + " to input " + to_json(root);
@@ -1052,6 +1060,10 @@ bool JsonPath::assign(json::value& root, json::value v, std::string* error) cons
     for (std::size_t k = i + 1; k < n; ++k) {
       if (p.steps[k].kind != StepKind::kName) return conflict();
     }
+    if (undo) {
+      undo->depth = i;
+      undo->replaced = false;
+    }
     node = &(*obj)[s.name];
     for (std::size_t k = i + 1; k < n; ++k) {
       node->emplace_object();
@@ -1060,8 +1072,37 @@ bool JsonPath::assign(json::value& root, json::value v, std::string* error) cons
     *node = std::move(v);
     return true;
   }
+  if (undo) {
+    undo->depth = n;
+    undo->replaced = true;
+    undo->old = std::move(*node);
+  }
   *node = std::move(v);
   return true;
+}
+
+void JsonPath::undo_assign(json::value& root, AssignUndo&& undo) const {
+  // The same steps as assign took, on the same (unchanged) structure: each
+  // one exists.
+  const Impl& p = *impl_;
+  json::value* node = &root;
+  for (std::size_t i = 0; i < undo.depth; ++i) {
+    const Step& s = p.steps[i];
+    if (s.kind == StepKind::kIndex) {
+      std::size_t k = 0;
+      json::array& arr = node->get_array();
+      normalize_index(s.index, arr.size(), k);
+      node = &arr[k];
+    } else {
+      node = member(node->get_object(), s.name);
+    }
+  }
+  if (undo.replaced) {
+    *node = std::move(undo.old);
+  } else {
+    // The member assign added is its object's last: erasing it moves nothing.
+    node->get_object().erase(p.steps[undo.depth].name);
+  }
 }
 
 }  // namespace stepwise::states

@@ -82,6 +82,18 @@ class JsonPath {
   //   Unable to apply ReferencePath $.a.b to input {"a":"x"}
   bool assign(json::value& root, json::value v, std::string* error = nullptr) const;
 
+  // What undoes one assign(): the value it replaced, or the member it added.
+  struct AssignUndo {
+    std::size_t depth = 0;  // steps down to the member replaced (all of them) or added
+    bool replaced = false;
+    json::value old;  // the value replaced
+  };
+  // assign(), also filling `undo` (when it returns true) so that undo_assign
+  // puts `root` back as it was, without copying it: the replaced value is
+  // moved into `undo`. Valid as long as nothing else changed root meanwhile.
+  bool assign(json::value& root, json::value v, AssignUndo& undo, std::string* error = nullptr) const;
+  void undo_assign(json::value& root, AssignUndo&& undo) const;
+
   // Internal representation; opaque outside jsonpath.cpp.
   struct Impl;
   JsonPath(const JsonPath&);
@@ -92,6 +104,7 @@ class JsonPath {
 
  private:
   explicit JsonPath(std::shared_ptr<const Impl> impl);
+  bool assign_impl(json::value& root, json::value v, AssignUndo* undo, std::string* error) const;
   std::shared_ptr<const Impl> impl_;
 };
 

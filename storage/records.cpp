@@ -89,7 +89,14 @@ std::string& EncodedEvents::begin(std::int64_t id, std::int64_t previous_id, Uni
   *p++ = ',';
   p = std::to_chars(p, p + 20, previous_id).ptr;
   *p++ = ',';
-  p = std::to_chars(p, p + 20, timestamp).ptr;
+  // Events come in runs of one timestamp (a state exits and the next enters
+  // at one instant): its digits are kept from the event before.
+  if (timestamp != last_timestamp_ || timestamp_digits_ == 0) {
+    last_timestamp_ = timestamp;
+    timestamp_digits_ = static_cast<std::uint8_t>(std::to_chars(timestamp_text_, timestamp_text_ + 20, timestamp).ptr -
+                                                  timestamp_text_);
+  }
+  p = std::copy_n(timestamp_text_, timestamp_digits_, p);
   *p++ = ',';
   *p++ = '"';
   // Event types are plain names, appended as they are; anything else is

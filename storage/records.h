@@ -133,6 +133,12 @@ class EncodedEvents {
   }
   // Every element, comma-separated.
   const std::string& text() const { return text_; }
+  // Makes room for `bytes` of text and `events` events: writing up to that
+  // much then allocates (and copies) nothing more.
+  void reserve(std::size_t bytes, std::size_t events) {
+    text_.reserve(bytes);
+    entries_.reserve(events);
+  }
   // Empties it, keeping the memory for the next events.
   void clear() {
     text_.clear();
@@ -146,6 +152,10 @@ class EncodedEvents {
   };
   std::string text_;
   std::vector<Entry> entries_;
+  // The last timestamp begin() wrote, in decimal (see begin()).
+  UnixNanos last_timestamp_ = 0;
+  char timestamp_text_[20] = {};
+  std::uint8_t timestamp_digits_ = 0;
 };
 
 // A durable timer: due at `due`, identified within its execution by `key`

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "engine_test_util.h"
+#include "states/timestamp.h"
 
 using namespace stepwise;
 using stepwise::testing::parse_or_fail;
@@ -348,6 +349,28 @@ TEST_CASE("History: event types and ids as AWS writes them") {
                                        "MapStateSucceeded",     "MapStateExited",     "ExecutionSucceeded"};
   CHECK(types == expected);
   for (std::size_t i = 0; i < r.history.size(); ++i) CHECK(r.history[i].id == static_cast<std::int64_t>(i + 1));
+}
+
+TEST_CASE("History: a state enters at the instant the state before it exited") {
+  // Real time: every read of the clock differs, so equal timestamps mean
+  // one reading shared by the two events (and the state's entered time).
+  Engine e;
+  RunOptions o;
+  o.record_history = true;
+  auto r = run(e, R"({"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},
+      "B":{"Type":"Pass","Parameters":{"entered.$":"$$.State.EnteredTime"},"Next":"C"},
+      "C":{"Type":"Pass","End":true}}})",
+               "{}", o);
+  REQUIRE(r.status == ExecutionStatus::Succeeded);
+  std::vector<std::string> types;
+  for (const auto& ev : r.history) types.push_back(ev.type);
+  REQUIRE(types == std::vector<std::string>{"ExecutionStarted", "PassStateEntered", "PassStateExited",
+                                            "PassStateEntered", "PassStateExited", "PassStateEntered",
+                                            "PassStateExited", "ExecutionSucceeded"});
+  CHECK(r.history[3].timestamp == r.history[2].timestamp);
+  CHECK(r.history[5].timestamp == r.history[4].timestamp);
+  CHECK(r.history[2].timestamp >= r.history[1].timestamp);
+  CHECK(std::string(r.output.at("entered").as_string()) == states::format_timestamp(r.history[3].timestamp));
 }
 
 TEST_CASE("Mocks: MockConfigFile responses by call index, Return and Throw") {

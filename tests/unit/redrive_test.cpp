@@ -499,6 +499,51 @@ TEST_CASE("redrive: a state that fails after rewriting its input runs again with
     CHECK(calls["big"] == 2);
     CHECK(entered_input(second.result.history, "T") == R"({"in":"put-of-some-length"})");
   }
+  // The raw input is kept by undoing the ResultPath where that is all that
+  // changed (a member replaced or added, an array element replaced), by
+  // moving it where the state replaces its input whole: every way must give
+  // back the input exactly, member order included.
+  SUBCASE("Pass: each kind of ResultPath, then the output is over the size limit") {
+    struct Case {
+      const char* result_path;
+      const char* input;
+    };
+    for (const Case& c : {Case{"$.b", R"({"a":1,"b":"short","c":[1,2]})"},        // a member replaced
+                          Case{"$.n.m.o", R"({"a":1,"n":{"x":true}})"},           // members added below one
+                          Case{"$.arr[1]", R"({"arr":[1,{"k":"v"},3],"z":null})"},  // an array element replaced
+                          Case{"$", R"({"whole":"input"})"}}) {                 // the input replaced
+      const std::string result_path = c.result_path;
+      CAPTURE(result_path);
+      auto def = parse_or_fail(std::string(R"({"StartAt":"P","States":{"P":{"Type":"Pass",)") +
+                               R"("Parameters":{"big":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},)" +
+                               R"("ResultPath":")" + c.result_path + R"(","End":true}}})");
+      EngineOptions o = virtual_time_options();
+      o.payload_limit = 100;
+      Engine e(o);
+      Attempt first = run_first(e, def, c.input);
+      CAPTURE(to_json(first.result.output));
+      REQUIRE(first.result.status == ExecutionStatus::Failed);
+      CHECK(first.result.error == "States.DataLimitExceeded");
+      CHECK(to_json(first.last.state.frames.at(0).input) == c.input);
+      Attempt second = redrive(e, def, first.last);
+      CHECK(second.result.error == "States.DataLimitExceeded");
+      CHECK(entered_input(second.result.history, "P") == c.input);
+    }
+  }
+  SUBCASE("JSONata Pass: Output over the size limit") {
+    auto def = parse_or_fail(R"({"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass",
+        "Output":"{% $pad('', 100, 'y') %}","End":true}}})");
+    EngineOptions o = virtual_time_options();
+    o.payload_limit = 80;
+    Engine e(o);
+    Attempt first = run_first(e, def, R"({"k":[1,2,3]})");
+    REQUIRE(first.result.status == ExecutionStatus::Failed);
+    CHECK(first.result.error == "States.DataLimitExceeded");
+    CHECK(to_json(first.last.state.frames.at(0).input) == R"({"k":[1,2,3]})");
+    Attempt second = redrive(e, def, first.last);
+    CHECK(second.result.error == "States.DataLimitExceeded");
+    CHECK(entered_input(second.result.history, "P") == R"({"k":[1,2,3]})");
+  }
   SUBCASE("Choice: InputPath, then no rule matches (in a Parallel branch)") {
     auto def = parse_or_fail(R"({"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
         {"StartAt":"C","States":{"C":{"Type":"Choice","InputPath":"$.v",
