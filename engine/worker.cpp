@@ -923,13 +923,7 @@ Status Worker::run_once(Nanos max_wait) {
     hook_error_ = {};
     return s;  // already paused
   }
-  // With more work ready and the batch in flight still committing, what is
-  // buffered keeps growing as within a round (the hook flushes it at its
-  // thresholds): the round does not stop to wait for that commit. Else it
-  // goes into a batch now.
-  if (!(engine_.busy() && in_flight_ && !committer_->done())) {
-    if (Status s = flush(); !s.ok()) return s;
-  }
+  if (Status s = flush(); !s.ok()) return s;
   // With more work ready, the batch commits while the next round runs it;
   // otherwise the round ends with everything committed.
   if (!engine_.busy()) {
