@@ -4,9 +4,12 @@
 // own forked process, so its peak RSS and whole-process time are its own.
 //
 // Each workload runs twice: in memory, then recorded in SQLite by a Worker
-// (--no-store skips the second).
+// (--no-store skips the second). --executions N: each recorded run starts N
+// executions of the workload one after another in the one worker and
+// database, a stream of commits long enough for WAL checkpoints to run
+// during it; its states/s counts all of their states.
 //
-//   stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store]
+//   stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--executions N] [--stepwise PATH] [--no-store]
 //   stepwise_bench --parked N    # a worker holding N executions parked in Waits: time and memory
 //   stepwise_bench --invocations [N]  # task invocation overhead by invoker, cold starts (invocation_bench.cpp)
 #include <fcntl.h>
@@ -91,7 +94,11 @@ std::string fresh_db_path() {
 // The same workload recorded in SQLite (WAL, synchronous=FULL: every commit
 // on disk): the definition and execution recorded through the Service, run by
 // a Worker that commits every transition (grouped).
-bool run_persisted(const std::string& text, const std::string& input, Measured& m, ExecutionResult& r) {
+// `executions`: how many executions of it run one after another in the one
+// worker and database (--executions): a longer stream of commits, during
+// which the WAL is checkpointed; m.states counts them all.
+bool run_persisted(const std::string& text, const std::string& input, Measured& m, ExecutionResult& r,
+                   int executions) {
   const std::string path = fresh_db_path();
   auto opened = storage::open_sqlite(path);
   if (!opened.ok()) {
@@ -120,6 +127,21 @@ bool run_persisted(const std::string& text, const std::string& input, Measured& 
       }).ok())
     return false;
   while (!done) (void)worker.run_once(200 * kNanosPerMilli);
+  long long states = r.states_entered;
+  for (int k = 1; k < executions && r.status == ExecutionStatus::Succeeded; ++k) {
+    auto next =
+        service.start_execution({{"stateMachineArn", created.response().at("stateMachineArn")}, {"input", input}});
+    if (!next.ok()) return false;
+    done = false;
+    if (!worker.adopt(std::string(next.response().at("executionArn").as_string()), [&](const ExecutionResult& res) {
+          r = res;
+          done = true;
+        }).ok())
+      return false;
+    while (!done) (void)worker.run_once(200 * kNanosPerMilli);
+    states += r.states_entered;
+  }
+  m.states = states;
   m.run_ms = ms_since(t1);
   m.engine_cpu_ms = thread_cpu_ms() - cpu0;
   m.committer_cpu_ms = process_cpu_ms() - all0 - m.engine_cpu_ms;
@@ -131,7 +153,7 @@ bool run_persisted(const std::string& text, const std::string& input, Measured& 
 }
 
 // The child: parse, run, check. Returns what it measured.
-Measured run_workload(const std::string& dir, const json::object& w, bool persisted) {
+Measured run_workload(const std::string& dir, const json::object& w, bool persisted, int executions) {
   Measured m;
   auto t0 = WallClock::now();
   std::string text = read_text(dir + "/" + std::string(w.at("asl").get_string()));
@@ -146,7 +168,7 @@ Measured run_workload(const std::string& dir, const json::object& w, bool persis
   auto expected = parse_json(read_text(dir + "/" + std::string(w.at("expected").get_string())));
   ExecutionResult r;
   if (persisted) {
-    if (!run_persisted(text, to_json(*input), m, r)) return m;
+    if (!run_persisted(text, to_json(*input), m, r, executions)) return m;
   } else {
     Engine engine;
     engine.functions().add("Echo", [](const json::value& event, const InvocationContext&) { return event; });
@@ -155,8 +177,8 @@ Measured run_workload(const std::string& dir, const json::object& w, bool persis
     r = engine.run(parsed.definition, std::move(*input));
     m.run_ms = ms_since(t1);
     m.engine_cpu_ms = thread_cpu_ms() - cpu0;
+    m.states = r.states_entered;
   }
-  m.states = r.states_entered;
   m.ok = r.status == ExecutionStatus::Succeeded && r.output == *expected;
   if (!m.ok) {
     std::cerr << "unexpected result: " << status_name(r.status) << " " << r.error << " " << r.cause << "\n";
@@ -172,7 +194,7 @@ struct Row {
 };
 
 // Forks, runs one workload in the child, returns its figures and peak RSS.
-Row measure(const std::string& dir, const std::string& name, const json::object& w, bool persisted) {
+Row measure(const std::string& dir, const std::string& name, const json::object& w, bool persisted, int executions) {
   Row row{name, {}, 0, 0};
   int fds[2];
   if (pipe(fds) != 0) return row;
@@ -180,7 +202,7 @@ Row measure(const std::string& dir, const std::string& name, const json::object&
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    Measured m = run_workload(dir, w, persisted);
+    Measured m = run_workload(dir, w, persisted, executions);
     char buf[256];
     int n = std::snprintf(buf, sizeof buf, "%d %lld %.6f %.6f %lld %.6f %.6f %.6f", m.ok ? 1 : 0, m.states, m.parse_ms,
                           m.run_ms, m.commits, m.engine_cpu_ms, m.committer_cpu_ms, m.commit_wait_ms);
@@ -389,12 +411,14 @@ int main(int argc, char** argv) {
   std::string only;
   std::string stepwise = STEPWISE_CLI_PATH;
   int runs = 5;
+  int executions = 1;
   bool no_store = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--workflows" && i + 1 < argc) dir = argv[++i];
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--executions" && i + 1 < argc) executions = std::max(1, std::atoi(argv[++i]));
     else if (a == "--stepwise" && i + 1 < argc) stepwise = argv[++i];
     else if (a == "--no-store") no_store = true;
     else if (a == "--parked" && i + 1 < argc) return parked(std::atol(argv[++i]));
@@ -416,7 +440,7 @@ int main(int argc, char** argv) {
       return bench::invocation_benchmarks(n, dir);
     }
     else {
-      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--stepwise PATH] [--no-store] [--parked N] [--map-run N [--max-concurrency C] [--batch B]] [--invocations [N]]\n";
+      std::cerr << "usage: stepwise_bench [--workflows DIR] [--only NAME] [--runs N] [--executions N] [--stepwise PATH] [--no-store] [--parked N] [--map-run N [--max-concurrency C] [--batch B]] [--invocations [N]]\n";
       return 2;
     }
   }
@@ -436,14 +460,15 @@ int main(int argc, char** argv) {
       if (!only.empty() && name != only) continue;
       const auto& w = wv.get_object();
       std::vector<Row> rows;
-      for (int i = 0; i < runs; ++i) rows.push_back(measure(dir, std::string(name), w, persisted));
+      const int n = persisted ? executions : 1;
+      for (int i = 0; i < runs; ++i) rows.push_back(measure(dir, std::string(name), w, persisted, n));
       // The median run by its run time (what "states/s run" measures).
       std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.m.run_ms < b.m.run_ms; });
       const Row& r = rows[rows.size() / 2];
       long peak = 0;
       for (const auto& x : rows) peak = std::max(peak, x.peak_kb);
       bool ok = std::all_of(rows.begin(), rows.end(), [](const Row& x) { return x.m.ok; });
-      long long expected_states = w.at("transitions").to_number<long long>();
+      long long expected_states = n * w.at("transitions").to_number<long long>();
       if (r.m.states != expected_states) ok = false;
       all_ok = all_ok && ok;
       std::printf("%-22s %9lld %8.2f %9.1f %12.0f %12.0f %9.1f %8lld %6s %8.1f ms %8.1f ms\n",
