@@ -112,34 +112,30 @@ bool run_persisted(const std::string& text, const std::string& input, Measured& 
   auto t1 = WallClock::now();
   const double cpu0 = thread_cpu_ms();
   const double all0 = process_cpu_ms();
-  auto started = service.start_execution({{"stateMachineArn", created.response().at("stateMachineArn")},
-                                          {"input", input}});
-  if (!started.ok()) return false;
   Engine engine;
   engine.functions().add("Echo", [](const json::value& event, const InvocationContext&) { return event; });
   WorkerOptions wo;
   wo.claim = false;
   Worker worker(engine, store, wo);
-  bool done = false;
-  if (!worker.adopt(std::string(started.response().at("executionArn").as_string()), [&](const ExecutionResult& res) {
-        r = res;
-        done = true;
-      }).ok())
-    return false;
-  while (!done) (void)worker.run_once(200 * kNanosPerMilli);
-  long long states = r.states_entered;
-  for (int k = 1; k < executions && r.status == ExecutionStatus::Succeeded; ++k) {
-    auto next =
+  long long states = 0;
+  // Starts one execution and runs it to its committed end.
+  auto run_one = [&]() {
+    auto started =
         service.start_execution({{"stateMachineArn", created.response().at("stateMachineArn")}, {"input", input}});
-    if (!next.ok()) return false;
-    done = false;
-    if (!worker.adopt(std::string(next.response().at("executionArn").as_string()), [&](const ExecutionResult& res) {
+    if (!started.ok()) return false;
+    bool done = false;
+    if (!worker.adopt(std::string(started.response().at("executionArn").as_string()), [&](const ExecutionResult& res) {
           r = res;
           done = true;
         }).ok())
       return false;
     while (!done) (void)worker.run_once(200 * kNanosPerMilli);
     states += r.states_entered;
+    return true;
+  };
+  for (int k = 0; k < executions; ++k) {
+    if (!run_one()) return false;
+    if (r.status != ExecutionStatus::Succeeded) break;
   }
   m.states = states;
   m.run_ms = ms_since(t1);
