@@ -793,8 +793,6 @@ struct Interp {
     return v;
   }
 
-  // ResultPath, updating `input` in place (no copies or moves of the state's
-  // data). On failure `input` is unchanged, so a Catch still sees the raw input.
   // AWS reports a ResultPath that cannot be applied (e.g. "$.x" on a string
   // input) as States.ReferencePathConflict, not the documented
   // States.ResultPathMatchFailure.
@@ -803,6 +801,8 @@ struct Interp {
                    "Unable to apply ReferencePath " + rp.path->text() + " to input " + to_json(input), false};
   }
 
+  // ResultPath, updating `input` in place (no copies or moves of the state's
+  // data). On failure `input` is unchanged, so a Catch still sees the raw input.
   std::optional<Failure> apply_result_path_in_place(const ResultPathSpec& rp, json::value& input,
                                                     json::value&& result) const {
     switch (rp.kind) {
@@ -1050,7 +1050,7 @@ struct Interp {
     // The frame's next state enters with this output as its input: its
     // StateEntered event reuses the text (see enter()).
     auto& kept = E.exited_payload;
-    const Nanos at = now();
+    const Nanos at = recording() ? now() : 0;  // 0: emit() reads no clock when nothing is recorded
     const std::int64_t exited = emit(
         &f, exited_name(s.type),
         [&](std::string& d) {
