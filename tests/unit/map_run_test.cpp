@@ -144,15 +144,39 @@ SQLite::Database old_database(const std::string& path, int version) {
   return db;
 }
 
-// A RUNNING execution of 'arn:m' as an old schema holds it.
-void insert_running(SQLite::Database& db, int seq, const std::string& arn, const std::string& name) {
-  SQLite::Statement x(db,
-                      "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
-                      "input, start_date, state, version, last_event_id) "
-                      "VALUES (?, ?, ?, 'arn:m', 1, 'RUNNING', '{}', 5, 'st', 1, 0)");
+// What the tests of map runs over files share: a SQLite store in a scratch
+// directory, a manual clock, and engine options whose data directory (where
+// ItemReader reads and ResultWriter writes) is scratch/data.
+struct FileRun {
+  Scratch scratch;
+  std::shared_ptr<storage::Store> store = open_store(true, scratch);
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
+  EngineOptions eo = data_dir_options(clock, scratch);
+
+  static EngineOptions data_dir_options(std::shared_ptr<ManualClock> clock, const Scratch& scratch) {
+    EngineOptions o = options_at(std::move(clock));
+    o.data_dir = (scratch.dir / "data").string();
+    return o;
+  }
+};
+
+// A RUNNING execution of 'arn:m' as an old schema holds it, started at
+// 4 + seq; with `map_run_arn`, the first child (of 'arn:m/Each') of that map
+// run (schema 7 on).
+void insert_running(SQLite::Database& db, int seq, const std::string& arn, const std::string& name,
+                    const std::string& map_run_arn = "") {
+  const bool child = !map_run_arn.empty();
+  SQLite::Statement x(db, std::string("INSERT INTO executions (seq, arn, name, state_machine_arn, "
+                                      "state_machine_version, status, input, start_date, state, version, "
+                                      "last_event_id") +
+                              (child ? ", map_run_arn, item_index" : "") + ") VALUES (?, ?, ?, ?, 1, 'RUNNING', " +
+                              "'{}', ?, 'st', 1, 0" + (child ? ", ?, 0" : "") + ")");
   x.bind(1, seq);
   x.bind(2, arn);
   x.bind(3, name);
+  x.bind(4, child ? "arn:m/Each" : "arn:m");
+  x.bind(5, 4 + seq);
+  if (child) x.bind(6, map_run_arn);
   x.exec();
 }
 
@@ -611,11 +635,8 @@ TEST_CASE("map run: a child input over the payload limit fails that child; the M
 }
 
 TEST_CASE("map run: under a worker, ResultWriter writes the records of the children that really ran") {
-  Scratch scratch;
-  auto store = open_store(true, scratch);
-  auto clock = std::make_shared<ManualClock>();
-  EngineOptions eo = options_at(clock);
-  eo.data_dir = (scratch.dir / "data").string();
+  FileRun run_setup;
+  auto& [scratch, store, clock, eo] = run_setup;
   Engine engine(eo);
   Calls calls;
   register_work(engine, calls);
@@ -702,14 +723,35 @@ void register_sum(Engine& engine, std::map<long long, int>& calls) {
   });
 }
 
+// Runs the first worker until the parent `arn`'s map run has three children
+// succeeded; returns the map run's ARN. The caller then drops the worker as
+// a killed process: no shutdown, its leases left to expire.
+std::string run_until_three_succeeded(Worker& worker, storage::Store& store, const std::string& arn) {
+  std::string run_arn;
+  for (int i = 0; i < 10000 && run_arn.empty(); ++i) {
+    (void)worker.run_once(0);
+    auto runs = must(store.list_map_runs(arn, {}));
+    if (!runs.items.empty() && runs.items[0].succeeded >= 3) run_arn = runs.items[0].arn;
+  }
+  return run_arn;
+}
+
+// Another worker process, started once the killed one's leases expired,
+// runs everything to the end.
+void take_over(const std::shared_ptr<storage::Store>& store, ManualClock& clock, const EngineOptions& eo,
+               std::map<long long, int>& calls, const std::string& owner) {
+  clock.advance(60 * kNanosPerSecond);
+  Engine engine(eo);
+  register_sum(engine, calls);
+  Worker worker(engine, store, WorkerOptions{.owner = owner});
+  drain(worker);
+}
+
 }  // namespace
 
 TEST_CASE("map run: the worker reads the items from the file as it launches children; a restart skips those launched") {
-  Scratch scratch;
-  auto store = open_store(true, scratch);
-  auto clock = std::make_shared<ManualClock>();
-  EngineOptions eo = options_at(clock);
-  eo.data_dir = (scratch.dir / "data").string();
+  FileRun run_setup;
+  auto& [scratch, store, clock, eo] = run_setup;
   write_items(scratch.dir / "data" / "in" / "items.jsonl", 30);  // 8 batches: 7 of 4, then 2
   const std::string def = streamed_definition(R"("MaxConcurrency":2,)");
   std::map<long long, int> calls;  // across both workers
@@ -719,11 +761,7 @@ TEST_CASE("map run: the worker reads the items from the file as it launches chil
     register_sum(engine, calls);
     arn = record_started(*store, engine, "Fan", def, "streamed", R"({"key":"items.jsonl"})");
     Worker worker(engine, store, WorkerOptions{.owner = "host-a:1:a"});
-    for (int i = 0; i < 10000 && run_arn.empty(); ++i) {
-      (void)worker.run_once(0);
-      auto runs = must(store->list_map_runs(arn, {}));
-      if (!runs.items.empty() && runs.items[0].succeeded >= 3) run_arn = runs.items[0].arn;
-    }
+    run_arn = run_until_three_succeeded(worker, *store, arn);
     REQUIRE(!run_arn.empty());
     // The parent's request names the file, not the items: its stored state
     // stays small however many items there are.
@@ -736,11 +774,7 @@ TEST_CASE("map run: the worker reads the items from the file as it launches chil
   const auto mid = must(store->describe_map_run(run_arn));
   CHECK(mid.total == 8);
   CHECK(mid.launched < 8);
-  clock->advance(60 * kNanosPerSecond);
-  Engine engine(eo);
-  register_sum(engine, calls);
-  Worker worker(engine, store, WorkerOptions{.owner = "host-b:2:b"});
-  drain(worker);
+  take_over(store, *clock, eo, calls, "host-b:2:b");
 
   auto rec = must(store->describe_execution(arn));
   REQUIRE(rec.status == storage::ExecutionStatus::kSucceeded);
@@ -798,11 +832,8 @@ TEST_CASE("map run: the worker reads the items from the file as it launches chil
 }
 
 TEST_CASE("map run: an item file cut short while the map run reads it fails the Map with States.ItemReaderFailed") {
-  Scratch scratch;
-  auto store = open_store(true, scratch);
-  auto clock = std::make_shared<ManualClock>();
-  EngineOptions eo = options_at(clock);
-  eo.data_dir = (scratch.dir / "data").string();
+  FileRun run_setup;
+  auto& [scratch, store, clock, eo] = run_setup;
   const auto file = scratch.dir / "data" / "in" / "items.jsonl";
   write_items(file, 30);
   std::map<long long, int> calls;
@@ -813,21 +844,13 @@ TEST_CASE("map run: an item file cut short while the map run reads it fails the 
     arn = record_started(*store, engine, "Fan", streamed_definition(R"("MaxConcurrency":1,)"), "cut",
                          R"({"key":"items.jsonl"})");
     Worker worker(engine, store, WorkerOptions{.owner = "w1"});
-    for (int i = 0; i < 10000 && run_arn.empty(); ++i) {
-      (void)worker.run_once(0);
-      auto runs = must(store->list_map_runs(arn, {}));
-      if (!runs.items.empty() && runs.items[0].succeeded >= 3) run_arn = runs.items[0].arn;
-    }
+    run_arn = run_until_three_succeeded(worker, *store, arn);
     REQUIRE(!run_arn.empty());
     // Killed here; the file is cut to two batches of the eight counted, and
     // the next worker reads it again from where the map run stands.
   }
   write_items(file, 6);
-  clock->advance(60 * kNanosPerSecond);
-  Engine engine(eo);
-  register_sum(engine, calls);
-  Worker worker(engine, store, WorkerOptions{.owner = "w2"});
-  drain(worker);
+  take_over(store, *clock, eo, calls, "w2");
   auto rec = must(store->describe_execution(arn));
   REQUIRE(rec.status == storage::ExecutionStatus::kFailed);
   CHECK(rec.error == std::optional<std::string>("States.ItemReaderFailed"));
@@ -940,13 +963,7 @@ TEST_CASE("map run: children are listed by their map run only; a schema 7 databa
     // A version 7 database: a parent and a map run child, both RUNNING.
     SQLite::Database db = old_database(path, 7);
     insert_running(db, 1, parent, "p");
-    SQLite::Statement c(db,
-                        "INSERT INTO executions (seq, arn, name, state_machine_arn, state_machine_version, status, "
-                        "input, start_date, state, version, last_event_id, map_run_arn, item_index) "
-                        "VALUES (2, ?, 'c1', 'arn:m/Each', 1, 'RUNNING', '{}', 6, 'st', 1, 0, ?, 0)");
-    c.bind(1, child);
-    c.bind(2, run_arn);
-    c.exec();
+    insert_running(db, 2, child, "c1", run_arn);
   }
   auto arns = [](const storage::Page<storage::ExecutionSummary>& page) {
     std::vector<std::string> out;
